@@ -1,0 +1,119 @@
+// The Durus storage contract in C++ (durus/storage.py, ../shared/DESIGN.md §1).
+//
+// A Storage maps oids to records.  Writers commit a CommitBatch atomically;
+// readers load records by oid.  Implementations: BdbStorage (bdb/, the
+// product) and MemoryStorage (engine/memory_storage.h, the reference model
+// used by tests).
+//
+// Threading: every method is safe to call from several threads at once.
+// Commits are applied one at a time; loads run in parallel with each other
+// and with a commit.  Callers that need Durus's begin/store/end protocol on
+// top of Commit() use CommitBatch (engine/commit_batch.h).
+//
+// Errors: every method returns a Status; see engine/status.h for the codes.
+// Nothing here throws.
+#ifndef DURUS_BDB_ENGINE_STORAGE_H_
+#define DURUS_BDB_ENGINE_STORAGE_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/commit_batch.h"
+#include "engine/oid.h"
+#include "engine/status.h"
+
+namespace durus {
+
+// Counters a storage keeps in O(1) (bdb keeps them in its metadata table).
+struct StorageStats {
+  uint64_t object_count = 0;     // records stored
+  uint64_t record_bytes = 0;     // sum of record sizes
+  uint64_t pending_garbage = 0;  // oids on the pending-garbage queue
+  uint64_t next_oid = 0;         // the next oid new_oid() will consider
+  uint32_t format_version = 0;
+  std::string durability;        // "sync", "write_nosync", "nosync", "memory"
+  uint64_t disk_bytes = 0;       // bytes used by the home on disk
+  uint64_t collected_total = 0;  // oids deleted by the collector since open
+  bool trace_running = false;    // a cycle trace (pack) is in progress
+};
+
+// One load result of a bulk load: found or not.
+struct LoadResult {
+  Status status;       // OK, NotFound, or an error
+  std::string record;  // valid when status.ok()
+};
+
+// What one collector run did.
+struct CollectReport {
+  uint64_t collected = 0;       // records deleted
+  uint64_t bytes_freed = 0;     // record bytes deleted
+  uint64_t pending_after = 0;   // oids still queued
+  uint64_t traced = 0;          // reachable objects marked by a trace
+};
+
+class Storage {
+ public:
+  Storage() = default;
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  virtual ~Storage() = default;
+
+  // The record stored under `oid`.  NotFound if there is none.
+  virtual Status Load(Oid oid, std::string* record) = 0;
+
+  // Loads `oids` in order; one LoadResult each.  The call itself fails only
+  // on errors other than NotFound.
+  virtual Status BulkLoad(const std::vector<Oid>& oids, std::vector<LoadResult>* out);
+
+  // Atomically store every record of `batch` (Durus's end()).  Refused with
+  // Conflict, writing nothing, when a record references an oid that neither
+  // exists nor is stored in the batch (or was collected).
+  virtual Status Commit(const CommitBatch& batch) = 0;
+
+  // Oids removed by the collector since the previous call (Durus's sync()).
+  virtual std::vector<Oid> Sync() = 0;
+
+  // An oid never handed out before and never stored.  On an empty storage
+  // the first is the root, 0.
+  virtual Status NewOid(Oid* oid) = 0;
+
+  // Up to `max` (oid, record) pairs in oid order with oid >= `start`;
+  // fewer than `max` only at the end.  Iterate by calling again with the
+  // last oid + 1.
+  virtual Status Scan(Oid start, size_t max, std::vector<std::pair<Oid, std::string>>* out) = 0;
+
+  virtual Status GetStats(StorageStats* stats) = 0;
+
+  // Introspection of the reference counts (for tests, verify, stat).
+  // The number of distinct stored records that reference `oid`; NotFound if
+  // `oid` has no count entry (it does not exist).
+  virtual Status GetRefCount(Oid oid, uint64_t* count) = 0;
+  // Up to `max` oids on the pending-garbage queue with oid >= `start`, in
+  // oid order.
+  virtual Status ListPending(Oid start, size_t max, std::vector<Oid>* out) = 0;
+
+  // Empty the pending-garbage queue now (blocking), and with `cycles` also
+  // trace from the root and delete unreachable objects.
+  virtual Status Collect(bool cycles, CollectReport* report);
+
+  // Start an online cycle trace (Durus's pack / P); returns at once.
+  virtual Status StartPack();
+
+  // Make every commit so far durable (a log flush).
+  virtual Status Flush() = 0;
+
+  // Release everything.  Idempotent; later calls return Closed.
+  virtual Status Close() = 0;
+
+  virtual std::string Describe() const = 0;
+};
+
+// Census: number of records per class name (as Durus's get_census).
+Status Census(Storage* storage, std::map<std::string, uint64_t>* census);
+
+}  // namespace durus
+
+#endif  // DURUS_BDB_ENGINE_STORAGE_H_
