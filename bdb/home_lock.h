@@ -1,0 +1,39 @@
+// HomeLock: one process at a time per home.
+//
+// Berkeley DB's environment is opened with DB_RECOVER, which is only safe
+// when nobody else has it open, so the whole home is guarded by an
+// exclusive flock(2) on HOME/durus-bdb.lock.  flock locks belong to the
+// open file description, so a second open in the SAME process is refused
+// too.  The holder writes "pid command" into the file so a refused opener
+// can name it.  The lock dies with the process (SIGKILL included), so a
+// crashed holder never blocks recovery.
+#ifndef DURUS_BDB_BDB_HOME_LOCK_H_
+#define DURUS_BDB_BDB_HOME_LOCK_H_
+
+#include <string>
+
+#include "engine/status.h"
+
+namespace durus::bdb {
+
+class HomeLock {
+ public:
+  HomeLock() = default;
+  HomeLock(const HomeLock&) = delete;
+  HomeLock& operator=(const HomeLock&) = delete;
+  ~HomeLock() { Release(); }
+
+  // Busy("... in use by pid N (cmd)") if another holder exists.
+  Status Acquire(const std::string& home);
+  void Release();
+
+ private:
+  int fd_ = -1;
+};
+
+// "pid command" of the current holder of `home`, or "" if none.
+std::string DescribeHolder(const std::string& home);
+
+}  // namespace durus::bdb
+
+#endif  // DURUS_BDB_BDB_HOME_LOCK_H_

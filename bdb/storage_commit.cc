@@ -1,0 +1,187 @@
+// Commit: one Berkeley DB transaction writes every record of the batch,
+// applies the reference-count deltas and maintains the pending-garbage
+// queue (bdb/schema.h states the invariants).  NewOid.
+#include <map>
+#include <unordered_set>
+
+#include "bdb/schema.h"
+#include "bdb/storage_impl.h"
+#include "engine/commit_plan.h"
+#include "engine/record.h"
+
+namespace durus::bdb {
+
+namespace {
+constexpr int kMaxCommitRetries = 50;
+const char kEmpty[1] = {0};
+}  // namespace
+
+Status BdbStorage::NewOid(Oid* oid) {
+  DURUS_RETURN_IF_ERROR(CheckOpen());
+  if (options_.readonly) return Status::ReadOnly("storage " + home_ + " is read-only");
+  *oid = Oid(next_oid_.fetch_add(1));
+  return Status::OK();
+}
+
+Status BdbStorage::Commit(const CommitBatch& batch) {
+  std::shared_lock<std::shared_mutex> open(close_mu_);
+  DURUS_RETURN_IF_ERROR(CheckOpen());
+  if (options_.readonly) return Status::ReadOnly("storage " + home_ + " is read-only");
+  if (batch.empty()) return Status::OK();
+  if (batch.size() > options_.max_commit_records) {
+    return Status::InvalidArgument("commit of " + std::to_string(batch.size()) +
+                                   " records exceeds max_commit_records (" +
+                                   std::to_string(options_.max_commit_records) + ")");
+  }
+  Status s;
+  {
+    std::lock_guard<std::mutex> l(write_mu_);
+    for (int attempt = 0;; ++attempt) {
+      bool retry = false;
+      s = CommitOnce(batch, &retry);
+      if (!retry || attempt >= kMaxCommitRetries) break;
+    }
+  }
+  if (!s.ok()) return s;
+  commits_since_checkpoint_.fetch_add(1, std::memory_order_relaxed);
+  if (options_.durability == Durability::kSync) {
+    // Outside write_mu_: concurrent committers share this fsync.
+    return FromDb(env_->log_flush(nullptr), "flushing the commit to disk in " + home_);
+  }
+  return Status::OK();
+}
+
+// One attempt.  Sets *retry when Berkeley DB chose this transaction as a
+// deadlock victim (the transaction is aborted; nothing was written).
+Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
+  *retry = false;
+  Txn txn;
+  int ret = txn.Begin(env_.get());
+  if (ret != 0) return FromDb(ret, "beginning a commit");
+  DbTxn* t = txn.get();
+
+  auto fail = [&](int r, const std::string& what) {
+    if (IsRetryable(r)) *retry = true;
+    return FromDb(r, what);
+  };
+
+  std::string buf;
+  char kb[8];
+  // 1. Plan: old versions of the stored records give the count deltas.
+  CommitPlan plan;
+  Status s = PlanCommit(
+      batch,
+      [&](Oid oid, bool* exists, std::vector<Oid>* refs, uint64_t* size) -> Status {
+        if (oid.value() >= max_stored_next_) {  // never stored: skip the lookup
+          *exists = false;
+          return Status::OK();
+        }
+        oid.ToBytes(kb);
+        Dbt key = InDbt(kb, 8);
+        int r = GetInto(records_.get(), t, &key, &buf, DB_RMW);
+        if (r == DB_NOTFOUND) {
+          *exists = false;
+          return Status::OK();
+        }
+        if (r != 0) return fail(r, "reading oid " + OidToString(oid));
+        *exists = true;
+        *size = buf.size();
+        RecordView view;
+        Status us = UnpackRecord(buf, &view);
+        if (!us.ok()) return Status::Corruption("stored record of oid " + OidToString(oid) +
+                                                " is malformed: " + us.message(), {oid});
+        *refs = NormalizedRefs(view.refs, oid);
+        return Status::OK();
+      },
+      &plan);
+  if (!s.ok()) return s;
+
+  // 2. Read the current counts of every target (and check existence).
+  std::unordered_set<Oid> created(plan.created.begin(), plan.created.end());
+  std::map<Oid, uint64_t> counts;  // target -> current count
+  for (Oid oid : plan.created) counts.emplace(oid, 0);
+  for (auto& [target, delta] : plan.deltas) {
+    if (created.count(target)) continue;  // count starts at 0 in this batch
+    target.ToBytes(kb);
+    Dbt key = InDbt(kb, 8);
+    int r = GetInto(refcounts_.get(), t, &key, &buf, DB_RMW);
+    if (r == DB_NOTFOUND) {
+      if (delta > 0) {
+        return Status::Conflict("commit references oid " + OidToString(target) +
+                                     ", which does not exist (never stored, or collected)",
+                                 {target});
+      }
+      return Status::Corruption("oid " + OidToString(target) +
+                                    " is referenced by a stored record but has no count",
+                                {target});
+    }
+    if (r != 0) return fail(r, "reading the count of oid " + OidToString(target));
+    if (buf.size() != 8) return Status::Corruption("count of oid " + OidToString(target));
+    counts[target] = GetU64(buf.data());
+  }
+
+  // 3. Write records.
+  for (const CommitBatch::Entry& e : batch.entries()) {
+    e.oid.ToBytes(kb);
+    Dbt key = InDbt(kb, 8);
+    Dbt data = InDbt(e.record.data(), e.record.size());
+    int r = records_->put(t, &key, &data, 0);
+    if (r != 0) return fail(r, "storing oid " + OidToString(e.oid));
+  }
+
+  // 4. Counts and the queue.  `counts` holds every created oid and every
+  // target; write each once with its final value.
+  int64_t pending_delta = 0;
+  for (auto& [oid, before] : counts) {
+    auto d = plan.deltas.find(oid);
+    int64_t delta = d == plan.deltas.end() ? 0 : d->second;
+    if (delta < 0 && before < static_cast<uint64_t>(-delta)) {
+      return Status::Corruption("reference count of oid " + OidToString(oid) +
+                                    " would fall below zero",
+                                {oid});
+    }
+    uint64_t after = before + delta;
+    oid.ToBytes(kb);
+    Dbt key = InDbt(kb, 8);
+    char cv[8];
+    Oid(after).ToBytes(cv);
+    Dbt data = InDbt(cv, 8);
+    int r = refcounts_->put(t, &key, &data, 0);
+    if (r != 0) return fail(r, "writing the count of oid " + OidToString(oid));
+    if (oid.IsRoot()) continue;
+    bool was_pending = !created.count(oid) && before == 0;
+    bool now_pending = after == 0;
+    if (now_pending && !was_pending) {
+      Dbt empty = InDbt(kEmpty, 0);
+      r = pending_->put(t, &key, &empty, 0);
+      if (r != 0) return fail(r, "queueing oid " + OidToString(oid));
+      ++pending_delta;
+    } else if (was_pending && !now_pending) {  // resurrection
+      r = pending_->del(t, &key, 0);
+      if (r != 0 && r != DB_NOTFOUND) return fail(r, "dequeueing oid " + OidToString(oid));
+      if (r == 0) --pending_delta;
+    }
+  }
+
+  // 5. Counters.
+  uint64_t next = std::max(max_stored_next_, plan.max_oid.value() + 1);
+  next = std::max<uint64_t>(next, next_oid_.load());
+  uint64_t objects = object_count_ + plan.objects_delta;
+  uint64_t bytes = record_bytes_ + plan.bytes_delta;
+  uint64_t pending = pending_count_ + pending_delta;
+  s = PutMetaCounters(t, next, objects, bytes, pending);
+  if (!s.ok()) return s;
+  ret = txn.Commit(CommitFlags());
+  if (ret != 0) return FromDb(ret, "committing to " + home_);
+  max_stored_next_ = next;
+  object_count_ = objects;
+  record_bytes_ = bytes;
+  pending_count_ = pending;
+  // Never hand out an oid at or below one that was stored.
+  uint64_t cur = next_oid_.load();
+  while (cur < next && !next_oid_.compare_exchange_weak(cur, next)) {
+  }
+  return Status::OK();
+}
+
+}  // namespace durus::bdb

@@ -1,0 +1,125 @@
+// BdbStorage: durus::Storage on Berkeley DB.  Internal to bdb/ (and to
+// gc/-related code in bdb/); everybody else uses bdb/bdb_storage.h.
+//
+// One class, one file per concern (RocksDB's db_impl/ style):
+//   storage_open.cc     open, create, close, options
+//   storage_read.cc     Load, Scan, stats and count introspection
+//   storage_commit.cc   Commit (records + reference counts + queue), NewOid
+//   collector.cc        the pending-garbage collector (background and on demand)
+//   background.cc       checkpoint / log-removal / log-flush / collector thread
+//
+// Threading (doc/threading.md): loads and scans run concurrently, without
+// a transaction (Berkeley DB page locks; retried on deadlock).  Every
+// writing transaction (commit, collector step, trace step) holds write_mu_,
+// so writers never deadlock with each other and the in-memory copies of
+// the meta counters (next_oid_, object_count_, ...) are only changed under
+// it, after their transaction committed.  In `sync` mode a commit is
+// written under write_mu_ without fsync and flushed after releasing it, so
+// concurrent committers share one fsync (group commit).
+#ifndef DURUS_BDB_BDB_STORAGE_IMPL_H_
+#define DURUS_BDB_BDB_STORAGE_IMPL_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bdb/bdb_storage.h"
+#include "bdb/handles.h"
+#include "bdb/home_lock.h"
+
+namespace durus::bdb {
+
+class BdbStorage : public Storage {
+ public:
+  BdbStorage(std::string home, BdbOptions options);
+  ~BdbStorage() override;
+
+  // Called once by OpenBdbStorage.
+  Status Open();
+
+  Status Load(Oid oid, std::string* record) override;
+  Status Commit(const CommitBatch& batch) override;
+  std::vector<Oid> Sync() override;
+  Status NewOid(Oid* oid) override;
+  Status Scan(Oid start, size_t max, std::vector<std::pair<Oid, std::string>>* out) override;
+  Status GetStats(StorageStats* stats) override;
+  Status GetRefCount(Oid oid, uint64_t* count) override;
+  Status ListPending(Oid start, size_t max, std::vector<Oid>* out) override;
+  Status Collect(bool cycles, CollectReport* report) override;
+  Status StartPack() override;
+  Status Flush() override;
+  Status Close() override;
+  std::string Describe() const override;
+
+  // One collector transaction: delete up to `max` queued oids whose count
+  // is still 0 (cascading into the queue).  *done is set when the queue
+  // is empty.  Takes write_mu_.
+  Status CollectStep(uint32_t max, uint64_t* collected, uint64_t* bytes, bool* done);
+
+  const std::string& home() const { return home_; }
+  DbEnv* env() const { return env_.get(); }
+  Db* records() const { return records_.get(); }
+  Db* refcounts() const { return refcounts_.get(); }
+  Db* pending() const { return pending_.get(); }
+  Db* meta() const { return meta_.get(); }
+
+ private:
+  friend class Background;
+
+  Status OpenEnv();
+  Status OpenDatabases();
+  Status LoadMeta();
+  Status InitializeMeta(DbTxn* txn);
+  Status CheckOpen() const;
+  uint32_t CommitFlags() const;
+  // Write the counters into meta.db inside `txn`.
+  Status PutMetaCounters(DbTxn* txn, uint64_t next_oid, uint64_t objects, uint64_t bytes,
+                         uint64_t pending);
+  Status CommitOnce(const CommitBatch& batch, bool* retry);
+  Status CollectOnce(uint32_t max, uint64_t* collected, uint64_t* bytes, bool* done,
+                     bool* retry, std::vector<Oid>* removed);
+
+  void StartBackground();
+  void StopBackground();
+  void BackgroundLoop();
+
+  const std::string home_;
+  const BdbOptions options_;
+
+  HomeLock lock_;
+  EnvPtr env_;
+  DbPtr records_, refcounts_, pending_, meta_;
+
+  std::atomic<bool> closed_{true};
+  // Held shared by every operation that touches a handle, exclusively by
+  // Close(), so closing never pulls a handle from under a running load.
+  mutable std::shared_mutex close_mu_;
+
+  // Serialises writing transactions; guards the counters below.
+  std::mutex write_mu_;
+  uint64_t object_count_ = 0;
+  uint64_t record_bytes_ = 0;
+  uint64_t pending_count_ = 0;
+  uint64_t max_stored_next_ = 0;  // next_oid as persisted (> every stored oid)
+  std::atomic<uint64_t> next_oid_{0};  // NewOid's counter (>= max_stored_next_)
+
+  // Oids deleted by the collector, not yet returned by Sync().
+  std::mutex collected_mu_;
+  std::vector<Oid> collected_;
+  std::atomic<uint64_t> collected_total_{0};
+
+  // Background thread.
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool bg_stop_ = false;
+  std::thread bg_thread_;
+  std::atomic<uint64_t> commits_since_checkpoint_{0};
+};
+
+}  // namespace durus::bdb
+
+#endif  // DURUS_BDB_BDB_STORAGE_IMPL_H_

@@ -1,0 +1,273 @@
+// Opening, creating and closing a home.
+#include <sys/stat.h>
+#include <dirent.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "bdb/environment.h"
+#include "bdb/schema.h"
+#include "bdb/storage_impl.h"
+#include "engine/record.h"
+
+namespace durus {
+
+Status ParseDurability(const std::string& name, Durability* out) {
+  if (name == "sync") {
+    *out = Durability::kSync;
+  } else if (name == "write_nosync" || name == "write-nosync") {
+    *out = Durability::kWriteNoSync;
+  } else if (name == "nosync") {
+    *out = Durability::kNoSync;
+  } else {
+    return Status::InvalidArgument("unknown durability '" + name +
+                                   "' (expected sync, write_nosync or nosync)");
+  }
+  return Status::OK();
+}
+
+const char* DurabilityName(Durability d) {
+  switch (d) {
+    case Durability::kSync: return "sync";
+    case Durability::kWriteNoSync: return "write_nosync";
+    case Durability::kNoSync: return "nosync";
+  }
+  return "?";
+}
+
+namespace {
+
+bool PathExists(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0;
+}
+
+bool IsDirectory(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool DirectoryIsEmpty(const std::string& p) {
+  DIR* d = opendir(p.c_str());
+  if (d == nullptr) return false;
+  bool empty = true;
+  while (struct dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") {
+      empty = false;
+      break;
+    }
+  }
+  closedir(d);
+  return empty;
+}
+
+}  // namespace
+
+bool IsBdbHome(const std::string& home) {
+  return PathExists(home + "/" + schema::kMetaFile);
+}
+
+Status OpenBdbStorage(const std::string& home, const BdbOptions& options,
+                      std::unique_ptr<Storage>* out) {
+  auto storage = std::make_unique<bdb::BdbStorage>(home, options);
+  DURUS_RETURN_IF_ERROR(storage->Open());
+  *out = std::move(storage);
+  return Status::OK();
+}
+
+namespace bdb {
+
+BdbStorage::BdbStorage(std::string home, BdbOptions options)
+    : home_(std::move(home)), options_(options) {}
+
+BdbStorage::~BdbStorage() { Close().IgnoreError(); }
+
+std::string BdbStorage::Describe() const {
+  return "BerkeleyDBStorage(" + home_ + ", durability=" + DurabilityName(options_.durability) +
+         (options_.readonly ? ", readonly" : "") + ")";
+}
+
+Status BdbStorage::CheckOpen() const {
+  return closed_.load() ? Status::Closed("storage " + home_ + " is closed") : Status::OK();
+}
+
+uint32_t BdbStorage::CommitFlags() const {
+  // sync: written without fsync under write_mu_, then Flush() outside it
+  // (group commit).  The others are Berkeley DB's own modes.
+  return options_.durability == Durability::kNoSync ? DB_TXN_NOSYNC : DB_TXN_WRITE_NOSYNC;
+}
+
+Status BdbStorage::Open() {
+  if (home_.empty()) return Status::InvalidArgument("empty home path");
+  if (!PathExists(home_)) {
+    if (!options_.create_if_missing || options_.readonly) {
+      return Status::NotFound("home " + home_ + " does not exist");
+    }
+    DURUS_RETURN_IF_ERROR(bdb::MakeDirs(home_));
+  } else if (!IsDirectory(home_)) {
+    return Status::InvalidArgument("home " + home_ + " is not a directory");
+  }
+  if (!IsBdbHome(home_)) {
+    bool empty = DirectoryIsEmpty(home_);
+    bool only_lock = !empty && PathExists(home_ + "/" + schema::kLockFile) &&
+                     !PathExists(home_ + "/" + schema::kRecordsFile);
+    if (!empty && !only_lock) {
+      return Status::InvalidArgument("home " + home_ +
+                                     " is not a durus-bdb home (no meta.db) and is not empty");
+    }
+    if (!options_.create_if_missing || options_.readonly) {
+      return Status::NotFound("home " + home_ + " is not a durus-bdb home (no meta.db)");
+    }
+  }
+  DURUS_RETURN_IF_ERROR(lock_.Acquire(home_));
+  Status s = OpenEnv();
+  if (s.ok()) s = OpenDatabases();
+  if (s.ok()) s = LoadMeta();
+  if (!s.ok()) {
+    records_.reset();
+    refcounts_.reset();
+    pending_.reset();
+    meta_.reset();
+    env_.reset();
+    lock_.Release();
+    return s;
+  }
+  closed_ = false;
+  StartBackground();
+  return Status::OK();
+}
+
+Status BdbStorage::OpenEnv() { return OpenEnvironment(home_, options_, &env_); }
+
+Status BdbStorage::OpenDatabases() {
+  struct Spec {
+    DbPtr* db;
+    const char* file;
+  } specs[] = {{&records_, schema::kRecordsFile},
+               {&refcounts_, schema::kRefcountsFile},
+               {&pending_, schema::kPendingFile},
+               {&meta_, schema::kMetaFile}};
+  for (const Spec& spec : specs) {
+    DURUS_RETURN_IF_ERROR(OpenBtree(env_.get(), home_, spec.file, options_.readonly, spec.db));
+  }
+  return Status::OK();
+}
+
+namespace {
+
+Status GetMeta(Db* meta, DbTxn* txn, const char* name, std::string* value) {
+  Dbt key = InDbt(name, strlen(name));
+  int ret = GetInto(meta, txn, &key, value, 0);
+  return FromDb(ret, std::string("reading meta ") + name);
+}
+
+Status GetMetaU64(Db* meta, const char* name, uint64_t* v) {
+  std::string s;
+  DURUS_RETURN_IF_ERROR(GetMeta(meta, nullptr, name, &s));
+  if (s.size() != 8) return Status::Corruption(std::string("meta ") + name + " is not 8 bytes");
+  *v = GetU64(s.data());
+  return Status::OK();
+}
+
+Status PutMeta(Db* meta, DbTxn* txn, const char* name, const std::string& value) {
+  Dbt key = InDbt(name, strlen(name));
+  Dbt data = InDbt(value.data(), value.size());
+  return FromDb(meta->put(txn, &key, &data, 0), std::string("writing meta ") + name);
+}
+
+std::string U64(uint64_t v) {
+  std::string s;
+  PutU64(&s, v);
+  return s;
+}
+
+}  // namespace
+
+Status BdbStorage::PutMetaCounters(DbTxn* txn, uint64_t next_oid, uint64_t objects,
+                                   uint64_t bytes, uint64_t pending) {
+  DURUS_RETURN_IF_ERROR(PutMeta(meta_.get(), txn, schema::kMetaNextOid, U64(next_oid)));
+  DURUS_RETURN_IF_ERROR(PutMeta(meta_.get(), txn, schema::kMetaObjectCount, U64(objects)));
+  DURUS_RETURN_IF_ERROR(PutMeta(meta_.get(), txn, schema::kMetaRecordBytes, U64(bytes)));
+  return PutMeta(meta_.get(), txn, schema::kMetaPendingCount, U64(pending));
+}
+
+Status BdbStorage::InitializeMeta(DbTxn* txn) {
+  std::string version;
+  PutU32(&version, schema::kFormatVersion);
+  DURUS_RETURN_IF_ERROR(PutMeta(meta_.get(), txn, schema::kMetaFormatVersion, version));
+  DURUS_RETURN_IF_ERROR(PutMeta(meta_.get(), txn, schema::kMetaState, schema::kStateComplete));
+  return PutMetaCounters(txn, 0, 0, 0, 0);
+}
+
+Status BdbStorage::LoadMeta() {
+  std::string version;
+  Status s = GetMeta(meta_.get(), nullptr, schema::kMetaFormatVersion, &version);
+  if (s.IsNotFound()) {
+    if (options_.readonly) return Status::InvalidArgument("home " + home_ + " is not initialised");
+    Txn txn;
+    DURUS_RETURN_IF_ERROR(FromDb(txn.Begin(env_.get()), "begin"));
+    DURUS_RETURN_IF_ERROR(InitializeMeta(txn.get()));
+    DURUS_RETURN_IF_ERROR(FromDb(txn.Commit(0), "initialising " + home_));
+    DURUS_RETURN_IF_ERROR(GetMeta(meta_.get(), nullptr, schema::kMetaFormatVersion, &version));
+  } else if (!s.ok()) {
+    return s;
+  }
+  if (version.size() != 4 || GetU32(version.data()) != schema::kFormatVersion) {
+    return Status::InvalidArgument(
+        "home " + home_ + " has format version " +
+        (version.size() == 4 ? std::to_string(GetU32(version.data())) : "?") +
+        "; this durus-bdb reads version " + std::to_string(schema::kFormatVersion));
+  }
+  std::string state;
+  DURUS_RETURN_IF_ERROR(GetMeta(meta_.get(), nullptr, schema::kMetaState, &state));
+  if (state != schema::kStateComplete) {
+    return Status::InvalidArgument("home " + home_ +
+                                   " holds an incomplete migration; re-run durus-bdb migrate");
+  }
+  DURUS_RETURN_IF_ERROR(GetMetaU64(meta_.get(), schema::kMetaNextOid, &max_stored_next_));
+  DURUS_RETURN_IF_ERROR(GetMetaU64(meta_.get(), schema::kMetaObjectCount, &object_count_));
+  DURUS_RETURN_IF_ERROR(GetMetaU64(meta_.get(), schema::kMetaRecordBytes, &record_bytes_));
+  DURUS_RETURN_IF_ERROR(GetMetaU64(meta_.get(), schema::kMetaPendingCount, &pending_count_));
+  next_oid_ = max_stored_next_;
+  if (!options_.readonly) {
+    std::string mode = DurabilityName(options_.durability);
+    Txn txn;
+    DURUS_RETURN_IF_ERROR(FromDb(txn.Begin(env_.get()), "begin"));
+    DURUS_RETURN_IF_ERROR(PutMeta(meta_.get(), txn.get(), schema::kMetaDurability, mode));
+    DURUS_RETURN_IF_ERROR(FromDb(txn.Commit(0), "recording durability"));
+  }
+  return Status::OK();
+}
+
+Status BdbStorage::Flush() {
+  std::shared_lock<std::shared_mutex> open(close_mu_);
+  DURUS_RETURN_IF_ERROR(CheckOpen());
+  return FromDb(env_->log_flush(nullptr), "flushing the log of " + home_);
+}
+
+Status BdbStorage::Close() {
+  if (closed_.exchange(true)) return Status::Closed("storage " + home_ + " is already closed");
+  StopBackground();
+  Status result;
+  {
+    std::unique_lock<std::shared_mutex> closing(close_mu_);
+    std::lock_guard<std::mutex> l(write_mu_);
+    if (!options_.readonly) {
+      // A checkpoint at close makes the next open's recovery trivial.
+      result = FromDb(env_->txn_checkpoint(0, 0, DB_FORCE), "checkpoint at close");
+      int ret = env_->log_archive(nullptr, DB_ARCH_REMOVE);
+      if (result.ok() && ret != 0) result = FromDb(ret, "removing old logs");
+    }
+    records_.reset();
+    refcounts_.reset();
+    pending_.reset();
+    meta_.reset();
+    env_.reset();
+  }
+  lock_.Release();
+  return result;
+}
+
+}  // namespace bdb
+}  // namespace durus

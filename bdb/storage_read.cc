@@ -1,0 +1,162 @@
+// Reads: Load, Scan, statistics and count introspection.
+//
+// Reads use no transaction: each Berkeley DB call is atomic on its own and
+// sees only committed data (degree 2), which is what Durus's load()
+// promises.  A read chosen as a deadlock victim is simply retried.
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "bdb/storage_impl.h"
+#include "engine/record.h"
+
+namespace durus::bdb {
+
+namespace {
+constexpr int kMaxRetries = 100;
+}
+
+Status BdbStorage::Load(Oid oid, std::string* record) {
+  std::shared_lock<std::shared_mutex> open(close_mu_);
+  DURUS_RETURN_IF_ERROR(CheckOpen());
+  char k[8];
+  oid.ToBytes(k);
+  Dbt key = InDbt(k, 8);
+  int ret = 0;
+  for (int i = 0; i < kMaxRetries; ++i) {
+    ret = GetInto(records_.get(), nullptr, &key, record, 0);
+    if (!IsRetryable(ret)) break;
+  }
+  if (ret == DB_NOTFOUND) return Status::NotFound("no record for oid " + OidToString(oid), {oid});
+  return FromDb(ret, "loading oid " + OidToString(oid) + " from " + home_);
+}
+
+Status BdbStorage::Scan(Oid start, size_t max, std::vector<std::pair<Oid, std::string>>* out) {
+  std::shared_lock<std::shared_mutex> open(close_mu_);
+  DURUS_RETURN_IF_ERROR(CheckOpen());
+  out->clear();
+  std::string value;
+  char kb[8];
+  int ret = 0;
+  // A deadlock victim restarts its cursor just after the last item read.
+  for (int attempt = 0; attempt < kMaxRetries && out->size() < max; ++attempt) {
+    Cursor c;
+    ret = c.Open(records_.get(), nullptr);
+    if (ret != 0) return FromDb(ret, "opening a cursor on records.db");
+    Oid next = out->empty() ? start : Oid(out->back().first.value() + 1);
+    next.ToBytes(kb);
+    uint32_t flag = DB_SET_RANGE;
+    while (out->size() < max) {
+      Dbt key;
+      key.set_flags(DB_DBT_USERMEM);
+      key.set_data(kb);
+      key.set_ulen(8);
+      key.set_size(8);
+      if (value.size() < 1024) value.resize(1024);
+      Dbt data;
+      data.set_flags(DB_DBT_USERMEM);
+      data.set_data(value.data());
+      data.set_ulen(static_cast<u_int32_t>(value.size()));
+      ret = c->get(&key, &data, flag);
+      if (ret == DB_BUFFER_SMALL) {
+        value.resize(data.get_size());  // a failed get leaves the cursor in place
+        continue;
+      }
+      if (ret != 0) break;
+      flag = DB_NEXT;
+      out->emplace_back(Oid::FromBytes(kb), std::string(value.data(), data.get_size()));
+    }
+    if (ret == 0 || ret == DB_NOTFOUND) return Status::OK();
+    if (!IsRetryable(ret)) break;
+  }
+  if (ret == 0 || ret == DB_NOTFOUND) return Status::OK();
+  return FromDb(ret, "scanning records.db of " + home_);
+}
+
+Status BdbStorage::GetRefCount(Oid oid, uint64_t* count) {
+  std::shared_lock<std::shared_mutex> open(close_mu_);
+  DURUS_RETURN_IF_ERROR(CheckOpen());
+  char k[8];
+  oid.ToBytes(k);
+  Dbt key = InDbt(k, 8);
+  std::string v;
+  int ret = 0;
+  for (int i = 0; i < kMaxRetries; ++i) {
+    ret = GetInto(refcounts_.get(), nullptr, &key, &v, 0);
+    if (!IsRetryable(ret)) break;
+  }
+  if (ret == DB_NOTFOUND) return Status::NotFound("no count for oid " + OidToString(oid), {oid});
+  DURUS_RETURN_IF_ERROR(FromDb(ret, "reading the count of oid " + OidToString(oid)));
+  if (v.size() != 8) return Status::Corruption("count of oid " + OidToString(oid) + " malformed");
+  *count = GetU64(v.data());
+  return Status::OK();
+}
+
+Status BdbStorage::ListPending(Oid start, size_t max, std::vector<Oid>* out) {
+  std::shared_lock<std::shared_mutex> open(close_mu_);
+  DURUS_RETURN_IF_ERROR(CheckOpen());
+  out->clear();
+  Cursor c;
+  DURUS_RETURN_IF_ERROR(FromDb(c.Open(pending_.get(), nullptr), "cursor on pending.db"));
+  char kb[8];
+  start.ToBytes(kb);
+  uint32_t flag = DB_SET_RANGE;
+  int ret = 0;
+  while (out->size() < max) {
+    Dbt key;
+    key.set_flags(DB_DBT_USERMEM);
+    key.set_data(kb);
+    key.set_ulen(8);
+    key.set_size(8);
+    Dbt data;
+    data.set_flags(DB_DBT_PARTIAL);
+    data.set_dlen(0);
+    ret = c->get(&key, &data, flag);
+    if (ret != 0) break;
+    flag = DB_NEXT;
+    out->push_back(Oid::FromBytes(kb));
+  }
+  if (ret == 0 || ret == DB_NOTFOUND) return Status::OK();
+  return FromDb(ret, "scanning pending.db");
+}
+
+namespace {
+uint64_t DirectoryBytes(const std::string& dir) {
+  uint64_t total = 0;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return 0;
+  while (struct dirent* e = readdir(d)) {
+    struct stat st;
+    std::string p = dir + "/" + e->d_name;
+    if (stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode)) total += st.st_blocks * 512ull;
+  }
+  closedir(d);
+  return total;
+}
+}  // namespace
+
+Status BdbStorage::GetStats(StorageStats* stats) {
+  std::shared_lock<std::shared_mutex> open(close_mu_);
+  DURUS_RETURN_IF_ERROR(CheckOpen());
+  *stats = StorageStats();
+  {
+    std::lock_guard<std::mutex> l(write_mu_);
+    stats->object_count = object_count_;
+    stats->record_bytes = record_bytes_;
+    stats->pending_garbage = pending_count_;
+  }
+  stats->next_oid = next_oid_.load();
+  stats->format_version = 1;
+  stats->durability = DurabilityName(options_.durability);
+  stats->disk_bytes = DirectoryBytes(home_);
+  stats->collected_total = collected_total_.load();
+  return Status::OK();
+}
+
+std::vector<Oid> BdbStorage::Sync() {
+  std::lock_guard<std::mutex> l(collected_mu_);
+  std::vector<Oid> out;
+  out.swap(collected_);
+  return out;
+}
+
+}  // namespace durus::bdb

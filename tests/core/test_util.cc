@@ -1,0 +1,79 @@
+#include "tests/core/test_util.h"
+
+#include <map>
+#include <set>
+
+namespace durus::test {
+
+Status RecountFromRecords(Storage* s, std::map<Oid, uint64_t>* counts,
+                          std::vector<std::string>* problems) {
+  counts->clear();
+  std::vector<std::pair<Oid, std::string>> batch;
+  std::map<Oid, std::vector<Oid>> refs_of;
+  Oid next(0);
+  for (;;) {
+    DURUS_RETURN_IF_ERROR(s->Scan(next, 1000, &batch));
+    for (auto& [oid, rec] : batch) {
+      counts->emplace(oid, 0);
+      refs_of[oid] = RecordRefs(rec);
+    }
+    if (batch.size() < 1000) break;
+    next = Oid(batch.back().first.value() + 1);
+  }
+  for (auto& [oid, refs] : refs_of) {
+    for (Oid r : refs) {
+      auto it = counts->find(r);
+      if (it == counts->end()) {
+        problems->push_back("oid " + OidToString(oid) + " references missing oid " +
+                            OidToString(r));
+      } else {
+        ++it->second;
+      }
+    }
+  }
+  return Status::OK();
+}
+
+std::vector<std::string> CheckConsistency(Storage* s) {
+  std::vector<std::string> problems;
+  std::map<Oid, uint64_t> counts;
+  Status st = RecountFromRecords(s, &counts, &problems);
+  if (!st.ok()) return {st.ToString()};
+  std::set<Oid> expected_pending;
+  for (auto& [oid, c] : counts) {
+    uint64_t stored = 0;
+    Status cs = s->GetRefCount(oid, &stored);
+    if (!cs.ok()) {
+      problems.push_back("no count for oid " + OidToString(oid) + ": " + cs.ToString());
+    } else if (stored != c) {
+      problems.push_back("oid " + OidToString(oid) + " count " + std::to_string(stored) +
+                         " but " + std::to_string(c) + " referrers");
+    }
+    if (c == 0 && !oid.IsRoot()) expected_pending.insert(oid);
+  }
+  std::vector<Oid> pending;
+  if (!s->ListPending(Oid(0), 1u << 30, &pending).ok()) problems.push_back("ListPending failed");
+  std::set<Oid> got(pending.begin(), pending.end());
+  for (Oid o : expected_pending) {
+    if (!got.count(o)) problems.push_back("oid " + OidToString(o) + " has count 0 but is not queued");
+  }
+  for (Oid o : got) {
+    if (!expected_pending.count(o)) {
+      problems.push_back("oid " + OidToString(o) + " is queued but has referrers or is gone");
+    }
+  }
+  StorageStats stats;
+  if (s->GetStats(&stats).ok()) {
+    if (stats.object_count != counts.size()) {
+      problems.push_back("object_count " + std::to_string(stats.object_count) + " but " +
+                         std::to_string(counts.size()) + " records");
+    }
+    if (stats.pending_garbage != got.size()) {
+      problems.push_back("pending_garbage " + std::to_string(stats.pending_garbage) + " but " +
+                         std::to_string(got.size()) + " queued");
+    }
+  }
+  return problems;
+}
+
+}  // namespace durus::test
