@@ -8,11 +8,12 @@ handles them exactly as it handles FileStorage's:
 =================  ==========================================  =====================
 status             with durus                                  without durus
 =================  ==========================================  =====================
-NotFound           MissingObjectError(durus.error.DurusKeyError)  MissingObjectError(KeyError)
+NotFound (an oid)  MissingObjectError(durus.error.DurusKeyError)  MissingObjectError(KeyError)
 Conflict           ReferenceConflictError(durus.error.ConflictError)  (ConflictError(RuntimeError))
 ReadConflict       StorageReadConflictError(durus.error.ReadConflictError)  (... ConflictError)
 InvalidArgument    InvalidArgumentError(ValueError)            same
 anything else      StorageError(RuntimeError)                  same
+                   (a missing home is StorageError, code NotFound)
 =================  ==========================================  =====================
 
 Every message names the storage path and the oid(s) involved; `.oids` holds
@@ -119,8 +120,8 @@ class StorageReadConflictError(_ReadConflictBase):
 def make_error(code, message, oids):
     """(code:str, message:str, oids:[bytes]) -> exception instance.
     Registered with the C++ core, which raises what this returns."""
-    if code == "NotFound":
-        return MissingObjectError(oids[0] if oids else b"", message)
+    if code == "NotFound" and oids:
+        return MissingObjectError(oids[0], message)
     if code == "Conflict":
         return ReferenceConflictError(oids, message)
     if code == "ReadConflict":

@@ -152,8 +152,18 @@ class BerkeleyDBStorage(_durus_bdb.StorageCore, _DurusStorage):
 
     def pack(self):
         """Full collection now (blocking): queued garbage and unreachable
-        cycles.  Returns the collector's report dict."""
-        return self.collect(True)
+        cycles.  Returns the collector's report dict; its "cycles" entry
+        says whether unreachable cycles were traced too (only queued
+        garbage is collected by storages without the trace)."""
+        try:
+            report = self.collect(True)
+            report["cycles"] = True
+        except _errors.StorageError as e:
+            if e.code != "NotSupported":
+                raise
+            report = self.collect(False)
+            report["cycles"] = False
+        return report
 
     # -- conveniences --------------------------------------------------
 
