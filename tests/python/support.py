@@ -40,6 +40,15 @@ def require_durus():
                             "these tests need it" % (SKIP_MESSAGE, where))
 
 
+def durus_command():
+    """Durus's command line: its bin/durus script when the source tree is
+    known (DURUS_SOURCE_DIR), else `python -m durus` (the same code)."""
+    script = os.path.join(os.environ.get("DURUS_SOURCE_DIR", ""), "bin", "durus")
+    if os.environ.get("DURUS_SOURCE_DIR") and os.path.isfile(script):
+        return [sys.executable, script]
+    return [sys.executable, "-m", "durus"]
+
+
 def oid(n):
     return n.to_bytes(8, "big")
 

@@ -10,8 +10,8 @@ import sys
 import time
 import unittest
 
-from support import (HERE, TempDirTestCase, child_env, free_port,
-                     require_durus, run_python, wait_for_port)
+from support import (HERE, TempDirTestCase, child_env, durus_command,
+                     free_port, require_durus, run_python, wait_for_port)
 
 
 def setUpModule():
@@ -75,8 +75,9 @@ class ServerTest(TempDirTestCase):
         self.port = free_port()
         self.log = open(os.path.join(self.tmp, "server.log"), "w+")
         self.addCleanup(self.log.close)
+        # Durus's own bin/durus -s, as a user would start it.
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "durus", "-s", STORAGE_CLASS,
+            durus_command() + ["-s", STORAGE_CLASS,
              "--file=" + self.home(), "--port=%d" % self.port],
             stdout=self.log, stderr=subprocess.STDOUT, env=child_env())
         self.addCleanup(self._kill_server)
@@ -94,7 +95,7 @@ class ServerTest(TempDirTestCase):
     def stop_server(self):
         self.a.close()
         self.b.close()
-        subprocess.run([sys.executable, "-m", "durus", "-s", "--stop",
+        subprocess.run(durus_command() + ["-s", "--stop",
                         "--port=%d" % self.port], env=child_env(), check=True,
                        capture_output=True, timeout=60)
         self.assertEqual(self.server.wait(timeout=60), 0, self.server_log())
