@@ -1,0 +1,631 @@
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstring>
+#include <unordered_set>
+
+#include "engine/record.h"
+#include "server/protocol.h"
+#include "server/socket_stream.h"
+
+namespace durus::server {
+
+struct Server::Client {
+  Client(uint64_t id_, std::string peer_, int fd, int stop_fd)
+      : id(id_), peer(std::move(peer_)), io(fd, stop_fd), connected_at(Clock::now()) {}
+
+  const uint64_t id;
+  const std::string peer;
+  SocketStream io;  // used only by the worker serving this client
+  std::string reply;  // reply buffer, reused across requests
+  uint64_t requests = 0;
+  uint64_t commits = 0;
+  const Clock::time_point connected_at;
+
+  // Touched by other clients' committers and syncs: guarded by mu.
+  std::mutex mu;
+  std::unordered_set<Oid> invalid;      // oids to report at the next S or C
+  std::unordered_set<Oid> unused_oids;  // handed out by N/M, not yet committed
+};
+
+namespace {
+
+// epoll tags for the two non-client descriptors.
+char kStopTag;
+char kListenTag;
+
+double MillisSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+std::string PeerName(const sockaddr_storage& sa, socklen_t len, const std::string& listen_desc) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (sa.ss_family == AF_INET) {
+    auto* s4 = reinterpret_cast<const sockaddr_in*>(&sa);
+    inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+    return std::string(host) + ":" + std::to_string(ntohs(s4->sin_port));
+  }
+  if (sa.ss_family == AF_INET6) {
+    auto* s6 = reinterpret_cast<const sockaddr_in6*>(&sa);
+    inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+    return std::string("[") + host + "]:" + std::to_string(ntohs(s6->sin6_port));
+  }
+  return "unix:" + listen_desc;
+}
+
+}  // namespace
+
+Server::Server(Storage* storage, ServerOptions options, Logger* logger)
+    : storage_(storage), options_(std::move(options)), log_(logger) {}
+
+Server::~Server() {
+  if (!workers_.empty()) {
+    Shutdown();
+    Wait();
+  }
+  listener_.Close();
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+}
+
+Status Server::Start() {
+  if (options_.threads < 1) return Status::InvalidArgument("--threads must be at least 1");
+  DURUS_RETURN_IF_ERROR(listener_.Open(options_.listen));
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (stop_fd_ < 0 || epoll_fd_ < 0) return Status::IOError(std::string("epoll/eventfd: ") + strerror(errno));
+  epoll_event ev{};
+  ev.events = EPOLLIN;  // level-triggered: every worker sees it and exits
+  ev.data.ptr = &kStopTag;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, stop_fd_, &ev) != 0) {
+    return Status::IOError(std::string("epoll_ctl: ") + strerror(errno));
+  }
+  ev.events = EPOLLIN | EPOLLONESHOT;
+  ev.data.ptr = &kListenTag;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listener_.fd(), &ev) != 0) {
+    return Status::IOError(std::string("epoll_ctl: ") + strerror(errno));
+  }
+  for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  log_->Log(LogLevel::kInfo, "ready on %s (storage %s, %d threads)", listener_.description().c_str(),
+            storage_->Describe().c_str(), options_.threads);
+  return Status::OK();
+}
+
+void Server::RequestStop(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> l(stop_mu_);
+    if (stop_reason_.empty()) stop_reason_ = reason;
+  }
+  SignalStop();
+}
+
+void Server::Shutdown() { RequestStop("shutdown requested"); }
+
+void Server::SignalStop() {
+  stopping_.store(true);
+  if (stop_fd_ >= 0) {
+    uint64_t one = 1;
+    ssize_t w = ::write(stop_fd_, &one, sizeof(one));
+    (void)w;  // EAGAIN only if the counter is saturated: already signalled
+  }
+}
+
+std::string Server::stop_reason() const {
+  std::lock_guard<std::mutex> l(stop_mu_);
+  return stop_reason_.empty() ? "signal" : stop_reason_;
+}
+
+void Server::Wait() {
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+  size_t open;
+  {
+    std::lock_guard<std::mutex> l(publish_mu_);
+    open = clients_.size();
+    clients_.clear();  // closes the sockets
+  }
+  log_->Log(LogLevel::kInfo,
+            "stopped (%s): closed %zu client connections; %" PRIu64 " commits, %" PRIu64
+            " conflicts, %" PRIu64 " clients dropped",
+            stop_reason().c_str(), open, commits_.load(), conflicts_.load(), dropped_.load());
+}
+
+void Server::WorkerLoop() {
+  epoll_event ev;
+  while (true) {
+    int n = ::epoll_wait(epoll_fd_, &ev, 1, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      log_->Log(LogLevel::kError, "epoll_wait: %s", strerror(errno));
+      RequestStop("internal error");
+      return;
+    }
+    if (n == 0) continue;
+    if (ev.data.ptr == &kStopTag) return;
+    if (ev.data.ptr == &kListenTag) {
+      AcceptAll();
+      continue;
+    }
+    Serve(static_cast<Client*>(ev.data.ptr));
+  }
+}
+
+void Server::AcceptAll() {
+  while (!stopping_.load()) {
+    sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    int fd = ::accept4(listener_.fd(), reinterpret_cast<sockaddr*>(&sa), &len,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      // EMFILE and friends: say so and back off instead of spinning.
+      log_->Log(LogLevel::kError, "accept: %s", strerror(errno));
+      ::usleep(100 * 1000);
+      break;
+    }
+    if (!listener_.is_unix()) {
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    Client* c;
+    {
+      // Registered under publish_mu_: a commit between "publish" and
+      // "visible" cannot straddle the new client's arrival.
+      std::lock_guard<std::mutex> l(publish_mu_);
+      uint64_t id = next_client_id_++;
+      auto owned = std::make_unique<Client>(id, PeerName(sa, len, listener_.description()), fd, stop_fd_);
+      c = owned.get();
+      // Commits in flight may already be visible to this client's loads.
+      for (const auto& [oid, n] : inflight_) c->invalid.insert(oid);
+      clients_.emplace(id, std::move(owned));
+    }
+    DURUS_LOG(*log_, kInfo, "client %" PRIu64 " connected from %s", c->id, c->peer.c_str());
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.data.ptr = c;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      Drop(c, LogLevel::kError, std::string("epoll_ctl: ") + strerror(errno));
+    }
+  }
+  if (!stopping_.load()) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.data.ptr = &kListenTag;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listener_.fd(), &ev);
+  }
+}
+
+void Server::Serve(Client* c) {
+  while (!stopping_.load()) {
+    if (c->io.buffered() == 0) {
+      IoResult r = c->io.FillNow();
+      if (r == IoResult::kWouldBlock) {
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLONESHOT;
+        ev.data.ptr = c;
+        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->io.fd(), &ev) != 0) {
+          Drop(c, LogLevel::kError, std::string("epoll_ctl: ") + strerror(errno));
+        }
+        return;  // another worker may own `c` from here on
+      }
+      if (r == IoResult::kClosed) {
+        Drop(c, LogLevel::kInfo, "disconnected");
+        return;
+      }
+      if (r != IoResult::kOk) {
+        Drop(c, LogLevel::kWarn, std::string("socket error: ") + strerror(c->io.error()));
+        return;
+      }
+    }
+    uint8_t cmd = c->io.TakeByte();
+    ++c->requests;
+    if (!Dispatch(c, cmd)) return;  // dropped
+  }
+  // Stopping: leave the connection to Wait(), which closes it.
+}
+
+bool Server::Dispatch(Client* c, uint8_t cmd) {
+  switch (cmd) {
+    case kCmdLoad: return HandleLoad(c);
+    case kCmdBulkLoad: return HandleBulkLoad(c);
+    case kCmdCommit: return HandleCommit(c);
+    case kCmdSync: return HandleSync(c);
+    case kCmdNewOid: return HandleNewOids(c, 1);
+    case kCmdNewOids: {
+      std::string n;
+      if (!Read(c, &n, 1, RequestDeadline(1), "oid count")) return false;
+      return HandleNewOids(c, static_cast<uint8_t>(n[0]));
+    }
+    case kCmdVersion: return HandleVersion(c);
+    case kCmdPack: return HandlePack(c);
+    case kCmdQuit:
+      log_->Log(LogLevel::kInfo, "client %" PRIu64 " asked the server to quit", c->id);
+      RequestStop("quit requested by client " + std::to_string(c->id));
+      return true;
+    case kCmdHangUp:
+      Drop(c, LogLevel::kInfo, "hung up");
+      return false;
+    default: {
+      char msg[64];
+      snprintf(msg, sizeof(msg), "unknown command byte 0x%02x", cmd);
+      Drop(c, LogLevel::kWarn, msg);
+      return false;
+    }
+  }
+}
+
+Deadline Server::RequestDeadline(uint64_t payload_bytes) const {
+  if (options_.idle_timeout_s <= 0) return Deadline::max();
+  double s = options_.idle_timeout_s + static_cast<double>(payload_bytes) / (1 << 20);
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+bool Server::Read(Client* c, std::string* out, size_t n, Deadline deadline, const char* what) {
+  out->clear();
+  IoResult r = c->io.ReadUntil(out, n, deadline);
+  if (r == IoResult::kOk) return true;
+  std::string why = std::string(IoResultName(r)) + " while reading " + what;
+  if (r == IoResult::kError) why += std::string(": ") + strerror(c->io.error());
+  Drop(c, r == IoResult::kStopped ? LogLevel::kInfo : LogLevel::kWarn, why);
+  return false;
+}
+
+bool Server::Write(Client* c, const std::string& data, Deadline deadline, const char* what) {
+  IoResult r = c->io.WriteAll(data, deadline);
+  if (r == IoResult::kOk) return true;
+  std::string why = std::string(IoResultName(r)) + " while sending " + what;
+  if (r == IoResult::kError) why += std::string(": ") + strerror(c->io.error());
+  Drop(c, LogLevel::kWarn, why);
+  return false;
+}
+
+void Server::Drop(Client* c, LogLevel level, const std::string& why) {
+  if (level != LogLevel::kInfo) dropped_.fetch_add(1);
+  DURUS_LOG(*log_, kDebug, "client %" PRIu64 ": %" PRIu64 " requests, %" PRIu64 " commits, %.1f s",
+            c->id, c->requests, c->commits,
+            std::chrono::duration<double>(Clock::now() - c->connected_at).count());
+  if (log_->Enabled(level)) {
+    log_->Log(level, "client %" PRIu64 " (%s) %s%s", c->id, c->peer.c_str(),
+              level == LogLevel::kInfo ? "" : "dropped: ", why.c_str());
+  }
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->io.fd(), nullptr);
+  std::lock_guard<std::mutex> l(publish_mu_);
+  clients_.erase(c->id);  // closes the socket
+}
+
+void Server::PublishCollectedLocked() {
+  std::vector<Oid> gone = storage_->Sync();
+  if (gone.empty()) return;
+  DURUS_LOG(*log_, kDebug, "%zu oids removed by the collector: invalidating them for every client",
+            gone.size());
+  for (auto& [id, client] : clients_) {
+    std::lock_guard<std::mutex> l(client->mu);
+    client->invalid.insert(gone.begin(), gone.end());
+  }
+}
+
+std::vector<Oid> Server::DrainInvalidLocked(Client* c) {
+  std::lock_guard<std::mutex> l(c->mu);
+  std::vector<Oid> out(c->invalid.begin(), c->invalid.end());
+  c->invalid.clear();
+  // A commit published but still in Storage::Commit may become visible
+  // after this sync: keep its oids invalid so that loading them answers
+  // 'I' and the client's next sync reports them again.
+  for (const auto& [oid, n] : inflight_) c->invalid.insert(oid);
+  return out;
+}
+
+bool Server::HandleVersion(Client* c) {
+  std::string buf;
+  if (!Read(c, &buf, 4, RequestDeadline(4), "protocol version")) return false;
+  uint32_t theirs = GetU32(buf.data());
+  c->reply.clear();
+  PutU32(&c->reply, kProtocolVersion);
+  if (!Write(c, c->reply, RequestDeadline(4), "protocol version")) return false;
+  if (theirs != kProtocolVersion) {
+    Drop(c, LogLevel::kWarn, "protocol " + std::to_string(theirs) + " not supported");
+    return false;
+  }
+  return true;
+}
+
+bool Server::HandleNewOids(Client* c, int count) {
+  std::vector<Oid> oids(count);
+  for (int i = 0; i < count; ++i) {
+    Status st = storage_->NewOid(&oids[i]);
+    if (!st.ok()) {
+      Drop(c, LogLevel::kError, "new_oid failed: " + st.ToString());
+      return false;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> l(c->mu);
+    c->unused_oids.insert(oids.begin(), oids.end());
+  }
+  c->reply.resize(oids.size() * Oid::kSize);
+  for (size_t i = 0; i < oids.size(); ++i) oids[i].ToBytes(&c->reply[i * Oid::kSize]);
+  return Write(c, c->reply, RequestDeadline(c->reply.size()), "new oids");
+}
+
+bool Server::HandleLoad(Client* c) {
+  std::string oid_bytes;
+  if (!Read(c, &oid_bytes, Oid::kSize, RequestDeadline(Oid::kSize), "oid to load")) return false;
+  Oid oid = Oid::FromBytes(oid_bytes.data());
+  // Read first, check the invalid set after: if the record we read came
+  // from a commit newer than this client's last sync, that commit had
+  // already published the oid here (it does so before becoming visible).
+  std::string record;
+  Status st = storage_->Load(oid, &record);
+  bool invalid;
+  {
+    std::lock_guard<std::mutex> l(c->mu);
+    invalid = c->invalid.count(oid) != 0;
+  }
+  c->reply.clear();
+  if (invalid || st.IsReadConflict()) {
+    c->reply.push_back(kStatusInvalid);
+  } else if (st.ok()) {
+    AppendLoadOkay(record, &c->reply);
+  } else if (st.IsNotFound()) {
+    c->reply.push_back(kStatusKeyError);
+  } else {
+    Drop(c, LogLevel::kError, "load of oid " + OidToString(oid) + " failed: " + st.ToString());
+    return false;
+  }
+  DURUS_LOG(*log_, kDebug, "client %" PRIu64 " load %s -> %c", c->id, OidToString(oid).c_str(),
+            c->reply[0]);
+  return Write(c, c->reply, RequestDeadline(c->reply.size()), "a load reply");
+}
+
+bool Server::HandleBulkLoad(Client* c) {
+  std::string n_bytes;
+  if (!Read(c, &n_bytes, 4, RequestDeadline(4), "bulk load count")) return false;
+  uint64_t n = GetU32(n_bytes.data());
+  if (n * Oid::kSize > options_.max_commit_bytes) {
+    Drop(c, LogLevel::kWarn,
+         "bulk load of " + std::to_string(n) + " oids exceeds --max-commit-bytes");
+    return false;
+  }
+  std::string oid_bytes;
+  if (!Read(c, &oid_bytes, n * Oid::kSize, RequestDeadline(n * Oid::kSize), "bulk load oids")) {
+    return false;
+  }
+  std::vector<Oid> oids = SplitOids(oid_bytes);
+  std::vector<LoadResult> results;
+  Status st = storage_->BulkLoad(oids, &results);
+  if (!st.ok()) {
+    Drop(c, LogLevel::kError, "bulk load failed: " + st.ToString());
+    return false;
+  }
+  std::vector<char> invalid(oids.size());
+  {
+    std::lock_guard<std::mutex> l(c->mu);
+    if (!c->invalid.empty()) {
+      for (size_t i = 0; i < oids.size(); ++i) invalid[i] = c->invalid.count(oids[i]) != 0;
+    }
+  }
+  c->reply.clear();
+  for (size_t i = 0; i < oids.size(); ++i) {
+    const LoadResult& r = results[i];
+    if (invalid[i] || r.status.IsReadConflict()) {
+      c->reply.push_back(kStatusInvalid);
+    } else if (r.status.ok()) {
+      AppendLoadOkay(r.record, &c->reply);
+    } else if (r.status.IsNotFound()) {
+      c->reply.push_back(kStatusKeyError);
+    } else {
+      Drop(c, LogLevel::kError, "load of oid " + OidToString(oids[i]) + " failed: " + r.status.ToString());
+      return false;
+    }
+  }
+  DURUS_LOG(*log_, kDebug, "client %" PRIu64 " bulk load of %zu oids", c->id, oids.size());
+  return Write(c, c->reply, RequestDeadline(c->reply.size()), "bulk load replies");
+}
+
+bool Server::HandleCommit(Client* c) {
+  const auto t0 = Clock::now();
+  std::unique_lock<std::mutex> commit_lock(commit_mu_);
+  std::vector<Oid> invalid;
+  {
+    std::lock_guard<std::mutex> p(publish_mu_);
+    PublishCollectedLocked();
+    invalid = DrainInvalidLocked(c);
+  }
+  c->reply.clear();
+  AppendOidList(invalid, &c->reply);
+
+  // While we hold the commit lock, other committers wait on this client's
+  // round trip, so bound that wait by the grace period; past it, release
+  // the lock and finish optimistically (checked below).
+  const Deadline grace =
+      t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.commit_grace_s));
+  bool optimistic = false;
+  Deadline deadline = RequestDeadline(c->reply.size());
+  auto with_grace = [&](auto op) -> IoResult {
+    if (commit_lock.owns_lock()) {
+      IoResult r = op(std::min(grace, deadline));
+      if (r != IoResult::kTimeout || Clock::now() >= deadline) return r;
+      commit_lock.unlock();
+      optimistic = true;
+      DURUS_LOG(*log_, kDebug, "client %" PRIu64 " slow to send its commit: released the commit lock",
+                c->id);
+    }
+    return op(deadline);
+  };
+  auto io_fail = [&](IoResult r, const char* what) {
+    std::string why = std::string(IoResultName(r)) + " " + what + " (nothing stored)";
+    if (r == IoResult::kError) why += std::string(": ") + strerror(c->io.error());
+    Drop(c, r == IoResult::kStopped ? LogLevel::kInfo : LogLevel::kWarn, why);
+    return false;
+  };
+
+  size_t sent = 0;
+  IoResult r = with_grace([&](Deadline d) {
+    return c->io.WriteAll(c->reply.data(), c->reply.size(), &sent, d);
+  });
+  if (r != IoResult::kOk) return io_fail(r, "while sending commit invalidations");
+  std::string len_bytes;
+  r = with_grace([&](Deadline d) { return c->io.ReadUntil(&len_bytes, 4, d); });
+  if (r != IoResult::kOk) return io_fail(r, "while reading the commit length");
+  uint32_t tlen = GetU32(len_bytes.data());
+  if (tlen == 0) {
+    // The client found a conflict in the invalidations (or had nothing to
+    // store): no reply expected.
+    DURUS_LOG(*log_, kDebug, "client %" PRIu64 " abandoned its commit (%zu invalidations)", c->id,
+              invalid.size());
+    return true;
+  }
+  if (tlen > options_.max_commit_bytes) {
+    Drop(c, LogLevel::kWarn,
+         "commit of " + std::to_string(tlen) + " bytes exceeds --max-commit-bytes " +
+             std::to_string(options_.max_commit_bytes) + " (nothing stored)");
+    return false;
+  }
+  deadline = RequestDeadline(tlen);
+  std::string tdata;
+  tdata.reserve(std::min<size_t>(tlen, 1 << 20));
+  r = with_grace([&](Deadline d) { return c->io.ReadUntil(&tdata, tlen, d); });
+  if (r != IoResult::kOk) return io_fail(r, "while reading commit data");
+
+  CommitBatch batch;
+  Status st = ParseCommitData(tdata, &batch);
+  if (!st.ok()) {
+    Drop(c, LogLevel::kWarn, "malformed commit (nothing stored): " + st.ToString());
+    return false;
+  }
+  tdata.clear();
+  tdata.shrink_to_fit();
+
+  if (!commit_lock.owns_lock()) commit_lock.lock();
+  bool raced = false;
+  bool stolen = false;
+  Oid stolen_oid;
+  {
+    std::lock_guard<std::mutex> p(publish_mu_);
+    if (optimistic) {
+      std::lock_guard<std::mutex> l(c->mu);
+      raced = !c->invalid.empty();
+    }
+    if (!raced) {
+      // Durus's check: a commit may not store an oid handed out to another
+      // client and not yet used by it.
+      for (auto& [id, other] : clients_) {
+        if (other.get() == c) continue;
+        std::lock_guard<std::mutex> l(other->mu);
+        if (other->unused_oids.empty()) continue;
+        for (const auto& e : batch.entries()) {
+          if (other->unused_oids.count(e.oid)) {
+            stolen = true;
+            stolen_oid = e.oid;
+            break;
+          }
+        }
+        if (stolen) break;
+      }
+    }
+    if (!raced && !stolen) {
+      // Publish before the commit can become visible (see server.h).  If
+      // the commit then fails, the extra invalidations are harmless.
+      for (auto& [id, other] : clients_) {
+        if (other.get() == c) continue;
+        std::lock_guard<std::mutex> l(other->mu);
+        for (const auto& e : batch.entries()) other->invalid.insert(e.oid);
+      }
+      for (const auto& e : batch.entries()) ++inflight_[e.oid];
+    }
+  }
+  // Later committers may validate now: they have seen our oids.
+  commit_lock.unlock();
+
+  if (stolen) {
+    Drop(c, LogLevel::kWarn,
+         "commit stores oid " + OidToString(stolen_oid) +
+             ", handed out to another client and not yet used by it (nothing stored)");
+    return false;
+  }
+  c->reply.clear();
+  if (raced) {
+    conflicts_.fetch_add(1);
+    DURUS_LOG(*log_, kInfo,
+              "client %" PRIu64 " commit refused (conflict): objects changed while it was slow to "
+              "send its commit data",
+              c->id);
+    c->reply.push_back(kStatusInvalid);
+    return Write(c, c->reply, RequestDeadline(1), "the commit status");
+  }
+
+  // Applied one at a time by the storage; returns once durable (in sync
+  // mode concurrent calls share the fsync).
+  const auto t_apply = Clock::now();
+  st = storage_->Commit(batch);
+  const double apply_ms = MillisSince(t_apply);
+  {
+    std::lock_guard<std::mutex> p(publish_mu_);
+    for (const auto& e : batch.entries()) {
+      auto it = inflight_.find(e.oid);
+      if (--it->second == 0) inflight_.erase(it);
+    }
+  }
+  if (st.IsConflict()) {
+    conflicts_.fetch_add(1);
+    DURUS_LOG(*log_, kInfo, "client %" PRIu64 " commit refused (conflict): %s", c->id,
+              st.ToString().c_str());
+    c->reply.push_back(kStatusInvalid);
+  } else if (!st.ok()) {
+    // Commit is atomic: nothing of it is stored (or, for a failed flush,
+    // it is not acknowledged as durable).
+    Drop(c, LogLevel::kError, "commit failed: " + st.ToString());
+    return false;
+  } else {
+    {
+      std::lock_guard<std::mutex> l(c->mu);
+      for (const auto& e : batch.entries()) c->unused_oids.erase(e.oid);
+    }
+    ++c->commits;
+    commits_.fetch_add(1);
+    DURUS_LOG(*log_, kInfo,
+              "client %" PRIu64 " committed %zu objects, %" PRIu64 " bytes in %.2f ms (storage %.2f ms)",
+              c->id, batch.size(), static_cast<uint64_t>(tlen), MillisSince(t0), apply_ms);
+    c->reply.push_back(kStatusOkay);
+  }
+  return Write(c, c->reply, RequestDeadline(1), "the commit status");
+}
+
+bool Server::HandleSync(Client* c) {
+  std::vector<Oid> invalid;
+  {
+    std::lock_guard<std::mutex> p(publish_mu_);
+    PublishCollectedLocked();
+    invalid = DrainInvalidLocked(c);
+  }
+  c->reply.clear();
+  AppendOidList(invalid, &c->reply);
+  DURUS_LOG(*log_, kDebug, "client %" PRIu64 " sync: %zu invalidations", c->id, invalid.size());
+  return Write(c, c->reply, RequestDeadline(c->reply.size()), "sync invalidations");
+}
+
+bool Server::HandlePack(Client* c) {
+  Status st = storage_->StartPack();
+  if (st.ok()) {
+    log_->Log(LogLevel::kInfo, "client %" PRIu64 " started a pack (collection)", c->id);
+  } else {
+    // Durus answers 'O' whatever the storage does with a pack.
+    log_->Log(LogLevel::kWarn, "client %" PRIu64 " asked for a pack: %s", c->id, st.ToString().c_str());
+  }
+  c->reply.assign(1, kStatusOkay);
+  return Write(c, c->reply, RequestDeadline(1), "the pack status");
+}
+
+}  // namespace durus::server

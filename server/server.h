@@ -1,0 +1,170 @@
+// Server: a Durus protocol-1 storage server over any durus::Storage.
+//
+// Unmodified Durus clients (durus.client_storage.ClientStorage) talk to it
+// exactly as to Durus's own StorageServer (../shared/DESIGN.md §2); the
+// difference is that requests from different clients run in parallel:
+//
+//  - A pool of worker threads waits on one epoll set.  A connection is
+//    armed one-shot, so exactly one worker serves it at a time, in order;
+//    idle connections hold no thread.  Loads and bulk loads of different
+//    clients run concurrently on the (thread-safe) Storage.
+//  - Commits are validated one at a time (commit_mu_).  The committer
+//    holds the commit lock from sending the client its invalidations until
+//    it has published its oids to the other clients, as Durus's
+//    single-threaded server implicitly does, so a client's conflict check
+//    covers every commit ordered before its own.  A client slow to send
+//    its commit data holds the lock for at most `commit_grace_s`; after
+//    that the lock is released and the commit goes ahead only if no
+//    invalidation reached that client meanwhile (otherwise it gets 'I', a
+//    conflict the client handles as any other).
+//  - Storage::Commit runs outside the server's locks: the storage applies
+//    commits one at a time and, in sync mode, lets concurrent committers
+//    share one log fsync (group commit); Commit returns only once the
+//    commit is durable, and only then is 'O' sent.
+//  - Degree-3 isolation with parallel loads: a commit's oids are added to
+//    the other clients' invalid sets *before* the commit can become
+//    visible, and stay registered as "in flight" until Commit returns; a
+//    sync (S or C) re-adds in-flight oids after draining, and a new client
+//    starts with them.  A load reads the record first and checks the
+//    client's invalid set after.  So a client never receives a record
+//    committed after its last sync without getting 'I' (doc/server.md).
+//  - Robustness: a malformed frame, an unknown command, an oversized
+//    length, a client vanishing or stalling mid-request drops that client
+//    (log line); nothing of an incomplete commit is stored.
+//
+// Ownership: the server borrows `storage` (the caller closes it after
+// Wait() returns) and owns its sockets and threads.
+// Threading: Start/Wait from one thread; Shutdown from any thread;
+// SignalStop from a signal handler.
+#ifndef DURUS_BDB_SERVER_SERVER_H_
+#define DURUS_BDB_SERVER_SERVER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/status.h"
+#include "engine/storage.h"
+#include "server/listener.h"
+#include "server/log.h"
+#include "server/socket_stream.h"
+
+namespace durus::server {
+
+struct ServerOptions {
+  ListenOptions listen;
+  // Worker threads serving requests.  A committer waiting for a group
+  // flush occupies one, so keep this above the expected concurrent
+  // committers.
+  int threads = 16;
+  // Largest commit data (and bulk-load oid list) accepted, in bytes; a
+  // client announcing more is dropped.
+  uint64_t max_commit_bytes = 256ull << 20;
+  // A request must complete (all its bytes received, its reply sent)
+  // within this many seconds, plus one second per MiB it carries; a
+  // slower client is dropped.  Clients idle *between* requests are kept,
+  // as with Durus (a Durus client may sit idle for hours).
+  double idle_timeout_s = 10;
+  // How long a committer may hold the commit lock waiting for its commit
+  // data before continuing optimistically (see above).
+  double commit_grace_s = 0.25;
+};
+
+class Server {
+ public:
+  Server(Storage* storage, ServerOptions options, Logger* logger);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Bind, listen and start the workers; logs "ready on ADDRESS".
+  Status Start();
+
+  // Block until the server stops (a client's Q, Shutdown(), SignalStop()).
+  // On return the workers are joined and every client connection closed;
+  // a commit in progress was finished (applied, made durable, answered)
+  // first.  The listening socket stays open (connections queue, unserved)
+  // until CloseListener() or destruction, so `durus-bdb stop` can tell
+  // when the storage is really closed.
+  void Wait();
+
+  void Shutdown();
+  // Async-signal-safe form of Shutdown().
+  void SignalStop();
+
+  void CloseListener() { listener_.Close(); }
+
+  // "127.0.0.1:2972" or the socket path; valid after Start().
+  const std::string& address() const { return listener_.description(); }
+  int port() const { return listener_.port(); }
+  // Why the server stopped ("quit by client 3", "signal", ...).
+  std::string stop_reason() const;
+
+ private:
+  struct Client;
+
+  void WorkerLoop();
+  void AcceptAll();
+  // Serve requests from `c` until its socket has no more bytes; then
+  // re-arm it, or drop it.
+  void Serve(Client* c);
+  // One request; false means drop the client (already logged).
+  bool Dispatch(Client* c, uint8_t cmd);
+  bool HandleVersion(Client* c);
+  bool HandleNewOids(Client* c, int count);
+  bool HandleLoad(Client* c);
+  bool HandleBulkLoad(Client* c);
+  bool HandleCommit(Client* c);
+  bool HandleSync(Client* c);
+  bool HandlePack(Client* c);
+
+  // Storage::Sync() results into every client's invalid set.  Requires
+  // publish_mu_.
+  void PublishCollectedLocked();
+  // Move `c`'s invalid set out, leaving the in-flight oids in it.
+  // Requires publish_mu_.
+  std::vector<Oid> DrainInvalidLocked(Client* c);
+
+  bool Read(Client* c, std::string* out, size_t n, Deadline deadline, const char* what);
+  bool Write(Client* c, const std::string& data, Deadline deadline, const char* what);
+  Deadline RequestDeadline(uint64_t payload_bytes) const;
+  void Drop(Client* c, LogLevel level, const std::string& why);
+  void RequestStop(const std::string& reason);
+
+  Storage* const storage_;
+  const ServerOptions options_;
+  Logger* const log_;
+  Listener listener_;
+  int epoll_fd_ = -1;
+  int stop_fd_ = -1;  // eventfd: readable once the server is stopping
+  std::vector<std::thread> workers_;
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex stop_mu_;
+  std::string stop_reason_;
+
+  // Commit ordering: held from sending a committer its invalidations until
+  // its oids are published.  Order: commit_mu_ -> publish_mu_ -> Client::mu.
+  std::mutex commit_mu_;
+  // Guards clients_ membership, inflight_, and every publication into or
+  // drain of an invalid set.
+  std::mutex publish_mu_;
+  std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;
+  // Oids of commits published but not yet returned from Storage::Commit
+  // (a count per oid: two commits may be in flight on one oid only if one
+  // of them is refused).
+  std::unordered_map<Oid, int> inflight_;
+  uint64_t next_client_id_ = 1;
+
+  std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> conflicts_{0};
+  std::atomic<uint64_t> dropped_{0};
+};
+
+}  // namespace durus::server
+
+#endif  // DURUS_BDB_SERVER_SERVER_H_

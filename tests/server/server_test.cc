@@ -1,0 +1,436 @@
+// In-process tests of the server (server/server.h) over MemoryStorage and
+// Berkeley DB, driven by a raw protocol-1 client on real sockets.  The
+// Durus-client tests (test_*.py) cover the same server through the real
+// durus-bdb binary; these pin down the concurrency rules deterministically
+// with a storage that can hold a commit in flight.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <memory>
+#include <thread>
+
+#include "bdb/bdb_storage.h"
+#include "engine/memory_storage.h"
+#include "server/protocol.h"
+#include "server/server.h"
+#include "tests/server/server_test_util.h"
+
+namespace durus::server {
+namespace {
+
+using test::GatedStorage;
+using test::RawClient;
+using test::Rec;
+using test::TData;
+
+bool Has(const std::vector<Oid>& v, uint64_t oid) {
+  return std::find(v.begin(), v.end(), Oid(oid)) != v.end();
+}
+
+LogLevel TestLogLevel() {
+  const char* e = getenv("DURUS_TEST_LOG");
+  LogLevel l = LogLevel::kWarn;
+  if (e != nullptr) ParseLogLevel(e, &l).IgnoreError();
+  return l;
+}
+
+TEST(ProtocolTest, ParseCommitData) {
+  CommitBatch batch;
+  std::string good = TData({{0, Rec(0, {5})}, {5, Rec(5, {})}});
+  ASSERT_TRUE(ParseCommitData(good, &batch).ok());
+  EXPECT_EQ(batch.size(), 2u);
+  EXPECT_TRUE(batch.Contains(Oid(5)));
+  // Truncated: the last frame is cut short.
+  EXPECT_TRUE(ParseCommitData(good.substr(0, good.size() - 1), &batch).IsInvalidArgument());
+  // A frame length shorter than an oid.
+  std::string tiny;
+  PutU32(&tiny, 4);
+  tiny += "abcd";
+  EXPECT_TRUE(ParseCommitData(tiny, &batch).IsInvalidArgument());
+  // Trailing bytes that do not make a frame length.
+  EXPECT_TRUE(ParseCommitData(good + "xy", &batch).IsInvalidArgument());
+  // A record stored under another oid than the one it carries.
+  std::string wrong;
+  std::string rec = Rec(7, {});
+  PutU32(&wrong, static_cast<uint32_t>(8 + rec.size()));
+  PutU64(&wrong, 8);
+  wrong += rec;
+  EXPECT_TRUE(ParseCommitData(wrong, &batch).IsInvalidArgument());
+  // A record too short for its header.
+  std::string junk;
+  PutU32(&junk, 8 + 3);
+  PutU64(&junk, 1);
+  junk += "abc";
+  EXPECT_TRUE(ParseCommitData(junk, &batch).IsInvalidArgument());
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void StartServer(Storage* storage, ServerOptions options = {}) {
+    options.listen.host = "127.0.0.1";
+    options.listen.port = 0;
+    options.threads = 6;
+    server_ = std::make_unique<Server>(storage, options, &log_);
+    Status st = server_->Start();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  void TearDown() override { StopServer(); }
+  void StopServer() {
+    if (server_) {
+      server_->Shutdown();
+      server_->Wait();
+      server_.reset();
+    }
+  }
+  std::unique_ptr<RawClient> Connect() {
+    auto c = std::make_unique<RawClient>(server_->port());
+    EXPECT_TRUE(c->ok());
+    EXPECT_EQ(c->Version(), 1u);
+    return c;
+  }
+
+  MemoryStorage mem_;
+  Logger log_{TestLogLevel()};
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ServerTest, VersionNewOidsAndMissingKey) {
+  StartServer(&mem_);
+  auto a = Connect();
+  auto oids = a->NewOids(3);
+  ASSERT_EQ(oids.size(), 3u);
+  EXPECT_EQ(oids[0], Oid(0));
+  EXPECT_EQ(oids[1], Oid(1));
+  EXPECT_EQ(oids[2], Oid(2));
+  a->Send("N");
+  std::string n = a->Recv(8);
+  ASSERT_EQ(n.size(), 8u);
+  EXPECT_EQ(Oid::FromBytes(n.data()), Oid(3));
+  EXPECT_EQ(a->Load(0), 'K');
+  a->Send("P");
+  EXPECT_EQ(a->Recv(1), "O");
+}
+
+TEST_F(ServerTest, ProtocolMismatchDropsClient) {
+  StartServer(&mem_);
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c.Version(2), 1u);  // the server states its own version ...
+  EXPECT_TRUE(c.WaitClosed());  // ... and hangs up
+  auto good = Connect();
+  EXPECT_EQ(good->Load(0), 'K');
+}
+
+TEST_F(ServerTest, CommitInvalidatesOtherClientsUntilSync) {
+  StartServer(&mem_);
+  auto a = Connect();
+  auto b = Connect();
+  ASSERT_EQ(a->NewOids(2).size(), 2u);
+  EXPECT_TRUE(a->BeginCommit().empty());
+  ASSERT_EQ(a->SendCommitData(TData({{0, Rec(0, {1}, "v1")}, {1, Rec(1, {})}})), 'O');
+  std::string rec;
+  EXPECT_EQ(a->Load(0, &rec), 'O');  // the committer itself is not invalidated
+  EXPECT_EQ(rec, Rec(0, {1}, "v1"));
+  EXPECT_EQ(b->Load(0), 'I');
+  EXPECT_EQ(b->Load(1), 'I');
+  auto inv = b->Sync();
+  EXPECT_TRUE(Has(inv, 0) && Has(inv, 1)) << inv.size();
+  EXPECT_EQ(b->Load(0, &rec), 'O');
+  EXPECT_EQ(rec, Rec(0, {1}, "v1"));
+  EXPECT_TRUE(b->Sync().empty());
+  // The invalidations also come with C: b learns of a's second commit when
+  // it starts its own.
+  ASSERT_EQ(a->Commit({{0, Rec(0, {1}, "v2")}}), 'O');
+  auto at_commit = b->BeginCommit();
+  EXPECT_TRUE(Has(at_commit, 0));
+  EXPECT_EQ(b->SendCommitData(""), 0);  // b declines (as after a conflict)
+  EXPECT_EQ(b->Load(0, &rec), 'O');
+  EXPECT_EQ(rec, Rec(0, {1}, "v2"));
+  // Bulk load: replies in order, K for a missing oid.
+  std::string req = "B";
+  PutU32(&req, 3);
+  PutU64(&req, 0);
+  PutU64(&req, 99);
+  PutU64(&req, 1);
+  b->Send(req);
+  EXPECT_EQ(b->Recv(1), "O");
+  std::string len = b->Recv(4);
+  ASSERT_EQ(len.size(), 4u);
+  EXPECT_EQ(b->Recv(GetU32(len.data())), Rec(0, {1}, "v2"));
+  EXPECT_EQ(b->Recv(1), "K");
+  EXPECT_EQ(b->Recv(1), "O");
+}
+
+TEST_F(ServerTest, CollectedOidsReachEveryClientAndStaleReferencesConflict) {
+  StartServer(&mem_);
+  auto a = Connect();
+  auto b = Connect();
+  a->NewOids(3);
+  ASSERT_EQ(a->Commit({{0, Rec(0, {1})}, {1, Rec(1, {})}}), 'O');
+  b->Sync();
+  ASSERT_EQ(a->Commit({{0, Rec(0, {})}}), 'O');  // 1 is now garbage
+  CollectReport report;
+  ASSERT_TRUE(mem_.Collect(false, &report).ok());
+  ASSERT_EQ(report.collected, 1u);
+  // a's sync fetches the collected oids and hands them to every client.
+  EXPECT_TRUE(Has(a->Sync(), 1));
+  auto inv = b->Sync();
+  EXPECT_TRUE(Has(inv, 1));
+  EXPECT_TRUE(Has(inv, 0));
+  // b still holds a reference to 1: storing it again is a conflict.
+  ASSERT_EQ(b->Commit({{0, Rec(0, {1})}}), 'I');
+  EXPECT_EQ(b->Load(1), 'K');
+  std::string rec;
+  EXPECT_EQ(b->Load(0, &rec), 'O');
+  EXPECT_EQ(rec, Rec(0, {}));
+}
+
+TEST_F(ServerTest, CommittingAnotherClientsUnusedOidDropsTheCommitter) {
+  StartServer(&mem_);
+  auto a = Connect();
+  auto b = Connect();
+  auto mine = a->NewOids(2);  // 0, 1 handed to a
+  ASSERT_EQ(mine.size(), 2u);
+  b->BeginCommit();
+  b->SendCommitData(TData({{0, Rec(0, {1})}, {1, Rec(1, {})}}));
+  EXPECT_TRUE(b->WaitClosed());
+  EXPECT_EQ(a->Load(0), 'K');  // nothing stored
+  ASSERT_EQ(a->Commit({{0, Rec(0, {1})}, {1, Rec(1, {})}}), 'O');
+}
+
+// The isolation rule under parallel loads: a commit that is visible but
+// whose Commit() has not returned must stay invalid for a client that
+// syncs in that window, and for a client that connects in it.  Without
+// the in-flight registry, b would sync, then read 0's new version while
+// the old version of anything it read before stays in its cache.
+TEST_F(ServerTest, InFlightCommitStaysInvalidAcrossSyncAndConnect) {
+  GatedStorage gated(&mem_);
+  StartServer(&gated);
+  auto a = Connect();
+  auto b = Connect();
+  a->NewOids(2);
+  ASSERT_EQ(a->Commit({{0, Rec(0, {1}, "v1")}, {1, Rec(1, {}, "v1")}}), 'O');
+  b->Sync();
+  gated.Hold();
+  char status = 0;
+  std::thread committer([&] { status = a->Commit({{0, Rec(0, {1}, "v2")}, {1, Rec(1, {}, "v2")}}); });
+  gated.WaitHeld();  // applied (visible in the storage), not acknowledged
+  std::string rec;
+  EXPECT_TRUE(mem_.Load(Oid(0), &rec).ok());
+  EXPECT_EQ(rec, Rec(0, {1}, "v2"));
+  auto inv = b->Sync();
+  EXPECT_TRUE(Has(inv, 0) && Has(inv, 1));
+  EXPECT_EQ(b->Load(0), 'I');
+  EXPECT_EQ(b->Load(1), 'I');
+  auto c = Connect();
+  EXPECT_EQ(c->Load(0), 'I');
+  gated.Release();
+  committer.join();
+  EXPECT_EQ(status, 'O');
+  EXPECT_TRUE(Has(b->Sync(), 0));
+  EXPECT_EQ(b->Load(0, &rec), 'O');
+  EXPECT_EQ(rec, Rec(0, {1}, "v2"));
+  c->Sync();
+  EXPECT_EQ(c->Load(1, &rec), 'O');
+  EXPECT_EQ(rec, Rec(1, {}, "v2"));
+}
+
+// A committer that stalls after receiving its invalidations holds the
+// commit lock only for the grace period; if another commit lands
+// meanwhile, the stalled one is refused with 'I' (its conflict check is
+// stale), never applied over the newer state.
+TEST_F(ServerTest, SlowCommitterIsRefusedIfInvalidatedMeanwhile) {
+  ServerOptions o;
+  o.commit_grace_s = 0.05;
+  StartServer(&mem_, o);
+  auto a = Connect();
+  auto b = Connect();
+  a->NewOids(1);
+  ASSERT_EQ(a->Commit({{0, Rec(0, {}, "v1")}}), 'O');
+  b->Sync();
+  a->BeginCommit();  // a stalls here, holding the commit lock
+  // b's commit waits for a's grace period, then goes through.
+  ASSERT_EQ(b->Commit({{0, Rec(0, {}, "b")}}), 'O');
+  EXPECT_EQ(a->SendCommitData(TData({{0, Rec(0, {}, "a")}})), 'I');
+  EXPECT_TRUE(Has(a->Sync(), 0));
+  std::string rec;
+  EXPECT_EQ(a->Load(0, &rec), 'O');
+  EXPECT_EQ(rec, Rec(0, {}, "b"));
+  // A slow committer nobody interfered with commits normally.
+  a->BeginCommit();
+  std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  EXPECT_EQ(a->SendCommitData(TData({{0, Rec(0, {}, "a2")}})), 'O');
+}
+
+TEST_F(ServerTest, BadInputDropsOnlyThatClient) {
+  ServerOptions o;
+  o.max_commit_bytes = 4096;
+  o.idle_timeout_s = 0.3;
+  StartServer(&mem_, o);
+  auto good = Connect();
+  good->NewOids(1);
+  ASSERT_EQ(good->Commit({{0, Rec(0, {})}}), 'O');
+  auto check_good = [&] {
+    std::string rec;
+    EXPECT_EQ(good->Load(0, &rec), 'O');
+    EXPECT_EQ(rec, Rec(0, {}));
+  };
+  {
+    SCOPED_TRACE("unknown command");
+    auto c = Connect();
+    c->Send("Z");
+    EXPECT_TRUE(c->WaitClosed());
+    check_good();
+  }
+  {
+    SCOPED_TRACE("commit length over the limit");
+    auto c = Connect();
+    c->BeginCommit();
+    std::string len;
+    PutU32(&len, 1u << 30);
+    c->Send(len);
+    EXPECT_TRUE(c->WaitClosed());
+    check_good();
+  }
+  {
+    SCOPED_TRACE("bulk load count over the limit");
+    auto c = Connect();
+    std::string req = "B";
+    PutU32(&req, 0xffffffffu);
+    c->Send(req);
+    EXPECT_TRUE(c->WaitClosed());
+    check_good();
+  }
+  {
+    SCOPED_TRACE("malformed commit data");
+    auto c = Connect();
+    c->BeginCommit();
+    std::string t = TData({{0, Rec(0, {}, "bad")}});
+    t[3] = static_cast<char>(t[3] + 5);  // frame length runs past the end
+    std::string req;
+    PutU32(&req, static_cast<uint32_t>(t.size()));
+    c->Send(req + t);
+    EXPECT_TRUE(c->WaitClosed());
+    check_good();
+  }
+  {
+    SCOPED_TRACE("stalls mid-request");
+    auto c = Connect();
+    c->Send(std::string("L\0\0\0", 4));
+    EXPECT_TRUE(c->WaitClosed());
+    check_good();
+  }
+  {
+    SCOPED_TRACE("vanishes mid-commit");
+    auto c = Connect();
+    c->BeginCommit();
+    std::string t = TData({{0, Rec(0, {}, "partial")}});
+    std::string req;
+    PutU32(&req, static_cast<uint32_t>(t.size()));
+    c->Send(req + t.substr(0, t.size() / 2));
+    c.reset();
+    check_good();
+  }
+}
+
+TEST_F(ServerTest, ShutdownFinishesTheCommitInFlight) {
+  GatedStorage gated(&mem_);
+  StartServer(&gated);
+  auto a = Connect();
+  a->NewOids(1);
+  gated.Hold();
+  char status = 0;
+  std::thread committer([&] { status = a->Commit({{0, Rec(0, {}, "last")}}); });
+  gated.WaitHeld();
+  server_->Shutdown();
+  gated.Release();
+  committer.join();
+  EXPECT_EQ(status, 'O');
+  StopServer();
+  EXPECT_TRUE(a->WaitClosed());
+  std::string rec;
+  ASSERT_TRUE(mem_.Load(Oid(0), &rec).ok());
+  EXPECT_EQ(rec, Rec(0, {}, "last"));
+}
+
+TEST_F(ServerTest, QuitStopsTheServer) {
+  StartServer(&mem_);
+  auto a = Connect();
+  a->Send("Q");
+  server_->Wait();  // returns: the workers are gone, connections closed
+  EXPECT_TRUE(a->WaitClosed());
+  EXPECT_NE(server_->stop_reason().find("quit"), std::string::npos);
+  server_.reset();
+}
+
+// Many committers at once on Berkeley DB in sync mode (group commit
+// path): every acknowledged commit is there, intact, after reopening.
+TEST_F(ServerTest, ConcurrentCommittersOnBdb) {
+  const char* base = getenv("TMPDIR");
+  std::string tmpl = std::string(base ? base : "/tmp") + "/durus-server-test-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  std::string home = tmpl + "/home";
+  std::unique_ptr<Storage> bdb;
+  {
+    Status st = OpenBdbStorage(home, BdbOptions(), &bdb);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  StartServer(bdb.get());
+  constexpr int kClients = 8, kCommits = 15;
+  // Root -> one container per client -> that client's objects: everything
+  // stays reachable, and the clients' write sets are disjoint.
+  std::vector<uint64_t> containers;
+  {
+    auto setup = Connect();
+    setup->NewOids(1);  // the root
+    std::vector<std::pair<uint64_t, std::string>> recs;
+    for (Oid o : setup->NewOids(kClients)) {
+      containers.push_back(o.value());
+      recs.emplace_back(o.value(), Rec(o.value(), {}));
+    }
+    recs.emplace_back(0, Rec(0, containers));
+    ASSERT_EQ(setup->Commit(recs), 'O');
+  }
+  std::vector<std::thread> threads;
+  std::vector<std::vector<uint64_t>> acked(kClients);
+  for (int t = 0; t < kClients; ++t) {
+    threads.emplace_back([&, t] {
+      auto c = Connect();
+      std::vector<uint64_t> mine;
+      for (int i = 0; i < kCommits; ++i) {
+        auto oids = c->NewOids(1);
+        if (oids.size() != 1) return;
+        uint64_t x = oids[0].value();
+        mine.push_back(x);
+        char s = c->Commit({{x, Rec(x, {}, "t" + std::to_string(t))},
+                            {containers[t], Rec(containers[t], mine)}});
+        if (s != 'O') return;
+        acked[t].push_back(x);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  StopServer();
+  ASSERT_TRUE(bdb->Close().ok());
+  bdb.reset();
+  Status st = OpenBdbStorage(home, BdbOptions(), &bdb);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  for (int t = 0; t < kClients; ++t) {
+    ASSERT_EQ(acked[t].size(), static_cast<size_t>(kCommits));
+    std::string rec;
+    ASSERT_TRUE(bdb->Load(Oid(containers[t]), &rec).ok());
+    EXPECT_EQ(rec, Rec(containers[t], acked[t]));
+    for (uint64_t x : acked[t]) {
+      Status ls = bdb->Load(Oid(x), &rec);
+      ASSERT_TRUE(ls.ok()) << ls.ToString();
+      EXPECT_EQ(rec, Rec(x, {}, "t" + std::to_string(t)));
+    }
+  }
+  ASSERT_TRUE(bdb->Close().ok());
+  std::string rm = "rm -rf '" + tmpl + "'";
+  EXPECT_EQ(system(rm.c_str()), 0);
+}
+
+}  // namespace
+}  // namespace durus::server

@@ -1,0 +1,147 @@
+// durus-bdb serve: run the Durus protocol-1 storage server on a home
+// (server/server.h).  Stops on a client's Q (`durus-bdb stop`), SIGINT or
+// SIGTERM: the commit in progress finishes, connections close, the storage
+// is closed (checkpointed), then the listening socket goes away.
+#include <signal.h>
+
+#include <atomic>
+#include <iostream>
+#include <memory>
+
+#include "bdb/bdb_storage.h"
+#include "engine/memory_storage.h"
+#include "server/flags.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "tools/command.h"
+
+namespace {
+
+using durus::Status;
+namespace srv = durus::server;
+
+const char kUsage[] =
+    "usage: durus-bdb serve [OPTIONS]\n"
+    "\n"
+    "Serve a durus-bdb home to Durus clients (ClientStorage, protocol 1).\n"
+    "\n"
+    "  --home DIR          the home (default ./durus-data; created if missing)\n"
+    "%s"
+    "  --durability MODE   sync (default: a commit is acknowledged once on disk;\n"
+    "                      concurrent commits share fsyncs), write_nosync\n"
+    "                      (survives a process crash), nosync\n"
+    "  --threads N         worker threads serving requests (default 16)\n"
+    "  --max-commit-bytes N  largest commit accepted (default 268435456); a client\n"
+    "                      sending more is dropped\n"
+    "  --idle-timeout S    a request must arrive and its reply be taken within S\n"
+    "                      seconds (+1 s per MiB) or the client is dropped\n"
+    "                      (default 10; 0: never).  Idle clients between\n"
+    "                      requests are kept.\n"
+    "  --cache-mb N        Berkeley DB cache size (default 64)\n"
+    "  --log-level L       error, warn, info (default: a line per connection and\n"
+    "                      per commit), debug (a line per request)\n"
+    "  --memory            serve an in-memory storage instead (testing only;\n"
+    "                      nothing is kept)\n"
+    "\n"
+    "Prints \"ready on ADDRESS\" on stderr once listening.  Stop it with\n"
+    "`durus-bdb stop` (same address options), SIGINT or SIGTERM.\n";
+
+std::atomic<srv::Server*> g_server{nullptr};
+volatile sig_atomic_t g_signalled = 0;
+
+void OnSignal(int) {
+  g_signalled = 1;
+  srv::Server* s = g_server.load();
+  if (s != nullptr) s->SignalStop();  // async-signal-safe (an eventfd write)
+}
+
+int Serve(const std::vector<std::string>& args) {
+  std::string home = "./durus-data";
+  srv::ServerOptions options;
+  durus::BdbOptions bdb;
+  srv::LogLevel level = srv::LogLevel::kInfo;
+  bool memory = false;
+
+  srv::FlagReader flags(args);
+  std::string name;
+  Status st;
+  while (flags.Next(&name, &st)) {
+    int64_t n = 0;
+    std::string v;
+    if (!st.ok()) {
+    } else if (name == "help" || name == "h") {
+      printf(kUsage, srv::kAddressFlagsHelp);
+      return 0;
+    } else if (srv::ParseAddressFlag(name, &flags, &options.listen, &st)) {
+    } else if (name == "home") {
+      st = flags.Value(&home);
+    } else if (name == "durability") {
+      st = flags.Value(&v);
+      if (st.ok()) st = durus::ParseDurability(v, &bdb.durability);
+    } else if (name == "threads") {
+      st = flags.IntValue(1, 4096, &n);
+      options.threads = static_cast<int>(n);
+    } else if (name == "max-commit-bytes") {
+      st = flags.IntValue(1024, 0xffffffffLL, &n);
+      options.max_commit_bytes = static_cast<uint64_t>(n);
+    } else if (name == "idle-timeout") {
+      st = flags.DoubleValue(0, &options.idle_timeout_s);
+    } else if (name == "cache-mb") {
+      st = flags.IntValue(1, 1 << 20, &n);
+      bdb.cache_mb = static_cast<uint32_t>(n);
+    } else if (name == "log-level") {
+      st = flags.Value(&v);
+      if (st.ok()) st = srv::ParseLogLevel(v, &level);
+    } else if (name == "memory") {
+      memory = true;
+    } else {
+      st = Status::InvalidArgument("unknown option --" + name + " (see --help)");
+    }
+    if (!st.ok()) return durus::tools::Fail("serve", st.message(), 2);
+  }
+
+  srv::Logger log(level);
+  std::unique_ptr<durus::Storage> storage;
+  if (memory) {
+    storage = std::make_unique<durus::MemoryStorage>();
+  } else {
+    st = durus::OpenBdbStorage(home, bdb, &storage);
+    if (!st.ok()) return durus::tools::Fail("serve", "cannot open " + home + ": " + st.ToString());
+  }
+
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  int rc = 0;
+  {
+    srv::Server server(storage.get(), options, &log);
+    st = server.Start();
+    if (!st.ok()) {
+      storage->Close().IgnoreError();
+      return durus::tools::Fail("serve", st.ToString());
+    }
+    g_server.store(&server);
+    if (g_signalled) server.SignalStop();  // a signal before the handler could reach it
+    server.Wait();
+    g_server.store(nullptr);
+    st = storage->Close();
+    if (st.ok()) {
+      log.Log(srv::LogLevel::kInfo, "storage closed: %s", storage->Describe().c_str());
+    } else {
+      log.Log(srv::LogLevel::kError, "closing the storage failed: %s", st.ToString().c_str());
+      rc = 1;
+    }
+    // ~Server closes the listening socket last: `durus-bdb stop` waits for
+    // that, so the home is free once stop returns.
+  }
+  return rc;
+}
+
+const durus::tools::CommandRegistration kReg{
+    "serve", "run the Durus storage server (protocol 1) on a home", &Serve};
+
+}  // namespace
