@@ -47,6 +47,9 @@ struct BdbOptions {
   uint32_t flush_interval_ms = 0;
   // Background checkpoint period; old log files are removed after each.
   uint32_t checkpoint_interval_ms = 1000;
+  // Size of each log file; after a checkpoint, whole files no longer
+  // needed are removed, so this is the granularity of log reclamation.
+  uint32_t log_file_mb = 32;
   // Largest commit accepted, in records (the lock table is sized for it).
   uint32_t max_commit_records = 250000;
 

@@ -48,8 +48,10 @@ Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPt
     if (ret == 0) ret = env->set_lk_max_lockers(20000);
   }
   if (ret == 0) ret = env->set_lk_detect(DB_LOCK_DEFAULT);
-  if (ret == 0) ret = env->set_lg_bsize(4u << 20);
-  if (ret == 0) ret = env->set_lg_max(32u << 20);
+  // Berkeley DB wants log files at least 4x the in-memory log buffer.
+  const uint32_t log_file_bytes = std::max<uint32_t>(options.log_file_mb, 1) << 20;
+  if (ret == 0) ret = env->set_lg_bsize(std::min<uint32_t>(4u << 20, log_file_bytes / 4));
+  if (ret == 0) ret = env->set_lg_max(log_file_bytes);
   if (ret == 0) ret = env->set_tx_max(1000);
   if (ret == 0) ret = env->log_set_config(DB_LOG_AUTO_REMOVE, 1);
   if (ret == 0) {

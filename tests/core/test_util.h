@@ -43,7 +43,7 @@ inline std::string Rec(uint64_t oid, const std::vector<uint64_t>& refs,
                        const std::string& payload = "state", const std::string& cls = "Thing") {
   std::vector<Oid> r;
   for (uint64_t x : refs) r.push_back(Oid(x));
-  std::string data = "cmod\n" + cls + "\nq\x00" + payload;
+  std::string data = "cmod\n" + cls + "\nq." + payload;
   return PackRecord(Oid(oid), data, r);
 }
 
