@@ -4,6 +4,7 @@ reachability, commit validation, options, life cycle.  Durus is not needed
 here except where a test says so."""
 
 import os
+import sys
 import threading
 import unittest
 
@@ -443,6 +444,52 @@ class ThreadsTest(TempDirTestCase):
         for t in threads:
             t.join()
         self.assertEqual(errors, [])
+
+
+class GilTest(TempDirTestCase):
+    """Storage calls release the GIL.  With a huge switch interval the main
+    thread never hands the GIL over while running Python code, so a watcher
+    thread can only run while main is inside a call that released it."""
+
+    def watch(self, fn):
+        state = {"inside": False, "seen": 0, "stop": False}
+
+        def watcher():
+            import time
+            while not state["stop"]:
+                if state["inside"]:
+                    state["seen"] += 1
+                time.sleep(0.0002)   # releases the GIL between looks
+
+        old = sys.getswitchinterval()
+        sys.setswitchinterval(100.0)
+        t = threading.Thread(target=watcher)
+        t.start()
+        try:
+            state["inside"] = True
+            fn()
+            state["inside"] = False
+        finally:
+            state["stop"] = True
+            sys.setswitchinterval(old)
+            t.join()
+        return state["seen"]
+
+    def test_storage_calls_release_the_gil(self):
+        s = BerkeleyDBStorage(self.home(), durability="sync")
+        self.addCleanup(s.close)
+        oids = [s.new_oid() for _ in range(30001)]
+        s.begin()
+        s.store(ROOT, record(0, b"root", range(1, 30001)))
+        for o in oids[1:]:
+            s.store(o, record(int.from_bytes(o, "big"), b"x" * 200))
+        self.assertGreater(self.watch(s._commit), 0, "commit held the GIL")
+
+        def loads():
+            for _ in range(3):
+                for o in oids:
+                    s.load(o)
+        self.assertGreater(self.watch(loads), 0, "load held the GIL")
 
 
 if __name__ == "__main__":
