@@ -63,6 +63,8 @@ class DumpWriter {
   uint64_t record_bytes_ = 0;
   uint64_t blocks_ = 0;
   uint32_t chain_crc_ = 0;
+  // Blocks still to store at level 0 because recent data did not compress.
+  int store_only_ = 0;
 };
 
 uint32_t Crc32(std::string_view data, uint32_t crc = 0);

@@ -50,10 +50,16 @@ Status DumpWriter::FlushBlock() {
   uLongf bound = compressBound(static_cast<uLong>(raw_.size()));
   comp_.resize(bound);
   uLongf clen = bound;
+  // Durus records are mostly zlib'd pickles already.  When a block gains
+  // less than 10%, the next 16 are stored (level 0: still a zlib stream,
+  // at memcpy speed) before compression is tried again.
+  int level = store_only_ > 0 ? 0 : level_;
+  if (store_only_ > 0) --store_only_;
   int rc = compress2(reinterpret_cast<Bytef*>(comp_.data()), &clen,
                      reinterpret_cast<const Bytef*>(raw_.data()), static_cast<uLong>(raw_.size()),
-                     level_);
+                     level);
   if (rc != Z_OK) return Status::IOError("zlib compress failed (" + std::to_string(rc) + ")");
+  if (level > 0 && clen * 10 > raw_.size() * 9) store_only_ = 16;
   uint32_t raw_crc = Crc32(raw_);
   std::string h(kDumpBlockTag, 4);
   PutU32(&h, block_records_);

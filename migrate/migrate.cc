@@ -105,6 +105,7 @@ class Migration {
   std::unique_ptr<BulkLoader> loader_;
   std::string temp_dir_;
   BulkLoadTotals totals_;
+  uint64_t next_oid_hint_ = 0;
   // Oids whose records lost dangling refs (sorted), for Verify().
   std::unique_ptr<U64Spool> stripped_;
   bool any_stripped_ = false;
@@ -179,6 +180,10 @@ Status Migration::Load() {
                            " bytes ignored, as Durus's repair would truncate them)");
   }
   pt.Done(n, source_->bytes_read());
+  next_oid_hint_ = source_->next_oid_hint();
+  // Release the source now: a durus-bdb home as source is locked while
+  // open, and --verify opens it again.
+  source_.reset();
   return Status::OK();
 }
 
@@ -300,7 +305,7 @@ Status Migration::Count() {
   r_->record_bytes = bytes;
   totals_.object_count = objects;
   totals_.record_bytes = bytes;
-  totals_.next_oid = std::max(objects == 0 ? 0 : max_oid + 1, source_->next_oid_hint());
+  totals_.next_oid = std::max(objects == 0 ? 0 : max_oid + 1, next_oid_hint_);
   r_->next_oid = totals_.next_oid;
   pt.Done(objects, bytes);
   return Status::OK();

@@ -120,7 +120,9 @@ struct ExportOptions {
   std::string dest;  // must not exist
   ExportFormat format = ExportFormat::kShelf;
   uint32_t cache_mb = 64;
-  int compression_level = 6;  // dump only, zlib 0..9
+  // Dump only, zlib 0..9.  Durus records are mostly zlib-compressed pickles
+  // already, so more effort buys little: 1 is the default.
+  int compression_level = 1;
   ProgressFn progress;
 };
 

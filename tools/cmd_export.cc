@@ -25,7 +25,8 @@ const char kUsage[] =
     "                    Durus's own FileStorage opens it\n"
     "  --format dump     a portable durus-bdb dump (zlib-compressed, checksummed,\n"
     "                    doc/dump-format.md); `durus-bdb migrate DUMP HOME` reads it\n"
-    "  --level N         dump compression level 0-9 (default 6)\n"
+    "  --level N         dump compression level 0-9 (default 1: Durus records\n"
+    "                    are mostly compressed already)\n"
     "  --cache-mb N      Berkeley DB cache (default 64)\n"
     "  --quiet           no progress and no summary line\n";
 
