@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
+#include <condition_variable>
 #include <cstring>
 #include <unordered_set>
 
@@ -208,30 +209,34 @@ void Server::AcceptAll() {
 }
 
 void Server::Serve(Client* c) {
+  // epoll says bytes (or EOF) are waiting.
+  IoResult r = c->io.FillNow();
   while (!stopping_.load()) {
-    if (c->io.buffered() == 0) {
-      IoResult r = c->io.FillNow();
-      if (r == IoResult::kWouldBlock) {
-        epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLONESHOT;
-        ev.data.ptr = c;
-        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->io.fd(), &ev) != 0) {
-          Drop(c, LogLevel::kError, std::string("epoll_ctl: ") + strerror(errno));
-        }
-        return;  // another worker may own `c` from here on
-      }
-      if (r == IoResult::kClosed) {
-        Drop(c, LogLevel::kInfo, "disconnected");
-        return;
-      }
-      if (r != IoResult::kOk) {
-        Drop(c, LogLevel::kWarn, std::string("socket error: ") + strerror(c->io.error()));
-        return;
-      }
+    if (r == IoResult::kClosed) {
+      Drop(c, LogLevel::kInfo, "disconnected");
+      return;
     }
-    uint8_t cmd = c->io.TakeByte();
-    ++c->requests;
-    if (!Dispatch(c, cmd)) return;  // dropped
+    if (r == IoResult::kError) {
+      Drop(c, LogLevel::kWarn, std::string("socket error: ") + strerror(c->io.error()));
+      return;
+    }
+    if (r == IoResult::kOk && c->io.buffered() > 0) {
+      uint8_t cmd = c->io.TakeByte();
+      ++c->requests;
+      if (!Dispatch(c, cmd)) return;  // dropped
+    }
+    if (c->io.buffered() == 0) {
+      // Nothing pipelined: hand the connection back to epoll, which
+      // reports at once if the next request is already in the socket.
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLONESHOT;
+      ev.data.ptr = c;
+      if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->io.fd(), &ev) != 0) {
+        Drop(c, LogLevel::kError, std::string("epoll_ctl: ") + strerror(errno));
+      }
+      return;  // another worker may own `c` from here on
+    }
+    r = IoResult::kOk;
   }
   // Stopping: leave the connection to Wait(), which closes it.
 }
@@ -434,32 +439,106 @@ bool Server::HandleBulkLoad(Client* c) {
   return Write(c, c->reply, RequestDeadline(c->reply.size()), "bulk load replies");
 }
 
-bool Server::HandleCommit(Client* c) {
-  const auto t0 = Clock::now();
-  std::unique_lock<std::mutex> commit_lock(commit_mu_);
+// The commit token serialises committers from "invalidations sent" to
+// "oids published".  A committer that finds it taken waits; the holder,
+// when done, hands it straight to the first waiter and sends that waiter's
+// invalidation list itself, so the next client's round trip starts without
+// waiting for the next worker thread to wake up.
+struct Server::CommitWaiter {
+  Client* c = nullptr;
+  bool needs_list = true;  // prepare c's invalidation list on hand-over
+  bool granted = false;
+  bool prepared = false;   // the list is in c->reply, `sent` bytes of it sent
+  size_t sent = 0;
+  size_t n_invalid = 0;
+  IoResult send_result = IoResult::kOk;
+  Clock::time_point granted_at;
+  std::condition_variable cv;
+};
+
+void Server::AcquireCommitToken(CommitWaiter* w) {
+  std::unique_lock<std::mutex> l(token_mu_);
+  if (!token_held_) {
+    token_held_ = true;
+    w->granted = true;
+    w->granted_at = Clock::now();
+    return;
+  }
+  token_waiters_.push_back(w);
+  w->cv.wait(l, [w] { return w->granted; });
+}
+
+void Server::ReleaseCommitToken() {
+  CommitWaiter* next;
+  {
+    std::lock_guard<std::mutex> l(token_mu_);
+    if (token_waiters_.empty()) {
+      token_held_ = false;
+      return;
+    }
+    next = token_waiters_.front();
+    token_waiters_.pop_front();
+  }
+  // The token is next's now; its worker is blocked until granted, so its
+  // connection is ours to use meanwhile.
+  if (next->needs_list) {
+    PrepareCommitList(next->c, &next->n_invalid);
+    next->sent = 0;
+    // One non-blocking attempt; the waiter's worker finishes a partial send.
+    next->send_result = next->c->io.WriteAll(next->c->reply.data(), next->c->reply.size(),
+                                             &next->sent, Clock::now());
+    next->prepared = true;
+  }
+  std::lock_guard<std::mutex> l(token_mu_);
+  next->granted = true;
+  next->granted_at = Clock::now();
+  next->cv.notify_one();  // under the lock: `next` lives on its worker's stack
+}
+
+void Server::PrepareCommitList(Client* c, size_t* n_invalid) {
   std::vector<Oid> invalid;
   {
     std::lock_guard<std::mutex> p(publish_mu_);
     PublishCollectedLocked();
     invalid = DrainInvalidLocked(c);
   }
+  *n_invalid = invalid.size();
   c->reply.clear();
   AppendOidList(invalid, &c->reply);
+}
 
-  // While we hold the commit lock, other committers wait on this client's
-  // round trip, so bound that wait by the grace period; past it, release
-  // the lock and finish optimistically (checked below).
-  const Deadline grace =
-      t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.commit_grace_s));
+bool Server::HandleCommit(Client* c) {
+  const auto t0 = Clock::now();
+  CommitWaiter w;
+  w.c = c;
+  AcquireCommitToken(&w);
+  // Releases the token on every way out while we hold it.
+  struct TokenHold {
+    Server* s;
+    bool held = true;
+    void Release() {
+      if (held) s->ReleaseCommitToken();
+      held = false;
+    }
+    ~TokenHold() { Release(); }
+  } token{this};
+  if (!w.prepared) PrepareCommitList(c, &w.n_invalid);
+  const size_t n_invalid = w.n_invalid;
+
+  // While we hold the token, other committers wait on this client's round
+  // trip, so bound that wait by the grace period; past it, release the
+  // token and finish optimistically (checked below).
+  const Deadline grace = w.granted_at + std::chrono::duration_cast<Clock::duration>(
+                                            std::chrono::duration<double>(options_.commit_grace_s));
   bool optimistic = false;
   Deadline deadline = RequestDeadline(c->reply.size());
   auto with_grace = [&](auto op) -> IoResult {
-    if (commit_lock.owns_lock()) {
+    if (token.held) {
       IoResult r = op(std::min(grace, deadline));
       if (r != IoResult::kTimeout || Clock::now() >= deadline) return r;
-      commit_lock.unlock();
+      token.Release();
       optimistic = true;
-      DURUS_LOG(*log_, kDebug, "client %" PRIu64 " slow to send its commit: released the commit lock",
+      DURUS_LOG(*log_, kDebug, "client %" PRIu64 " slow to send its commit: released the commit token",
                 c->id);
     }
     return op(deadline);
@@ -467,11 +546,15 @@ bool Server::HandleCommit(Client* c) {
   auto io_fail = [&](IoResult r, const char* what) {
     std::string why = std::string(IoResultName(r)) + " " + what + " (nothing stored)";
     if (r == IoResult::kError) why += std::string(": ") + strerror(c->io.error());
+    token.Release();
     Drop(c, r == IoResult::kStopped ? LogLevel::kInfo : LogLevel::kWarn, why);
     return false;
   };
+  if (w.prepared && w.send_result != IoResult::kOk && w.send_result != IoResult::kTimeout) {
+    return io_fail(w.send_result, "while sending commit invalidations");
+  }
 
-  size_t sent = 0;
+  size_t sent = w.prepared ? w.sent : 0;
   IoResult r = with_grace([&](Deadline d) {
     return c->io.WriteAll(c->reply.data(), c->reply.size(), &sent, d);
   });
@@ -484,10 +567,11 @@ bool Server::HandleCommit(Client* c) {
     // The client found a conflict in the invalidations (or had nothing to
     // store): no reply expected.
     DURUS_LOG(*log_, kDebug, "client %" PRIu64 " abandoned its commit (%zu invalidations)", c->id,
-              invalid.size());
+              n_invalid);
     return true;
   }
   if (tlen > options_.max_commit_bytes) {
+    token.Release();
     Drop(c, LogLevel::kWarn,
          "commit of " + std::to_string(tlen) + " bytes exceeds --max-commit-bytes " +
              std::to_string(options_.max_commit_bytes) + " (nothing stored)");
@@ -502,13 +586,21 @@ bool Server::HandleCommit(Client* c) {
   CommitBatch batch;
   Status st = ParseCommitData(tdata, &batch);
   if (!st.ok()) {
+    token.Release();
     Drop(c, LogLevel::kWarn, "malformed commit (nothing stored): " + st.ToString());
     return false;
   }
   tdata.clear();
   tdata.shrink_to_fit();
 
-  if (!commit_lock.owns_lock()) commit_lock.lock();
+  if (!token.held) {
+    // Back in line, keeping our invalid set as it is (no list this time).
+    CommitWaiter again;
+    again.c = c;
+    again.needs_list = false;
+    AcquireCommitToken(&again);
+    token.held = true;
+  }
   bool raced = false;
   bool stolen = false;
   Oid stolen_oid;
@@ -547,7 +639,7 @@ bool Server::HandleCommit(Client* c) {
     }
   }
   // Later committers may validate now: they have seen our oids.
-  commit_lock.unlock();
+  token.Release();
 
   if (stolen) {
     Drop(c, LogLevel::kWarn,

@@ -8,15 +8,16 @@
 //    armed one-shot, so exactly one worker serves it at a time, in order;
 //    idle connections hold no thread.  Loads and bulk loads of different
 //    clients run concurrently on the (thread-safe) Storage.
-//  - Commits are validated one at a time (commit_mu_).  The committer
-//    holds the commit lock from sending the client its invalidations until
-//    it has published its oids to the other clients, as Durus's
-//    single-threaded server implicitly does, so a client's conflict check
-//    covers every commit ordered before its own.  A client slow to send
-//    its commit data holds the lock for at most `commit_grace_s`; after
-//    that the lock is released and the commit goes ahead only if no
-//    invalidation reached that client meanwhile (otherwise it gets 'I', a
-//    conflict the client handles as any other).
+//  - Commits are validated one at a time.  The committer holds the commit
+//    token from sending the client its invalidations until it has
+//    published its oids to the other clients, as Durus's single-threaded
+//    server implicitly does, so a client's conflict check covers every
+//    commit ordered before its own.  The holder hands the token directly
+//    to the next committer and sends it its invalidations on the way.  A
+//    client slow to send its commit data holds the token for at most
+//    `commit_grace_s`; after that the token is released and the commit
+//    goes ahead only if no invalidation reached that client meanwhile
+//    (otherwise it gets 'I', a conflict the client handles as any other).
 //  - Storage::Commit runs outside the server's locks: the storage applies
 //    commits one at a time and, in sync mode, lets concurrent committers
 //    share one log fsync (group commit); Commit returns only once the
@@ -41,6 +42,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -107,6 +109,7 @@ class Server {
 
  private:
   struct Client;
+  struct CommitWaiter;
 
   void WorkerLoop();
   void AcceptAll();
@@ -122,6 +125,10 @@ class Server {
   bool HandleCommit(Client* c);
   bool HandleSync(Client* c);
   bool HandlePack(Client* c);
+  void AcquireCommitToken(CommitWaiter* w);
+  void ReleaseCommitToken();
+  // Drain c's invalid set into c->reply as an int4-counted oid list.
+  void PrepareCommitList(Client* c, size_t* n_invalid);
 
   // Storage::Sync() results into every client's invalid set.  Requires
   // publish_mu_.
@@ -147,9 +154,13 @@ class Server {
   mutable std::mutex stop_mu_;
   std::string stop_reason_;
 
-  // Commit ordering: held from sending a committer its invalidations until
-  // its oids are published.  Order: commit_mu_ -> publish_mu_ -> Client::mu.
-  std::mutex commit_mu_;
+  // The commit token (see HandleCommit): held from sending a committer its
+  // invalidations until its oids are published.  token_mu_ guards only the
+  // two fields; it is never held across I/O.
+  // Lock order: token_mu_ -> publish_mu_ -> Client::mu.
+  std::mutex token_mu_;
+  bool token_held_ = false;
+  std::deque<CommitWaiter*> token_waiters_;
   // Guards clients_ membership, inflight_, and every publication into or
   // drain of an invalid set.
   std::mutex publish_mu_;

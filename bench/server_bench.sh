@@ -1,0 +1,117 @@
+#!/bin/bash
+# Server benchmark: durus-bdb serve vs Durus's own StorageServer on
+# FileStorage, measured in the same run by the same C++ load generator
+# (bench/server_loadgen.cc), with ratios.
+#
+#   bench/server_bench.sh [BUILD_DIR]        (default: build)
+#   env: SECONDS_PER_RUN (3), OBJECTS (20000), DURUS_SOURCE_DIR, PYTHON
+#
+# Both servers log at warning level (Durus's logs every commit at INFO).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+BUILD=${1:-$HERE/../build}
+LOADGEN=$BUILD/bench/server_loadgen
+DURUS_BDB=$BUILD/tools/durus-bdb
+DURUS_SOURCE_DIR=${DURUS_SOURCE_DIR:-$HERE/../../shared/durus}
+PYTHON=${PYTHON:-/usr/bin/python3}
+SECS=${SECONDS_PER_RUN:-3}
+OBJECTS=${OBJECTS:-20000}
+for f in "$LOADGEN" "$DURUS_BDB"; do
+  [ -x "$f" ] || { echo "missing $f (build the server_loadgen and durus-bdb targets)" >&2; exit 1; }
+done
+[ -d "$DURUS_SOURCE_DIR/durus" ] || { echo "Durus not found at $DURUS_SOURCE_DIR" >&2; exit 1; }
+
+TMP=$(mktemp -d /tmp/durus-server-bench-XXXXXX)
+SERVER_PID=
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+RESULTS=$TMP/results.txt
+: > "$RESULTS"
+
+free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 200); do
+    "$PYTHON" -c "import socket,sys; socket.create_connection(('127.0.0.1',$1)).close()" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "server on port $1 did not start" >&2; exit 1
+}
+stop_server() {
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
+}
+
+start_durus() {
+  PORT=$(free_port)
+  PYTHONPATH=$DURUS_SOURCE_DIR "$PYTHON" -m durus -s --file "$TMP/durus.fs" --port "$PORT" \
+    --logginglevel 30 2>"$TMP/durus.log" &
+  SERVER_PID=$!
+  wait_port "$PORT"
+}
+start_ours() {  # $1 = durability
+  PORT=$(free_port)
+  "$DURUS_BDB" serve --home "$TMP/home-$1" --port "$PORT" --durability "$1" --log-level warn \
+    2>"$TMP/ours-$1.log" &
+  SERVER_PID=$!
+  wait_port "$PORT"
+}
+
+run() {  # label mode clients [extra...]
+  local label=$1 mode=$2 clients=$3; shift 3
+  local line
+  line=$("$LOADGEN" --port "$PORT" --mode "$mode" --clients "$clients" --seconds "$SECS" "$@" | grep '^RESULT')
+  local rate=${line##*rate=}
+  printf '%-8s %-7s %2s clients: %10.1f /s\n' "$label" "$mode" "$clients" "$rate"
+  echo "$label $mode $clients $rate" >> "$RESULTS"
+}
+
+suite() {  # label
+  "$LOADGEN" --port "$PORT" --mode populate --objects "$OBJECTS" > /dev/null
+  run "$1" load 1
+  run "$1" load 8
+  run "$1" bulk 1 --batch 100
+  run "$1" bulk 8 --batch 100
+  run "$1" commit 1
+  run "$1" commit 4
+  run "$1" commit 8
+}
+
+echo "== Durus StorageServer (FileStorage, no fsync) =="
+start_durus; suite durus; stop_server
+echo "== durus-bdb serve, write_nosync =="
+start_ours write_nosync; suite nosync; stop_server
+echo "== durus-bdb serve, sync (group commit) =="
+start_ours sync
+"$LOADGEN" --port "$PORT" --mode populate --objects "$OBJECTS" > /dev/null
+run sync commit 1
+run sync commit 4
+run sync commit 8
+stop_server
+
+"$PYTHON" - "$RESULTS" <<'PY'
+import sys
+r = {}
+for line in open(sys.argv[1]):
+    label, mode, clients, rate = line.split()
+    r[(label, mode, int(clients))] = float(rate)
+def ratio(a, b):
+    return r[a] / r[b] if r.get(b) else float('nan')
+rows = [
+    ("random loads, 1 client", ('nosync', 'load', 1), ('durus', 'load', 1), 2),
+    ("random loads, 8 clients aggregate", ('nosync', 'load', 8), ('durus', 'load', 8), 5),
+    ("bulk loads of 100, 1 client", ('nosync', 'bulk', 1), ('durus', 'bulk', 1), 3),
+    ("bulk loads of 100, 8 clients", ('nosync', 'bulk', 8), ('durus', 'bulk', 8), None),
+    ("commits 10x300B, 4 clients, write_nosync", ('nosync', 'commit', 4), ('durus', 'commit', 4), 3),
+    ("commits 10x300B, 4 clients, sync", ('sync', 'commit', 4), ('durus', 'commit', 4), None),
+    ("group commit: sync 8 clients vs sync 1", ('sync', 'commit', 8), ('sync', 'commit', 1), 3),
+]
+print()
+print("%-45s %8s %8s" % ("ratio (durus-bdb / peer)", "value", "target"))
+for name, a, b, target in rows:
+    v = ratio(a, b)
+    t = (">= %g" % target) if target else "report"
+    ok = "" if target is None else ("  ok" if v >= target else "  SHORT")
+    print("%-45s %8.2f %8s%s" % (name, v, t, ok))
+PY
