@@ -142,7 +142,11 @@ class BerkeleyDBStorage(_durus_bdb.StorageCore, _DurusStorage):
         """An incremental packer for Durus's StorageServer: its first step
         starts an online collection (a trace from the root that also frees
         cycles) that runs on the storage's own thread, so the server keeps
-        serving.  Removed oids reach clients through sync()."""
+        serving.  Removed oids reach clients through sync().  A read-only
+        storage does not pack (an empty packer, as FileStorage's)."""
+        if self.readonly:
+            return iter(())
+
         def packer():
             if not self._start_pack():
                 # No online pack in this storage: collect now.

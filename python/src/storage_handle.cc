@@ -82,7 +82,10 @@ Status StorageHandle::Run(Fn&& fn) {
   return fn(storage_.get());
 }
 
-void StorageHandle::Throw(const Status& s) const { ThrowStatus(s, path_); }
+void StorageHandle::Throw(const Status& s) const {
+  // Name the path once: bdb's messages often include it already.
+  ThrowStatus(s, s.message().find(path_) == std::string::npos ? path_ : std::string());
+}
 
 py::bytes StorageHandle::Load(py::handle oid_arg) {
   Oid oid = OidArg(oid_arg, "load");

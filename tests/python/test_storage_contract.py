@@ -247,6 +247,46 @@ class CommitTest(TempDirTestCase):
         self.assertEqual(self.s.load(ROOT), record(0, b"root"))
 
 
+class PackTest(TempDirTestCase):
+
+    def test_get_packer_collects_unreferenced_objects(self):
+        import time
+        s = BerkeleyDBStorage(self.home(), gc_background=False)
+        self.addCleanup(s.close)
+        s.new_oid()
+        child = s.new_oid()
+        s.begin()
+        s.store(child, record(1, b"child"))
+        s.store(ROOT, record(0, b"root", [1]))
+        s.end()
+        s.begin()
+        s.store(ROOT, record(0, b"root"))
+        s.end()
+        self.assertEqual(s.stat()["pending_garbage"], 1)
+        steps = list(s.get_packer())       # what StorageServer does
+        self.assertTrue(steps and all(isinstance(x, str) for x in steps))
+        # The pack may run on the storage's own thread: wait (bounded).
+        deadline = time.monotonic() + 60
+        removed = []
+        while child not in removed:
+            self.assertLess(time.monotonic(), deadline, "child never collected")
+            removed += s.sync()
+            time.sleep(0.01)
+        self.assertRaises(KeyError, s.load, child)
+        self.assertEqual(s.stat()["object_count"], 1)
+
+    def test_pack_reports(self):
+        with BerkeleyDBStorage(self.home(), gc_background=False) as s:
+            s.new_oid()
+            s.begin()
+            s.store(ROOT, record(0, b"root"))
+            s.end()
+            report = s.pack()
+            for key in ("collected", "bytes_freed", "pending_after", "cycles"):
+                self.assertIn(key, report)
+            self.assertEqual(report["collected"], 0)
+
+
 class LifeCycleTest(TempDirTestCase):
 
     def test_reopen_in_a_new_process_sees_commits(self):
@@ -346,6 +386,9 @@ class LifeCycleTest(TempDirTestCase):
             self.assertEqual(cm.exception.code, "ReadOnly")
             self.assertIn(path, str(cm.exception))
             self.assertEqual(s.load(ROOT), record(0, b"r"))
+            self.assertEqual(str(cm.exception).count(path), 1, str(cm.exception))
+            # Durus's server asks any storage for a packer: none here.
+            self.assertEqual(list(s.get_packer()), [])
 
     def test_path_like_and_repair_accepted(self):
         import pathlib
