@@ -1,14 +1,31 @@
 // The storage's background thread: checkpoints (after which Berkeley DB
 // removes log files no longer needed, DB_LOG_AUTO_REMOVE), the periodic log
-// flush that bounds nosync's loss window, and the paced garbage collector.
+// flush that bounds nosync's loss window, and the paced garbage collector:
+// collector steps on the pending-garbage queue and steps of a cycle trace
+// when one runs (StartPack).
+//
+// Pacing (gc/pacer.h): with gc_per_second > 0 a token bucket of that many
+// records per second; with 0, no rate limit but at most half of the time
+// spent holding the writer lock, so commits interleave between steps.  Each
+// step is one small transaction of at most gc_batch records.  When there
+// is nothing to collect the thread sleeps gc_interval_ms between looks.
 #include <chrono>
 
 #include "bdb/storage_impl.h"
+#include "gc/pacer.h"
 
 namespace durus::bdb {
 
 void BdbStorage::StartBackground() {
   if (options_.readonly) return;
+  // A trace interrupted by a crash or a close continues; its barrier must be
+  // active before the first commit, which cannot come before Open returns.
+  Status s = trace_.Resume();
+  if (!s.ok()) {
+    // The marks are only an optimisation of liveness: without them the
+    // trace restarts from scratch at the next StartPack (Start clears them).
+    s.IgnoreError();
+  }
   bg_stop_ = false;
   bg_thread_ = std::thread([this] { BackgroundLoop(); });
 }
@@ -20,54 +37,95 @@ void BdbStorage::StopBackground() {
   }
   bg_cv_.notify_all();
   if (bg_thread_.joinable()) bg_thread_.join();
+  // Close marks.db before Close() closes the environment.  closed_ is set,
+  // so once no operation holds close_mu_ none can start; write_mu_ keeps a
+  // commit's barrier off the handle.
+  std::unique_lock<std::shared_mutex> closing(close_mu_);
+  std::lock_guard<std::mutex> l(write_mu_);
+  trace_.CloseHandle();
 }
 
 void BdbStorage::BackgroundLoop() {
   using Clock = std::chrono::steady_clock;
   auto ms = [](uint32_t v) { return std::chrono::milliseconds(v); };
+  const uint32_t idle_tick = std::max<uint32_t>(options_.gc_interval_ms, 1);
   uint32_t tick = std::max<uint32_t>(options_.checkpoint_interval_ms, 10);
   if (options_.flush_interval_ms > 0) tick = std::min(tick, options_.flush_interval_ms);
-  if (options_.gc_background) tick = std::min(tick, std::max<uint32_t>(options_.gc_interval_ms, 1));
+  if (options_.gc_background) tick = std::min(tick, idle_tick);
   auto next_checkpoint = Clock::now() + ms(options_.checkpoint_interval_ms);
+  bool checkpoint_owed = false;
   auto next_flush = Clock::now() + ms(options_.flush_interval_ms);
+  gc::Pacer pacer(options_.gc_per_second, std::max<uint32_t>(options_.gc_batch, 1));
+  Clock::duration wait = ms(tick);
+  bool last_was_queue = false;
   for (;;) {
     {
       std::unique_lock<std::mutex> l(bg_mu_);
-      bg_cv_.wait_for(l, ms(tick), [this] { return bg_stop_; });
+      if (wait > Clock::duration::zero()) {
+        bg_cv_.wait_for(l, wait, [this] { return bg_stop_; });
+      }
       if (bg_stop_) return;
     }
-    std::shared_lock<std::shared_mutex> open(close_mu_);
-    if (closed_) return;
+    wait = ms(tick);
+    {
+      std::shared_lock<std::shared_mutex> open(close_mu_);
+      if (closed_) return;
+      auto now = Clock::now();
+      if (options_.flush_interval_ms > 0 && now >= next_flush) {
+        env_->log_flush(nullptr);
+        next_flush = now + ms(options_.flush_interval_ms);
+      }
+      if (now >= next_checkpoint) {
+        // Checkpoint (DB_LOG_AUTO_REMOVE then drops the log files it no
+        // longer needs).  Log written while a checkpoint runs is only
+        // released by the next one, so after activity stops one more
+        // forced checkpoint runs: an idle home keeps no stale logs.
+        bool active = commits_since_checkpoint_.exchange(0) > 0;
+        if (active || checkpoint_owed) {
+          env_->txn_checkpoint(0, 0, DB_FORCE);
+          checkpoint_owed = active;
+        }
+        next_checkpoint = Clock::now() + ms(options_.checkpoint_interval_ms);
+      }
+    }
+    if (!options_.gc_background) continue;
+
+    bool queue_work, trace_work;
+    {
+      std::lock_guard<std::mutex> l(write_mu_);
+      queue_work = pending_count_ > 0;
+      trace_work = trace_.ActiveLocked();
+    }
+    if (!queue_work && !trace_work) continue;  // look again in a tick
     auto now = Clock::now();
-    if (options_.flush_interval_ms > 0 && now >= next_flush) {
-      env_->log_flush(nullptr);
-      next_flush = now + ms(options_.flush_interval_ms);
+    uint32_t allowance = pacer.Allowance(now);
+    if (allowance == 0) {
+      wait = std::min<Clock::duration>(pacer.Wait(now), ms(tick));
+      continue;
     }
-    if (now >= next_checkpoint) {
-      if (commits_since_checkpoint_.exchange(0) > 0) {
-        // Checkpoint (DB_LOG_AUTO_REMOVE then drops unneeded log files).
-        env_->txn_checkpoint(0, 0, 0);
-      }
-      next_checkpoint = now + ms(options_.checkpoint_interval_ms);
-    }
-    open.unlock();
-    if (options_.gc_background) {
-      uint32_t budget = options_.gc_batch;
-      if (options_.gc_per_second > 0) {
-        budget = std::min<uint32_t>(budget, std::max<uint32_t>(
-                                                1, options_.gc_per_second * tick / 1000));
-      }
+    // One step: of the queue (prompt collection of dropped objects) or of
+    // the trace, alternating when both have work so neither starves.
+    bool queue_step = queue_work && (!trace_work || !last_was_queue);
+    last_was_queue = queue_step;
+    auto t0 = Clock::now();
+    uint64_t work = 0;
+    bool ok = true;
+    if (queue_step) {
       uint64_t n = 0, b = 0;
       bool done = false;
-      bool has_work;
-      {
-        std::lock_guard<std::mutex> l(write_mu_);
-        has_work = pending_count_ > 0;
-      }
-      if (has_work && CollectStep(budget, &n, &b, &done).ok() && n > 0) {
-        commits_since_checkpoint_.fetch_add(1, std::memory_order_relaxed);
-      }
+      ok = CollectStep(allowance, &n, &b, &done).ok();
+      work = std::max<uint64_t>(n, 1);
+    } else {
+      TraceStepResult r;
+      ok = trace_.Step(allowance, &r).ok();
+      work = std::max<uint64_t>(r.work, 1);
     }
+    auto t1 = Clock::now();
+    commits_since_checkpoint_.fetch_add(1, std::memory_order_relaxed);
+    pacer.Spent(work, t1 - t0, t1);
+    // More work may be waiting: come back as soon as the pacer allows (an
+    // error, e.g. closing, waits a full tick).
+    wait = ok ? std::min<Clock::duration>(pacer.Wait(t1), ms(tick)) : ms(tick);
   }
 }
 

@@ -8,6 +8,10 @@
 // applied or not, so the queue is always consistent and the collector
 // simply resumes.  Cost is proportional to the garbage: the queue is read
 // from its first key, never the whole store.
+//
+// Collect(cycles) runs the queue to empty in the caller's thread and, with
+// cycles, a whole trace (bdb/trace.h) too; StartPack starts a trace that the
+// background thread steps (or, with gc_background off, runs Collect(true)).
 #include "bdb/schema.h"
 #include "bdb/storage_impl.h"
 #include "engine/record.h"
@@ -149,16 +153,36 @@ Status BdbStorage::CollectOnce(uint32_t max, uint64_t* collected, uint64_t* byte
 
 Status BdbStorage::Collect(bool cycles, CollectReport* report) {
   *report = CollectReport();
-  bool done = false;
-  while (!done) {
-    uint64_t n = 0, b = 0;
-    DURUS_RETURN_IF_ERROR(CollectStep(std::max<uint32_t>(options_.gc_batch, 1), &n, &b, &done));
-    report->collected += n;
-    report->bytes_freed += b;
-  }
+  const uint32_t batch = std::max<uint32_t>(options_.gc_batch, 1);
+  auto drain_queue = [&]() -> Status {
+    bool done = false;
+    while (!done) {
+      uint64_t n = 0, b = 0;
+      DURUS_RETURN_IF_ERROR(CollectStep(batch, &n, &b, &done));
+      report->collected += n;
+      report->bytes_freed += b;
+    }
+    return Status::OK();
+  };
+  DURUS_RETURN_IF_ERROR(drain_queue());
   if (cycles) {
-    // The trace for cycles is gc/'s work (issue 5); until then say so.
-    return Status::NotSupported("cycle collection (trace from the root) is not built yet");
+    // Continue a trace already running (StartPack, or one resumed after a
+    // crash), or start one; then run it to the end here.  The background
+    // thread may take steps of the same trace meanwhile: steps serialise on
+    // write_mu_, and either caller may be the one that finishes it.
+    bool started = false;
+    DURUS_RETURN_IF_ERROR(trace_.Start(&started));
+    for (;;) {
+      TraceStepResult r;
+      DURUS_RETURN_IF_ERROR(trace_.Step(std::max<uint32_t>(batch, 1024), &r));
+      report->collected += r.collected;
+      report->bytes_freed += r.bytes_freed;
+      if (r.done) break;
+    }
+    report->traced = trace_.Progress().state.traced;
+    // Deleting unreachable objects may have queued reachable-looking ones
+    // that only they referenced (marked during the trace, dropped since).
+    DURUS_RETURN_IF_ERROR(drain_queue());
   }
   std::lock_guard<std::mutex> l(write_mu_);
   report->pending_after = pending_count_;
@@ -166,9 +190,18 @@ Status BdbStorage::Collect(bool cycles, CollectReport* report) {
 }
 
 Status BdbStorage::StartPack() {
-  // Durus's pack: until the trace exists, empty the queue now.
-  CollectReport report;
-  return Collect(false, &report);
+  if (!options_.gc_background) {
+    // Nothing would step the trace: run the whole collection now.
+    CollectReport report;
+    return Collect(true, &report);
+  }
+  bool started = false;
+  DURUS_RETURN_IF_ERROR(trace_.Start(&started));
+  {
+    std::lock_guard<std::mutex> l(bg_mu_);
+  }
+  bg_cv_.notify_all();  // start stepping now rather than at the next tick
+  return Status::OK();
 }
 
 }  // namespace durus::bdb

@@ -163,6 +163,13 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
     }
   }
 
+  // 4b. A cycle trace in progress must keep everything this commit stores
+  // or references (the barrier, bdb/trace.h), in this same transaction.
+  if (trace_.ActiveLocked()) {
+    int r = trace_.MarkCommitLocked(t, batch);
+    if (r != 0) return fail(r, "marking a commit for the cycle trace");
+  }
+
   // 5. Counters.
   uint64_t next = std::max(max_stored_next_, plan.max_oid.value() + 1);
   next = std::max<uint64_t>(next, next_oid_.load());

@@ -30,6 +30,7 @@
 #include "bdb/bdb_storage.h"
 #include "bdb/handles.h"
 #include "bdb/home_lock.h"
+#include "bdb/trace.h"
 
 namespace durus::bdb {
 
@@ -60,6 +61,10 @@ class BdbStorage : public Storage {
   // is empty.  Takes write_mu_.
   Status CollectStep(uint32_t max, uint64_t* collected, uint64_t* bytes, bool* done);
 
+  // The cycle trace (bdb/trace.cc): started by StartPack / Collect(true),
+  // stepped by the background thread; its barrier runs inside CommitOnce.
+  Trace* trace() { return &trace_; }
+
   const std::string& home() const { return home_; }
   DbEnv* env() const { return env_.get(); }
   Db* records() const { return records_.get(); }
@@ -69,6 +74,9 @@ class BdbStorage : public Storage {
 
  private:
   friend class Background;
+  friend class Trace;         // bdb/trace.cc: counters, write_mu_, collected_
+  friend class Verifier;      // bdb/verify.cc
+  friend struct TestingAccess;  // bdb/testing.cc (fault injection in tests)
 
   Status OpenEnv();
   Status OpenDatabases();
@@ -106,6 +114,7 @@ class BdbStorage : public Storage {
   uint64_t pending_count_ = 0;
   uint64_t max_stored_next_ = 0;  // next_oid as persisted (> every stored oid)
   std::atomic<uint64_t> next_oid_{0};  // NewOid's counter (>= max_stored_next_)
+  std::string recorded_durability_;   // meta.db durability (set at open)
 
   // Oids deleted by the collector, not yet returned by Sync().
   std::mutex collected_mu_;
@@ -118,6 +127,10 @@ class BdbStorage : public Storage {
   bool bg_stop_ = false;
   std::thread bg_thread_;
   std::atomic<uint64_t> commits_since_checkpoint_{0};
+
+  // The cycle trace in progress, if any (bdb/trace.h); its state is guarded
+  // by write_mu_, its marks.db handle is closed by StopBackground().
+  Trace trace_{this};
 };
 
 }  // namespace durus::bdb

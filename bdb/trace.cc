@@ -1,0 +1,472 @@
+// The cycle trace (see bdb/trace.h for the layout, phases, the commit
+// barrier and why it is correct).
+#include "bdb/trace.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "bdb/environment.h"
+#include "bdb/schema.h"
+#include "bdb/storage_impl.h"
+#include "engine/record.h"
+
+namespace durus::bdb {
+
+namespace {
+
+constexpr int kMaxRetries = 50;
+constexpr char kMarkTag = 'M';
+constexpr char kFrontierTag = 'F';
+constexpr char kStateKey[1] = {'S'};
+constexpr uint8_t kStateVersion = 1;
+const char kEmpty[1] = {0};
+
+void TagKey(char tag, Oid oid, char out[9]) {
+  out[0] = tag;
+  oid.ToBytes(out + 1);
+}
+
+std::string EncodeState(const TraceState& st) {
+  std::string v;
+  v.push_back(static_cast<char>(kStateVersion));
+  v.push_back(static_cast<char>(st.phase));
+  for (uint64_t x : {st.limit, st.cursor, st.traced, st.swept, st.bytes_freed, st.started}) {
+    PutU64(&v, x);
+  }
+  return v;
+}
+
+bool DecodeState(const std::string& v, TraceState* st) {
+  if (v.size() != 2 + 6 * 8 || static_cast<uint8_t>(v[0]) != kStateVersion) return false;
+  uint8_t phase = static_cast<uint8_t>(v[1]);
+  if (phase != static_cast<uint8_t>(TracePhase::kMark) &&
+      phase != static_cast<uint8_t>(TracePhase::kSweep)) {
+    return false;
+  }
+  st->phase = static_cast<TracePhase>(phase);
+  const char* p = v.data() + 2;
+  uint64_t* fields[] = {&st->limit, &st->cursor, &st->traced,
+                        &st->swept, &st->bytes_freed, &st->started};
+  for (uint64_t* f : fields) {
+    *f = GetU64(p);
+    p += 8;
+  }
+  return true;
+}
+
+// Reads up to `max` keys of `db` from `start` (inclusive) whose first
+// `prefix_len` bytes equal those of `start`, decoding the 8-byte oid that
+// follows the prefix.  Stops at the first oid >= `limit`.  Values are not
+// read (partial get of 0 bytes).
+int ReadKeys(Db* db, DbTxn* txn, const char* start, size_t prefix_len, uint64_t limit,
+             size_t max, std::vector<Oid>* out) {
+  out->clear();
+  Cursor c;
+  int ret = c.Open(db, txn);
+  if (ret != 0) return ret;
+  char kb[16];
+  memcpy(kb, start, prefix_len + 8);
+  uint32_t flag = DB_SET_RANGE;
+  while (out->size() < max) {
+    Dbt key;
+    key.set_flags(DB_DBT_USERMEM);
+    key.set_data(kb);
+    key.set_ulen(sizeof(kb));
+    key.set_size(static_cast<u_int32_t>(prefix_len + 8));
+    Dbt data;
+    data.set_flags(DB_DBT_PARTIAL);
+    data.set_dlen(0);
+    ret = c->get(&key, &data, flag);
+    flag = DB_NEXT;
+    if (ret == DB_NOTFOUND) return 0;
+    if (ret == DB_BUFFER_SMALL) return 0;  // a longer key: past our key space
+    if (ret != 0) return ret;
+    if (key.get_size() != prefix_len + 8 || memcmp(kb, start, prefix_len) != 0) return 0;
+    Oid oid = Oid::FromBytes(kb + prefix_len);
+    if (oid.value() >= limit) return 0;
+    out->push_back(oid);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int DeleteObjectInTxn(BdbStorage* s, DbTxn* txn, Oid oid, CounterDelta* delta, uint64_t* freed,
+                      std::vector<Oid>* removed) {
+  char kb[8];
+  oid.ToBytes(kb);
+  Dbt key = InDbt(kb, 8);
+  std::string buf;
+  int ret = GetInto(s->records(), txn, &key, &buf, DB_RMW);
+  if (ret == DB_NOTFOUND) return 0;
+  if (ret != 0) return ret;
+  std::vector<Oid> refs = RecordRefs(buf);
+  delta->bytes -= static_cast<int64_t>(buf.size());
+  delta->objects -= 1;
+  *freed += buf.size();
+  ret = s->records()->del(txn, &key, 0);
+  if (ret != 0) return ret;
+  ret = GetInto(s->refcounts(), txn, &key, &buf, DB_RMW);
+  if (ret == 0) {
+    bool queued = buf.size() == 8 && GetU64(buf.data()) == 0;
+    ret = s->refcounts()->del(txn, &key, 0);
+    if (ret != 0) return ret;
+    if (queued && !oid.IsRoot()) {
+      ret = s->pending()->del(txn, &key, 0);
+      if (ret == 0) {
+        delta->pending -= 1;
+      } else if (ret != DB_NOTFOUND) {
+        return ret;
+      }
+    }
+  } else if (ret != DB_NOTFOUND) {
+    return ret;
+  }
+  removed->push_back(oid);
+  for (Oid ref : refs) {
+    char rk[8];
+    ref.ToBytes(rk);
+    Dbt rkey = InDbt(rk, 8);
+    ret = GetInto(s->refcounts(), txn, &rkey, &buf, DB_RMW);
+    if (ret == DB_NOTFOUND) continue;  // deleted already, or dangling
+    if (ret != 0) return ret;
+    uint64_t c = buf.size() == 8 ? GetU64(buf.data()) : 0;
+    if (c == 0) continue;  // inconsistent; verify --repair recounts
+    --c;
+    char cv[8];
+    Oid(c).ToBytes(cv);
+    Dbt data = InDbt(cv, 8);
+    ret = s->refcounts()->put(txn, &rkey, &data, 0);
+    if (ret != 0) return ret;
+    if (c == 0 && !ref.IsRoot()) {
+      Dbt empty = InDbt(kEmpty, 0);
+      ret = s->pending()->put(txn, &rkey, &empty, DB_NOOVERWRITE);
+      if (ret == 0) {
+        delta->pending += 1;
+      } else if (ret != DB_KEYEXIST) {
+        return ret;
+      }
+    }
+  }
+  return 0;
+}
+
+Status Trace::OpenMarksLocked() {
+  if (marks_) return Status::OK();
+  return OpenBtree(s_->env(), s_->home(), schema::kMarksFile, false, &marks_);
+}
+
+int Trace::PutStateLocked(DbTxn* txn, const TraceState& st) {
+  Dbt key = InDbt(kStateKey, 1);
+  if (st.phase == TracePhase::kIdle) {
+    int ret = marks_->del(txn, &key, 0);
+    return ret == DB_NOTFOUND ? 0 : ret;
+  }
+  std::string v = EncodeState(st);
+  Dbt data = InDbt(v.data(), v.size());
+  return marks_->put(txn, &key, &data, 0);
+}
+
+void Trace::PublishLocked() {
+  std::lock_guard<std::mutex> l(progress_mu_);
+  progress_.running = state_.phase != TracePhase::kIdle;
+  progress_.state = state_;
+}
+
+TraceProgress Trace::Progress() const {
+  std::lock_guard<std::mutex> l(progress_mu_);
+  return progress_;
+}
+
+int Trace::MarkLocked(DbTxn* txn, const TraceState& st, Oid oid, bool* added) {
+  *added = false;
+  // Oids behind the sweep cursor survived already; oids from `limit` on
+  // are never swept: neither needs a mark.
+  if (oid.value() >= st.limit || oid.value() < st.cursor) return 0;
+  char kb[9];
+  TagKey(kMarkTag, oid, kb);
+  Dbt key = InDbt(kb, 9);
+  Dbt empty = InDbt(kEmpty, 0);
+  int ret = marks_->put(txn, &key, &empty, DB_NOOVERWRITE);
+  if (ret == DB_KEYEXIST) return 0;
+  if (ret != 0) return ret;
+  kb[0] = kFrontierTag;
+  Dbt fkey = InDbt(kb, 9);
+  ret = marks_->put(txn, &fkey, &empty, 0);
+  if (ret == 0) *added = true;
+  return ret;
+}
+
+int Trace::MarkCommitLocked(DbTxn* txn, const CommitBatch& batch) {
+  if (!ActiveLocked() || !marks_) return 0;
+  std::vector<Oid> oids;
+  for (const CommitBatch::Entry& e : batch.entries()) {
+    if (e.oid.value() >= state_.cursor && e.oid.value() < state_.limit) oids.push_back(e.oid);
+    for (Oid r : RecordRefs(e.record)) {
+      if (r.value() >= state_.cursor && r.value() < state_.limit) oids.push_back(r);
+    }
+  }
+  std::sort(oids.begin(), oids.end());
+  oids.erase(std::unique(oids.begin(), oids.end()), oids.end());
+  for (Oid oid : oids) {
+    bool added;
+    int ret = MarkLocked(txn, state_, oid, &added);
+    if (ret != 0) return ret;
+  }
+  return 0;
+}
+
+Status Trace::Start(bool* started) {
+  *started = false;
+  std::shared_lock<std::shared_mutex> open(s_->close_mu_);
+  DURUS_RETURN_IF_ERROR(s_->CheckOpen());
+  if (s_->options_.readonly) return Status::ReadOnly("storage " + s_->home() + " is read-only");
+  std::lock_guard<std::mutex> l(s_->write_mu_);
+  if (ActiveLocked()) return Status::OK();
+  DURUS_RETURN_IF_ERROR(OpenMarksLocked());
+  for (int attempt = 0;; ++attempt) {
+    Txn txn;
+    int ret = txn.Begin(s_->env());
+    if (ret != 0) return FromDb(ret, "beginning a trace");
+    DbTxn* t = txn.get();
+    char rk[8];
+    kRootOid.ToBytes(rk);
+    Dbt rkey = InDbt(rk, 8);
+    char rbuf[1];
+    Dbt rdata;  // DB_THREAD handles want user memory even for 0 bytes
+    rdata.set_flags(DB_DBT_USERMEM | DB_DBT_PARTIAL);
+    rdata.set_data(rbuf);
+    rdata.set_ulen(0);
+    rdata.set_dlen(0);
+    ret = s_->records()->get(t, &rkey, &rdata, 0);
+    if (ret == DB_NOTFOUND) return Status::OK();  // no root: nothing is reachable, keep all
+    if (ret == 0) {
+      // Leftovers of an abandoned trace (none normally: a finished trace
+      // empties the table) would be taken for marks: clear them first.
+      std::vector<Oid> any;
+      Cursor c;
+      ret = c.Open(marks_.get(), t);
+      if (ret == 0) {
+        char kbuf[16];
+        Dbt k, d;
+        k.set_flags(DB_DBT_USERMEM);
+        k.set_data(kbuf);
+        k.set_ulen(sizeof(kbuf));
+        d.set_flags(DB_DBT_PARTIAL);
+        d.set_dlen(0);
+        ret = c->get(&k, &d, DB_FIRST);
+        c.Close();
+        if (ret == 0) {
+          u_int32_t n = 0;
+          ret = marks_->truncate(t, &n, 0);
+        } else if (ret == DB_NOTFOUND) {
+          ret = 0;
+        }
+      }
+    }
+    TraceState st;
+    st.phase = TracePhase::kMark;
+    st.limit = s_->max_stored_next_;
+    st.cursor = 0;
+    st.started = static_cast<uint64_t>(time(nullptr));
+    bool added = false;
+    if (ret == 0) ret = MarkLocked(t, st, kRootOid, &added);
+    if (ret == 0) ret = PutStateLocked(t, st);
+    if (ret == 0) ret = txn.Commit(DB_TXN_NOSYNC);
+    if (ret == 0) {
+      state_ = st;
+      *started = true;
+      {
+        std::lock_guard<std::mutex> pl(progress_mu_);
+        ++progress_.started_total;
+      }
+      PublishLocked();
+      return Status::OK();
+    }
+    if (!IsRetryable(ret) || attempt >= kMaxRetries) return FromDb(ret, "starting a trace");
+  }
+}
+
+Status Trace::Step(uint32_t max, TraceStepResult* result) {
+  *result = TraceStepResult();
+  std::shared_lock<std::shared_mutex> open(s_->close_mu_);
+  DURUS_RETURN_IF_ERROR(s_->CheckOpen());
+  std::vector<Oid> removed;
+  Status s;
+  {
+    std::lock_guard<std::mutex> l(s_->write_mu_);
+    if (!ActiveLocked()) {
+      result->done = true;
+      return Status::OK();
+    }
+    max = std::max<uint32_t>(max, 1);
+    for (int attempt = 0;; ++attempt) {
+      bool retry = false;
+      removed.clear();
+      TraceState next = state_;
+      CounterDelta delta;
+      *result = TraceStepResult();
+      s = StepOnce(max, result, &retry, &removed, &next, &delta);
+      if (s.ok()) {
+        // Committed: publish the new state and counters.
+        s_->object_count_ += delta.objects;
+        s_->record_bytes_ += delta.bytes;
+        s_->pending_count_ += delta.pending;
+        bool finished = next.phase == TracePhase::kIdle;
+        state_ = next;
+        result->done = finished;
+        if (finished) {
+          std::lock_guard<std::mutex> pl(progress_mu_);
+          ++progress_.completed_total;
+        }
+        PublishLocked();
+        break;
+      }
+      if (!retry || attempt >= kMaxRetries) break;
+    }
+  }
+  if (s.ok() && !removed.empty()) {
+    s_->collected_total_ += removed.size();
+    std::lock_guard<std::mutex> l(s_->collected_mu_);
+    s_->collected_.insert(s_->collected_.end(), removed.begin(), removed.end());
+  }
+  return s;
+}
+
+Status Trace::StepOnce(uint32_t max, TraceStepResult* result, bool* retry,
+                       std::vector<Oid>* removed, TraceState* next, CounterDelta* delta) {
+  Txn txn;
+  int ret = txn.Begin(s_->env());
+  if (ret != 0) return FromDb(ret, "beginning a trace step");
+  DbTxn* t = txn.get();
+  auto fail = [&](int r, const std::string& what) {
+    if (IsRetryable(r)) *retry = true;
+    return FromDb(r, what);
+  };
+
+  // 1. The frontier first, in every phase.
+  char start[9];
+  TagKey(kFrontierTag, kRootOid, start);
+  std::vector<Oid> frontier;
+  ret = ReadKeys(marks_.get(), t, start, 1, UINT64_MAX, max, &frontier);
+  if (ret != 0) return fail(ret, "reading the trace frontier");
+  std::string buf;
+  for (Oid oid : frontier) {
+    char fk[9];
+    TagKey(kFrontierTag, oid, fk);
+    Dbt fkey = InDbt(fk, 9);
+    ret = marks_->del(t, &fkey, 0);
+    if (ret != 0) return fail(ret, "popping the trace frontier");
+    char kb[8];
+    oid.ToBytes(kb);
+    Dbt key = InDbt(kb, 8);
+    ret = GetInto(s_->records(), t, &key, &buf, 0);
+    if (ret == DB_NOTFOUND) continue;  // collected by counting meanwhile
+    if (ret != 0) return fail(ret, "reading oid " + OidToString(oid) + " for the trace");
+    ++next->traced;
+    for (Oid ref : RecordRefs(buf)) {
+      bool added;
+      ret = MarkLocked(t, *next, ref, &added);
+      if (ret != 0) return fail(ret, "marking oid " + OidToString(ref));
+    }
+  }
+  result->work = frontier.size();
+
+  if (frontier.empty()) {
+    if (next->phase == TracePhase::kMark) {
+      next->phase = TracePhase::kSweep;
+      next->cursor = 0;
+    }
+    // 2. Sweep [cursor, hi]: records and marks merged in oid order.
+    std::vector<Oid> recs, marks;
+    char rs[8];
+    Oid(next->cursor).ToBytes(rs);
+    ret = ReadKeys(s_->records(), t, rs, 0, next->limit, max, &recs);
+    if (ret != 0) return fail(ret, "reading records.db for the sweep");
+    char ms[9];
+    TagKey(kMarkTag, Oid(next->cursor), ms);
+    ret = ReadKeys(marks_.get(), t, ms, 1, next->limit, max, &marks);
+    if (ret != 0) return fail(ret, "reading the marks for the sweep");
+    // Everything up to `hi` has been read from both tables.
+    uint64_t hi = next->limit == 0 ? 0 : next->limit - 1;
+    if (recs.size() == max) hi = std::min(hi, recs.back().value());
+    if (marks.size() == max) hi = std::min(hi, marks.back().value());
+    size_t i = 0, j = 0;
+    uint64_t freed = 0;
+    while (true) {
+      bool has_r = i < recs.size() && recs[i].value() <= hi;
+      bool has_m = j < marks.size() && marks[j].value() <= hi;
+      if (!has_r && !has_m) break;
+      Oid oid = !has_m || (has_r && recs[i] < marks[j]) ? recs[i] : marks[j];
+      bool rec = has_r && recs[i] == oid;
+      bool marked = has_m && marks[j] == oid;
+      if (rec) ++i;
+      if (marked) ++j;
+      ++result->work;
+      if (marked) {
+        char mk[9];
+        TagKey(kMarkTag, oid, mk);
+        Dbt mkey = InDbt(mk, 9);
+        ret = marks_->del(t, &mkey, 0);
+        if (ret != 0) return fail(ret, "dropping the mark of oid " + OidToString(oid));
+      } else if (rec && !oid.IsRoot()) {
+        size_t before = removed->size();
+        ret = DeleteObjectInTxn(s_, t, oid, delta, &freed, removed);
+        if (ret != 0) return fail(ret, "deleting unreachable oid " + OidToString(oid));
+        result->collected += removed->size() - before;
+      }
+    }
+    result->bytes_freed = freed;
+    next->swept += result->collected;
+    next->bytes_freed += freed;
+    if (next->limit == 0 || hi >= next->limit - 1) {
+      next->phase = TracePhase::kIdle;  // done: marks.db is empty again
+      next->cursor = next->limit;
+    } else {
+      next->cursor = hi + 1;
+    }
+  }
+
+  ret = PutStateLocked(t, *next);
+  if (ret != 0) return fail(ret, "saving the trace state");
+  if (delta->objects != 0 || delta->bytes != 0 || delta->pending != 0) {
+    uint64_t objects = s_->object_count_ + delta->objects;
+    uint64_t bytes = s_->record_bytes_ + delta->bytes;
+    uint64_t pending = s_->pending_count_ + delta->pending;
+    Status ms = s_->PutMetaCounters(t, s_->max_stored_next_, objects, bytes, pending);
+    if (!ms.ok()) return ms;
+  }
+  ret = txn.Commit(DB_TXN_NOSYNC);
+  if (ret != 0) return FromDb(ret, "committing a trace step");
+  return Status::OK();
+}
+
+Status Trace::Resume() {
+  std::lock_guard<std::mutex> l(s_->write_mu_);
+  struct stat st;
+  std::string path = s_->home() + "/" + schema::kMarksFile;
+  if (stat(path.c_str(), &st) != 0) return Status::OK();
+  DURUS_RETURN_IF_ERROR(OpenMarksLocked());
+  Dbt key = InDbt(kStateKey, 1);
+  std::string v;
+  int ret = GetInto(marks_.get(), nullptr, &key, &v, 0);
+  if (ret == DB_NOTFOUND) return Status::OK();
+  if (ret != 0) return FromDb(ret, "reading the trace state");
+  TraceState state;
+  if (!DecodeState(v, &state)) {
+    return Status::Corruption("the trace state in " + path + " is malformed");
+  }
+  state_ = state;
+  PublishLocked();
+  return Status::OK();
+}
+
+void Trace::CloseHandle() {
+  marks_.reset();
+  state_ = TraceState();
+  PublishLocked();
+}
+
+}  // namespace durus::bdb

@@ -1,0 +1,155 @@
+// The cycle trace: marks every object reachable from the root (oid 0) in an
+// on-disk table, then deletes the records it did not mark.  Reference
+// counting alone never frees a cycle; this does.  Internal to bdb/.
+//
+// marks.db layout (one btree, transactional, in the storage's environment):
+//
+//   key               value    meaning
+//   ----------------  -------  ----------------------------------------------
+//   'M' + oid[8]      empty    oid is marked (reachable, or stored/referenced
+//                              by a commit since the trace started)
+//   'F' + oid[8]      empty    frontier: marked, references not yet followed
+//   'S'               state    the trace in progress (see TraceState); absent
+//                              when no trace runs, and then the table is empty
+//
+// Both the marked set and the frontier live on disk, so memory use does not
+// depend on the store size (only on the Berkeley DB cache and the step size).
+//
+// Phases.  Start writes 'S' with limit = next_oid (every oid >= limit was
+// created after the start and is never swept) and marks the root.  MARK
+// steps pop up to `max` frontier entries (in oid order), read their records
+// and mark what they reference.  When the frontier is empty, SWEEP steps
+// walk records.db and the 'M' keys together in oid order from `cursor` up to
+// `limit`: a marked record survives (its mark is dropped, it is behind the
+// cursor now), an unmarked one is deleted (record, count, queue entry; the
+// counts of what it referenced are decremented, queueing those that reach
+// 0, exactly as the collector would), a mark without a record (collected
+// meanwhile by counting) is dropped.  A sweep step first drains the frontier
+// if a commit added to it.  When the cursor reaches `limit`, 'S' is deleted.
+//
+// Concurrent commits (the barrier).  While a trace runs, every commit marks,
+// in its own transaction, the oids it stores and every oid its records
+// reference (MarkCommitLocked): an object that gains a referrer is grey, so
+// no marked-and-visited object ever points at an unmarked one, and
+// everything reachable when the frontier is empty is marked.  Marks are only
+// needed for oids in [cursor, limit): older ones were already swept (they
+// survived), newer ones are never swept.  So anything stored or referenced
+// after the trace started survives it, as with Durus's pack_extra.
+//
+// Crash safety.  Every step is one transaction (DB_TXN_NOSYNC, made durable
+// by the next durable commit or checkpoint, like collector steps) that also
+// rewrites 'S'.  After a crash, recovery leaves a prefix of the steps and
+// commits, all consistent; the storage resumes the trace at open (Resume),
+// with the barrier active before any commit can run.
+//
+// Threading: Start/Step take the storage's write_mu_ themselves;
+// MarkCommitLocked runs under it inside a commit; Progress() is safe from
+// any thread.  Errors: Status (steps retry Berkeley DB deadlocks).
+#ifndef DURUS_BDB_BDB_TRACE_H_
+#define DURUS_BDB_BDB_TRACE_H_
+
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "bdb/handles.h"
+#include "engine/commit_batch.h"
+#include "engine/oid.h"
+#include "engine/status.h"
+
+namespace durus::bdb {
+
+class BdbStorage;
+
+enum class TracePhase : uint8_t { kIdle = 0, kMark = 1, kSweep = 2 };
+
+// The persistent state of a trace ('S' in marks.db).
+struct TraceState {
+  TracePhase phase = TracePhase::kIdle;
+  uint64_t limit = 0;        // oids >= limit are never swept
+  uint64_t cursor = 0;       // sweep: oids < cursor are done
+  uint64_t traced = 0;       // records visited (marked and followed)
+  uint64_t swept = 0;        // unreachable records deleted
+  uint64_t bytes_freed = 0;  // their bytes
+  uint64_t started = 0;      // unix time of Start
+};
+
+// A snapshot for stats, tests and the tools.
+struct TraceProgress {
+  bool running = false;
+  TraceState state;
+  uint64_t started_total = 0;    // traces started since open
+  uint64_t completed_total = 0;  // traces completed since open
+};
+
+// What one Step did.
+struct TraceStepResult {
+  uint64_t work = 0;         // frontier entries visited + sweep keys passed
+  uint64_t collected = 0;    // records deleted
+  uint64_t bytes_freed = 0;
+  bool done = false;         // no trace is running any more
+};
+
+// Counter changes of a transaction that deletes objects.
+struct CounterDelta {
+  int64_t objects = 0;
+  int64_t bytes = 0;
+  int64_t pending = 0;
+};
+
+// Deletes object `oid` inside `txn` as the collector does, whatever its
+// count: record, count entry, queue entry; decrements the counts of the
+// (still existing) oids it references and queues those that reach 0.
+// Appends `oid` to *removed and adds to *delta / *freed if it existed.
+// Returns a Berkeley DB code (0 on success; DB_LOCK_DEADLOCK: retry).
+int DeleteObjectInTxn(BdbStorage* s, DbTxn* txn, Oid oid, CounterDelta* delta, uint64_t* freed,
+                      std::vector<Oid>* removed);
+
+class Trace {
+ public:
+  explicit Trace(BdbStorage* storage) : s_(storage) {}
+  Trace(const Trace&) = delete;
+  Trace& operator=(const Trace&) = delete;
+
+  // write_mu_ held.  True while a trace runs (the barrier is needed).
+  bool ActiveLocked() const { return state_.phase != TracePhase::kIdle; }
+
+  // write_mu_ held, inside the commit transaction `txn`: mark every oid the
+  // batch stores and every oid its records reference.  Berkeley DB code.
+  int MarkCommitLocked(DbTxn* txn, const CommitBatch& batch);
+
+  // Start a trace unless one is running (*started false then, or when there
+  // is no root to trace from).  Takes write_mu_.
+  Status Start(bool* started);
+
+  // One transaction of at most about `max` units of work.  Takes write_mu_.
+  Status Step(uint32_t max, TraceStepResult* result);
+
+  // At open (before any commit): pick up a trace a crash or a close
+  // interrupted.  Does nothing when marks.db does not exist.
+  Status Resume();
+
+  // Close marks.db.  The caller excludes every other user (close_mu_).
+  void CloseHandle();
+
+  TraceProgress Progress() const;
+
+ private:
+  Status OpenMarksLocked();
+  Status StepOnce(uint32_t max, TraceStepResult* result, bool* retry,
+                  std::vector<Oid>* removed, TraceState* next, CounterDelta* delta);
+  int MarkLocked(DbTxn* txn, const TraceState& st, Oid oid, bool* added);
+  int PutStateLocked(DbTxn* txn, const TraceState& st);
+  void PublishLocked();
+
+  BdbStorage* const s_;
+  DbPtr marks_;
+  TraceState state_;  // guarded by the storage's write_mu_
+
+  mutable std::mutex progress_mu_;
+  TraceProgress progress_;  // guarded by progress_mu_
+};
+
+}  // namespace durus::bdb
+
+#endif  // DURUS_BDB_BDB_TRACE_H_
