@@ -100,6 +100,16 @@ int Serve(const std::vector<std::string>& args) {
     if (!st.ok()) return durus::tools::Fail("serve", st.message(), 2);
   }
 
+  // From here on SIGINT/SIGTERM only set a flag (or stop the running
+  // server): a signal while the storage opens stops the server as soon as
+  // it has started, after a clean open.
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
   srv::Logger log(level);
   std::unique_ptr<durus::Storage> storage;
   if (memory) {
@@ -108,13 +118,6 @@ int Serve(const std::vector<std::string>& args) {
     st = durus::OpenBdbStorage(home, bdb, &storage);
     if (!st.ok()) return durus::tools::Fail("serve", "cannot open " + home + ": " + st.ToString());
   }
-
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
 
   int rc = 0;
   {
