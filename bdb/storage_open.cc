@@ -230,7 +230,12 @@ Status BdbStorage::LoadMeta() {
   DURUS_RETURN_IF_ERROR(GetMetaU64(meta_.get(), schema::kMetaRecordBytes, &record_bytes_));
   DURUS_RETURN_IF_ERROR(GetMetaU64(meta_.get(), schema::kMetaPendingCount, &pending_count_));
   next_oid_ = max_stored_next_;
+  std::string recorded;
+  if (GetMeta(meta_.get(), nullptr, schema::kMetaDurability, &recorded).ok()) {
+    recorded_durability_ = recorded;
+  }
   if (!options_.readonly) {
+    recorded_durability_ = DurabilityName(options_.durability);
     std::string mode = DurabilityName(options_.durability);
     Txn txn;
     DURUS_RETURN_IF_ERROR(FromDb(txn.Begin(env_.get()), "begin"));

@@ -146,7 +146,9 @@ Status BdbStorage::GetStats(StorageStats* stats) {
   }
   stats->next_oid = next_oid_.load();
   stats->format_version = 1;
-  stats->durability = DurabilityName(options_.durability);
+  // A read-only opener (durus-bdb stat) reports the mode the home is run
+  // with, as recorded by its last writer.
+  stats->durability = recorded_durability_;
   stats->disk_bytes = DirectoryBytes(home_);
   stats->collected_total = collected_total_.load();
   return Status::OK();
