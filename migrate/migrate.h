@@ -83,7 +83,7 @@ struct MigrateOptions {
   // unlinked as soon as they are created, so nothing is left behind.
   std::string temp_dir;
   uint32_t cache_mb = 128;        // Berkeley DB cache while loading
-  uint32_t sort_memory_mb = 64;   // per external sort
+  uint32_t sort_memory_mb = 32;   // per external sort
   ProgressFn progress;            // may be empty
 };
 

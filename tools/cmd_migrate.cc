@@ -32,7 +32,7 @@ const char kUsage[] =
     "                    (default: report them and fail)\n"
     "  --temp-dir DIR    where the sort files go (default: HOME)\n"
     "  --cache-mb N      Berkeley DB cache while loading (default 128)\n"
-    "  --sort-mb N       memory per external sort (default 64)\n"
+    "  --sort-mb N       memory per external sort (default 32)\n"
     "  --quiet           no progress and no summary line\n"
     "\n"
     "An interrupted migration leaves HOME marked incomplete (durus-bdb refuses\n"
