@@ -166,18 +166,23 @@ Status BdbStorage::Collect(bool cycles, CollectReport* report) {
   };
   DURUS_RETURN_IF_ERROR(drain_queue());
   if (cycles) {
-    // Continue a trace already running (StartPack, or one resumed after a
-    // crash), or start one; then run it to the end here.  The background
+    // Run a trace to the end here.  A trace already running (StartPack, or
+    // resumed after a crash) is finished first, but it may keep objects
+    // unlinked after it started, so then a second, own trace follows: on
+    // return everything unreachable at the call is gone.  The background
     // thread may take steps of the same trace meanwhile: steps serialise on
     // write_mu_, and either caller may be the one that finishes it.
-    bool started = false;
-    DURUS_RETURN_IF_ERROR(trace_.Start(&started));
-    for (;;) {
-      TraceStepResult r;
-      DURUS_RETURN_IF_ERROR(trace_.Step(std::max<uint32_t>(batch, 1024), &r));
-      report->collected += r.collected;
-      report->bytes_freed += r.bytes_freed;
-      if (r.done) break;
+    for (int pass = 0; pass < 2; ++pass) {
+      bool started = false;
+      DURUS_RETURN_IF_ERROR(trace_.Start(&started));
+      for (;;) {
+        TraceStepResult r;
+        DURUS_RETURN_IF_ERROR(trace_.Step(std::max<uint32_t>(batch, 1024), &r));
+        report->collected += r.collected;
+        report->bytes_freed += r.bytes_freed;
+        if (r.done) break;
+      }
+      if (started) break;  // ours (or there is no root: nothing to trace)
     }
     report->traced = trace_.Progress().state.traced;
     // Deleting unreachable objects may have queued reachable-looking ones

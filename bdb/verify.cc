@@ -770,23 +770,28 @@ Status CollectWithProgress(Storage* storage, bool cycles, const MaintenanceProgr
   };
   DURUS_RETURN_IF_ERROR(drain());
   if (cycles) {
-    bool started = false;
-    DURUS_RETURN_IF_ERROR(s->trace()->Start(&started));
-    DURUS_RETURN_IF_ERROR(storage->GetStats(&stats));
-    for (;;) {
-      bdb::TraceStepResult r;
-      DURUS_RETURN_IF_ERROR(s->trace()->Step(batch, &r));
-      report->collected += r.collected;
-      report->bytes_freed += r.bytes_freed;
-      if (r.done) break;
-      bdb::TraceProgress p = s->trace()->Progress();
-      if (progress) {
-        if (p.state.phase == bdb::TracePhase::kMark) {
-          progress("trace", p.state.traced, stats.object_count);
-        } else {
-          progress("sweep", p.state.cursor, p.state.limit);
+    // As BdbStorage::Collect: finish a running trace, then trace again if
+    // that one was not ours.
+    for (int pass = 0; pass < 2; ++pass) {
+      bool started = false;
+      DURUS_RETURN_IF_ERROR(s->trace()->Start(&started));
+      DURUS_RETURN_IF_ERROR(storage->GetStats(&stats));
+      for (;;) {
+        bdb::TraceStepResult r;
+        DURUS_RETURN_IF_ERROR(s->trace()->Step(batch, &r));
+        report->collected += r.collected;
+        report->bytes_freed += r.bytes_freed;
+        if (r.done) break;
+        bdb::TraceProgress p = s->trace()->Progress();
+        if (progress) {
+          if (p.state.phase == bdb::TracePhase::kMark) {
+            progress("trace", p.state.traced, stats.object_count);
+          } else {
+            progress("sweep", p.state.cursor, p.state.limit);
+          }
         }
       }
+      if (started) break;
     }
     report->traced = s->trace()->Progress().state.traced;
     DURUS_RETURN_IF_ERROR(drain());

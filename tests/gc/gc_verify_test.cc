@@ -1,0 +1,331 @@
+// verify: each injected fault is detected (and only it), --repair fixes it,
+// and the durus-bdb verify / gc commands report and exit as documented.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "tests/gc/gc_test_util.h"
+
+namespace durus::gctest {
+namespace {
+
+using gc::ProblemKind;
+
+// A small consistent store: root -> a -> b -> c, root -> d; e is queued
+// garbage (count 0, not yet collected) holding f.
+struct Fixture {
+  uint64_t a, b, c, d, e, f;
+  void Build(Graph* g) {
+    g->New();
+    a = g->New(), b = g->New(), c = g->New(), d = g->New(), e = g->New(), f = g->New();
+    g->Set(a, {b});
+    g->Set(b, {c});
+    g->Set(c, {});
+    g->Set(d, {});
+    g->Set(f, {});
+    g->Set(e, {f});
+    g->Set(0, {a, d, e});
+    ASSERT_TRUE(g->Flush().ok());
+    g->Put(0, {a, d});
+  }
+};
+
+class VerifyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    s_ = test::OpenBdb(dir_.Sub("home"), ManualGc());
+    ASSERT_NE(s_, nullptr);
+    g_ = std::make_unique<Graph>(s_.get());
+    fx_.Build(g_.get());
+    ASSERT_FALSE(HasFatalFailure());
+    gc::VerifyReport r = Verify(s_.get());
+    ASSERT_TRUE(r.clean()) << Describe(r);
+    EXPECT_EQ(r.records, 7u);
+    EXPECT_EQ(r.reachable, 5u);
+    EXPECT_EQ(r.unreachable, 2u);
+    EXPECT_EQ(r.collectable, 2u);
+    EXPECT_EQ(r.leaked, 0u);
+    EXPECT_EQ(r.queued, 1u);
+  }
+
+  // Verify finds exactly `n` problems of kind `kind` (and nothing else,
+  // unless `others` allows it); repair; a second verify is clean.
+  void ExpectDetectedAndRepaired(ProblemKind kind, uint64_t n, uint64_t others = 0) {
+    gc::VerifyReport r = Verify(s_.get());
+    EXPECT_EQ(r.count(kind), n) << Describe(r);
+    EXPECT_EQ(r.total_problems(), n + others) << Describe(r);
+    bool sampled = false;
+    for (const gc::Problem& p : r.samples) sampled |= p.kind == kind;
+    EXPECT_EQ(sampled, n > 0);
+    gc::VerifyReport fixed = Verify(s_.get(), /*repair=*/true);
+    EXPECT_EQ(fixed.count(kind), n);
+    gc::VerifyReport after = Verify(s_.get());
+    EXPECT_TRUE(after.clean()) << Describe(after);
+    EXPECT_TRUE(test::CheckConsistency(s_.get()).empty());
+    for (uint64_t x : g_->Reachable()) EXPECT_TRUE(Exists(s_.get(), x)) << x;
+    // The repaired store still collects normally.
+    CollectReport rep;
+    ASSERT_TRUE(s_->Collect(true, &rep).ok());
+    EXPECT_TRUE(Verify(s_.get()).clean());
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Storage> s_;
+  std::unique_ptr<Graph> g_;
+  Fixture fx_;
+};
+
+TEST_F(VerifyTest, WrongCount) {
+  ASSERT_TRUE(bdb_testing::SetCount(s_.get(), Oid(fx_.b), 3).ok());
+  ExpectDetectedAndRepaired(ProblemKind::kCountMismatch, 1);
+}
+
+TEST_F(VerifyTest, WrongCountOfZeroAlsoBreaksTheQueue) {
+  // c's count says 0 (it has one referrer): a collector would delete it.
+  ASSERT_TRUE(bdb_testing::SetCount(s_.get(), Oid(fx_.c), 0).ok());
+  ASSERT_TRUE(bdb_testing::AddQueueEntry(s_.get(), Oid(fx_.c)).ok());
+  ExpectDetectedAndRepaired(ProblemKind::kCountMismatch, 1, /*queued nonzero + counter*/ 2);
+  EXPECT_EQ(test::CountOf(s_.get(), fx_.c), 1u);
+}
+
+TEST_F(VerifyTest, MissingCount) {
+  ASSERT_TRUE(bdb_testing::EraseCount(s_.get(), Oid(fx_.d)).ok());
+  ExpectDetectedAndRepaired(ProblemKind::kMissingCount, 1);
+}
+
+TEST_F(VerifyTest, OrphanCount) {
+  ASSERT_TRUE(bdb_testing::SetCount(s_.get(), Oid(9999), 2).ok());
+  ExpectDetectedAndRepaired(ProblemKind::kOrphanCount, 1);
+}
+
+TEST_F(VerifyTest, DanglingReference) {
+  // b's record vanished (with its count): a references a missing oid.
+  ASSERT_TRUE(bdb_testing::EraseRecord(s_.get(), Oid(fx_.b)).ok());
+  ASSERT_TRUE(bdb_testing::EraseCount(s_.get(), Oid(fx_.b)).ok());
+  g_->Forget(fx_.b);
+  // c lost its only referrer: its count (1) is now wrong, and the counters.
+  gc::VerifyReport r = Verify(s_.get());
+  EXPECT_EQ(r.count(ProblemKind::kDanglingRef), 1u) << Describe(r);
+  bool named = false;
+  for (const gc::Problem& p : r.samples) {
+    if (p.kind == ProblemKind::kDanglingRef) named = p.oid == fx_.b && p.other == fx_.a;
+  }
+  EXPECT_TRUE(named) << Describe(r);
+  gc::VerifyReport fixed = Verify(s_.get(), true);
+  EXPECT_EQ(fixed.repaired.refs_dropped, 1u);
+  gc::VerifyReport after = Verify(s_.get());
+  EXPECT_TRUE(after.clean()) << Describe(after);
+  std::string rec;
+  ASSERT_TRUE(s_->Load(Oid(fx_.a), &rec).ok());
+  EXPECT_TRUE(RecordRefs(rec).empty());
+  EXPECT_EQ(test::CountOf(s_.get(), fx_.c), 0u);  // queued now
+}
+
+TEST_F(VerifyTest, LostQueueEntry) {
+  ASSERT_TRUE(bdb_testing::EraseQueueEntry(s_.get(), Oid(fx_.e)).ok());
+  // (pending_count still says 1: a counter problem too)
+  ExpectDetectedAndRepaired(ProblemKind::kMissingQueueEntry, 1, 1);
+  EXPECT_FALSE(Exists(s_.get(), fx_.e));  // collected once re-queued
+  EXPECT_FALSE(Exists(s_.get(), fx_.f));
+}
+
+TEST_F(VerifyTest, QueuedWithReferrers) {
+  ASSERT_TRUE(bdb_testing::AddQueueEntry(s_.get(), Oid(fx_.b)).ok());
+  ExpectDetectedAndRepaired(ProblemKind::kQueuedNonZero, 1, 1);
+  EXPECT_TRUE(Exists(s_.get(), fx_.b));
+}
+
+TEST_F(VerifyTest, RootOnTheQueue) {
+  ASSERT_TRUE(bdb_testing::AddQueueEntry(s_.get(), Oid(0)).ok());
+  ExpectDetectedAndRepaired(ProblemKind::kQueuedNonZero, 1, 1);
+  EXPECT_TRUE(Exists(s_.get(), 0));
+}
+
+TEST_F(VerifyTest, QueuedMissingOid) {
+  ASSERT_TRUE(bdb_testing::AddQueueEntry(s_.get(), Oid(4242)).ok());
+  ExpectDetectedAndRepaired(ProblemKind::kQueuedMissing, 1, 1);
+}
+
+TEST_F(VerifyTest, LeakedCycle) {
+  std::vector<uint64_t> ring = g_->Ring(40);
+  g_->Set(0, {fx_.a, fx_.d, ring[0]});
+  ASSERT_TRUE(g_->Flush().ok());
+  g_->Put(0, {fx_.a, fx_.d});
+  gc::VerifyReport r = Verify(s_.get());
+  EXPECT_EQ(r.leaked, 40u);
+  EXPECT_EQ(r.collectable, 2u);  // e and f are queued garbage, not leaks
+  gc::VerifyReport fixed = Verify(s_.get(), true);
+  EXPECT_EQ(fixed.repaired.unreachable_deleted, 42u);
+  for (uint64_t x : ring) EXPECT_FALSE(Exists(s_.get(), x));
+  ExpectDetectedAndRepaired(ProblemKind::kLeaked, 0);  // clean now
+  EXPECT_EQ(Stats(s_.get()).object_count, 5u);
+  EXPECT_EQ(s_->Sync().size(), 42u);
+}
+
+TEST_F(VerifyTest, CycleHangingOffQueuedGarbageIsLeaked) {
+  // e (count 0, queued) -> ring: counting frees e, never the ring.
+  std::vector<uint64_t> ring = g_->Ring(3);
+  g_->Set(fx_.e, {fx_.f, ring[0]});
+  ASSERT_TRUE(g_->Flush().ok());
+  gc::VerifyReport r = Verify(s_.get());
+  EXPECT_EQ(r.unreachable, 5u);
+  EXPECT_EQ(r.collectable, 2u);
+  EXPECT_EQ(r.leaked, 3u);
+  EXPECT_EQ(r.total_problems(), 3u) << Describe(r);
+}
+
+TEST_F(VerifyTest, WrongCounter) {
+  ASSERT_TRUE(bdb_testing::SetObjectCounter(s_.get(), 77).ok());
+  ExpectDetectedAndRepaired(ProblemKind::kMetaMismatch, 1);
+  EXPECT_EQ(Stats(s_.get()).object_count, 5u);
+}
+
+TEST_F(VerifyTest, MalformedRecordIsReportedNotChanged) {
+  ASSERT_TRUE(bdb_testing::PutRecordRaw(s_.get(), Oid(fx_.d), std::string("\0\0\1", 3)).ok());
+  gc::VerifyReport r = Verify(s_.get());
+  EXPECT_EQ(r.count(ProblemKind::kMalformedRecord), 1u) << Describe(r);
+  gc::VerifyReport fixed = Verify(s_.get(), true);
+  gc::VerifyReport after = Verify(s_.get());
+  EXPECT_EQ(after.count(ProblemKind::kMalformedRecord), 1u);
+  std::string rec;
+  ASSERT_TRUE(s_->Load(Oid(fx_.d), &rec).ok());
+  EXPECT_EQ(rec, std::string("\0\0\1", 3));
+}
+
+TEST_F(VerifyTest, SeveralFaultsAtOnce) {
+  ASSERT_TRUE(bdb_testing::SetCount(s_.get(), Oid(fx_.a), 9).ok());
+  ASSERT_TRUE(bdb_testing::EraseQueueEntry(s_.get(), Oid(fx_.e)).ok());
+  ASSERT_TRUE(bdb_testing::AddQueueEntry(s_.get(), Oid(fx_.c)).ok());
+  std::vector<uint64_t> ring = g_->Ring(5);
+  g_->Set(fx_.d, {ring[0]});
+  ASSERT_TRUE(g_->Flush().ok());
+  g_->Put(fx_.d, {});
+  gc::VerifyReport r = Verify(s_.get());
+  EXPECT_EQ(r.count(ProblemKind::kCountMismatch), 1u);
+  EXPECT_EQ(r.count(ProblemKind::kMissingQueueEntry), 1u);
+  EXPECT_EQ(r.count(ProblemKind::kQueuedNonZero), 1u);
+  EXPECT_EQ(r.count(ProblemKind::kLeaked), 5u);
+  gc::VerifyReport fixed = Verify(s_.get(), true);
+  gc::VerifyReport after = Verify(s_.get());
+  EXPECT_TRUE(after.clean()) << Describe(after);
+  for (uint64_t x : g_->Reachable()) EXPECT_TRUE(Exists(s_.get(), x)) << x;
+}
+
+TEST_F(VerifyTest, LargerStoreSpansManyChunks) {
+  // Enough records and refs for several bulk-read chunks and recount
+  // flushes, with a fault at the far end.
+  std::vector<uint64_t> tree = g_->Tree(20000, 5);
+  g_->Set(0, {fx_.a, fx_.d, tree[0]});
+  ASSERT_TRUE(g_->Flush().ok());
+  gc::VerifyReport r = Verify(s_.get());
+  EXPECT_TRUE(r.clean()) << Describe(r);
+  EXPECT_EQ(r.records, 20007u);
+  EXPECT_EQ(r.refs, 20000u - 1 + 6);
+  ASSERT_TRUE(bdb_testing::SetCount(s_.get(), Oid(tree.back()), 0).ok());
+  ExpectDetectedAndRepaired(ProblemKind::kCountMismatch, 1);
+}
+
+// --- The commands.
+
+struct CommandResult {
+  int code = -1;
+  std::string out, err;
+};
+
+CommandResult RunCommand(const std::string& args) {
+  TempDir tmp;
+  std::string cmd = std::string(DURUS_BDB_BINARY) + " " + args + " >" + tmp.Sub("out") + " 2>" +
+                    tmp.Sub("err");
+  int st = system(cmd.c_str());
+  CommandResult r;
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  auto slurp = [](const std::string& p) {
+    std::ifstream f(p);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  };
+  r.out = slurp(tmp.Sub("out"));
+  r.err = slurp(tmp.Sub("err"));
+  return r;
+}
+
+TEST_F(VerifyTest, VerifyCommandExitCodesJsonAndRepair) {
+  ASSERT_TRUE(bdb_testing::SetCount(s_.get(), Oid(fx_.b), 5).ok());
+  ASSERT_TRUE(s_->Close().ok());
+  std::string home = dir_.Sub("home");
+
+  CommandResult r = RunCommand("verify " + home + " --json");
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("\"clean\": false"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"count_mismatch\": 1"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos);  // no progress bar when piped
+
+  r = RunCommand("verify " + home);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("count_mismatch: oid " + std::to_string(fx_.b) + " count 5, referrers 1"),
+            std::string::npos)
+      << r.out;
+
+  r = RunCommand("verify " + home + " --repair");
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  EXPECT_NE(r.out.find("after repair: clean"), std::string::npos) << r.out;
+
+  r = RunCommand("verify " + home + " --json");
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("\"clean\": true"), std::string::npos);
+
+  EXPECT_EQ(RunCommand("verify").code, 2);
+  EXPECT_EQ(RunCommand("verify " + home + " --bogus").code, 2);
+  EXPECT_EQ(RunCommand("verify " + dir_.Sub("nonexistent")).code, 1);
+  EXPECT_EQ(RunCommand("verify --help").code, 0);
+}
+
+TEST_F(VerifyTest, GcCommandCollectsCyclesAndCompacts) {
+  std::vector<uint64_t> tree = g_->Tree(5000, 4);
+  std::vector<uint64_t> ring = g_->Ring(100);
+  g_->Set(0, {fx_.a, fx_.d, tree[0], ring[0]});
+  ASSERT_TRUE(g_->Flush().ok());
+  g_->Put(0, {fx_.a, fx_.d});
+  ASSERT_TRUE(s_->Close().ok());
+  std::string home = dir_.Sub("home");
+
+  CommandResult r = RunCommand("gc " + home);
+  EXPECT_EQ(r.code, 0) << r.err;
+  // The queue: e, f and the tree; the ring stays.
+  EXPECT_NE(r.out.find("collected      5002 objects"), std::string::npos) << r.out;
+  r = RunCommand("verify " + home);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("leaked"), std::string::npos);
+
+  r = RunCommand("gc " + home + " --cycles --compact");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("collected      100 objects"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("traced         5 reachable"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("compacted"), std::string::npos) << r.out;
+  r = RunCommand("verify " + home);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(RunCommand("gc").code, 2);
+  EXPECT_EQ(RunCommand("gc --help").code, 0);
+}
+
+TEST(Compact, ReturnsFreedPagesToTheFileSystem) {
+  TempDir dir;
+  auto s = test::OpenBdb(dir.Sub("home"), ManualGc());
+  Graph g(s.get());
+  g.New();
+  std::vector<uint64_t> tree = g.Tree(30000, 8);
+  g.Set(0, {tree[0]});
+  ASSERT_TRUE(g.Flush().ok());
+  g.Put(0, {});
+  CollectReport rep;
+  ASSERT_TRUE(s->Collect(false, &rep).ok());
+  ASSERT_EQ(rep.collected, tree.size());
+  CompactReport c;
+  ASSERT_TRUE(CompactStorage(s.get(), &c).ok());
+  EXPECT_GT(c.pages_freed, 0u);
+  EXPECT_LT(c.file_bytes_after, c.file_bytes_before / 2) << c.file_bytes_before;
+  EXPECT_TRUE(Verify(s.get()).clean());
+}
+
+}  // namespace
+}  // namespace durus::gctest
