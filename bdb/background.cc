@@ -17,15 +17,17 @@
 namespace durus::bdb {
 
 void BdbStorage::StartBackground() {
-  if (options_.readonly) return;
   // A trace interrupted by a crash or a close continues; its barrier must be
   // active before the first commit, which cannot come before Open returns.
+  // (Read-only: loaded only so that stats show it.)
   Status s = trace_.Resume();
   if (!s.ok()) {
-    // The marks are only an optimisation of liveness: without them the
-    // trace restarts from scratch at the next StartPack (Start clears them).
+    // Unreadable trace state: without it no trace runs and the next
+    // StartPack starts afresh (Start clears the table); nothing is lost but
+    // the progress of the interrupted trace.
     s.IgnoreError();
   }
+  if (options_.readonly) return;
   bg_stop_ = false;
   bg_thread_ = std::thread([this] { BackgroundLoop(); });
 }

@@ -155,7 +155,8 @@ int DeleteObjectInTxn(BdbStorage* s, DbTxn* txn, Oid oid, CounterDelta* delta, u
 
 Status Trace::OpenMarksLocked() {
   if (marks_) return Status::OK();
-  return OpenBtree(s_->env(), s_->home(), schema::kMarksFile, false, &marks_);
+  // Read-only storages open it only to show a trace in progress (stat).
+  return OpenBtree(s_->env(), s_->home(), schema::kMarksFile, s_->options_.readonly, &marks_);
 }
 
 int Trace::PutStateLocked(DbTxn* txn, const TraceState& st) {

@@ -1,0 +1,93 @@
+// gc/: the pacing policy, the progress line, the report formats.
+#include <gtest/gtest.h>
+
+#include "gc/pacer.h"
+#include "gc/progress.h"
+#include "gc/verify_report.h"
+
+namespace durus::gc {
+namespace {
+
+using Clock = Pacer::Clock;
+using std::chrono::milliseconds;
+
+TEST(Pacer, TokenBucketAllowsPerSecondInBatches) {
+  Pacer p(1000, 100);
+  Clock::time_point t0 = Clock::now();
+  EXPECT_EQ(p.Allowance(t0), 0u);  // starts empty
+  EXPECT_GT(p.Wait(t0), Clock::duration::zero());
+  // 50 ms: 50 records.
+  EXPECT_EQ(p.Allowance(t0 + milliseconds(50)), 50u);
+  p.Spent(50, milliseconds(1), t0 + milliseconds(50));
+  EXPECT_EQ(p.Allowance(t0 + milliseconds(50)), 0u);
+  // A long idle period fills the bucket to one batch only.
+  EXPECT_EQ(p.Allowance(t0 + milliseconds(10000)), 100u);
+  // Over 10 simulated seconds the total stays at ~1000/s.
+  uint64_t total = 0;
+  Clock::time_point t = t0 + milliseconds(10000);
+  p.Spent(100, milliseconds(0), t);
+  for (int i = 0; i < 10000; ++i) {
+    t += milliseconds(1);
+    uint32_t a = p.Allowance(t);
+    total += a;
+    p.Spent(a, milliseconds(0), t);
+  }
+  EXPECT_NEAR(static_cast<double>(total), 10000.0, 200.0);
+}
+
+TEST(Pacer, UnlimitedKeepsADutyCycle) {
+  Pacer p(0, 256, 0.5);
+  Clock::time_point t0 = Clock::now();
+  EXPECT_EQ(p.Allowance(t0), 256u);
+  p.Spent(256, milliseconds(20), t0);
+  EXPECT_EQ(p.Allowance(t0 + milliseconds(10)), 0u);
+  EXPECT_EQ(p.Wait(t0 + milliseconds(10)), milliseconds(10));
+  EXPECT_EQ(p.Allowance(t0 + milliseconds(20)), 256u);
+}
+
+TEST(ProgressBar, RenderShowsPercentRateAndEta) {
+  std::string line = ProgressBar::Render("verify: recount", 500, 1000, 2.0, 10);
+  EXPECT_EQ(line, "verify: recount [#####.....]  50%  500 rec  250 rec/s  ETA 0:02");
+  EXPECT_EQ(ProgressBar::Render("x", 1234567, 0, 1.0, 10), "x  1,234,567 rec  1,234,567 rec/s");
+}
+
+TEST(ProgressBar, DisabledPrintsNothing) {
+  FILE* f = tmpfile();
+  ASSERT_NE(f, nullptr);
+  {
+    ProgressBar bar(f, false);
+    bar.Update("phase", 1, 2);
+    bar.Finish();
+  }
+  EXPECT_EQ(ftell(f), 0);
+  {
+    ProgressBar bar(f, true);
+    bar.Update("phase", 1, 2);
+  }
+  EXPECT_GT(ftell(f), 0);
+  fclose(f);
+}
+
+TEST(VerifyReport, TextAndJson) {
+  VerifyReport r;
+  r.records = 10;
+  r.max_samples = 1;
+  EXPECT_TRUE(r.clean());
+  EXPECT_NE(FormatVerifyText(r).find("no problems found"), std::string::npos);
+  r.Add(Problem{ProblemKind::kCountMismatch, 7, 3, 1, 0, ""});
+  r.Add(Problem{ProblemKind::kMetaMismatch, 0, 5, 4, 0, "object_count"});
+  EXPECT_EQ(r.total_problems(), 2u);
+  EXPECT_EQ(r.samples.size(), 1u);
+  std::string text = FormatVerifyText(r);
+  EXPECT_NE(text.find("count_mismatch: oid 7 count 3, referrers 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("(1 more not listed)"), std::string::npos) << text;
+  std::string json = FormatVerifyJson(r);
+  EXPECT_EQ(json.front(), '{');
+  EXPECT_EQ(json.back(), '}');
+  EXPECT_NE(json.find("\"clean\": false"), std::string::npos);
+  EXPECT_NE(json.find("\"meta_mismatch\": 1"), std::string::npos);
+  EXPECT_NE(json.find("\"kind\": \"count_mismatch\", \"oid\": 7"), std::string::npos) << json;
+}
+
+}  // namespace
+}  // namespace durus::gc
