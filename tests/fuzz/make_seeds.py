@@ -1,0 +1,75 @@
+"""Regenerates the seed corpora in corpus/ (run once; the files are
+committed).  Shelf and FileStorage2 seeds are written by real Durus
+(../shared/durus), the dump seed by `durus-bdb export --format dump`.
+
+  PYTHONPATH=../shared/durus python3 make_seeds.py DURUS_BDB_BINARY
+"""
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+C = os.path.join(HERE, 'corpus')
+
+
+def rec(oid, data, refs=()):
+    return struct.pack('>Q', oid) + struct.pack('>I', len(data)) + data + b''.join(
+        struct.pack('>Q', r) for r in refs)
+
+
+def put(kind, name, data):
+    with open(os.path.join(C, kind, name), 'wb') as f:
+        f.write(data)
+
+
+def main(durus_bdb):
+    recs = [rec(0, b'cdurus.persistent_dict\nPersistentDict\nq.x\x9c', [1, 2]),
+            rec(1, b'cmod\nThing\nq.state', []),
+            rec(2, b'', [2, 1, 1]),
+            rec(7, b'x' * 300, [1, 2, 3, 4])]
+    for i, r in enumerate(recs):
+        put('record', 'rec%d' % i, r)
+    put('record', 'truncated', recs[0][:10])
+    put('record', 'badrefs', recs[1] + b'\x01\x02\x03')
+    tdata = b''.join(struct.pack('>I', 8 + len(r)) + r[:8] + r for r in recs)
+    put('protocol', 'commit4', tdata)
+    put('protocol', 'one', struct.pack('>I', 8 + len(recs[1])) + recs[1][:8] + recs[1])
+    put('protocol', 'badlen', struct.pack('>I', 4) + b'abcd')
+
+    from durus.connection import Connection
+    from durus.file_storage import FileStorage
+    from durus.file_storage2 import FileStorage2
+    from durus.persistent_dict import PersistentDict
+    tmp = tempfile.mkdtemp()
+    try:
+        for kind, cls in (('shelf', FileStorage), ('dfs20', FileStorage2)):
+            path = os.path.join(tmp, kind)
+            c = Connection(cls(path))
+            root = c.get_root()
+            for i in range(3):
+                d = PersistentDict()
+                d['i'] = i
+                root[i] = d
+                c.commit()
+            root[0]['x'] = 'changed'
+            c.commit()
+            c.get_storage().close()
+            data = open(path, 'rb').read()
+            put(kind, 'durus', data)
+            put(kind, 'torn', data[:-7])
+        home = os.path.join(tmp, 'home')
+        subprocess.check_call([durus_bdb, 'migrate', os.path.join(tmp, 'shelf'), home, '--quiet'])
+        subprocess.check_call([durus_bdb, 'export', home, os.path.join(tmp, 'dump'),
+                               '--format', 'dump'])
+        data = open(os.path.join(tmp, 'dump'), 'rb').read()
+        put('dump', 'export', data)
+        put('dump', 'truncated', data[:len(data) // 2])
+    finally:
+        shutil.rmtree(tmp)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1])
