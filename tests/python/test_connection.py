@@ -98,7 +98,10 @@ class ConnectionTest(TempDirTestCase):
             del mirror_tree[i]
         c.commit()
 
-        # Abort discards new objects, changes and deletions alike.
+        # Abort discards new objects, changes and deletions alike.  Empty
+        # the garbage queue first so the background collector cannot change
+        # the count while we look.
+        storage.collect()
         before = storage.stat()["object_count"]
         for i in range(TREE_ITEMS, TREE_ITEMS + 100):
             root["tree"][i] = PersistentDict(n=i, name="aborted",
