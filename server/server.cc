@@ -45,6 +45,7 @@ namespace {
 // epoll tags for the two non-client descriptors.
 char kStopTag;
 char kListenTag;
+char kReadyTag;
 
 double MillisSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -78,6 +79,7 @@ Server::~Server() {
   listener_.Close();
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
   if (stop_fd_ >= 0) ::close(stop_fd_);
+  if (ready_fd_ >= 0) ::close(ready_fd_);
 }
 
 Status Server::Start() {
@@ -97,6 +99,13 @@ Status Server::Start() {
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listener_.fd(), &ev) != 0) {
     return Status::IOError(std::string("epoll_ctl: ") + strerror(errno));
   }
+  ready_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
+  ev.events = EPOLLIN;  // level-triggered: one read per handed-off client
+  ev.data.ptr = &kReadyTag;
+  if (ready_fd_ < 0 || ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ready_fd_, &ev) != 0) {
+    return Status::IOError(std::string("ready eventfd: ") + strerror(errno));
+  }
+  batch_size_ = std::max(1, std::min(options_.batch, kMaxBatch));
   for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
   log_->Log(LogLevel::kInfo, "ready on %s (storage %s, %d threads)", listener_.description().c_str(),
             storage_->Describe().c_str(), options_.threads);
@@ -142,23 +151,75 @@ void Server::Wait() {
             stop_reason().c_str(), open, commits_.load(), conflicts_.load(), dropped_.load());
 }
 
+// The events one worker took from one epoll_wait.  Taking several at once
+// saves a wake-up per request under load; but a request that may block
+// (a commit, a slow client) first hands the rest to other workers through
+// the ready queue (HandOffBatch), so nobody waits behind it.
+struct Server::WorkerBatch {
+  Server* server;
+  epoll_event events[kMaxBatch];
+  int n = 0;
+  int next = 0;
+};
+
+thread_local Server::WorkerBatch* Server::tls_batch = nullptr;
+
+void Server::HandOffBatch() {
+  WorkerBatch* b = tls_batch;
+  if (b == nullptr || b->next >= b->n) return;
+  uint64_t moved = 0;
+  {
+    std::lock_guard<std::mutex> l(ready_mu_);
+    for (int i = b->next; i < b->n; ++i) {
+      void* p = b->events[i].data.ptr;
+      if (p == &kStopTag || p == &kListenTag || p == &kReadyTag || p == nullptr) continue;
+      ready_.push_back(static_cast<Client*>(p));
+      b->events[i].data.ptr = nullptr;
+      ++moved;
+    }
+  }
+  if (moved > 0) {
+    ssize_t w = ::write(ready_fd_, &moved, sizeof(moved));
+    (void)w;  // an eventfd counter cannot overflow at these counts
+  }
+}
+
 void Server::WorkerLoop() {
-  epoll_event ev;
+  WorkerBatch batch;
+  batch.server = this;
+  tls_batch = &batch;
+  SetBlockingHook([](void* s) { static_cast<Server*>(s)->HandOffBatch(); }, this);
   while (true) {
-    int n = ::epoll_wait(epoll_fd_, &ev, 1, -1);
+    int n = ::epoll_wait(epoll_fd_, batch.events, batch_size_, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       log_->Log(LogLevel::kError, "epoll_wait: %s", strerror(errno));
       RequestStop("internal error");
       return;
     }
-    if (n == 0) continue;
-    if (ev.data.ptr == &kStopTag) return;
-    if (ev.data.ptr == &kListenTag) {
-      AcceptAll();
-      continue;
+    batch.n = n;
+    for (batch.next = 0; batch.next < batch.n;) {
+      void* p = batch.events[batch.next++].data.ptr;
+      if (p == nullptr) continue;  // handed off
+      if (p == &kStopTag) return;
+      if (p == &kListenTag) {
+        AcceptAll();
+        continue;
+      }
+      if (p == &kReadyTag) {
+        uint64_t one;
+        if (::read(ready_fd_, &one, sizeof(one)) != sizeof(one)) continue;  // taken by another
+        Client* c;
+        {
+          std::lock_guard<std::mutex> l(ready_mu_);
+          c = ready_.front();
+          ready_.pop_front();
+        }
+        Serve(c);
+        continue;
+      }
+      Serve(static_cast<Client*>(p));
     }
-    Serve(static_cast<Client*>(ev.data.ptr));
   }
 }
 
@@ -509,6 +570,7 @@ void Server::PrepareCommitList(Client* c, size_t* n_invalid) {
 
 bool Server::HandleCommit(Client* c) {
   const auto t0 = Clock::now();
+  HandOffBatch();  // a commit may wait for the token and for the disk
   CommitWaiter w;
   w.c = c;
   AcquireCommitToken(&w);

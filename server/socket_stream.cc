@@ -10,6 +10,16 @@
 
 namespace durus::server {
 
+namespace {
+thread_local void (*tls_hook)(void*) = nullptr;
+thread_local void* tls_hook_arg = nullptr;
+}  // namespace
+
+void SetBlockingHook(void (*hook)(void*), void* arg) {
+  tls_hook = hook;
+  tls_hook_arg = arg;
+}
+
 const char* IoResultName(IoResult r) {
   switch (r) {
     case IoResult::kOk: return "ok";
@@ -51,6 +61,7 @@ IoResult SocketStream::Wait(short events, Deadline deadline, bool watch_stop) {
   while (true) {
     auto now = Clock::now();
     if (now >= deadline) return IoResult::kTimeout;
+    if (tls_hook != nullptr) tls_hook(tls_hook_arg);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
     struct pollfd p[2];
     p[0] = {fd_, events, 0};

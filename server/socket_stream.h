@@ -35,6 +35,12 @@ enum class IoResult {
 };
 const char* IoResultName(IoResult r);
 
+// A hook run on the calling thread just before any SocketStream operation
+// of that thread blocks (waits in poll), so a worker holding other ready
+// connections can pass them on instead of making them wait behind a slow
+// client.  Thread-local; nullptr to clear.
+void SetBlockingHook(void (*hook)(void*), void* arg);
+
 class SocketStream {
  public:
   SocketStream(int fd, int stop_fd);

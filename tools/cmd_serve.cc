@@ -38,6 +38,8 @@ const char kUsage[] =
     "                      (default 10; 0: never).  Idle clients between\n"
     "                      requests are kept.\n"
     "  --cache-mb N        Berkeley DB cache size (default 64)\n"
+    "  --batch N           tuning: ready connections a worker serves per wake-up\n"
+    "                      (1-8, default 4)\n"
     "  --log-level L       error, warn, info (default: a line per connection and\n"
     "                      per commit), debug (a line per request)\n"
     "  --memory            serve an in-memory storage instead (testing only;\n"
@@ -86,6 +88,9 @@ int Serve(const std::vector<std::string>& args) {
       options.max_commit_bytes = static_cast<uint64_t>(n);
     } else if (name == "idle-timeout") {
       st = flags.DoubleValue(0, &options.idle_timeout_s);
+    } else if (name == "batch") {
+      st = flags.IntValue(1, 8, &n);
+      options.batch = static_cast<int>(n);
     } else if (name == "cache-mb") {
       st = flags.IntValue(1, 1 << 20, &n);
       bdb.cache_mb = static_cast<uint32_t>(n);
