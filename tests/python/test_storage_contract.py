@@ -275,6 +275,27 @@ class PackTest(TempDirTestCase):
         self.assertRaises(KeyError, s.load, child)
         self.assertEqual(s.stat()["object_count"], 1)
 
+    def test_pack_frees_unreachable_cycles(self):
+        with BerkeleyDBStorage(self.home(), gc_background=False) as s:
+            for _ in range(4):
+                s.new_oid()
+            s.begin()
+            s.store(ROOT, record(0, b"root", [1, 3]))
+            s.store(oid(1), record(1, b"a", [2]))
+            s.store(oid(2), record(2, b"b", [1]))      # 1 <-> 2
+            s.store(oid(3), record(3, b"kept"))
+            s.end()
+            s.begin()
+            s.store(ROOT, record(0, b"root", [3]))      # drop the cycle
+            s.end()
+            s.collect()                                  # counts stay 1: not freed
+            self.assertEqual(s.stat()["object_count"], 4)
+            report = s.pack()
+            self.assertTrue(report["cycles"])
+            self.assertEqual(report["collected"], 2)
+            self.assertEqual(sorted(s.sync()), [oid(1), oid(2)])
+            self.assertEqual([o for o, _ in s.gen_oid_record()], [ROOT, oid(3)])
+
     def test_pack_reports(self):
         with BerkeleyDBStorage(self.home(), gc_background=False) as s:
             s.new_oid()
