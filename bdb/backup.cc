@@ -1,0 +1,210 @@
+#include "bdb/backup.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include "bdb/bdb_storage.h"
+#include "bdb/environment.h"
+#include "bdb/handles.h"
+#include "bdb/home_lock.h"
+#include "bdb/schema.h"
+
+namespace durus {
+
+namespace bdb {
+
+namespace {
+constexpr const char* kJoinLockFile = "durus-bdb.join";
+
+thread_local std::string t_backup_db_error;
+void RememberBackupError(const DbEnv*, const char*, const char* msg) { t_backup_db_error = msg; }
+
+std::string DbDetail() {
+  return t_backup_db_error.empty() ? "" : " (" + t_backup_db_error + ")";
+}
+}  // namespace
+
+Status JoinLock::Acquire(const std::string& home, int op, uint32_t timeout_ms) {
+  Release();
+  std::string path = home + "/" + kJoinLockFile;
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError("cannot open " + path + ": " + strerror(errno));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (flock(fd, op | LOCK_NB) != 0) {
+    int err = errno;
+    if (err == EINTR) continue;
+    if (err != EWOULDBLOCK || std::chrono::steady_clock::now() >= deadline) {
+      close(fd);
+      if (err == EWOULDBLOCK) {
+        return Status::Busy("the environment of " + home +
+                            " is being recovered or joined; try again");
+      }
+      return Status::IOError("cannot lock " + path + ": " + strerror(err));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  fd_ = fd;
+  return Status::OK();
+}
+
+Status JoinLock::AcquireShared(const std::string& home, uint32_t timeout_ms) {
+  return Acquire(home, LOCK_SH, timeout_ms);
+}
+
+Status JoinLock::AcquireExclusive(const std::string& home, uint32_t timeout_ms) {
+  return Acquire(home, LOCK_EX, timeout_ms);
+}
+
+Status JoinLock::Downgrade() {
+  if (fd_ < 0) return Status::InvalidArgument("join lock not held");
+  // Linux may release before re-acquiring; no other process can take it
+  // exclusively meanwhile, since exclusive takers hold the HomeLock too.
+  if (flock(fd_, LOCK_SH) != 0) return Status::IOError(std::string("flock: ") + strerror(errno));
+  return Status::OK();
+}
+
+void JoinLock::Release() {
+  if (fd_ >= 0) {
+    close(fd_);
+    fd_ = -1;
+  }
+}
+
+}  // namespace bdb
+
+namespace {
+
+bool DirIsEmptyOrMissing(const std::string& p, bool* missing) {
+  DIR* d = opendir(p.c_str());
+  if (d == nullptr) {
+    *missing = errno == ENOENT;
+    return *missing;
+  }
+  *missing = false;
+  bool empty = true;
+  while (dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+      empty = false;
+      break;
+    }
+  }
+  closedir(d);
+  return empty;
+}
+
+void CountFiles(const std::string& dir, uint64_t* files, uint64_t* bytes) {
+  *files = *bytes = 0;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    struct stat st;
+    if (stat((dir + "/" + n).c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      ++*files;
+      *bytes += static_cast<uint64_t>(st.st_size);
+    }
+  }
+  closedir(d);
+}
+
+// Catastrophic recovery in DEST (a private environment: no region files
+// are left behind), then a checkpoint and removal of the logs it no longer
+// needs.
+Status RecoverCopy(const std::string& dest) {
+  bdb::EnvPtr env(new DbEnv(DB_CXX_NO_EXCEPTIONS));
+  env->set_errcall(&bdb::RememberBackupError);
+  bdb::t_backup_db_error.clear();
+  uint32_t flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
+                   DB_PRIVATE | DB_RECOVER_FATAL;
+  int ret = env->set_cachesize(0, 32u << 20, 1);
+  if (ret == 0) ret = env->open(dest.c_str(), flags, 0644);
+  if (ret != 0) return bdb::FromDb(ret, "recovering the copy in " + dest + bdb::DbDetail());
+  ret = env->txn_checkpoint(0, 0, DB_FORCE);
+  if (ret == 0) ret = env->log_archive(nullptr, DB_ARCH_REMOVE);
+  if (ret != 0) return bdb::FromDb(ret, "checkpointing the copy in " + dest);
+  return Status::OK();
+}
+
+}  // namespace
+
+Status BackupHome(const std::string& home, const std::string& dest, const BackupOptions& options,
+                  BackupReport* report) {
+  *report = BackupReport();
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!IsBdbHome(home)) return Status::InvalidArgument(home + " is not a durus-bdb home");
+  bool missing = false;
+  if (!DirIsEmptyOrMissing(dest, &missing)) {
+    return Status::InvalidArgument("backup destination " + dest + " exists and is not empty");
+  }
+  if (missing) DURUS_RETURN_IF_ERROR(bdb::MakeDirs(dest));
+
+  bdb::HomeLock home_lock;
+  bdb::JoinLock join_lock;
+  bdb::EnvPtr env;
+  Status s = home_lock.Acquire(home);
+  if (s.ok()) {
+    // Nobody uses HOME: open it normally (recovery), as its only user.
+    BdbOptions o;
+    DURUS_RETURN_IF_ERROR(bdb::OpenEnvironment(home, o, &env));
+  } else if (s.IsBusy()) {
+    report->online = true;
+    report->holder = bdb::DescribeHolder(home);
+    DURUS_RETURN_IF_ERROR(join_lock.AcquireShared(home, options.join_timeout_ms));
+    env.reset(new DbEnv(DB_CXX_NO_EXCEPTIONS));
+    env->set_errcall(&bdb::RememberBackupError);
+    bdb::t_backup_db_error.clear();
+    int ret = env->open(home.c_str(), DB_JOINENV | DB_THREAD, 0644);
+    if (ret != 0) {
+      env.reset();
+      return bdb::FromDb(ret, "joining the live environment of " + home + bdb::DbDetail());
+    }
+  } else {
+    return s;
+  }
+
+  // No log file may disappear between the copy of the databases and the
+  // copy of the logs.  (In the shared region: the holder's checkpoints stop
+  // removing logs until we turn it back on.)
+  int ret = env->log_set_config(DB_LOG_AUTO_REMOVE, 0);
+  if (ret == 0) {
+    bdb::t_backup_db_error.clear();
+    ret = env->backup(dest.c_str(), DB_CREATE);
+  }
+  int ret2 = env->log_set_config(DB_LOG_AUTO_REMOVE, 1);
+  if (ret == 0) ret = ret2;
+  std::string detail = bdb::DbDetail();
+  env.reset();  // leaves the environment (the holder's stays up)
+  join_lock.Release();
+  home_lock.Release();
+  if (ret != 0) return bdb::FromDb(ret, "copying " + home + " to " + dest + detail);
+  CountFiles(dest, &report->files_copied, &report->bytes_copied);
+
+  DURUS_RETURN_IF_ERROR(RecoverCopy(dest));
+  // DEST is a home: open it as one and read its counters.
+  BdbOptions o;
+  o.gc_background = false;
+  o.create_if_missing = false;
+  std::unique_ptr<Storage> copy;
+  DURUS_RETURN_IF_ERROR(OpenBdbStorage(dest, o, &copy));
+  StorageStats stats;
+  s = copy->GetStats(&stats);
+  Status c = copy->Close();
+  DURUS_RETURN_IF_ERROR(s);
+  DURUS_RETURN_IF_ERROR(c);
+  report->objects = stats.object_count;
+  report->record_bytes = stats.record_bytes;
+  report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return Status::OK();
+}
+
+}  // namespace durus

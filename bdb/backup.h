@@ -1,0 +1,84 @@
+// Hot backup of a durus-bdb home (`durus-bdb backup HOME DEST`).
+//
+// HOME may be in use by a server (or any process holding its HomeLock):
+// the backup then joins the live Berkeley DB environment (no recovery: that
+// would pull the regions from under the holder), turns log auto-removal off
+// in the shared region for its duration, and lets Berkeley DB copy every
+// database file page-consistently through the cache and then every log file
+// (DbEnv::backup).  The log is flushed first, so every commit acknowledged
+// before the backup began -- in every durability mode -- is in the copied
+// log.  HOME idle: the backup takes the HomeLock itself and opens the home
+// normally (recovery) first.
+//
+// DEST is then made a home of its own: catastrophic recovery (all copied
+// logs replayed over the copied pages, which is what a hot copy needs),
+// a checkpoint, old logs removed.  DEST opens like any home afterwards.
+//
+// Joining safely.  A process joining an environment must never meet a
+// recovering opener, which recreates the regions (and a stale joiner could
+// then flush its old log buffer into the new log).  JoinLock (below) is a
+// flock on HOME/durus-bdb.join: joiners (backup) hold it shared for their
+// whole stay, an opener that runs recovery holds it exclusively while it
+// does (bdb/environment.cc: see doc/reliability.md for the call site).  A
+// backup killed while it holds a Berkeley DB mutex in the shared region can
+// stall the holder: stop a backup with SIGINT/SIGTERM, not SIGKILL.
+//
+// Threading: one call at a time per process.  Errors: Status (Busy when a
+// recovering opener holds the join lock too long, InvalidArgument for a
+// non-home or a non-empty DEST, IOError otherwise).
+#ifndef DURUS_BDB_BDB_BACKUP_H_
+#define DURUS_BDB_BDB_BACKUP_H_
+
+#include <cstdint>
+#include <string>
+
+#include "engine/status.h"
+
+namespace durus {
+
+struct BackupOptions {
+  // How long to wait for a recovering opener to release the join lock.
+  uint32_t join_timeout_ms = 30000;
+};
+
+struct BackupReport {
+  bool online = false;         // joined a live environment (HOME in use)
+  std::string holder;          // the process holding HOME, when online
+  uint64_t files_copied = 0;   // database + log files in DEST after the copy
+  uint64_t bytes_copied = 0;
+  uint64_t objects = 0;        // object count of DEST, after its recovery
+  uint64_t record_bytes = 0;
+  double seconds = 0;
+};
+
+Status BackupHome(const std::string& home, const std::string& dest, const BackupOptions& options,
+                  BackupReport* report);
+
+namespace bdb {
+
+// flock on HOME/durus-bdb.join (see above).  Released on destruction.
+class JoinLock {
+ public:
+  JoinLock() = default;
+  JoinLock(const JoinLock&) = delete;
+  JoinLock& operator=(const JoinLock&) = delete;
+  ~JoinLock() { Release(); }
+
+  // Shared (a joiner) or exclusive (a recovering opener), waiting up to
+  // `timeout_ms` (Busy after that).
+  Status AcquireShared(const std::string& home, uint32_t timeout_ms);
+  Status AcquireExclusive(const std::string& home, uint32_t timeout_ms);
+  // Exclusive -> shared (after recovery), without a window for another
+  // exclusive holder.
+  Status Downgrade();
+  void Release();
+
+ private:
+  Status Acquire(const std::string& home, int op, uint32_t timeout_ms);
+  int fd_ = -1;
+};
+
+}  // namespace bdb
+}  // namespace durus
+
+#endif  // DURUS_BDB_BDB_BACKUP_H_
