@@ -9,8 +9,8 @@
 //    idle connections hold no thread.  A worker takes up to `batch` ready
 //    connections per wake-up; before anything that may block (a commit, a
 //    slow client) it hands the ones it has not served yet to other
-//    workers.  Loads and bulk loads of different
-//    clients run concurrently on the (thread-safe) Storage.
+//    workers.  Loads and bulk loads of different clients run
+//    concurrently on the (thread-safe) Storage.
 //  - Commits are validated one at a time.  The committer holds the commit
 //    token from sending the client its invalidations until it has
 //    published its oids to the other clients, as Durus's single-threaded
