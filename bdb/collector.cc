@@ -14,6 +14,7 @@
 // background thread steps (or, with gc_background off, runs Collect(true)).
 #include "bdb/schema.h"
 #include "bdb/storage_impl.h"
+#include "bdb/trace.h"
 #include "engine/record.h"
 
 namespace durus::bdb {
@@ -21,7 +22,101 @@ namespace durus::bdb {
 namespace {
 constexpr int kMaxRetries = 50;
 const char kEmpty[1] = {0};
+
+// A cursor get into `out` (resized to fit); DB_THREAD handles want user
+// memory.  The cursor stays positioned on the key found.
+int CursorGetInto(Dbc* c, Dbt* key, std::string* out, uint32_t flags) {
+  if (out->capacity() < 512) out->reserve(512);
+  out->resize(out->capacity());
+  for (;;) {
+    Dbt data;
+    data.set_flags(DB_DBT_USERMEM);
+    data.set_data(out->data());
+    data.set_ulen(static_cast<u_int32_t>(out->size()));
+    int ret = c->get(key, &data, flags);
+    if (ret == DB_BUFFER_SMALL) {
+      out->resize(data.get_size());
+      continue;
+    }
+    if (ret == 0) out->resize(data.get_size());
+    return ret;
+  }
+}
 }  // namespace
+
+int DeleteCursors::Open(BdbStorage* s, DbTxn* txn) {
+  int ret = records.Open(s->records(), txn);
+  if (ret == 0) ret = counts.Open(s->refcounts(), txn);
+  return ret;
+}
+
+int DeleteObjectInTxn(BdbStorage* s, DbTxn* txn, DeleteCursors* cur, Oid oid, bool collector,
+                      CounterDelta* delta, uint64_t* freed, std::vector<Oid>* removed) {
+  thread_local std::string buf;
+  char kb[8];
+  oid.ToBytes(kb);
+  Dbt key = InDbt(kb, 8);
+  // Its count: the collector deletes only what is still unreferenced (a
+  // commit may have revived it since it was queued).
+  int ret = CursorGetInto(cur->counts.get(), &key, &buf, DB_SET | DB_RMW);
+  if (ret != 0 && ret != DB_NOTFOUND) return ret;
+  bool has_count = ret == 0;
+  uint64_t count = has_count && buf.size() == 8 ? GetU64(buf.data()) : 0;
+  if (collector && (!has_count || count != 0 || oid.IsRoot())) return 0;
+  if (has_count) {
+    ret = cur->counts->del(0);
+    if (ret != 0) return ret;
+  }
+  if (!collector && has_count && count == 0 && !oid.IsRoot()) {
+    ret = s->pending()->del(txn, &key, 0);
+    if (ret == 0) {
+      delta->pending -= 1;
+    } else if (ret != DB_NOTFOUND) {
+      return ret;
+    }
+  }
+  std::vector<Oid> refs;
+  ret = CursorGetInto(cur->records.get(), &key, &buf, DB_SET | DB_RMW);
+  if (ret == 0) {
+    refs = RecordRefs(buf);
+    delta->bytes -= static_cast<int64_t>(buf.size());
+    delta->objects -= 1;
+    *freed += buf.size();
+    ret = cur->records->del(0);
+    if (ret != 0) return ret;
+  } else if (ret != DB_NOTFOUND) {
+    return ret;
+  } else if (!has_count) {
+    return 0;  // neither record nor count: nothing to delete
+  }
+  removed->push_back(oid);
+  for (Oid ref : refs) {
+    char rk[8];
+    ref.ToBytes(rk);
+    Dbt rkey = InDbt(rk, 8);
+    ret = CursorGetInto(cur->counts.get(), &rkey, &buf, DB_SET | DB_RMW);
+    if (ret == DB_NOTFOUND) continue;  // deleted already, or dangling
+    if (ret != 0) return ret;
+    uint64_t c = buf.size() == 8 ? GetU64(buf.data()) : 0;
+    if (c == 0) continue;  // inconsistent; verify --repair recounts
+    --c;
+    char cv[8];
+    Oid(c).ToBytes(cv);
+    Dbt data = InDbt(cv, 8);
+    ret = cur->counts->put(&rkey, &data, DB_CURRENT);
+    if (ret != 0) return ret;
+    if (c == 0 && !ref.IsRoot()) {
+      Dbt empty = InDbt(kEmpty, 0);
+      ret = s->pending()->put(txn, &rkey, &empty, DB_NOOVERWRITE);
+      if (ret == 0) {
+        delta->pending += 1;
+      } else if (ret != DB_KEYEXIST) {
+        return ret;
+      }
+    }
+  }
+  return 0;
+}
 
 Status BdbStorage::CollectStep(uint32_t max, uint64_t* collected, uint64_t* bytes, bool* done) {
   std::shared_lock<std::shared_mutex> open(close_mu_);
@@ -60,24 +155,29 @@ Status BdbStorage::CollectOnce(uint32_t max, uint64_t* collected, uint64_t* byte
     return FromDb(r, what);
   };
 
-  // The first `max` queued oids.
+  // Dequeue the first `max` oids.
   std::vector<Oid> queue;
   {
     Cursor c;
     ret = c.Open(pending_.get(), t);
     if (ret != 0) return fail(ret, "cursor on pending.db");
     char kb[8];
+    char nothing[1];
     while (queue.size() < max) {
       Dbt key;
       key.set_flags(DB_DBT_USERMEM);
       key.set_data(kb);
       key.set_ulen(8);
       Dbt data;
-      data.set_flags(DB_DBT_PARTIAL);
+      data.set_flags(DB_DBT_USERMEM | DB_DBT_PARTIAL);
+      data.set_data(nothing);
+      data.set_ulen(0);
       data.set_dlen(0);
       ret = c->get(&key, &data, DB_NEXT | DB_RMW);
       if (ret == DB_NOTFOUND) break;
       if (ret != 0) return fail(ret, "reading pending.db");
+      ret = c->del(0);
+      if (ret != 0) return fail(ret, "dequeueing from pending.db");
       queue.push_back(Oid::FromBytes(kb));
     }
   }
@@ -86,60 +186,20 @@ Status BdbStorage::CollectOnce(uint32_t max, uint64_t* collected, uint64_t* byte
     return Status::OK();
   }
 
-  int64_t objects_delta = 0, bytes_delta = 0, pending_delta = 0;
-  std::string buf;
-  char kb[8];
-  for (Oid oid : queue) {
-    oid.ToBytes(kb);
-    Dbt key = InDbt(kb, 8);
-    ret = pending_->del(t, &key, 0);
-    if (ret != 0) return fail(ret, "dequeueing oid " + OidToString(oid));
-    --pending_delta;
-    ret = GetInto(refcounts_.get(), t, &key, &buf, DB_RMW);
-    if (ret == DB_NOTFOUND) continue;  // stale entry: already gone
-    if (ret != 0) return fail(ret, "reading the count of oid " + OidToString(oid));
-    if (buf.size() != 8 || GetU64(buf.data()) != 0 || oid.IsRoot()) continue;  // revived
-    ret = GetInto(records_.get(), t, &key, &buf, DB_RMW);
-    std::vector<Oid> refs;
-    if (ret == 0) {
-      refs = RecordRefs(buf);
-      bytes_delta -= static_cast<int64_t>(buf.size());
-      *bytes_freed += buf.size();
-      --objects_delta;
-      ret = records_->del(t, &key, 0);
-      if (ret != 0) return fail(ret, "deleting oid " + OidToString(oid));
-    } else if (ret != DB_NOTFOUND) {
-      return fail(ret, "reading oid " + OidToString(oid));
+  CounterDelta delta;
+  delta.pending -= static_cast<int64_t>(queue.size());
+  {
+    DeleteCursors cursors;
+    ret = cursors.Open(this, t);
+    if (ret != 0) return fail(ret, "opening cursors for the collector");
+    for (Oid oid : queue) {
+      ret = DeleteObjectInTxn(this, t, &cursors, oid, true, &delta, bytes_freed, removed);
+      if (ret != 0) return fail(ret, "collecting oid " + OidToString(oid));
     }
-    ret = refcounts_->del(t, &key, 0);
-    if (ret != 0) return fail(ret, "deleting the count of oid " + OidToString(oid));
-    removed->push_back(oid);
-    for (Oid ref : refs) {
-      char rk[8];
-      ref.ToBytes(rk);
-      Dbt rkey = InDbt(rk, 8);
-      ret = GetInto(refcounts_.get(), t, &rkey, &buf, DB_RMW);
-      if (ret == DB_NOTFOUND) continue;  // dangling: verify reports it
-      if (ret != 0) return fail(ret, "reading the count of oid " + OidToString(ref));
-      uint64_t c = buf.size() == 8 ? GetU64(buf.data()) : 0;
-      if (c == 0) continue;  // inconsistent; verify --repair recounts
-      --c;
-      char cv[8];
-      Oid(c).ToBytes(cv);
-      Dbt data = InDbt(cv, 8);
-      ret = refcounts_->put(t, &rkey, &data, 0);
-      if (ret != 0) return fail(ret, "writing the count of oid " + OidToString(ref));
-      if (c == 0 && !ref.IsRoot()) {
-        Dbt empty = InDbt(kEmpty, 0);
-        ret = pending_->put(t, &rkey, &empty, DB_NOOVERWRITE);
-        if (ret == 0) ++pending_delta;
-        else if (ret != DB_KEYEXIST) return fail(ret, "queueing oid " + OidToString(ref));
-      }
-    }
-  }
-  uint64_t objects = object_count_ + objects_delta;
-  uint64_t bytes = record_bytes_ + bytes_delta;
-  uint64_t pending = pending_count_ + pending_delta;
+  }  // cursors closed before the commit
+  uint64_t objects = object_count_ + delta.objects;
+  uint64_t bytes = record_bytes_ + delta.bytes;
+  uint64_t pending = pending_count_ + delta.pending;
   DURUS_RETURN_IF_ERROR(PutMetaCounters(t, max_stored_next_, objects, bytes, pending));
   ret = txn.Commit(DB_TXN_NOSYNC);
   if (ret != 0) return FromDb(ret, "committing a collector step");

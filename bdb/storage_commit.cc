@@ -164,10 +164,11 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
   }
 
   // 4b. A cycle trace in progress must keep everything this commit stores
-  // or references (the barrier, bdb/trace.h), in this same transaction.
+  // or references (the barrier, bdb/trace.h), in this same transaction;
+  // while it deletes, linking what it found unreachable is a Conflict.
   if (trace_.ActiveLocked()) {
-    int r = trace_.MarkCommitLocked(t, batch);
-    if (r != 0) return fail(r, "marking a commit for the cycle trace");
+    Status ts = trace_.MarkCommitLocked(t, batch, retry);
+    if (!ts.ok()) return ts;
   }
 
   // 5. Counters.

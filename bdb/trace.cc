@@ -93,66 +93,6 @@ int ReadKeys(Db* db, DbTxn* txn, const char* start, size_t prefix_len, uint64_t 
 
 }  // namespace
 
-int DeleteObjectInTxn(BdbStorage* s, DbTxn* txn, Oid oid, CounterDelta* delta, uint64_t* freed,
-                      std::vector<Oid>* removed) {
-  char kb[8];
-  oid.ToBytes(kb);
-  Dbt key = InDbt(kb, 8);
-  std::string buf;
-  int ret = GetInto(s->records(), txn, &key, &buf, DB_RMW);
-  if (ret == DB_NOTFOUND) return 0;
-  if (ret != 0) return ret;
-  std::vector<Oid> refs = RecordRefs(buf);
-  delta->bytes -= static_cast<int64_t>(buf.size());
-  delta->objects -= 1;
-  *freed += buf.size();
-  ret = s->records()->del(txn, &key, 0);
-  if (ret != 0) return ret;
-  ret = GetInto(s->refcounts(), txn, &key, &buf, DB_RMW);
-  if (ret == 0) {
-    bool queued = buf.size() == 8 && GetU64(buf.data()) == 0;
-    ret = s->refcounts()->del(txn, &key, 0);
-    if (ret != 0) return ret;
-    if (queued && !oid.IsRoot()) {
-      ret = s->pending()->del(txn, &key, 0);
-      if (ret == 0) {
-        delta->pending -= 1;
-      } else if (ret != DB_NOTFOUND) {
-        return ret;
-      }
-    }
-  } else if (ret != DB_NOTFOUND) {
-    return ret;
-  }
-  removed->push_back(oid);
-  for (Oid ref : refs) {
-    char rk[8];
-    ref.ToBytes(rk);
-    Dbt rkey = InDbt(rk, 8);
-    ret = GetInto(s->refcounts(), txn, &rkey, &buf, DB_RMW);
-    if (ret == DB_NOTFOUND) continue;  // deleted already, or dangling
-    if (ret != 0) return ret;
-    uint64_t c = buf.size() == 8 ? GetU64(buf.data()) : 0;
-    if (c == 0) continue;  // inconsistent; verify --repair recounts
-    --c;
-    char cv[8];
-    Oid(c).ToBytes(cv);
-    Dbt data = InDbt(cv, 8);
-    ret = s->refcounts()->put(txn, &rkey, &data, 0);
-    if (ret != 0) return ret;
-    if (c == 0 && !ref.IsRoot()) {
-      Dbt empty = InDbt(kEmpty, 0);
-      ret = s->pending()->put(txn, &rkey, &empty, DB_NOOVERWRITE);
-      if (ret == 0) {
-        delta->pending += 1;
-      } else if (ret != DB_KEYEXIST) {
-        return ret;
-      }
-    }
-  }
-  return 0;
-}
-
 Status Trace::OpenMarksLocked() {
   if (marks_) return Status::OK();
   // Read-only storages open it only to show a trace in progress (stat).
@@ -200,8 +140,8 @@ int Trace::MarkLocked(DbTxn* txn, const TraceState& st, Oid oid, bool* added) {
   return ret;
 }
 
-int Trace::MarkCommitLocked(DbTxn* txn, const CommitBatch& batch) {
-  if (!ActiveLocked() || !marks_) return 0;
+Status Trace::MarkCommitLocked(DbTxn* txn, const CommitBatch& batch, bool* retry) {
+  if (!ActiveLocked() || !marks_) return Status::OK();
   std::vector<Oid> oids;
   for (const CommitBatch::Entry& e : batch.entries()) {
     if (e.oid.value() >= state_.cursor && e.oid.value() < state_.limit) oids.push_back(e.oid);
@@ -211,12 +151,49 @@ int Trace::MarkCommitLocked(DbTxn* txn, const CommitBatch& batch) {
   }
   std::sort(oids.begin(), oids.end());
   oids.erase(std::unique(oids.begin(), oids.end()), oids.end());
+  auto fail = [&](int r, const std::string& what) {
+    if (IsRetryable(r)) *retry = true;
+    return FromDb(r, what);
+  };
+  if (state_.phase == TracePhase::kSweep) {
+    // Condemned: unmarked and still stored (its count entry exists; an oid
+    // without one is new or deleted, and the commit itself checks those).
+    std::vector<Oid> condemned;
+    std::string buf;
+    for (Oid oid : oids) {
+      char mk[9];
+      TagKey(kMarkTag, oid, mk);
+      Dbt mkey = InDbt(mk, 9);
+      int ret = GetInto(marks_.get(), txn, &mkey, &buf, 0);
+      if (ret == 0) continue;
+      if (ret != DB_NOTFOUND) return fail(ret, "reading the mark of oid " + OidToString(oid));
+      char kb[8];
+      oid.ToBytes(kb);
+      Dbt key = InDbt(kb, 8);
+      ret = GetInto(s_->refcounts(), txn, &key, &buf, 0);
+      if (ret == 0) {
+        condemned.push_back(oid);
+      } else if (ret != DB_NOTFOUND) {
+        return fail(ret, "reading the count of oid " + OidToString(oid));
+      }
+    }
+    if (!condemned.empty()) {
+      return Status::Conflict("commit stores or references oid " + OidToString(condemned[0]) +
+                                  (condemned.size() > 1 ? " (and " +
+                                                              std::to_string(condemned.size() - 1) +
+                                                              " more)"
+                                                        : std::string()) +
+                                  ", which a collection found unreachable and is deleting",
+                              condemned);
+    }
+    return Status::OK();  // every oid concerned is marked already
+  }
   for (Oid oid : oids) {
     bool added;
     int ret = MarkLocked(txn, state_, oid, &added);
-    if (ret != 0) return ret;
+    if (ret != 0) return fail(ret, "marking oid " + OidToString(oid) + " for the trace");
   }
-  return 0;
+  return Status::OK();
 }
 
 Status Trace::Start(bool* started) {
@@ -396,6 +373,9 @@ Status Trace::StepOnce(uint32_t max, TraceStepResult* result, bool* retry,
     if (marks.size() == max) hi = std::min(hi, marks.back().value());
     size_t i = 0, j = 0;
     uint64_t freed = 0;
+    DeleteCursors cursors;
+    ret = cursors.Open(s_, t);
+    if (ret != 0) return fail(ret, "opening cursors for the sweep");
     while (true) {
       bool has_r = i < recs.size() && recs[i].value() <= hi;
       bool has_m = j < marks.size() && marks[j].value() <= hi;
@@ -414,7 +394,7 @@ Status Trace::StepOnce(uint32_t max, TraceStepResult* result, bool* retry,
         if (ret != 0) return fail(ret, "dropping the mark of oid " + OidToString(oid));
       } else if (rec && !oid.IsRoot()) {
         size_t before = removed->size();
-        ret = DeleteObjectInTxn(s_, t, oid, delta, &freed, removed);
+        ret = DeleteObjectInTxn(s_, t, &cursors, oid, false, delta, &freed, removed);
         if (ret != 0) return fail(ret, "deleting unreachable oid " + OidToString(oid));
         result->collected += removed->size() - before;
       }

@@ -27,14 +27,23 @@
 // meanwhile by counting) is dropped.  A sweep step first drains the frontier
 // if a commit added to it.  When the cursor reaches `limit`, 'S' is deleted.
 //
-// Concurrent commits (the barrier).  While a trace runs, every commit marks,
-// in its own transaction, the oids it stores and every oid its records
-// reference (MarkCommitLocked): an object that gains a referrer is grey, so
-// no marked-and-visited object ever points at an unmarked one, and
+// Concurrent commits (the barrier).  While a trace marks, every commit
+// marks, in its own transaction, the oids it stores and every oid its
+// records reference (MarkCommitLocked): an object that gains a referrer is
+// grey, so no marked-and-visited object ever points at an unmarked one, and
 // everything reachable when the frontier is empty is marked.  Marks are only
 // needed for oids in [cursor, limit): older ones were already swept (they
 // survived), newer ones are never swept.  So anything stored or referenced
-// after the trace started survives it, as with Durus's pack_extra.
+// after the trace started and before its marking ended survives it, as with
+// Durus's pack_extra.
+//
+// Once the sweep runs, an unmarked oid in [cursor, limit) is garbage the
+// trace has condemned: parts of its (possibly cyclic) garbage structure may
+// be deleted already, so keeping it alive would keep dangling references.
+// A commit that stores or references one is refused with Conflict, exactly
+// like a commit referencing an oid the collector already deleted (a client
+// holding a stale reference to garbage).  References to marked oids are
+// still marked (a sweep step drains the frontier before deleting more).
 //
 // Crash safety.  Every step is one transaction (DB_TXN_NOSYNC, made durable
 // by the next durable commit or checkpoint, like collector steps) that also
@@ -97,13 +106,23 @@ struct CounterDelta {
   int64_t pending = 0;
 };
 
-// Deletes object `oid` inside `txn` as the collector does, whatever its
-// count: record, count entry, queue entry; decrements the counts of the
-// (still existing) oids it references and queues those that reach 0.
+// Cursors on records.db and refcounts.db inside one transaction, reused
+// by every DeleteObjectInTxn of a step (a cursor positioned by a lookup
+// deletes or rewrites without a second descent of the tree).
+struct DeleteCursors {
+  Cursor records, counts;
+  int Open(BdbStorage* s, DbTxn* txn);
+};
+
+// Deletes object `oid` inside `txn` (bdb/collector.cc): its record, count
+// entry and queue entry; decrements the counts of the (still existing)
+// oids it references and queues those that reach 0.  With `collector`, only
+// if its count is still 0 (and the caller has dequeued it already);
+// otherwise whatever its count (the trace's sweep, verify --repair).
 // Appends `oid` to *removed and adds to *delta / *freed if it existed.
 // Returns a Berkeley DB code (0 on success; DB_LOCK_DEADLOCK: retry).
-int DeleteObjectInTxn(BdbStorage* s, DbTxn* txn, Oid oid, CounterDelta* delta, uint64_t* freed,
-                      std::vector<Oid>* removed);
+int DeleteObjectInTxn(BdbStorage* s, DbTxn* txn, DeleteCursors* cursors, Oid oid, bool collector,
+                      CounterDelta* delta, uint64_t* freed, std::vector<Oid>* removed);
 
 class Trace {
  public:
@@ -114,9 +133,12 @@ class Trace {
   // write_mu_ held.  True while a trace runs (the barrier is needed).
   bool ActiveLocked() const { return state_.phase != TracePhase::kIdle; }
 
-  // write_mu_ held, inside the commit transaction `txn`: mark every oid the
-  // batch stores and every oid its records reference.  Berkeley DB code.
-  int MarkCommitLocked(DbTxn* txn, const CommitBatch& batch);
+  // write_mu_ held, inside the commit transaction `txn`.  Marking: mark
+  // every oid the batch stores and every oid its records reference.
+  // Sweeping: Conflict (naming them) if any of those is an existing oid the
+  // trace found unreachable and has not deleted yet.  Sets *retry on a
+  // Berkeley DB deadlock.
+  Status MarkCommitLocked(DbTxn* txn, const CommitBatch& batch, bool* retry);
 
   // Start a trace unless one is running (*started false then, or when there
   // is no root to trace from).  Takes write_mu_.
@@ -141,6 +163,8 @@ class Trace {
   int MarkLocked(DbTxn* txn, const TraceState& st, Oid oid, bool* added);
   int PutStateLocked(DbTxn* txn, const TraceState& st);
   void PublishLocked();
+
+  friend class Verifier;  // bdb/verify.cc reads state_ and marks_
 
   BdbStorage* const s_;
   DbPtr marks_;

@@ -204,8 +204,12 @@ class Verifier {
       total_ = s_->object_count_;
       DURUS_RETURN_IF_ERROR(OpenTemp(s_->env(), &counts_));
       DURUS_RETURN_IF_ERROR(Recount());
+      trace_ = s_->trace_.state_;
+      trace_marks_ = s_->trace_.marks_.get();
+      rep_->trace_running = trace_.phase != TracePhase::kIdle;
       DURUS_RETURN_IF_ERROR(Compare());
       if (opt_.check_reachability) DURUS_RETURN_IF_ERROR(Reachability());
+      DURUS_RETURN_IF_ERROR(EvaluateDangling());
       CheckMeta();
       if (opt_.repair && !rep_->clean()) DURUS_RETURN_IF_ERROR(Repair());
       CloseTemps();
@@ -364,13 +368,14 @@ class Verifier {
           }
         }
         if (has_recount) {
-          rep_->Add(Problem{ProblemKind::kDanglingRef, k, 0, expected, referrer, ""});
+          // Judged after the reachability trace (EvaluateDangling): a
+          // dangling ref inside garbage a running trace is deleting is not
+          // a problem.  Value: referrers, a referrer, reachable referrers.
           ++dangling_;
-          if (opt_.repair) {
-            if (!missing_) DURUS_RETURN_IF_ERROR(OpenTemp(s_->env(), &missing_));
-            int ret = TempPut(missing_.get(), oid, kEmpty, 0);
-            if (ret != 0) return FromDb(ret, "writing the missing-oid table");
-          }
+          if (!missing_) DURUS_RETURN_IF_ERROR(OpenTemp(s_->env(), &missing_));
+          std::string v = U64Bytes(expected) + U64Bytes(referrer) + U64Bytes(0);
+          int ret = TempPut(missing_.get(), oid, v.data(), v.size());
+          if (ret != 0) return FromDb(ret, "writing the missing-oid table");
         }
         if (queued) {
           rep_->Add(Problem{ProblemKind::kQueuedMissing, k, 0, 0, 0, ""});
@@ -450,6 +455,7 @@ class Verifier {
         ++rep_->reachable;
         Progress("trace", rep_->reachable, rep_->records);
         for (Oid r : RecordRefs(rec)) {
+          if (dangling_ > 0) DURUS_RETURN_IF_ERROR(CountReachableReferrer(r));
           ret = TempPut(marks_.get(), r, kEmpty, 0, DB_NOOVERWRITE);
           if (ret == DB_KEYEXIST) continue;
           if (ret == 0) ret = TempPut(frontier_.get(), r, kEmpty, 0);
@@ -523,13 +529,82 @@ class Verifier {
       DURUS_RETURN_IF_ERROR(un.Advance("the unreachable set"));
       while (un.valid) {
         if (GetU64(un.value.data()) != kFreed) {
-          ++rep_->leaked;
-          rep_->Add(Problem{ProblemKind::kLeaked, un.key.value(), GetU64(un.value.data()), 0, 0,
-                            ""});
+          bool condemned = false;
+          DURUS_RETURN_IF_ERROR(CondemnedByTrace(un.key, &condemned));
+          if (condemned) {
+            ++rep_->trace_will_free;
+          } else {
+            ++rep_->leaked;
+            rep_->Add(Problem{ProblemKind::kLeaked, un.key.value(), GetU64(un.value.data()), 0,
+                              0, ""});
+          }
         }
         DURUS_RETURN_IF_ERROR(un.Advance("the unreachable set"));
       }
     }
+    return Status::OK();
+  }
+
+  // A reachable record references `r`: if `r` is missing, count it.
+  Status CountReachableReferrer(Oid r) {
+    std::string v;
+    int ret = TempGet(missing_.get(), r, &v);
+    if (ret == DB_NOTFOUND) return Status::OK();
+    if (ret != 0 || v.size() != 24) return FromDb(ret ? ret : EINVAL, "reading missing oids");
+    std::string nv = v.substr(0, 16) + U64Bytes(GetU64(v.data() + 16) + 1);
+    return FromDb(TempPut(missing_.get(), r, nv.data(), nv.size()), "writing missing oids");
+  }
+
+  // True if the running trace will delete `oid`: it has finished marking
+  // (or is marking and `oid` is unmarked) and `oid` lies in what it has
+  // still to sweep.
+  Status CondemnedByTrace(Oid oid, bool* condemned) {
+    *condemned = false;
+    if (trace_.phase == TracePhase::kIdle || trace_marks_ == nullptr) return Status::OK();
+    if (oid.value() < trace_.cursor || oid.value() >= trace_.limit) return Status::OK();
+    char mk[9];
+    mk[0] = 'M';
+    oid.ToBytes(mk + 1);
+    Dbt key = InDbt(mk, 9);
+    std::string v;
+    int ret = GetInto(trace_marks_, nullptr, &key, &v, 0);
+    if (ret == DB_NOTFOUND) {
+      *condemned = true;
+      return Status::OK();
+    }
+    return FromDb(ret, "reading the trace's marks");
+  }
+
+  // Dangling references are problems, except those held only by
+  // unreachable records to oids a running sweep has deleted already (a
+  // garbage cycle is deleted one record at a time).
+  Status EvaluateDangling() {
+    if (dangling_ == 0) return Status::OK();
+    std::vector<Oid> benign;
+    {
+      Stream st(missing_.get());
+      DURUS_RETURN_IF_ERROR(st.Advance("missing oids"));
+      while (st.valid) {
+        uint64_t referrers = GetU64(st.value.data());
+        uint64_t referrer = GetU64(st.value.data() + 8);
+        uint64_t reachable = GetU64(st.value.data() + 16);
+        bool swept = opt_.check_reachability && reachable == 0 &&
+                     trace_.phase == TracePhase::kSweep && st.key.value() < trace_.cursor;
+        if (swept) {
+          ++rep_->trace_swept_refs;
+          benign.push_back(st.key);
+        } else {
+          rep_->Add(Problem{ProblemKind::kDanglingRef, st.key.value(), 0, referrers, referrer,
+                            ""});
+        }
+        DURUS_RETURN_IF_ERROR(st.Advance("missing oids"));
+      }
+    }
+    for (Oid o : benign) {
+      int ret = TempDel(missing_.get(), o);
+      if (ret != 0) return FromDb(ret, "updating missing oids");
+    }
+    dangling_ -= benign.size();
     return Status::OK();
   }
 
@@ -663,11 +738,16 @@ class Verifier {
         CounterDelta delta;
         uint64_t freed = 0;
         Txn txn;
+        DeleteCursors cursors;
         int ret = txn.Begin(s_->env());
+        if (ret == 0) ret = cursors.Open(s_, txn.get());
         for (size_t i = 0; ret == 0 && i < batch.size(); ++i) {
           if (batch[i].IsRoot()) continue;
-          ret = DeleteObjectInTxn(s_, txn.get(), batch[i], &delta, &freed, &removed);
+          ret = DeleteObjectInTxn(s_, txn.get(), &cursors, batch[i], false, &delta, &freed,
+                                  &removed);
         }
+        cursors.records.Close();
+        cursors.counts.Close();
         uint64_t objects = s_->object_count_ + delta.objects;
         uint64_t bytes = s_->record_bytes_ + delta.bytes;
         uint64_t pending = s_->pending_count_ + delta.pending;
@@ -706,6 +786,9 @@ class Verifier {
     DURUS_RETURN_IF_ERROR(s->CheckOpen());
     if (s->options_.readonly) return Status::ReadOnly("storage " + s->home() + " is read-only");
     std::lock_guard<std::mutex> l(s->write_mu_);
+    // Write the cache back first, so that the files show their real size.
+    int ret0 = s->env()->txn_checkpoint(0, 0, DB_FORCE);
+    if (ret0 != 0) return FromDb(ret0, "checkpoint before compaction");
     report->file_bytes_before = TableFileBytes(s->home());
     for (Db* db : {s->records(), s->refcounts(), s->pending(), s->meta()}) {
       DB_COMPACT c;
@@ -728,6 +811,8 @@ class Verifier {
   uint64_t total_ = 0;
   uint64_t max_oid_ = 0;
   uint64_t dangling_ = 0;
+  TraceState trace_;            // the running trace, if any, at the start
+  Db* trace_marks_ = nullptr;   // its marks (owned by the Trace)
   uint64_t queue_after_ = 0;  // queue entries once repaired
   gc::RepairSummary repair_;
   std::vector<Fix> fixes_;

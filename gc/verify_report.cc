@@ -101,6 +101,13 @@ std::string FormatVerifyText(const VerifyReport& r) {
            " freed by counting, %" PRIu64 " leaked in cycles)\n",
            r.reachable, r.unreachable, r.collectable, r.leaked);
   out += line;
+  if (r.trace_running) {
+    snprintf(line, sizeof(line),
+             "a trace (pack) is in progress: it will free %" PRIu64
+             " unreachable objects; %" PRIu64 " references inside garbage it is deleting\n",
+             r.trace_will_free, r.trace_swept_refs);
+    out += line;
+  }
   if (r.clean()) {
     out += "no problems found\n";
   } else {
@@ -150,6 +157,9 @@ std::string FormatVerifyJson(const VerifyReport& r) {
   field("unreachable", U(r.unreachable));
   field("collectable", U(r.collectable));
   field("leaked", U(r.leaked));
+  field("trace_running", r.trace_running ? "true" : "false");
+  field("trace_will_free", U(r.trace_will_free));
+  field("trace_swept_refs", U(r.trace_swept_refs));
   field("total_problems", U(r.total_problems()));
   std::string kinds = "{";
   for (int k = 0; k < static_cast<int>(ProblemKind::kNumKinds); ++k) {

@@ -66,7 +66,14 @@ struct VerifyReport {
   uint64_t unreachable = 0;   // records not reachable from the root
   uint64_t collectable = 0;   // of those, freed by counting alone (queued garbage
                               // and what only it references)
-  uint64_t leaked = 0;        // of those, never freed by counting
+  uint64_t leaked = 0;        // of those, never freed by counting (nor by a
+                              // trace in progress)
+  // A trace (pack) in progress, interrupted by a close or a crash, resumes
+  // at the next open; what it will delete is not a problem:
+  bool trace_running = false;
+  uint64_t trace_will_free = 0;   // unreachable, unmarked, not yet swept
+  uint64_t trace_swept_refs = 0;  // garbage still referencing garbage the
+                                  // sweep deleted already
   // Problems by kind, and the first `max_samples` of them.
   std::array<uint64_t, static_cast<int>(ProblemKind::kNumKinds)> problems{};
   std::vector<Problem> samples;

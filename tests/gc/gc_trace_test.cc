@@ -251,7 +251,7 @@ TEST(GcTrace, CommitsDuringMarkKeepNewAndNewlyLinkedObjects) {
   EXPECT_TRUE(r.clean()) << Describe(r);
 }
 
-TEST(GcTrace, CommitsDuringSweepKeepWhatTheyLink) {
+TEST(GcTrace, CommitsDuringSweepLinkLiveObjectsButNotCondemnedGarbage) {
   TempDir dir;
   auto s = test::OpenBdb(dir.Sub("home"), ManualGc());
   Graph g(s.get());
@@ -259,8 +259,7 @@ TEST(GcTrace, CommitsDuringSweepKeepWhatTheyLink) {
   std::vector<uint64_t> live = g.Chain(10);
   std::vector<uint64_t> ring_lo = g.Ring(3);   // low oids: swept early
   std::vector<uint64_t> ring_hi = g.Ring(30);  // higher oids
-  std::vector<uint64_t> ring_hi2 = g.Ring(3);
-  g.Set(0, {live[0], ring_lo[0], ring_hi[0], ring_hi2[0]});
+  g.Set(0, {live[0], ring_lo[0], ring_hi[0]});
   ASSERT_TRUE(g.Flush().ok());
   g.Put(0, {live[0]});
   bool started = false, done = false;
@@ -268,7 +267,7 @@ TEST(GcTrace, CommitsDuringSweepKeepWhatTheyLink) {
     Status st0 = StartTrace(s.get(), &started);
     ASSERT_TRUE(st0.ok()) << st0.ToString();
   }
-  // Mark everything (11 visits), then sweep a little.
+  // Mark everything (11 visits), then sweep past ring_lo.
   TraceInfo info;
   while (true) {
     Step(s.get(), 1, &done);
@@ -277,28 +276,41 @@ TEST(GcTrace, CommitsDuringSweepKeepWhatTheyLink) {
     ASSERT_FALSE(done);
   }
   EXPECT_FALSE(Exists(s.get(), ring_lo[0]));
-  // The sweep has not reached ring_hi: link it from a live (swept, black)
-  // object, and link ring_hi2 from a new object.
   ASSERT_LE(info.cursor, ring_hi[0]);
-  g.Forget(ring_lo[0]);
-  g.Forget(ring_lo[1]);
-  g.Forget(ring_lo[2]);
-  g.Put(live[3], {live[4], ring_hi[10]});
+  for (uint64_t x : ring_lo) g.Forget(x);
+  // ring_hi is not deleted yet, but the trace found it unreachable: linking
+  // it (from a swept live object, from a new object) is refused, as linking
+  // a collected object is; nothing of the commit is written.
+  g.Set(live[3], {live[4], ring_hi[10]});
+  Status st = g.Flush();
+  EXPECT_TRUE(st.IsConflict()) << st.ToString();
+  ASSERT_EQ(st.oids().size(), 1u);
+  EXPECT_EQ(st.oids()[0], Oid(ring_hi[10]));
   uint64_t n = g.New();
-  g.Set(n, {ring_hi2[1]});
+  g.Set(n, {ring_hi[1]});
   g.Set(0, {live[0], n});
-  ASSERT_TRUE(g.Flush().ok());
-  // A stale reference to the swept ring is refused.
+  EXPECT_TRUE(g.Flush().IsConflict());
+  // Storing the condemned object itself is refused too (its old record
+  // may reference ring objects the sweep deleted already).
+  g.Set(ring_hi[5], {ring_hi[6]});
+  EXPECT_TRUE(g.Flush().IsConflict());
+  // So is a stale reference to the swept ring.
   uint64_t m = g.New();
   g.Set(m, {ring_lo[1]});
-  g.Set(0, {live[0], n, m});
+  g.Set(0, {live[0], m});
   EXPECT_TRUE(g.Flush().IsConflict());
+  // Live objects, marked, can be linked anywhere, old and new.
+  uint64_t k = g.New();
+  g.Set(k, {live[9], live[2]});
+  g.Set(live[8], {live[9], live[1]});
+  g.Set(0, {live[0], k});
+  ASSERT_TRUE(g.Flush().ok());
   RunTraceToEnd(s.get(), 2);
-  for (uint64_t x : ring_hi) EXPECT_TRUE(Exists(s.get(), x)) << x;
-  for (uint64_t x : ring_hi2) EXPECT_TRUE(Exists(s.get(), x)) << x;
-  for (uint64_t x : live) EXPECT_TRUE(Exists(s.get(), x)) << x;
+  for (uint64_t x : ring_hi) EXPECT_FALSE(Exists(s.get(), x)) << x;
+  for (uint64_t x : g.Reachable()) EXPECT_TRUE(Exists(s.get(), x)) << x;
   gc::VerifyReport r = Verify(s.get());
   EXPECT_TRUE(r.clean()) << Describe(r);
+  EXPECT_EQ(r.unreachable, 0u);
 }
 
 // Random graph edits interleaved with trace steps of random sizes, against

@@ -308,6 +308,87 @@ TEST_F(VerifyTest, GcCommandCollectsCyclesAndCompacts) {
   EXPECT_EQ(RunCommand("gc --help").code, 0);
 }
 
+TEST(VerifyDuringATrace, AnInterruptedSweepIsNotAProblem) {
+  // A server stopped (or killed) in the middle of a pack: the trace resumes
+  // at the next open.  Half a garbage ring is deleted, the other half still
+  // references it: verify knows the trace will finish the job.
+  TempDir dir;
+  std::vector<uint64_t> live, ring, ring2;
+  {
+    auto s = test::OpenBdb(dir.Sub("home"), ManualGc());
+    Graph g(s.get());
+    g.New();
+    live = g.Chain(5);
+    ring = g.Ring(20);
+    ring2 = g.Ring(7);  // not reached by the sweep yet
+    g.Set(0, {live[0], ring[0], ring2[0]});
+    ASSERT_TRUE(g.Flush().ok());
+    g.Put(0, {live[0]});
+    bool started = false, done = false;
+    ASSERT_TRUE(bdb_testing::StartTrace(s.get(), &started).ok());
+    bdb_testing::TraceInfo info;
+    do {
+      uint64_t n = 0;
+      ASSERT_TRUE(bdb_testing::TraceStep(s.get(), 2, &n, &done).ok());
+      ASSERT_TRUE(bdb_testing::GetTraceInfo(s.get(), &info).ok());
+      ASSERT_FALSE(done);
+    } while (!(info.phase == 2 && info.cursor > ring[8]));
+    ASSERT_TRUE(s->Close().ok());
+  }
+  auto s = test::OpenBdb(dir.Sub("home"), ManualGc());
+  EXPECT_FALSE(Exists(s.get(), ring[0]));
+  EXPECT_TRUE(Exists(s.get(), ring[19]));
+  gc::VerifyReport r = Verify(s.get());
+  EXPECT_TRUE(r.clean()) << Describe(r);
+  EXPECT_TRUE(r.trace_running);
+  EXPECT_EQ(r.trace_swept_refs, 1u);  // ring[19] -> ring[0]
+  // What is left of the ring is a chain now: counting frees it.
+  uint64_t left = 0;
+  for (uint64_t x : ring) left += Exists(s.get(), x);
+  EXPECT_GT(left, 0u);
+  EXPECT_LT(left, ring.size());
+  EXPECT_EQ(r.collectable, left);
+  EXPECT_EQ(r.trace_will_free, ring2.size());
+  EXPECT_EQ(r.leaked, 0u);
+  EXPECT_NE(Describe(r).find("a trace (pack) is in progress"), std::string::npos);
+  // Repair has nothing to do, and the finished trace leaves a clean store.
+  gc::VerifyReport fixed = Verify(s.get(), true);
+  EXPECT_EQ(fixed.total_problems(), 0u);
+  CollectReport rep;
+  ASSERT_TRUE(s->Collect(true, &rep).ok());
+  for (uint64_t x : ring) EXPECT_FALSE(Exists(s.get(), x));
+  for (uint64_t x : ring2) EXPECT_FALSE(Exists(s.get(), x));
+  r = Verify(s.get());
+  EXPECT_TRUE(r.clean()) << Describe(r);
+  EXPECT_FALSE(r.trace_running);
+  EXPECT_EQ(r.unreachable, 0u);
+}
+
+TEST(VerifyDuringATrace, ADanglingRefFromALiveObjectIsStillAProblem) {
+  TempDir dir;
+  auto s = test::OpenBdb(dir.Sub("home"), ManualGc());
+  Graph g(s.get());
+  g.New();
+  std::vector<uint64_t> live = g.Chain(5);
+  std::vector<uint64_t> ring = g.Ring(6);
+  g.Set(0, {live[0], ring[0]});
+  ASSERT_TRUE(g.Flush().ok());
+  g.Put(0, {live[0]});
+  bool started = false, done = false;
+  ASSERT_TRUE(bdb_testing::StartTrace(s.get(), &started).ok());
+  bdb_testing::TraceInfo info;
+  do {
+    uint64_t n = 0;
+    ASSERT_TRUE(bdb_testing::TraceStep(s.get(), 1, &n, &done).ok());
+    ASSERT_TRUE(bdb_testing::GetTraceInfo(s.get(), &info).ok());
+  } while (!(info.phase == 2 && info.cursor > live[4]));
+  // A live record loses its child behind the trace's back.
+  ASSERT_TRUE(bdb_testing::EraseRecord(s.get(), Oid(live[2])).ok());
+  ASSERT_TRUE(bdb_testing::EraseCount(s.get(), Oid(live[2])).ok());
+  gc::VerifyReport r = Verify(s.get());
+  EXPECT_EQ(r.count(gc::ProblemKind::kDanglingRef), 1u) << Describe(r);
+}
+
 TEST(Compact, ReturnsFreedPagesToTheFileSystem) {
   TempDir dir;
   auto s = test::OpenBdb(dir.Sub("home"), ManualGc());
