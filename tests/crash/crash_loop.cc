@@ -74,6 +74,7 @@ struct ModeResult {
   uint64_t collected = 0;
   bool traces_unavailable = false;
   bool verify_ran = false;
+  int mid_sweep = 0;          // recoveries that found a trace's sweep half done
   std::vector<std::string> failures;
 };
 
@@ -234,6 +235,7 @@ bool CheckRound(const std::string& home, Durability mode, const std::string& sid
   st = CheckStore(s.get(), co, &cr);
   if (!st.ok()) return fail("check failed: " + st.ToString());
   res->verify_ran |= cr.verify_ran;
+  if (cr.dangling_during_sweep > 0) ++res->mid_sweep;
   problems.insert(problems.end(), cr.problems.begin(), cr.problems.end());
 
   if (problems.empty() && collect) {
@@ -362,11 +364,11 @@ int Main(int argc, char** argv) {
     ModeResult r = RunMode(f, dir, mode);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     printf("%s: %d kills survived, %llu commits acknowledged (store at commit %llu), "
-           "%llu acknowledged commits lost, %llu post-crash collections (%llu objects freed)%s, "
-           "%.1f s\n",
+           "%llu acknowledged commits lost, %llu post-crash collections (%llu objects freed), "
+           "%d recoveries mid-sweep%s, %.1f s\n",
            DurabilityName(mode), r.kills, (unsigned long long)r.acknowledged,
            (unsigned long long)r.recovered_max, (unsigned long long)r.lost,
-           (unsigned long long)r.collects, (unsigned long long)r.collected,
+           (unsigned long long)r.collects, (unsigned long long)r.collected, r.mid_sweep,
            r.traces_unavailable ? " [cycle trace not available: NotSupported]" : "", secs);
     for (const std::string& fl : r.failures) printf("  FAILED %s\n", fl.c_str());
     if (!r.failures.empty()) ok = false;

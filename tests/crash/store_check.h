@@ -48,6 +48,10 @@ struct CheckResult {
   uint64_t unreachable = 0;  // queued garbage + what only it holds + cycles
   uint64_t leaked = 0;       // unreachable and not freeable by counting
   bool verify_ran = false;   // bdb/verify.h was available and ran
+  bool trace_running = false;  // a cycle trace is in progress (when knowable)
+  // References from unreachable objects to objects a running trace already
+  // swept (legitimate only mid-sweep; counted, not problems).
+  uint64_t dangling_during_sweep = 0;
   std::set<Oid> reachable_oids;
 
   bool ok() const { return problems.empty(); }

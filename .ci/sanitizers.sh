@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Sanitizer CI (issue 7), called by .ci/run after the ordinary test run:
+#   1. ASan + UBSan (-DDURUS_SANITIZE=address): the C++ unit tests (core, gc,
+#      migrate), the server's C++ and Python tests (the server binary is
+#      instrumented; the Durus clients are plain Python), the crash loop and
+#      the fault tests;
+#   2. TSan (-DDURUS_SANITIZE=thread): the concurrency tests of the storage
+#      and of the server;
+#   3. fuzz: a clang build with -DDURUS_FUZZ=ON (libFuzzer + ASan) running each
+#      fuzz target for -runs=20000 (needs the Debian packages clang and
+#      libclang-rt-14-dev).
+# The Python extension module is not run under a sanitizer (it would need the
+# runtime preloaded into the interpreter).  Any sanitizer report fails the
+# test that produced it (halt_on_error / abort_on_error).
+#
+#   .ci/sanitizers.sh [asan|tsan|fuzz|all]     (default all)
+# BUILD_ROOT (default .) holds build-asan/, build-tsan/, build-fuzz/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+which=${1:-all}
+root=${BUILD_ROOT:-.}
+jobs=${JOBS:-2}
+
+configure_build() {  # dir sanitizer targets...
+  local dir=$1 san=$2
+  shift 2
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDURUS_SANITIZE="$san" \
+        -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
+  cmake --build "$dir" -j"$jobs" --target "$@"
+}
+
+# Targets the selected tests need (a subset of `all`: no Python module).
+targets=(durus-bdb)
+for t in record_test contract_test refcount_test model_test crash_test durability_test \
+         cli_test concurrency_test server_test gc_collect_test gc_trace_test gc_verify_test \
+         gc_crash_test gc_unit_test migrate_test check_home \
+         durus_crash_loop durus_check_store fault_test durus_fault_server; do
+  targets+=("$t")
+done
+existing_targets() {  # dir -> the targets above that this tree defines
+  local dir=$1
+  cmake --build "$dir" --target help 2>/dev/null | sed -n 's/^\.\.\. \([^ ]*\).*/\1/p' |
+    grep -Fx -f <(printf '%s\n' "${targets[@]}") || true
+}
+
+if [[ $which == asan || $which == all ]]; then
+  dir="$root/build-asan"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDURUS_SANITIZE=address \
+        -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
+  mapfile -t have < <(existing_targets "$dir")
+  time cmake --build "$dir" -j"$jobs" --target "${have[@]}"
+  export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=0
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  # Everything but the Python-module tests, the fuzz replays (run in the
+  # ordinary build) and the long stress tests; the crash loop shortened.
+  time ctest --test-dir "$dir" -j2 --timeout 600 --output-on-failure \
+       -E '^(python_|gc_python|migrate_durus|fuzz_|stress_|crash_loop_|crash_server)'
+  time "$dir/tests/crash/durus_crash_loop" --kills 10
+fi
+
+if [[ $which == tsan || $which == all ]]; then
+  dir="$root/build-tsan"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDURUS_SANITIZE=thread \
+        -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
+  time cmake --build "$dir" -j"$jobs" --target concurrency_test server_test durus-bdb
+  export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+  # The storage's concurrency test, the in-process server tests (parallel
+  # loads, commits, the collector) and the Python concurrency/isolation
+  # test against the instrumented server binary.
+  time ctest --test-dir "$dir" -j2 --timeout 600 --output-on-failure \
+       -R '^(Concurrency|Server|server_test_concurrency)'
+fi
+
+if [[ $which == fuzz || $which == all ]]; then
+  dir="$root/build-fuzz"
+  CC=clang CXX=clang++ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DDURUS_SANITIZE=address -DDURUS_FUZZ=ON -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
+  time cmake --build "$dir" -j"$jobs" --target fuzz_record fuzz_protocol fuzz_shelf fuzz_dfs20 fuzz_dump
+  export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
+  time ctest --test-dir "$dir" -j2 --timeout 600 --output-on-failure -L fuzz
+fi
