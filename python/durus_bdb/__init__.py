@@ -10,6 +10,7 @@ See doc/python.md.
 from durus_bdb.errors import (ConflictError, InvalidArgumentError,
                               MissingObjectError, ReferenceConflictError,
                               StorageError, StorageReadConflictError)
+from durus_bdb.migration import detect_format, export, migrate
 from durus_bdb.storage import BerkeleyDBStorage
 
 __version__ = "0.1.0"
@@ -22,4 +23,7 @@ __all__ = [
     "ReferenceConflictError",
     "StorageError",
     "StorageReadConflictError",
+    "detect_format",
+    "export",
+    "migrate",
 ]

@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "bdb/bdb_storage.h"
+#include "python/src/migration.h"
 #include "python/src/options.h"
 #include "python/src/status_error.h"
 #include "python/src/storage_handle.h"
@@ -21,6 +22,17 @@ PYBIND11_MODULE(_durus_bdb, m) {
         "Keyword options accepted by BerkeleyDBStorage beyond the named parameters.");
   m.def("is_bdb_home", &durus::IsBdbHome, py::arg("path"),
         "True if path looks like a durus-bdb home.");
+
+#ifdef DURUS_BDB_HAVE_MIGRATE
+  // Positional, already checked by durus_bdb.migration (the public API).
+  m.def("_migrate", &durus::python::MigrateBinding, py::arg("source"), py::arg("home"),
+        py::arg("format"), py::arg("durability"), py::arg("verify"), py::arg("strict"),
+        py::arg("allow_dangling"), py::arg("temp_dir"), py::arg("cache_mb"), py::arg("sort_mb"),
+        py::arg("progress"));
+  m.def("_export", &durus::python::ExportBinding, py::arg("home"), py::arg("dest"),
+        py::arg("format"), py::arg("level"), py::arg("cache_mb"), py::arg("progress"));
+  m.def("_detect_format", &durus::python::DetectFormatBinding, py::arg("path"));
+#endif
 
   py::class_<StorageHandle>(m, "StorageCore")
       .def(py::init<const std::string&, bool, const std::string&, uint32_t, const py::dict&, bool>(),
