@@ -50,33 +50,36 @@ int DeleteCursors::Open(BdbStorage* s, DbTxn* txn) {
   return ret;
 }
 
-int DeleteObjectInTxn(BdbStorage* s, DbTxn* txn, DeleteCursors* cur, Oid oid, bool collector,
-                      CounterDelta* delta, uint64_t* freed, std::vector<Oid>* removed) {
+int DeleteObjectInTxn(BdbStorage* s, DbTxn* txn, DeleteCursors* cur, Oid oid,
+                      const DeleteMode& mode, CounterDelta* delta, uint64_t* freed,
+                      std::vector<Oid>* removed) {
   thread_local std::string buf;
   char kb[8];
   oid.ToBytes(kb);
   Dbt key = InDbt(kb, 8);
-  // Its count: the collector deletes only what is still unreferenced (a
-  // commit may have revived it since it was queued).
-  int ret = CursorGetInto(cur->counts.get(), &key, &buf, DB_SET | DB_RMW);
-  if (ret != 0 && ret != DB_NOTFOUND) return ret;
-  bool has_count = ret == 0;
-  uint64_t count = has_count && buf.size() == 8 ? GetU64(buf.data()) : 0;
-  if (collector && (!has_count || count != 0 || oid.IsRoot())) return 0;
-  if (has_count) {
-    ret = cur->counts->del(0);
-    if (ret != 0) return ret;
-  }
-  if (!collector && has_count && count == 0 && !oid.IsRoot()) {
-    ret = s->pending()->del(txn, &key, 0);
-    if (ret == 0) {
-      delta->pending -= 1;
-    } else if (ret != DB_NOTFOUND) {
-      return ret;
+  bool has_count = false;
+  uint64_t count = 0;
+  if (!mode.count_deleted) {
+    int ret = CursorGetInto(cur->counts.get(), &key, &buf, DB_SET | DB_RMW);
+    if (ret != 0 && ret != DB_NOTFOUND) return ret;
+    has_count = ret == 0;
+    count = has_count && buf.size() == 8 ? GetU64(buf.data()) : 0;
+    if (mode.collector && (!has_count || count != 0 || oid.IsRoot())) return 0;
+    if (has_count) {
+      ret = cur->counts->del(0);
+      if (ret != 0) return ret;
+    }
+    if (!mode.collector && has_count && count == 0 && !oid.IsRoot()) {
+      ret = s->pending()->del(txn, &key, 0);
+      if (ret == 0) {
+        delta->pending -= 1;
+      } else if (ret != DB_NOTFOUND) {
+        return ret;
+      }
     }
   }
   std::vector<Oid> refs;
-  ret = CursorGetInto(cur->records.get(), &key, &buf, DB_SET | DB_RMW);
+  int ret = CursorGetInto(cur->records.get(), &key, &buf, DB_SET | DB_RMW);
   if (ret == 0) {
     refs = RecordRefs(buf);
     delta->bytes -= static_cast<int64_t>(buf.size());
@@ -86,10 +89,11 @@ int DeleteObjectInTxn(BdbStorage* s, DbTxn* txn, DeleteCursors* cur, Oid oid, bo
     if (ret != 0) return ret;
   } else if (ret != DB_NOTFOUND) {
     return ret;
-  } else if (!has_count) {
+  } else if (!has_count && !mode.count_deleted) {
     return 0;  // neither record nor count: nothing to delete
   }
   removed->push_back(oid);
+  size_t room = mode.cascade != nullptr ? mode.cascade_room : 0;
   for (Oid ref : refs) {
     char rk[8];
     ref.ToBytes(rk);
@@ -100,6 +104,14 @@ int DeleteObjectInTxn(BdbStorage* s, DbTxn* txn, DeleteCursors* cur, Oid oid, bo
     uint64_t c = buf.size() == 8 ? GetU64(buf.data()) : 0;
     if (c == 0) continue;  // inconsistent; verify --repair recounts
     --c;
+    if (c == 0 && !ref.IsRoot() && room > 0) {
+      // Collected next, in this transaction: its count entry goes now.
+      ret = cur->counts->del(0);
+      if (ret != 0) return ret;
+      mode.cascade->push_back(ref);
+      --room;
+      continue;
+    }
     char cv[8];
     Oid(c).ToBytes(cv);
     Dbt data = InDbt(cv, 8);
@@ -133,11 +145,13 @@ Status BdbStorage::CollectStep(uint32_t max, uint64_t* collected, uint64_t* byte
       s = CollectOnce(max, collected, bytes, done, &retry, &removed);
       if (!retry || attempt >= kMaxRetries) break;
     }
-  }
-  if (s.ok() && !removed.empty()) {
-    collected_total_ += removed.size();
-    std::lock_guard<std::mutex> l(collected_mu_);
-    collected_.insert(collected_.end(), removed.begin(), removed.end());
+    // Published with the counters (still under write_mu_): whoever sees
+    // the object count drop also finds the oids in Sync().
+    if (s.ok() && !removed.empty()) {
+      collected_total_ += removed.size();
+      std::lock_guard<std::mutex> cl(collected_mu_);
+      collected_.insert(collected_.end(), removed.begin(), removed.end());
+    }
   }
   return s;
 }
@@ -192,9 +206,21 @@ Status BdbStorage::CollectOnce(uint32_t max, uint64_t* collected, uint64_t* byte
     DeleteCursors cursors;
     ret = cursors.Open(this, t);
     if (ret != 0) return fail(ret, "opening cursors for the collector");
-    for (Oid oid : queue) {
-      ret = DeleteObjectInTxn(this, t, &cursors, oid, true, &delta, bytes_freed, removed);
-      if (ret != 0) return fail(ret, "collecting oid " + OidToString(oid));
+    // The cascade stays in this transaction while the step has room (no
+    // round trip through pending.db for a dropped subtree); what does not
+    // fit is queued.
+    std::vector<Oid> cascade;
+    const size_t dequeued = queue.size();
+    for (size_t i = 0; i < queue.size(); ++i) {
+      DeleteMode mode;
+      mode.collector = true;
+      mode.count_deleted = i >= dequeued;
+      mode.cascade = &cascade;
+      mode.cascade_room = max > queue.size() ? max - queue.size() : 0;
+      cascade.clear();
+      ret = DeleteObjectInTxn(this, t, &cursors, queue[i], mode, &delta, bytes_freed, removed);
+      if (ret != 0) return fail(ret, "collecting oid " + OidToString(queue[i]));
+      queue.insert(queue.end(), cascade.begin(), cascade.end());
     }
   }  // cursors closed before the commit
   uint64_t objects = object_count_ + delta.objects;

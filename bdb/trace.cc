@@ -300,15 +300,15 @@ Status Trace::Step(uint32_t max, TraceStepResult* result) {
           ++progress_.completed_total;
         }
         PublishLocked();
+        if (!removed.empty()) {  // with the counters, as CollectStep
+          s_->collected_total_ += removed.size();
+          std::lock_guard<std::mutex> cl(s_->collected_mu_);
+          s_->collected_.insert(s_->collected_.end(), removed.begin(), removed.end());
+        }
         break;
       }
       if (!retry || attempt >= kMaxRetries) break;
     }
-  }
-  if (s.ok() && !removed.empty()) {
-    s_->collected_total_ += removed.size();
-    std::lock_guard<std::mutex> l(s_->collected_mu_);
-    s_->collected_.insert(s_->collected_.end(), removed.begin(), removed.end());
   }
   return s;
 }
@@ -394,7 +394,7 @@ Status Trace::StepOnce(uint32_t max, TraceStepResult* result, bool* retry,
         if (ret != 0) return fail(ret, "dropping the mark of oid " + OidToString(oid));
       } else if (rec && !oid.IsRoot()) {
         size_t before = removed->size();
-        ret = DeleteObjectInTxn(s_, t, &cursors, oid, false, delta, &freed, removed);
+        ret = DeleteObjectInTxn(s_, t, &cursors, oid, DeleteMode(), delta, &freed, removed);
         if (ret != 0) return fail(ret, "deleting unreachable oid " + OidToString(oid));
         result->collected += removed->size() - before;
       }

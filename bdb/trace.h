@@ -114,15 +114,31 @@ struct DeleteCursors {
   int Open(BdbStorage* s, DbTxn* txn);
 };
 
+// How DeleteObjectInTxn treats the object and what it references.
+struct DeleteMode {
+  // The collector: delete only if the count is still 0 (a commit may have
+  // revived it since it was queued); the caller has dequeued it.  Otherwise
+  // (the trace's sweep, verify --repair) delete whatever the count.
+  bool collector = false;
+  // A cascade from an object deleted earlier in this transaction: its count
+  // entry is gone already (it reached 0 there), no check, no queue entry.
+  bool count_deleted = false;
+  // Referenced oids whose count reaches 0 are queued; with `cascade`, up to
+  // `cascade_room` of them have their count entry deleted at once and are
+  // appended to *cascade instead, for the caller to delete in the same
+  // transaction with count_deleted (no round trip through pending.db).
+  std::vector<Oid>* cascade = nullptr;
+  size_t cascade_room = 0;
+};
+
 // Deletes object `oid` inside `txn` (bdb/collector.cc): its record, count
 // entry and queue entry; decrements the counts of the (still existing)
-// oids it references and queues those that reach 0.  With `collector`, only
-// if its count is still 0 (and the caller has dequeued it already);
-// otherwise whatever its count (the trace's sweep, verify --repair).
-// Appends `oid` to *removed and adds to *delta / *freed if it existed.
-// Returns a Berkeley DB code (0 on success; DB_LOCK_DEADLOCK: retry).
-int DeleteObjectInTxn(BdbStorage* s, DbTxn* txn, DeleteCursors* cursors, Oid oid, bool collector,
-                      CounterDelta* delta, uint64_t* freed, std::vector<Oid>* removed);
+// oids it references.  Appends `oid` to *removed and adds to *delta /
+// *freed if it existed.  Returns a Berkeley DB code (0 on success;
+// DB_LOCK_DEADLOCK: retry).
+int DeleteObjectInTxn(BdbStorage* s, DbTxn* txn, DeleteCursors* cursors, Oid oid,
+                      const DeleteMode& mode, CounterDelta* delta, uint64_t* freed,
+                      std::vector<Oid>* removed);
 
 class Trace {
  public:

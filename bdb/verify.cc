@@ -743,8 +743,8 @@ class Verifier {
         if (ret == 0) ret = cursors.Open(s_, txn.get());
         for (size_t i = 0; ret == 0 && i < batch.size(); ++i) {
           if (batch[i].IsRoot()) continue;
-          ret = DeleteObjectInTxn(s_, txn.get(), &cursors, batch[i], false, &delta, &freed,
-                                  &removed);
+          ret = DeleteObjectInTxn(s_, txn.get(), &cursors, batch[i], DeleteMode(), &delta,
+                                  &freed, &removed);
         }
         cursors.records.Close();
         cursors.counts.Close();
