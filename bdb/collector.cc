@@ -12,6 +12,8 @@
 // Collect(cycles) runs the queue to empty in the caller's thread and, with
 // cycles, a whole trace (bdb/trace.h) too; StartPack starts a trace that the
 // background thread steps (or, with gc_background off, runs Collect(true)).
+#include <deque>
+
 #include "bdb/schema.h"
 #include "bdb/storage_impl.h"
 #include "bdb/trace.h"
@@ -169,60 +171,78 @@ Status BdbStorage::CollectOnce(uint32_t max, uint64_t* collected, uint64_t* byte
     return FromDb(r, what);
   };
 
-  // Dequeue the first `max` oids.
-  std::vector<Oid> queue;
-  {
-    Cursor c;
-    ret = c.Open(pending_.get(), t);
-    if (ret != 0) return fail(ret, "cursor on pending.db");
-    char kb[8];
-    char nothing[1];
-    while (queue.size() < max) {
-      Dbt key;
-      key.set_flags(DB_DBT_USERMEM);
-      key.set_data(kb);
-      key.set_ulen(8);
-      Dbt data;
-      data.set_flags(DB_DBT_USERMEM | DB_DBT_PARTIAL);
-      data.set_data(nothing);
-      data.set_ulen(0);
-      data.set_dlen(0);
-      ret = c->get(&key, &data, DB_NEXT | DB_RMW);
-      if (ret == DB_NOTFOUND) break;
-      if (ret != 0) return fail(ret, "reading pending.db");
-      ret = c->del(0);
-      if (ret != 0) return fail(ret, "dequeueing from pending.db");
-      queue.push_back(Oid::FromBytes(kb));
-    }
-  }
-  if (queue.empty()) {
-    *done = true;
-    return Status::OK();
-  }
-
+  // Work: oids dequeued from pending.db (count still to check), then the
+  // oids whose count their deletion brought to 0, deleted in this same
+  // transaction while the step has room (a dropped subtree does not make a
+  // round trip through pending.db object by object); what does not fit is
+  // queued.  Roots are dequeued a few at a time, so the cascade gets the
+  // room; a step of unrelated garbage still fills up to `max`.
+  struct Item {
+    Oid oid;
+    bool cascaded;
+  };
+  std::deque<Item> work;
+  const uint32_t chunk = std::max<uint32_t>(1, max / 8);
   CounterDelta delta;
-  delta.pending -= static_cast<int64_t>(queue.size());
+  uint32_t processed = 0;
+  bool queue_empty = false;
   {
     DeleteCursors cursors;
     ret = cursors.Open(this, t);
     if (ret != 0) return fail(ret, "opening cursors for the collector");
-    // The cascade stays in this transaction while the step has room (no
-    // round trip through pending.db for a dropped subtree); what does not
-    // fit is queued.
     std::vector<Oid> cascade;
-    const size_t dequeued = queue.size();
-    for (size_t i = 0; i < queue.size(); ++i) {
+    while (processed < max) {
+      if (work.empty()) {
+        if (queue_empty) break;
+        uint32_t want = std::min(chunk, max - processed);
+        Cursor c;
+        ret = c.Open(pending_.get(), t);
+        if (ret != 0) return fail(ret, "cursor on pending.db");
+        char kb[8];
+        char nothing[1];
+        while (work.size() < want) {
+          Dbt key;
+          key.set_flags(DB_DBT_USERMEM);
+          key.set_data(kb);
+          key.set_ulen(8);
+          Dbt data;
+          data.set_flags(DB_DBT_USERMEM | DB_DBT_PARTIAL);
+          data.set_data(nothing);
+          data.set_ulen(0);
+          data.set_dlen(0);
+          ret = c->get(&key, &data, DB_NEXT | DB_RMW);
+          if (ret == DB_NOTFOUND) {
+            queue_empty = true;
+            break;
+          }
+          if (ret != 0) return fail(ret, "reading pending.db");
+          ret = c->del(0);
+          if (ret != 0) return fail(ret, "dequeueing from pending.db");
+          --delta.pending;
+          work.push_back(Item{Oid::FromBytes(kb), false});
+        }
+        if (work.empty()) break;
+      }
+      Item item = work.front();
+      work.pop_front();
+      ++processed;
       DeleteMode mode;
       mode.collector = true;
-      mode.count_deleted = i >= dequeued;
+      mode.count_deleted = item.cascaded;
       mode.cascade = &cascade;
-      mode.cascade_room = max > queue.size() ? max - queue.size() : 0;
+      mode.cascade_room = max - processed - std::min<size_t>(work.size(), max - processed);
       cascade.clear();
-      ret = DeleteObjectInTxn(this, t, &cursors, queue[i], mode, &delta, bytes_freed, removed);
-      if (ret != 0) return fail(ret, "collecting oid " + OidToString(queue[i]));
-      queue.insert(queue.end(), cascade.begin(), cascade.end());
+      ret = DeleteObjectInTxn(this, t, &cursors, item.oid, mode, &delta, bytes_freed, removed);
+      if (ret != 0) return fail(ret, "collecting oid " + OidToString(item.oid));
+      for (Oid z : cascade) work.push_back(Item{z, true});
     }
+    // Only cascaded items can be left over, and the room computation
+    // leaves none: every item taken out of the queue was processed.
   }  // cursors closed before the commit
+  if (processed == 0) {
+    *done = true;
+    return Status::OK();
+  }
   uint64_t objects = object_count_ + delta.objects;
   uint64_t bytes = record_bytes_ + delta.bytes;
   uint64_t pending = pending_count_ + delta.pending;

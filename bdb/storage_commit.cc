@@ -167,7 +167,7 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
   // or references (the barrier, bdb/trace.h), in this same transaction;
   // while it deletes, linking what it found unreachable is a Conflict.
   if (trace_.ActiveLocked()) {
-    Status ts = trace_.MarkCommitLocked(t, batch, retry);
+    Status ts = trace_.MarkCommitLocked(t, batch, created, retry);
     if (!ts.ok()) return ts;
   }
 

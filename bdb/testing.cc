@@ -38,6 +38,15 @@ struct TestingAccess {
     s->object_count_ = value;
     return Status::OK();
   }
+
+  static Status DamageTraceState(Storage* storage) {
+    return Write(storage, "DamageTraceState", [](BdbStorage* s, DbTxn* t) {
+      if (!s->trace_.marks_) return EINVAL;
+      Dbt key = InDbt("S", 1);
+      Dbt data = InDbt("garbage", 7);
+      return s->trace_.marks_->put(t, &key, &data, 0);
+    });
+  }
 };
 
 }  // namespace bdb
@@ -107,6 +116,8 @@ Status PutRecordRaw(Storage* storage, Oid oid, const std::string& record) {
 Status SetObjectCounter(Storage* storage, uint64_t value) {
   return TestingAccess::SetObjectCounter(storage, value);
 }
+
+Status DamageTraceState(Storage* storage) { return TestingAccess::DamageTraceState(storage); }
 
 Status CollectStep(Storage* storage, uint32_t max, uint64_t* collected, bool* done) {
   BdbStorage* s = TestingAccess::Get(storage);

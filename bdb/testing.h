@@ -29,6 +29,10 @@ Status PutRecordRaw(Storage* storage, Oid oid, const std::string& record);
 // Sets the object_count counter (meta.db and the in-memory copy).
 Status SetObjectCounter(Storage* storage, uint64_t value);
 
+// Overwrites the trace state in marks.db with garbage (an unreadable
+// state: the next open must not resume, and a new trace must start clean).
+Status DamageTraceState(Storage* storage);
+
 // Stepping.
 Status CollectStep(Storage* storage, uint32_t max, uint64_t* collected, bool* done);
 Status StartTrace(Storage* storage, bool* started);

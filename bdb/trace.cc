@@ -75,8 +75,11 @@ int ReadKeys(Db* db, DbTxn* txn, const char* start, size_t prefix_len, uint64_t 
     key.set_data(kb);
     key.set_ulen(sizeof(kb));
     key.set_size(static_cast<u_int32_t>(prefix_len + 8));
-    Dbt data;
-    data.set_flags(DB_DBT_PARTIAL);
+    char nothing[1];
+    Dbt data;  // DB_THREAD handles want user memory even for 0 bytes
+    data.set_flags(DB_DBT_USERMEM | DB_DBT_PARTIAL);
+    data.set_data(nothing);
+    data.set_ulen(0);
     data.set_dlen(0);
     ret = c->get(&key, &data, flag);
     flag = DB_NEXT;
@@ -140,7 +143,8 @@ int Trace::MarkLocked(DbTxn* txn, const TraceState& st, Oid oid, bool* added) {
   return ret;
 }
 
-Status Trace::MarkCommitLocked(DbTxn* txn, const CommitBatch& batch, bool* retry) {
+Status Trace::MarkCommitLocked(DbTxn* txn, const CommitBatch& batch,
+                               const std::unordered_set<Oid>& created, bool* retry) {
   if (!ActiveLocked() || !marks_) return Status::OK();
   std::vector<Oid> oids;
   for (const CommitBatch::Entry& e : batch.entries()) {
@@ -156,8 +160,11 @@ Status Trace::MarkCommitLocked(DbTxn* txn, const CommitBatch& batch, bool* retry
     return FromDb(r, what);
   };
   if (state_.phase == TracePhase::kSweep) {
-    // Condemned: unmarked and still stored (its count entry exists; an oid
-    // without one is new or deleted, and the commit itself checks those).
+    // Created by this commit: new (an oid handed out before the trace
+    // started), so live: mark it, or the sweep would take it.  Its refs are
+    // among `oids`, so they are checked here too; it needs no visit.
+    // Otherwise unmarked and still stored (a count entry): condemned.  An
+    // oid without a count entry was deleted: the commit itself refuses it.
     std::vector<Oid> condemned;
     std::string buf;
     for (Oid oid : oids) {
@@ -167,6 +174,12 @@ Status Trace::MarkCommitLocked(DbTxn* txn, const CommitBatch& batch, bool* retry
       int ret = GetInto(marks_.get(), txn, &mkey, &buf, 0);
       if (ret == 0) continue;
       if (ret != DB_NOTFOUND) return fail(ret, "reading the mark of oid " + OidToString(oid));
+      if (created.count(oid)) {
+        Dbt empty = InDbt(kEmpty, 0);
+        ret = marks_->put(txn, &mkey, &empty, 0);
+        if (ret != 0) return fail(ret, "marking new oid " + OidToString(oid));
+        continue;
+      }
       char kb[8];
       oid.ToBytes(kb);
       Dbt key = InDbt(kb, 8);
@@ -223,16 +236,17 @@ Status Trace::Start(bool* started) {
     if (ret == 0) {
       // Leftovers of an abandoned trace (none normally: a finished trace
       // empties the table) would be taken for marks: clear them first.
-      std::vector<Oid> any;
       Cursor c;
       ret = c.Open(marks_.get(), t);
       if (ret == 0) {
-        char kbuf[16];
+        char kbuf[16], dbuf[1];
         Dbt k, d;
         k.set_flags(DB_DBT_USERMEM);
         k.set_data(kbuf);
         k.set_ulen(sizeof(kbuf));
-        d.set_flags(DB_DBT_PARTIAL);
+        d.set_flags(DB_DBT_USERMEM | DB_DBT_PARTIAL);
+        d.set_data(dbuf);
+        d.set_ulen(0);
         d.set_dlen(0);
         ret = c->get(&k, &d, DB_FIRST);
         c.Close();

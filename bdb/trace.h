@@ -59,6 +59,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <unordered_set>
 #include <vector>
 
 #include "bdb/handles.h"
@@ -149,12 +150,15 @@ class Trace {
   // write_mu_ held.  True while a trace runs (the barrier is needed).
   bool ActiveLocked() const { return state_.phase != TracePhase::kIdle; }
 
-  // write_mu_ held, inside the commit transaction `txn`.  Marking: mark
+  // write_mu_ held, inside the commit transaction `txn`; `created`: the
+  // oids this commit stores that did not exist before.  Marking: mark
   // every oid the batch stores and every oid its records reference.
-  // Sweeping: Conflict (naming them) if any of those is an existing oid the
-  // trace found unreachable and has not deleted yet.  Sets *retry on a
-  // Berkeley DB deadlock.
-  Status MarkCommitLocked(DbTxn* txn, const CommitBatch& batch, bool* retry);
+  // Sweeping: mark the created ones (an oid handed out before the trace
+  // started may be stored only now), and Conflict (naming them) if any
+  // other is an oid the trace found unreachable and has not deleted yet.
+  // Sets *retry on a Berkeley DB deadlock.
+  Status MarkCommitLocked(DbTxn* txn, const CommitBatch& batch,
+                          const std::unordered_set<Oid>& created, bool* retry);
 
   // Start a trace unless one is running (*started false then, or when there
   // is no root to trace from).  Takes write_mu_.
@@ -180,7 +184,8 @@ class Trace {
   int PutStateLocked(DbTxn* txn, const TraceState& st);
   void PublishLocked();
 
-  friend class Verifier;  // bdb/verify.cc reads state_ and marks_
+  friend class Verifier;        // bdb/verify.cc reads state_ and marks_
+  friend struct TestingAccess;  // bdb/testing.cc damages the state
 
   BdbStorage* const s_;
   DbPtr marks_;

@@ -1,6 +1,6 @@
 // gc_bench: the garbage-collection benchmark of issue 5 ("Performance").
 //
-//   gc_bench [--benchmarks=collect,latency,trace] [--num=1000000]
+//   gc_bench [--benchmarks=collect,latency,trace,proportional] [--num=1000000]
 //            [--trace_sizes=1000000,4000000] [--dir=PATH] ...   (--help)
 //
 //   collect   A store holding a subtree of --num objects that was just
@@ -26,6 +26,11 @@
 //             Peak RSS growth (VmHWM, reset via /proc/self/clear_refs after
 //             the open) and the rate.  Targets: growth <= 64 MiB at 1M and
 //             growth(4M) <= 1.15 x growth(1M).
+//
+//   proportional  The same dropped subtree (--prop_garbage objects) collected
+//             from stores of --prop_sizes live objects: the rate should not
+//             depend on the store size (the queue is read from its first
+//             key; nothing scans the store).
 //
 // This machine is shared: the ratios from one run are what counts.
 #include <db_cxx.h>
@@ -74,13 +79,16 @@ struct Config {
   uint32_t cache_mb = 64;
   uint32_t fanout = 8;
   uint32_t repeats = 3;
+  std::vector<uint64_t> prop_sizes = {10000, 1000000};
+  uint64_t prop_garbage = 50000;
   std::string dir;
   bool keep = false;
 };
 
 const char kUsage[] =
     "usage: gc_bench [--flag=value ...]\n"
-    "  --benchmarks=a,b,...   collect,latency,trace (default: all)\n"
+    "  --benchmarks=a,b,...   collect,latency,trace,proportional\n"
+    "                         (default: collect,latency,trace)\n"
     "  --num=N                dropped subtree size for collect (1000000)\n"
     "  --trace_sizes=N,M      store sizes for trace (1000000,4000000)\n"
     "  --live=N --drops=N --drop_size=N   latency store (500000, 4, 100000)\n"
@@ -91,6 +99,8 @@ const char kUsage[] =
     "  --cache_mb=N           Berkeley DB cache (64)\n"
     "  --fanout=N             tree fan-out (8)\n"
     "  --repeats=N            collect: runs per side, alternating order; medians (3)\n"
+    "  --prop_sizes=N,M --prop_garbage=N   proportional: live store sizes, garbage\n"
+    "                         (10000,1000000; 50000)\n"
     "  --dir=PATH             where the homes go ($TMPDIR or /tmp)\n"
     "  --keep                 do not delete the homes\n";
 
@@ -155,6 +165,10 @@ bool ParseFlags(int argc, char** argv, Config* c) {
       c->record_size = static_cast<uint32_t>(n);
     } else if (name == "cache_mb") {
       c->cache_mb = static_cast<uint32_t>(n);
+    } else if (name == "prop_sizes") {
+      c->prop_sizes = ParseList(v);
+    } else if (name == "prop_garbage") {
+      c->prop_garbage = n;
     } else if (name == "repeats") {
       c->repeats = static_cast<uint32_t>(std::max<uint64_t>(n, 1));
     } else if (name == "fanout") {
@@ -368,6 +382,38 @@ void BenchCollect(const Config& c) {
          ratio >= 0.3 ? "met" : "NOT met");
   fflush(stdout);
   RemoveHome(c, built);
+}
+
+// ----------------------------------------------------------- proportional
+
+void BenchProportional(const Config& c) {
+  printf("proportional: collecting a dropped subtree of %" PRIu64
+         " objects from stores of different sizes (cost follows the garbage, not the store)\n",
+         c.prop_garbage);
+  std::vector<double> rates;
+  for (uint64_t live : c.prop_sizes) {
+    std::string home = MakeHome(c, "prop");
+    std::mt19937_64 rng(4);
+    {
+      std::unique_ptr<Storage> s;
+      Check(OpenBdbStorage(home, BuildOptions(c), &s), "open");
+      StoreTree(s.get(), 1, live, c.fanout, c.record_size, &rng, true);
+      StoreTree(s.get(), 1 + live, c.prop_garbage, c.fanout, c.record_size, &rng, false);
+      CommitRoot(s.get(), {Oid(1), Oid(1 + live)}, &rng, c.record_size);
+      CommitRoot(s.get(), {Oid(1)}, &rng, c.record_size);
+      Check(s->Close(), "close");
+    }
+    double secs = OursCollect(c, home, c.prop_garbage);
+    rates.push_back(c.prop_garbage / secs);
+    printf("  store of %9" PRIu64 " live objects: %8.0f objects/s (%.2f s)\n", live,
+           c.prop_garbage / secs, secs);
+    fflush(stdout);
+    RemoveHome(c, home);
+  }
+  if (rates.size() > 1) {
+    printf("  rate in the largest / in the smallest store: %.2f (1.0 = independent of size)\n",
+           rates.back() / rates.front());
+  }
 }
 
 // ---------------------------------------------------------------- latency
@@ -620,6 +666,8 @@ int main(int argc, char** argv) {
       BenchCollect(c);
     } else if (b == "latency") {
       BenchLatency(c);
+    } else if (b == "proportional") {
+      BenchProportional(c);
     } else if (b == "trace") {
       BenchTrace(c);
     } else {

@@ -262,6 +262,8 @@ TEST(GcTrace, CommitsDuringSweepLinkLiveObjectsButNotCondemnedGarbage) {
   g.Set(0, {live[0], ring_lo[0], ring_hi[0]});
   ASSERT_TRUE(g.Flush().ok());
   g.Put(0, {live[0]});
+  uint64_t early = g.New();  // handed out, not stored yet
+  g.Put(live[9], {});        // any commit moves the trace's future limit past it
   bool started = false, done = false;
   {
     Status st0 = StartTrace(s.get(), &started);
@@ -305,6 +307,17 @@ TEST(GcTrace, CommitsDuringSweepLinkLiveObjectsButNotCondemnedGarbage) {
   g.Set(live[8], {live[9], live[1]});
   g.Set(0, {live[0], k});
   ASSERT_TRUE(g.Flush().ok());
+  // An oid handed out before the trace started (a client's oid pool: below
+  // the trace's limit) and stored only now is new, not condemned: it is
+  // stored and it survives, with a new object that references it.
+  ASSERT_LT(early, info.limit);
+  ASSERT_GE(early, info.cursor);
+  g.Set(early, {live[5]});
+  uint64_t k2 = g.New();
+  g.Set(k2, {early});
+  g.Set(0, {live[0], k, k2});
+  st = g.Flush();
+  ASSERT_TRUE(st.ok()) << st.ToString();
   RunTraceToEnd(s.get(), 2);
   for (uint64_t x : ring_hi) EXPECT_FALSE(Exists(s.get(), x)) << x;
   for (uint64_t x : g.Reachable()) EXPECT_TRUE(Exists(s.get(), x)) << x;
@@ -339,11 +352,16 @@ TEST(GcTrace, RandomCommitsInterleavedWithTraceSteps) {
       refs.push_back(y);
       g.Put(x, refs);
     }
+    // Oids handed out before the trace (like a client's oid pool), stored
+    // while it marks or sweeps.
+    std::vector<uint64_t> pool;
+    for (int i = 0; i < 40; ++i) pool.push_back(g.New());
+    g.Put(objs.back(), g.RefsOf(objs.back()));  // moves the limit past the pool
     bool started = false;
     {
-    Status st0 = StartTrace(s.get(), &started);
-    ASSERT_TRUE(st0.ok()) << st0.ToString();
-  }
+      Status st0 = StartTrace(s.get(), &started);
+      ASSERT_TRUE(st0.ok()) << st0.ToString();
+    }
     bool done = false;
     while (!done) {
       int ops = rng() % 4;
@@ -379,7 +397,8 @@ TEST(GcTrace, RandomCommitsInterleavedWithTraceSteps) {
         } else if (what == 0 && !refs.empty()) {
           refs.erase(refs.begin() + rng() % refs.size());
         } else if (what == 1) {
-          uint64_t n = g.New();
+          uint64_t n = pool.empty() ? g.New() : pool.back();
+          if (!pool.empty()) pool.pop_back();
           uint64_t y = lv[rng() % lv.size()];
           g.Set(n, {y});
           refs.push_back(n);
@@ -430,9 +449,9 @@ TEST(GcTrace, TraceResumesAfterReopenWithTheBarrierOn) {
     g.Put(0, {live[0], a});
     bool started = false, done = false;
     {
-    Status st0 = StartTrace(s.get(), &started);
-    ASSERT_TRUE(st0.ok()) << st0.ToString();
-  }
+      Status st0 = StartTrace(s.get(), &started);
+      ASSERT_TRUE(st0.ok()) << st0.ToString();
+    }
     Step(s.get(), 3, &done);
     ASSERT_FALSE(done);
     ASSERT_TRUE(s->Close().ok());
@@ -457,6 +476,40 @@ TEST(GcTrace, TraceResumesAfterReopenWithTheBarrierOn) {
   ASSERT_TRUE(s->Collect(true, &rep).ok());
   EXPECT_EQ(rep.collected, ring.size());
   EXPECT_TRUE(Verify(s.get()).clean());
+}
+
+TEST(GcTrace, UnreadableTraceStateIsDroppedAndANewTraceStartsClean) {
+  TempDir dir;
+  std::vector<uint64_t> live, ring;
+  {
+    auto s = test::OpenBdb(dir.Sub("home"), ManualGc());
+    Graph g(s.get());
+    g.New();
+    live = g.Chain(30);
+    ring = g.Ring(10);
+    g.Set(0, {live[0], ring[0]});
+    ASSERT_TRUE(g.Flush().ok());
+    g.Put(0, {live[0]});
+    bool started = false, done = false;
+    ASSERT_TRUE(StartTrace(s.get(), &started).ok());
+    Step(s.get(), 5, &done);  // leaves marks and frontier entries behind
+    // ... among them the garbage ring, linked and unlinked meanwhile.
+    g.Put(0, {live[0], ring[0]});
+    g.Put(0, {live[0]});
+    ASSERT_TRUE(bdb_testing::DamageTraceState(s.get()).ok());
+    ASSERT_TRUE(s->Close().ok());
+  }
+  auto s = test::OpenBdb(dir.Sub("home"), ManualGc());
+  TraceInfo info;
+  ASSERT_TRUE(GetTraceInfo(s.get(), &info).ok());
+  EXPECT_FALSE(info.running);
+  // The leftovers must not count as marks: the ring goes, the chain stays.
+  CollectReport rep;
+  ASSERT_TRUE(s->Collect(true, &rep).ok());
+  EXPECT_EQ(rep.collected, ring.size());
+  for (uint64_t x : live) EXPECT_TRUE(Exists(s.get(), x));
+  gc::VerifyReport r = Verify(s.get());
+  EXPECT_TRUE(r.clean()) << Describe(r);
 }
 
 TEST(GcTrace, NoRootNothingIsDeleted) {
