@@ -196,6 +196,59 @@ class StressThroughModule(unittest.TestCase):
         self.assertTrue(report['after_repair']['clean'])
 
 
+class ProgressOnATerminal(unittest.TestCase):
+    """`durus-bdb verify` and `gc` draw a progress bar on a terminal only."""
+
+    def setUp(self):
+        require_durus()
+        require_module()
+        self.tmp = tempfile.mkdtemp(prefix='durus-gc-tty-test-')
+        self.home = os.path.join(self.tmp, 'home')
+        from durus.connection import Connection
+        from durus_bdb import BerkeleyDBStorage
+        storage = BerkeleyDBStorage(self.home, durability='nosync', gc_background=False)
+        SubtreeApp(Connection(storage), seed=3, slots=30)
+        storage.close()
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def run_on_pty(self, args):
+        import pty
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.Popen([DURUS_BDB] + args, stdout=subprocess.PIPE, stderr=slave)
+            os.close(slave)
+            err = b''
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the other end closed
+                    break
+                if not chunk:
+                    break
+                err += chunk
+            out, _ = p.communicate(timeout=120)
+        finally:
+            os.close(master)
+        return p.returncode, out.decode(), err.decode('utf-8', 'replace')
+
+    def test_bar_on_a_terminal_none_when_piped(self):
+        code, out, err = self.run_on_pty(['verify', self.home])
+        self.assertEqual(code, 0, out + err)
+        self.assertIn('\r', err)
+        self.assertIn('verify: ', err)
+        self.assertIn('rec/s', err)
+        self.assertIn('no problems found', out)
+        code, out, err = self.run_on_pty(['gc', self.home, '--cycles'])
+        self.assertEqual(code, 0, out + err)
+        self.assertIn('gc: ', err)
+        p = subprocess.run([DURUS_BDB, 'verify', self.home], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual(p.stderr, b'')
+
+
 class ThroughServer(unittest.TestCase):
 
     def setUp(self):
