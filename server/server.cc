@@ -104,9 +104,7 @@ Server::~Server() {
 }
 
 Status Server::Start() {
-  threads_ = options_.threads;
-  if (threads_ <= 0) threads_ = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
-  if (options_.commit_threads < 1) return Status::InvalidArgument("--commit-threads must be at least 1");
+  if (options_.threads < 1) return Status::InvalidArgument("--threads must be at least 1");
   DURUS_RETURN_IF_ERROR(listener_.Open(options_.listen));
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -129,13 +127,9 @@ Status Server::Start() {
     return Status::IOError(std::string("ready eventfd: ") + strerror(errno));
   }
   batch_size_ = std::max(1, std::min(options_.batch, kMaxBatch));
-  for (int i = 0; i < threads_; ++i) workers_.emplace_back([this] { WorkerLoop(); });
-  for (int i = 0; i < options_.commit_threads; ++i) {
-    committers_.emplace_back([this] { CommitLoop(); });
-  }
-  log_->Log(LogLevel::kInfo, "ready on %s (storage %s, %d request threads, %d commit threads)",
-            listener_.description().c_str(), storage_->Describe().c_str(), threads_,
-            options_.commit_threads);
+  for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  log_->Log(LogLevel::kInfo, "ready on %s (storage %s, %d threads)", listener_.description().c_str(),
+            storage_->Describe().c_str(), options_.threads);
   return Status::OK();
 }
 
@@ -166,13 +160,6 @@ std::string Server::stop_reason() const {
 void Server::Wait() {
   for (auto& t : workers_) t.join();
   workers_.clear();
-  {
-    std::lock_guard<std::mutex> l(commit_q_mu_);
-    commit_q_stop_ = true;
-    commit_q_cv_.notify_all();
-  }
-  for (auto& t : committers_) t.join();  // a commit in progress finishes first
-  committers_.clear();
   size_t open;
   {
     std::lock_guard<std::mutex> l(publish_mu_);
@@ -308,19 +295,20 @@ void Server::Serve(Client* c) {
   c->handover.load(std::memory_order_acquire);
   // epoll says bytes (or EOF) are waiting.
   IoResult r = c->io.FillNow();
-  if (r == IoResult::kClosed) {
-    Drop(c, LogLevel::kInfo, "disconnected");
-    return;
-  }
-  if (r == IoResult::kError) {
-    Drop(c, LogLevel::kWarn, std::string("socket error: ") + strerror(c->io.error()));
-    return;
-  }
-  ServeBuffered(c);
-}
-
-void Server::ServeBuffered(Client* c) {
   while (!stopping_.load()) {
+    if (r == IoResult::kClosed) {
+      Drop(c, LogLevel::kInfo, "disconnected");
+      return;
+    }
+    if (r == IoResult::kError) {
+      Drop(c, LogLevel::kWarn, std::string("socket error: ") + strerror(c->io.error()));
+      return;
+    }
+    if (r == IoResult::kOk && c->io.buffered() > 0) {
+      uint8_t cmd = c->io.TakeByte();
+      ++c->requests;
+      if (!Dispatch(c, cmd)) return;  // dropped
+    }
     if (c->io.buffered() == 0) {
       // Nothing pipelined: hand the connection back to epoll, which
       // reports at once if the next request is already in the socket.
@@ -338,41 +326,16 @@ void Server::ServeBuffered(Client* c) {
       }
       return;  // another worker may own `c` from here on
     }
-    uint8_t cmd = c->io.TakeByte();
-    ++c->requests;
-    if (cmd == kCmdCommit) {
-      // Commits run on the commit threads: they wait for the token and
-      // for the disk, which request threads must never do.
-      std::lock_guard<std::mutex> l(commit_q_mu_);
-      commit_q_.push_back(c);
-      commit_q_cv_.notify_one();
-      return;  // a commit thread owns `c` from here on
-    }
-    if (!Dispatch(c, cmd)) return;  // dropped
+    r = IoResult::kOk;
   }
   // Stopping: leave the connection to Wait(), which closes it.
-}
-
-void Server::CommitLoop() {
-  while (true) {
-    Client* c;
-    {
-      std::unique_lock<std::mutex> l(commit_q_mu_);
-      commit_q_cv_.wait(l, [this] { return commit_q_stop_ || !commit_q_.empty(); });
-      if (commit_q_.empty()) return;  // stopping, nothing left to start
-      c = commit_q_.front();
-      commit_q_.pop_front();
-    }
-    if (stopping_.load()) continue;  // not started: closed by Wait()
-    if (HandleCommit(c)) ServeBuffered(c);
-  }
 }
 
 bool Server::Dispatch(Client* c, uint8_t cmd) {
   switch (cmd) {
     case kCmdLoad: return HandleLoad(c);
     case kCmdBulkLoad: return HandleBulkLoad(c);
-    case kCmdCommit: return HandleCommit(c);  // (ServeBuffered routes 'C' to CommitLoop)
+    case kCmdCommit: return HandleCommit(c);
     case kCmdSync: return HandleSync(c);
     case kCmdNewOid: return HandleNewOids(c, 1);
     case kCmdNewOids: {
@@ -636,6 +599,7 @@ void Server::PrepareCommitList(Client* c, size_t* n_invalid) {
 
 bool Server::HandleCommit(Client* c) {
   const auto t0 = Clock::now();
+  HandOffBatch();  // a commit may wait for the token and for the disk
   CommitWaiter w;
   w.c = c;
   AcquireCommitToken(&w);

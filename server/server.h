@@ -4,11 +4,9 @@
 // exactly as to Durus's own StorageServer (../shared/DESIGN.md §2); the
 // difference is that requests from different clients run in parallel:
 //
-//  - A pool of request threads (about one per core) waits on one epoll
-//    set.  A connection is armed one-shot, so exactly one thread serves it
-//    at a time, in order; idle connections hold no thread.  Commits are
-//    handed to a separate pool of commit threads, since they wait for the
-//    commit token and the disk.  A worker takes up to `batch` ready
+//  - A pool of worker threads waits on one epoll set.  A connection is
+//    armed one-shot, so exactly one worker serves it at a time, in order;
+//    idle connections hold no thread.  A worker takes up to `batch` ready
 //    connections per wake-up; before anything that may block (a commit, a
 //    slow client) it hands the ones it has not served yet to other
 //    workers.  Loads and bulk loads of different clients run
@@ -46,7 +44,6 @@
 #define DURUS_BDB_SERVER_SERVER_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -66,13 +63,10 @@ namespace durus::server {
 
 struct ServerOptions {
   ListenOptions listen;
-  // Threads serving requests other than commits; 0: the number of cores
-  // (at least 2).  They never wait for the disk or the commit token.
-  int threads = 0;
-  // Threads running commits.  A commit waiting for the commit token or for
-  // its fsync holds one, so this bounds the commits in progress (and the
-  // size of a group commit).
-  int commit_threads = 16;
+  // Worker threads serving requests.  A committer waiting for a group
+  // flush occupies one, so keep this above the expected concurrent
+  // committers.
+  int threads = 16;
   // Ready connections a worker takes from one epoll_wait (1..8).  More
   // saves wake-ups under load; a request that may block hands the rest on.
   int batch = 4;
@@ -127,10 +121,6 @@ class Server {
   static thread_local WorkerBatch* tls_batch;  // the calling worker's batch
 
   void WorkerLoop();
-  void CommitLoop();
-  // Serve the requests already buffered for `c`, then re-arm it (or hand
-  // it to a commit thread, or drop it).
-  void ServeBuffered(Client* c);
   // Pass this worker's not-yet-served ready connections to other workers.
   void HandOffBatch();
   void AcceptAll();
@@ -174,13 +164,7 @@ class Server {
   int batch_size_ = 1;
   std::mutex ready_mu_;
   std::deque<Client*> ready_;  // handed-off ready connections
-  int threads_ = 2;
   std::vector<std::thread> workers_;
-  std::vector<std::thread> committers_;
-  std::mutex commit_q_mu_;
-  std::condition_variable commit_q_cv_;
-  std::deque<Client*> commit_q_;  // connections with a 'C' to run
-  bool commit_q_stop_ = false;
   std::atomic<bool> stopping_{false};
   mutable std::mutex stop_mu_;
   std::string stop_reason_;

@@ -30,10 +30,7 @@ const char kUsage[] =
     "  --durability MODE   sync (default: a commit is acknowledged once on disk;\n"
     "                      concurrent commits share fsyncs), write_nosync\n"
     "                      (survives a process crash), nosync\n"
-    "  --threads N         threads serving requests other than commits (default:\n"
-    "                      the number of cores, at least 2)\n"
-    "  --commit-threads N  threads running commits; a commit waiting for its fsync\n"
-    "                      holds one, so this bounds a group commit (default 16)\n"
+    "  --threads N         worker threads serving requests (default 16)\n"
     "  --max-commit-bytes N  largest commit accepted (default 268435456); a client\n"
     "                      sending more is dropped\n"
     "  --idle-timeout S    a request must arrive and its reply be taken within S\n"
@@ -84,11 +81,8 @@ int Serve(const std::vector<std::string>& args) {
       st = flags.Value(&v);
       if (st.ok()) st = durus::ParseDurability(v, &bdb.durability);
     } else if (name == "threads") {
-      st = flags.IntValue(0, 4096, &n);
-      options.threads = static_cast<int>(n);
-    } else if (name == "commit-threads") {
       st = flags.IntValue(1, 4096, &n);
-      options.commit_threads = static_cast<int>(n);
+      options.threads = static_cast<int>(n);
     } else if (name == "max-commit-bytes") {
       st = flags.IntValue(1024, 0xffffffffLL, &n);
       options.max_commit_bytes = static_cast<uint64_t>(n);

@@ -27,7 +27,7 @@ class Concurrency(ServerTestCase):
 
     def setUp(self):
         ServerTestCase.setUp(self)
-        self.server = self.start_server(args=['--threads', '2', '--commit-threads', '12'])
+        self.server = self.start_server(args=['--threads', '16'])
         self.hp = [self.server.host, self.server.port]
         self.run_children('graph_client.py', [['setup'] + self.hp + [NODES]])
 
