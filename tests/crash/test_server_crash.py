@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -85,20 +86,34 @@ class ServerCrashLoop(unittest.TestCase):
                             self.fail('%s, after kill %d: %s' % (mode, k, msg))
                         lost += 1
             clients = [subprocess.Popen(
-                [sys.executable, CLIENT, 'run', host, str(port), str(w), '0', '7' if w == 0 else '0'],
+                [sys.executable, '-u', CLIENT, 'run', host, str(port), str(w), '0',
+                 '7' if w == 0 else '0'],
                 env=client_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                 for w in range(WORKERS)]
-            time.sleep(0.4 + rng.random() * 1.2)
+            outs = [[] for _ in clients]
+            readers = [threading.Thread(target=lambda c=c, o=o: o.extend(c.stdout), daemon=True)
+                       for c, o in zip(clients, outs)]
+            for r in readers:
+                r.start()
+            # Kill at a random moment once every client is committing (a
+            # loaded machine may take seconds to start Python and Durus).
+            deadline = time.time() + 60
+            while time.time() < deadline and not all(
+                    any(l.startswith(b'ack') for l in o) for o in outs):
+                time.sleep(0.05)
+            time.sleep(0.2 + rng.random() * 1.0)
             self.server.proc.send_signal(signal.SIGKILL)
             self.server.wait_exit()
             for w, c in enumerate(clients):
                 try:
-                    out, err = c.communicate(timeout=60)
+                    c.wait(timeout=60)
                 except subprocess.TimeoutExpired:
                     c.kill()
                     self.fail('client %d hung after the server was killed' % w)
+                readers[w].join(30)
+                err = c.stderr.read()
                 self.assertEqual(c.returncode, 0, err.decode())
-                for m in re.finditer(r'^ack (\d+) (\d+)$', out.decode(), re.M):
+                for m in re.finditer(rb'^ack (\d+) (\d+)$', b''.join(outs[w]), re.M):
                     acked[w] = max(acked[w], int(m.group(2)))
                     total_acks += 1
         # Final restart: everything acknowledged is there; then a clean

@@ -96,7 +96,11 @@ class Backup(unittest.TestCase):
         committers = [Committer(srv, w) for w in range(WORKERS)]
         for c in committers:
             c.start()
-        time.sleep(2)
+        # Back up once every client has committed a few times (a loaded
+        # machine may take seconds to start Python and Durus).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and min(len(c.acks) for c in committers) < 5:
+            time.sleep(0.05)
         began = time.monotonic()
         b = subprocess.run([DURUS_BDB, 'backup', home, dest], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=300)
