@@ -60,16 +60,25 @@ start_ours() {  # $1 = durability
   wait_port "$PORT"
 }
 
-run() {  # label mode clients [extra...]: best rate of REPEAT runs
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }  # utime + stime
+run() {  # label mode clients [extra...]: best rate of REPEAT runs, and the
+         # server's CPU time per operation in that run
   local label=$1 mode=$2 clients=$3; shift 3
-  local line r rate=0
+  local line r rate=0 us=0 t0 t1 ops
+  local hz; hz=$(getconf CLK_TCK)
   for _ in $(seq "$REPEAT"); do
+    t0=$(cpu_ticks)
     line=$("$LOADGEN" --port "$PORT" --mode "$mode" --clients "$clients" --seconds "$SECS" "$@" | grep '^RESULT')
+    t1=$(cpu_ticks)
     r=${line##*rate=}
-    rate=$("$PYTHON" -c "print(max($rate, $r))")
+    ops=$(echo "$line" | sed 's/.*ops=\([0-9]*\).*/\1/')
+    if "$PYTHON" -c "import sys; sys.exit(0 if $r > $rate else 1)"; then
+      rate=$r
+      us=$("$PYTHON" -c "print(round(($t1 - $t0) * 1e6 / $hz / max($ops, 1), 1))")
+    fi
   done
-  printf '%-8s %-7s %2s clients: %10.1f /s\n' "$label" "$mode" "$clients" "$rate"
-  echo "$label $mode $clients $rate" >> "$RESULTS"
+  printf '%-8s %-7s %2s clients: %10.1f /s   server CPU %7.1f us/op\n' "$label" "$mode" "$clients" "$rate" "$us"
+  echo "$label $mode $clients $rate $us" >> "$RESULTS"
 }
 
 suite() {  # label
@@ -100,11 +109,15 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$PYTHON" - "$RESULTS" <<'PY'
 import sys
 r = {}
+cpu = {}
 for line in open(sys.argv[1]):
-    label, mode, clients, rate = line.split()
+    label, mode, clients, rate, us = line.split()
     r[(label, mode, int(clients))] = float(rate)
+    cpu[(label, mode, int(clients))] = float(us)
 def ratio(a, b):
     return r[a] / r[b] if r.get(b) else float('nan')
+def cpu_ratio(a, b):  # peer's server CPU per op / ours
+    return cpu[b] / cpu[a] if cpu.get(a) and cpu.get(b) else float('nan')
 rows = [
     ("random loads, 1 client", ('nosync', 'load', 1), ('durus', 'load', 1), 2),
     ("random loads, 8 clients aggregate", ('nosync', 'load', 8), ('durus', 'load', 8), 5),
@@ -115,10 +128,13 @@ rows = [
     ("group commit: sync 8 clients vs sync 1", ('sync', 'commit', 8), ('sync', 'commit', 1), 3),
 ]
 print()
-print("%-45s %8s %8s" % ("ratio (durus-bdb / peer)", "value", "target"))
+print("%-45s %8s %8s      %s" % ("ratio (durus-bdb / peer)", "value", "target",
+                                  "server CPU per op, peer/ours"))
 for name, a, b, target in rows:
     v = ratio(a, b)
     t = (">= %g" % target) if target else "report"
-    ok = "" if target is None else ("  ok" if v >= target else "  SHORT")
-    print("%-45s %8.2f %8s%s" % (name, v, t, ok))
+    ok = "" if target is None else ("  ok   " if v >= target else "  SHORT")
+    if target is None:
+        ok = "       "
+    print("%-45s %8.2f %8s%s %8.2f" % (name, v, t, ok, cpu_ratio(a, b)))
 PY

@@ -15,22 +15,34 @@
 //   commit    N clients, each repeatedly commits new versions of its own
 //             --commit-objects objects (disjoint: no conflicts).
 //
+// Each client is its own connection with one request outstanding at a
+// time (as a Durus process is).  By default the connections are driven by
+// an event loop on --driver-threads threads (default 2), so that on a
+// small machine the load generator's own thread wake-ups do not eat the
+// CPU the servers need; --blocking gives each client its own thread
+// doing blocking I/O instead.
+//
 // The layout is found again by the other modes from the root record, so
 // populate runs once per server.  Clients speak the protocol exactly as
 // ClientStorage does (V handshake; C reads the invalidation list before
 // sending the commit data).
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -59,6 +71,8 @@ struct Options {
   int batch = 100;
   int commit_objects = 10;
   int record_bytes = 300;
+  int driver_threads = 2;
+  bool blocking = false;
 };
 
 [[noreturn]] void Die(const std::string& msg) {
@@ -83,8 +97,15 @@ class Conn {
     if (GetU32(Recv(4).data()) != 1) Die("protocol mismatch");
   }
   ~Conn() {
+    if (fd_ < 0) return;
     Send(".");
     close(fd_);
+  }
+  // Hand the connected socket over (after the handshake).
+  int Release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
   }
   void Send(const std::string& s) {
     size_t off = 0;
@@ -241,10 +262,195 @@ void Populate(const Options& o) {
   printf("RESULT mode=populate objects=%d seconds=%.2f\n", o.objects, s);
 }
 
+// One client connection driven by an event loop.
+struct Session {
+  int fd = -1;
+  int index = 0;  // which committer's objects
+  std::mt19937_64 rng;
+  enum Phase { kLoadReplies, kCommitList, kCommitStatus } phase = kLoadReplies;
+  int pending = 0;  // load replies outstanding
+  std::string in;
+  uint64_t done = 0;
+  bool busy = false;  // a request is outstanding
+};
+
+void SendAll(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+    if (n > 0) {
+      off += static_cast<size_t>(n);
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      struct pollfd p = {fd, POLLOUT, 0};
+      poll(&p, 1, 1000);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      Die("send failed");
+    }
+  }
+}
+
+std::string CommitData(const Options& o, const Layout& layout, Session* s) {
+  std::string tdata;
+  for (uint64_t x : layout.client_objs[static_cast<size_t>(s->index)]) {
+    AddFrame(&tdata, x, durus::PackRecord(Oid(x), Payload(&s->rng, o.record_bytes), {}));
+  }
+  return tdata;
+}
+
+void StartRequest(const Options& o, const Layout& layout, Session* s) {
+  std::uniform_int_distribution<size_t> pick(0, layout.data.size() - 1);
+  std::string req;
+  if (o.mode == "load") {
+    req = "L";
+    PutU64(&req, layout.data[pick(s->rng)]);
+    s->phase = Session::kLoadReplies;
+    s->pending = 1;
+  } else if (o.mode == "bulk") {
+    req = "B";
+    PutU32(&req, static_cast<uint32_t>(o.batch));
+    for (int i = 0; i < o.batch; ++i) PutU64(&req, layout.data[pick(s->rng)]);
+    s->phase = Session::kLoadReplies;
+    s->pending = o.batch;
+  } else {
+    req = "C";
+    s->phase = Session::kCommitList;
+  }
+  s->busy = true;
+  SendAll(s->fd, req);
+}
+
+// Consume complete replies from s->in; returns when more bytes are needed
+// or the request finished (then s->busy is false).
+void Advance(const Options& o, const Layout& layout, Session* s) {
+  size_t pos = 0;
+  const std::string& in = s->in;
+  while (s->busy) {
+    size_t avail = in.size() - pos;
+    if (s->phase == Session::kLoadReplies) {
+      if (avail < 1) break;
+      char st = in[pos];
+      if (st != 'O') Die(std::string("load failed: status ") + st);
+      if (avail < 5) break;
+      size_t len = GetU32(in.data() + pos + 1);
+      if (avail < 5 + len) break;
+      pos += 5 + len;
+      if (--s->pending == 0) {
+        s->busy = false;
+        ++s->done;
+      }
+    } else if (s->phase == Session::kCommitList) {
+      if (avail < 4) break;
+      size_t n = GetU32(in.data() + pos);
+      if (avail < 4 + 8 * n) break;
+      pos += 4 + 8 * n;
+      std::string tdata = CommitData(o, layout, s);
+      std::string req;
+      PutU32(&req, static_cast<uint32_t>(tdata.size()));
+      SendAll(s->fd, req + tdata);
+      s->phase = Session::kCommitStatus;
+    } else {
+      if (avail < 1) break;
+      if (in[pos] != 'O') Die(std::string("commit refused: ") + in[pos]);
+      pos += 1;
+      s->busy = false;
+      ++s->done;
+    }
+  }
+  s->in.erase(0, pos);
+}
+
+uint64_t RunEvented(const Options& o, const Layout& layout, double* seconds) {
+  std::vector<std::unique_ptr<Session>> sessions;
+  for (int t = 0; t < o.clients; ++t) {
+    auto s = std::make_unique<Session>();
+    Conn c(o);
+    s->fd = c.Release();
+    fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+    s->index = t;
+    s->rng.seed(1000 + t);
+    sessions.push_back(std::move(s));
+  }
+  int nthreads = std::max(1, std::min(o.driver_threads, o.clients));
+  std::atomic<bool> stop{false};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < nthreads; ++t) {
+    threads.emplace_back([&, t] {
+      int ep = epoll_create1(0);
+      std::vector<Session*> mine;
+      for (size_t i = t; i < sessions.size(); i += nthreads) {
+        Session* s = sessions[i].get();
+        mine.push_back(s);
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.ptr = s;
+        epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &ev);
+      }
+      while (!go.load()) std::this_thread::yield();
+      for (Session* s : mine) StartRequest(o, layout, s);
+      epoll_event evs[64];
+      char buf[65536];
+      auto drain_deadline = std::chrono::steady_clock::time_point::max();
+      while (true) {
+        bool stopping = stop.load(std::memory_order_relaxed);
+        if (stopping) {
+          bool idle = true;
+          for (Session* s : mine) idle = idle && !s->busy;
+          if (idle) break;
+          if (drain_deadline == std::chrono::steady_clock::time_point::max()) {
+            drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+          } else if (std::chrono::steady_clock::now() > drain_deadline) {
+            Die("server did not answer outstanding requests");
+          }
+        }
+        int n = epoll_wait(ep, evs, 64, 20);
+        for (int i = 0; i < n; ++i) {
+          Session* s = static_cast<Session*>(evs[i].data.ptr);
+          while (true) {
+            ssize_t r = recv(s->fd, buf, sizeof(buf), 0);
+            if (r > 0) {
+              s->in.append(buf, static_cast<size_t>(r));
+              continue;
+            }
+            if (r == 0) Die("connection closed by the server");
+            if (errno == EINTR) continue;
+            break;  // EAGAIN
+          }
+          Advance(o, layout, s);
+          if (!s->busy && !stop.load(std::memory_order_relaxed)) StartRequest(o, layout, s);
+        }
+      }
+      close(ep);
+    });
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  go = true;
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
+  stop = true;
+  for (auto& th : threads) th.join();
+  *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  uint64_t total = 0;
+  for (auto& s : sessions) {
+    total += s->done;
+    SendAll(s->fd, ".");
+    close(s->fd);
+  }
+  return total;
+}
+
 void Run(const Options& o) {
   Layout layout = ReadLayout(o);
   if (layout.data.empty()) Die("no data objects");
   if (o.mode == "commit" && o.clients > kMaxCommitters) Die("at most 16 committing clients");
+  if (!o.blocking) {
+    double s = 0;
+    uint64_t total = RunEvented(o, layout, &s);
+    printf("RESULT mode=%s clients=%d ops=%llu seconds=%.2f rate=%.1f\n", o.mode.c_str(), o.clients,
+           static_cast<unsigned long long>(total), s, total / s);
+    return;
+  }
   std::atomic<bool> go{false}, stop{false};
   std::atomic<int> ready{0};
   std::vector<uint64_t> counts(static_cast<size_t>(o.clients), 0);
@@ -319,6 +525,8 @@ int main(int argc, char** argv) {
     else if (a == "--batch") o.batch = atoi(val().c_str());
     else if (a == "--commit-objects") o.commit_objects = atoi(val().c_str());
     else if (a == "--record-bytes") o.record_bytes = atoi(val().c_str());
+    else if (a == "--driver-threads") o.driver_threads = atoi(val().c_str());
+    else if (a == "--blocking") o.blocking = true;
     else Die("unknown argument " + a);
   }
   if (o.mode == "populate") Populate(o);
