@@ -11,6 +11,7 @@
 // is nothing to collect the thread sleeps gc_interval_ms between looks.
 #include <chrono>
 
+#include "bdb/status_file.h"
 #include "bdb/storage_impl.h"
 #include "gc/pacer.h"
 
@@ -28,6 +29,7 @@ void BdbStorage::StartBackground() {
     s.IgnoreError();
   }
   if (options_.readonly) return;
+  PublishStatus();
   bg_stop_ = false;
   bg_thread_ = std::thread([this] { BackgroundLoop(); });
 }
@@ -38,13 +40,23 @@ void BdbStorage::StopBackground() {
     bg_stop_ = true;
   }
   bg_cv_.notify_all();
-  if (bg_thread_.joinable()) bg_thread_.join();
+  if (bg_thread_.joinable()) {
+    bg_thread_.join();
+    RemoveStatusFile(home_);
+  }
   // Close marks.db before Close() closes the environment.  closed_ is set,
   // so once no operation holds close_mu_ none can start; write_mu_ keeps a
   // commit's barrier off the handle.
   std::unique_lock<std::shared_mutex> closing(close_mu_);
   std::lock_guard<std::mutex> l(write_mu_);
   trace_.CloseHandle();
+}
+
+void BdbStorage::PublishStatus() {
+  StorageStats st;
+  // Informational only: a failure (closing, a full disk) is not an error of
+  // the storage; the next tick tries again.
+  if (GetStats(&st).ok()) WriteStatusFile(home_, st).IgnoreError();
 }
 
 void BdbStorage::BackgroundLoop() {
@@ -57,6 +69,9 @@ void BdbStorage::BackgroundLoop() {
   auto next_checkpoint = Clock::now() + ms(options_.checkpoint_interval_ms);
   bool checkpoint_owed = false;
   auto next_flush = Clock::now() + ms(options_.flush_interval_ms);
+  // Live figures for `durus-bdb stat` (another process cannot open the home).
+  constexpr auto kStatusPeriod = std::chrono::seconds(1);
+  auto next_status = Clock::now() + kStatusPeriod;
   gc::Pacer pacer(options_.gc_per_second, std::max<uint32_t>(options_.gc_batch, 1));
   Clock::duration wait = ms(tick);
   bool last_was_queue = false;
@@ -89,6 +104,10 @@ void BdbStorage::BackgroundLoop() {
         }
         next_checkpoint = Clock::now() + ms(options_.checkpoint_interval_ms);
       }
+    }
+    if (Clock::now() >= next_status) {
+      PublishStatus();
+      next_status = Clock::now() + kStatusPeriod;
     }
     if (!options_.gc_background) continue;
 

@@ -69,6 +69,20 @@ struct BdbOptions {
 Status OpenBdbStorage(const std::string& home, const BdbOptions& options,
                       std::unique_ptr<Storage>* out);
 
+// The figures the process holding a home last published (bdb/status_file.h):
+// how `durus-bdb stat` reports on a home a server is using, since a second
+// process cannot open it.
+struct LiveStats {
+  StorageStats stats;       // disk_bytes measured now, the rest as published
+  int64_t pid = 0;          // the publishing (holding) process
+  double age_seconds = 0;   // since it published them (about 1 s at most)
+};
+
+// NotFound when nothing publishes figures for `home` (no holder, a holder
+// that does not publish, e.g. a read-only one, or a holder that crashed).
+// InvalidArgument for a malformed file.
+Status ReadLiveStats(const std::string& home, LiveStats* out);
+
 // True if `home` looks like a durus-bdb home (has our metadata database).
 bool IsBdbHome(const std::string& home);
 

@@ -61,7 +61,8 @@ bool StartsWith(const std::string& s, const char* prefix) {
 bool IsHomeFile(const std::string& n) {
   return n == schema::kRecordsFile || n == schema::kRefcountsFile || n == schema::kPendingFile ||
          n == schema::kMetaFile || n == schema::kMarksFile || n == schema::kLockFile ||
-         n == kMigrationMarkerFile || StartsWith(n, "__db.") || StartsWith(n, "log.");
+         n == kMigrationMarkerFile || StartsWith(n, "__db.") || StartsWith(n, "log.") ||
+         StartsWith(n, schema::kStatusFile);
 }
 
 Status SyncDir(const std::string& dir) {

@@ -17,10 +17,19 @@
 //                                          exactly the non-root oids whose
 //                                          count is 0 and that still exist.
 //   meta.db        ASCII name              see the table below
-//   marks.db       oid (8 bytes, u64 BE)   empty; reachable set of a cycle
-//                                          trace in progress (gc/)
+//   marks.db       'M' + oid[8]            empty: marked (reachable, or
+//                                          stored/referenced since the trace
+//                                          began) by a cycle trace in progress
+//                  'F' + oid[8]            empty: frontier (marked, refs not
+//                                          yet followed)
+//                  'S'                     the trace's state (bdb/trace.h
+//                                          TraceState); absent and the table
+//                                          empty when no trace runs
 //   durus-bdb.lock (plain file)            pid and command of the process
 //                                          holding the home (flock'ed)
+//   durus-bdb.status (plain file)          the holder's live figures, text,
+//                                          rewritten about once a second
+//                                          (bdb/status_file.h); informational
 //
 // meta.db entries (integers u64 big-endian unless said):
 //
@@ -54,6 +63,7 @@ inline constexpr const char* kPendingFile = "pending.db";
 inline constexpr const char* kMetaFile = "meta.db";
 inline constexpr const char* kMarksFile = "marks.db";
 inline constexpr const char* kLockFile = "durus-bdb.lock";
+inline constexpr const char* kStatusFile = "durus-bdb.status";
 
 inline constexpr const char* kMetaFormatVersion = "format_version";
 inline constexpr const char* kMetaState = "state";

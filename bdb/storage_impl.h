@@ -94,6 +94,8 @@ class BdbStorage : public Storage {
   void StartBackground();
   void StopBackground();
   void BackgroundLoop();
+  // Rewrites the home's live-figures file (bdb/status_file.h).
+  void PublishStatus();
 
   const std::string home_;
   const BdbOptions options_;

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include "bdb/status_file.h"
 #include "bdb/storage_impl.h"
 #include "engine/record.h"
 
@@ -119,20 +120,6 @@ Status BdbStorage::ListPending(Oid start, size_t max, std::vector<Oid>* out) {
   return FromDb(ret, "scanning pending.db");
 }
 
-namespace {
-uint64_t DirectoryBytes(const std::string& dir) {
-  uint64_t total = 0;
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return 0;
-  while (struct dirent* e = readdir(d)) {
-    struct stat st;
-    std::string p = dir + "/" + e->d_name;
-    if (stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode)) total += st.st_blocks * 512ull;
-  }
-  closedir(d);
-  return total;
-}
-}  // namespace
 
 Status BdbStorage::GetStats(StorageStats* stats) {
   std::shared_lock<std::shared_mutex> open(close_mu_);
@@ -151,6 +138,13 @@ Status BdbStorage::GetStats(StorageStats* stats) {
   stats->durability = recorded_durability_;
   stats->disk_bytes = DirectoryBytes(home_);
   stats->collected_total = collected_total_.load();
+  TraceProgress trace = trace_.Progress();
+  stats->trace_running = trace.running;
+  if (trace.running) {
+    stats->trace_phase = trace.state.phase == TracePhase::kSweep ? "sweep" : "mark";
+    stats->trace_traced = trace.state.traced;
+    stats->trace_swept = trace.state.swept;
+  }
   return Status::OK();
 }
 

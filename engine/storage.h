@@ -38,6 +38,9 @@ struct StorageStats {
   uint64_t disk_bytes = 0;       // bytes used by the home on disk
   uint64_t collected_total = 0;  // oids deleted by the collector since open
   bool trace_running = false;    // a cycle trace (pack) is in progress
+  std::string trace_phase;       // "mark" or "sweep" while one runs, else ""
+  uint64_t trace_traced = 0;     // the running trace: reachable objects marked
+  uint64_t trace_swept = 0;      // the running trace: unreachable objects deleted
 };
 
 // One load result of a bulk load: found or not.

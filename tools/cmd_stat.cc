@@ -1,9 +1,11 @@
 // durus-bdb stat HOME [--json] [--census]
 //
-// Opens the home read-only (it must not be held by another process: stop
-// the server first) and prints the counters kept in its metadata, so the
-// cost does not depend on the size of the store; --census adds a class
-// histogram, which reads every record.
+// Opens the home read-only and prints the counters kept in its metadata, so
+// the cost does not depend on the size of the store; --census adds a class
+// histogram, which reads every record.  A home held by another process (a
+// running server) cannot be opened: stat then prints the figures that
+// process publishes about once a second (bdb/status_file.h) — the
+// collector's backlog and progress as they happen.
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -20,10 +22,13 @@ constexpr const char* kUsage =
     "\n"
     "Print a durus-bdb home's statistics: object count, record bytes, pending\n"
     "garbage (the collector's backlog), durability mode, format version and\n"
-    "bytes on disk.  --census adds the number of objects per class (reads\n"
-    "every record).  --json prints one JSON object.\n"
-    "Exit status: 0 ok; 1 on error (missing home, not a durus-bdb home,\n"
-    "home in use by another process); 2 on a usage error.\n";
+    "bytes on disk, and a cycle trace's progress.  On a home in use by another\n"
+    "process (a running server) it shows the live figures that process\n"
+    "publishes every second, including objects collected since it opened.\n"
+    "--census adds the number of objects per class (reads every record; not\n"
+    "on a home in use).  --json prints one JSON object.\n"
+    "Exit status: 0 ok; 1 on error (missing home, not a durus-bdb home, home\n"
+    "in use by a process that publishes no figures); 2 on a usage error.\n";
 
 int RunStat(const std::vector<std::string>& args) {
   std::string home;
@@ -50,18 +55,32 @@ int RunStat(const std::vector<std::string>& args) {
   opts.readonly = true;
   opts.create_if_missing = false;
   std::unique_ptr<Storage> storage;
-  Status s = OpenBdbStorage(home, opts, &storage);
-  if (!s.ok()) return FailStatus("stat", s);
   StorageStats st;
-  s = storage->GetStats(&st);
-  if (!s.ok()) return FailStatus("stat", s);
   std::map<std::string, uint64_t> classes;
-  if (census) {
-    s = Census(storage.get(), &classes);
+  LiveStats live;
+  bool is_live = false;
+  Status s = OpenBdbStorage(home, opts, &storage);
+  if (s.IsBusy()) {
+    // A server holds the home: its published figures, if it publishes.
+    Status ls = ReadLiveStats(home, &live);
+    if (!ls.ok()) return FailStatus("stat", s);
+    if (census) {
+      return Fail("stat", "--census reads every record and needs the home to itself; " +
+                              s.ToString(), 1);
+    }
+    st = live.stats;
+    is_live = true;
+  } else {
+    if (!s.ok()) return FailStatus("stat", s);
+    s = storage->GetStats(&st);
+    if (!s.ok()) return FailStatus("stat", s);
+    if (census) {
+      s = Census(storage.get(), &classes);
+      if (!s.ok()) return FailStatus("stat", s);
+    }
+    s = storage->Close();
     if (!s.ok()) return FailStatus("stat", s);
   }
-  s = storage->Close();
-  if (!s.ok()) return FailStatus("stat", s);
 
   std::ostringstream out;
   if (json) {
@@ -71,7 +90,13 @@ int RunStat(const std::vector<std::string>& args) {
         << ", \"pending_garbage\": " << st.pending_garbage << ", \"next_oid\": " << st.next_oid
         << ", \"disk_bytes\": " << st.disk_bytes
         << ", \"collected_total\": " << st.collected_total
-        << ", \"trace_running\": " << (st.trace_running ? "true" : "false");
+        << ", \"trace_running\": " << (st.trace_running ? "true" : "false")
+        << ", \"trace_phase\": " << JsonString(st.trace_phase)
+        << ", \"trace_traced\": " << st.trace_traced << ", \"trace_swept\": " << st.trace_swept;
+    if (is_live) {
+      out << ", \"live\": {\"pid\": " << live.pid << ", \"age_seconds\": " << live.age_seconds
+          << "}";
+    }
     if (census) {
       out << ", \"census\": {";
       bool first = true;
@@ -87,11 +112,26 @@ int RunStat(const std::vector<std::string>& args) {
       out << k << std::string(18 - std::string(k).size(), ' ') << v << "\n";
     };
     row("home", home);
+    if (is_live) {
+      std::ostringstream age;
+      age.precision(1);
+      age << std::fixed << live.age_seconds;
+      row("in use by", "process " + std::to_string(live.pid) + " (live figures, " + age.str() +
+                           " s old)");
+    }
     row("format version", std::to_string(st.format_version));
     row("durability", st.durability);
     row("objects", std::to_string(st.object_count));
     row("record bytes", std::to_string(st.record_bytes) + " (" + HumanBytes(st.record_bytes) + ")");
     row("pending garbage", std::to_string(st.pending_garbage) + " (collector backlog)");
+    if (is_live) row("collected", std::to_string(st.collected_total) + " since the holder opened the home");
+    if (st.trace_running) {
+      row("cycle trace", st.trace_phase + " phase: " + std::to_string(st.trace_traced) +
+                             " reachable marked, " + std::to_string(st.trace_swept) +
+                             " unreachable deleted");
+    } else {
+      row("cycle trace", "not running");
+    }
     row("next oid", std::to_string(st.next_oid));
     row("disk", std::to_string(st.disk_bytes) + " (" + HumanBytes(st.disk_bytes) + ")");
     if (census) {

@@ -200,6 +200,9 @@ py::dict StorageHandle::Stats() {
   d["disk_bytes"] = st.disk_bytes;
   d["collected_total"] = st.collected_total;
   d["trace_running"] = st.trace_running;
+  d["trace_phase"] = st.trace_phase;
+  d["trace_traced"] = st.trace_traced;
+  d["trace_swept"] = st.trace_swept;
   return d;
 }
 

@@ -1,6 +1,9 @@
 // The durus-bdb command as a user runs it: a real binary in a real process.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "tests/core/test_util.h"
@@ -83,7 +86,11 @@ TEST(CliTest, StatErrorsAreOneLineAndNonZero) {
   EXPECT_NE(r.out.find("not a durus-bdb home"), std::string::npos) << r.out;
 
   std::string home = dir.Sub("home");
-  auto held = OpenBdb(home);
+  ASSERT_NE(OpenBdb(home), nullptr);  // create it
+  // Held by a process that publishes no live figures (a read-only opener).
+  BdbOptions ro;
+  ro.readonly = true;
+  auto held = OpenBdb(home, ro);
   ASSERT_NE(held, nullptr);
   r = RunTool("stat " + home);
   EXPECT_EQ(r.status, 1);
@@ -96,6 +103,95 @@ TEST(CliTest, StatErrorsAreOneLineAndNonZero) {
   r = RunTool("stat --bogus " + home);
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(Lines(r.out), 1u) << r.out;
+}
+
+// A home held by a running storage (a server): stat cannot open it, and
+// shows the figures the holder publishes: the collector's backlog and
+// progress, and a running trace.
+TEST(CliTest, StatOnAHomeInUseShowsTheHoldersLiveFigures) {
+  TempDir dir;
+  std::string home = dir.Sub("home");
+  BdbOptions opts;
+  opts.gc_batch = 1;
+  opts.gc_per_second = 2;  // slow enough that the trace below is still running
+  auto s = OpenBdb(home, opts);
+  ASSERT_NE(s, nullptr);
+  // A chain 0 -> 1 -> ... -> 20, and 21 -> 22 hanging off nothing.
+  std::vector<std::pair<uint64_t, std::string>> recs;
+  for (uint64_t i = 0; i < 20; ++i) recs.push_back({i, Rec(i, {i + 1}, "x", "Node")});
+  recs.push_back({20, Rec(20, {}, "x", "Node")});
+  recs.push_back({21, Rec(21, {22}, "x", "Node")});
+  recs.push_back({22, Rec(22, {}, "x", "Node")});
+  Commit(s.get(), recs);
+
+  // The collector takes 21 then 22 (2 per second); the status file is
+  // rewritten every second.  Wait until stat shows both collected.
+  const std::string pid = std::to_string(getpid());
+  ToolRun r;
+  for (int i = 0; i < 100; ++i) {
+    r = RunTool("stat --json " + home);
+    if (r.out.find("\"collected_total\": 2,") != std::string::npos) break;
+    usleep(100 * 1000);
+  }
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("\"object_count\": 21,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"pending_garbage\": 0,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"collected_total\": 2,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"live\": {\"pid\": " + pid + ","), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"trace_running\": false"), std::string::npos) << r.out;
+
+  // A trace at 2 records per second over 21 objects runs for ~10 s.
+  ASSERT_TRUE(s->StartPack().ok());
+  for (int i = 0; i < 100; ++i) {
+    r = RunTool("stat " + home);
+    if (r.out.find("mark phase") != std::string::npos) break;
+    usleep(100 * 1000);
+  }
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("in use by         process " + pid + " (live figures"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("cycle trace       mark phase: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("collected         2 since the holder opened the home"), std::string::npos)
+      << r.out;
+  // --census needs every record: refused on a home in use, one line.
+  r = RunTool("stat --census " + home);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(Lines(r.out), 1u) << r.out;
+
+  // Closing removes the file; the home is then opened directly again.
+  ASSERT_TRUE(s->Close().ok());
+  EXPECT_NE(access((home + "/durus-bdb.status").c_str(), F_OK), 0);
+  r = RunTool("stat --json " + home);
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.find("\"live\""), std::string::npos) << r.out;
+  // The interrupted trace resumes at the next open; stat shows it.
+  EXPECT_NE(r.out.find("\"trace_running\": true, \"trace_phase\": \"mark\""), std::string::npos)
+      << r.out;
+}
+
+// A status file left by a process that is gone is not taken as live.
+TEST(CliTest, LiveFiguresOfADeadHolderAreIgnored) {
+  TempDir dir;
+  std::string home = dir.Sub("home");
+  ASSERT_NE(OpenBdb(home), nullptr);
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  int st;
+  ASSERT_EQ(waitpid(child, &st, 0), child);
+  FILE* f = fopen((home + "/durus-bdb.status").c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fprintf(f, "durus-bdb-status 1\npid %d\nwritten_ms 1\nobjects 7\n", static_cast<int>(child));
+  fclose(f);
+  LiveStats live;
+  Status s = ReadLiveStats(home, &live);
+  EXPECT_TRUE(s.IsNotFound()) << s.ToString();
+  EXPECT_NE(s.ToString().find("which is gone"), std::string::npos) << s.ToString();
+  // Malformed: a clear error.
+  f = fopen((home + "/durus-bdb.status").c_str(), "w");
+  fprintf(f, "something else\n");
+  fclose(f);
+  EXPECT_TRUE(ReadLiveStats(home, &live).IsInvalidArgument());
 }
 
 }  // namespace
