@@ -169,6 +169,14 @@ TEST_P(CommitFault, FailsClearlyThenRecovers) {
   opts.durability = c.mode;
   opts.checkpoint_interval_ms = 20;
   opts.log_file_mb = 1;
+  if (std::string(c.spec).find("count=") != std::string::npos) {
+    // A one-shot fault must meet a commit: a background checkpoint (which
+    // flushes and fsyncs the log too) or a collector transaction could
+    // otherwise take it, and then no commit fails (seen on a loaded
+    // machine).  Nothing writes or fsyncs but the commits.
+    opts.checkpoint_interval_ms = 600000;
+    opts.gc_background = false;
+  }
   Harness h(dir.Sub("home"), opts);
   ASSERT_TRUE(h.Open().ok());
   for (int i = 0; i < 30; ++i) ASSERT_TRUE(h.CommitNext().ok());
