@@ -35,21 +35,39 @@ void DbCloser::operator()(Db* db) const {
 }
 
 int GetInto(Db* db, DbTxn* txn, Dbt* key, std::string* out, uint32_t flags) {
-  if (out->capacity() < 512) out->reserve(512);
-  out->resize(out->capacity());
-  for (;;) {
-    Dbt data;
-    data.set_flags(DB_DBT_USERMEM);
+  // Never resize `out` to a guessed size before the get: that zero-fills
+  // it on every call (the whole capacity once any large record went
+  // through the string: half of Load's instructions, bench/README.md P1).
+  Dbt data;
+  data.set_flags(DB_DBT_USERMEM);
+  int ret;
+  if (out->size() > kGetIntoStackBytes) {
+    // Holds a large record already (a caller reusing its string): its
+    // bytes are ours to overwrite without any fill.
     data.set_data(out->data());
     data.set_ulen(static_cast<u_int32_t>(out->size()));
-    int ret = db->get(txn, key, &data, flags);
-    if (ret == DB_BUFFER_SMALL) {
-      out->resize(data.get_size());
-      continue;
-    }
+    ret = db->get(txn, key, &data, flags);
     if (ret == 0) out->resize(data.get_size());
-    return ret;
+  } else {
+    // Most records fit a stack buffer: one get, one copy of exactly the
+    // record's bytes.
+    char stack[kGetIntoStackBytes];
+    data.set_data(stack);
+    data.set_ulen(sizeof stack);
+    ret = db->get(txn, key, &data, flags);
+    if (ret == 0) out->assign(stack, data.get_size());
   }
+  // Larger than the buffer: again straight into `out`, sized to the record
+  // (zero-filled once, in proportion to what is read); once more if a
+  // concurrent writer grew the record in between.
+  while (ret == DB_BUFFER_SMALL) {
+    out->resize(data.get_size());
+    data.set_data(out->data());
+    data.set_ulen(static_cast<u_int32_t>(out->size()));
+    ret = db->get(txn, key, &data, flags);
+    if (ret == 0) out->resize(data.get_size());
+  }
+  return ret;
 }
 
 }  // namespace durus::bdb

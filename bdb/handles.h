@@ -92,7 +92,13 @@ inline Dbt InDbt(const void* data, size_t size) {
   return d;
 }
 
-// Get into `out` (resized to fit).  DB_THREAD handles need user memory.
+// Get into `out` (resized to fit).  DB_THREAD handles need user memory:
+// the value is read into a stack buffer of kGetIntoStackBytes and copied
+// (or, when `out` already holds more than that, straight into `out`); a
+// record that does not fit takes a second get into `out` sized to it.
+// Nothing is zero-filled beyond what a record needs.  On failure `out` is
+// unspecified.
+inline constexpr size_t kGetIntoStackBytes = 4096;
 int GetInto(Db* db, DbTxn* txn, Dbt* key, std::string* out, uint32_t flags);
 
 }  // namespace durus::bdb
