@@ -20,23 +20,6 @@
 #include "server/protocol.h"
 #include "server/socket_stream.h"
 
-// ThreadSanitizer does not model EPOLL_CTL_MOD as a release, so it would
-// report the re-arming worker's epoll_ctl against the next worker's use of
-// the same socket, which the kernel orders.  The re-arm is hidden from it.
-#if defined(__SANITIZE_THREAD__)
-extern "C" void __tsan_ignore_thread_begin();
-extern "C" void __tsan_ignore_thread_end();
-#define DURUS_TSAN_IGNORE_BEGIN() __tsan_ignore_thread_begin()
-#define DURUS_TSAN_IGNORE_END() __tsan_ignore_thread_end()
-#else
-#define DURUS_TSAN_IGNORE_BEGIN() \
-  do {                            \
-  } while (0)
-#define DURUS_TSAN_IGNORE_END() \
-  do {                          \
-  } while (0)
-#endif
-
 namespace durus::server {
 
 struct Server::Client {
@@ -50,10 +33,14 @@ struct Server::Client {
   uint64_t requests = 0;
   uint64_t commits = 0;
   const Clock::time_point connected_at;
-  // Bumped (release) before the connection is armed in epoll and read
-  // (acquire) by the worker epoll hands it to.  The kernel already orders
-  // the two threads; this makes the hand-over visible to ThreadSanitizer.
-  std::atomic<uint32_t> handover{0};
+  // Who serves the connection (see server.h): kIdle, kBusy (claimed by a
+  // worker), kPending (claimed, and an event arrived since).  Claimed with
+  // acquire and released with release, so one owner's writes to the
+  // fields above are visible to the next.
+  std::atomic<uint32_t> state{0};
+  // Owner only: taken out of the epoll interest while the owner waits in
+  // poll for more of a request.
+  bool disarmed = false;
 
   // Touched by other clients' committers and syncs: guarded by mu.
   std::mutex mu;
@@ -63,10 +50,21 @@ struct Server::Client {
 
 namespace {
 
-// epoll tags for the two non-client descriptors.
-char kStopTag;
-char kListenTag;
-char kReadyTag;
+// epoll event tags (epoll_event::data.u64).  Client ids start at 1.
+constexpr uint64_t kHandedOffTag = 0;  // a batch slot passed to another worker
+constexpr uint64_t kStopTag = ~uint64_t{0};
+constexpr uint64_t kListenTag = ~uint64_t{0} - 1;
+constexpr uint64_t kReadyTag = ~uint64_t{0} - 2;
+
+constexpr uint32_t kIdle = 0;
+constexpr uint32_t kBusy = 1;
+constexpr uint32_t kPending = 2;
+
+// Edge-triggered read interest; EPOLLRDHUP also reports a half-close.
+constexpr uint32_t kArmedEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
+
+// The connection the calling worker is serving (for the blocking hook).
+thread_local void* tls_serving = nullptr;
 
 double MillisSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -111,18 +109,18 @@ Status Server::Start() {
   if (stop_fd_ < 0 || epoll_fd_ < 0) return Status::IOError(std::string("epoll/eventfd: ") + strerror(errno));
   epoll_event ev{};
   ev.events = EPOLLIN;  // level-triggered: every worker sees it and exits
-  ev.data.ptr = &kStopTag;
+  ev.data.u64 = kStopTag;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, stop_fd_, &ev) != 0) {
     return Status::IOError(std::string("epoll_ctl: ") + strerror(errno));
   }
   ev.events = EPOLLIN | EPOLLONESHOT;
-  ev.data.ptr = &kListenTag;
+  ev.data.u64 = kListenTag;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listener_.fd(), &ev) != 0) {
     return Status::IOError(std::string("epoll_ctl: ") + strerror(errno));
   }
   ready_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
   ev.events = EPOLLIN;  // level-triggered: one read per handed-off client
-  ev.data.ptr = &kReadyTag;
+  ev.data.u64 = kReadyTag;
   if (ready_fd_ < 0 || ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ready_fd_, &ev) != 0) {
     return Status::IOError(std::string("ready eventfd: ") + strerror(errno));
   }
@@ -162,6 +160,10 @@ void Server::Wait() {
   workers_.clear();
   size_t open;
   {
+    std::unique_lock<std::shared_mutex> c(conns_mu_);
+    conns_.clear();
+  }
+  {
     std::lock_guard<std::mutex> l(publish_mu_);
     open = clients_.size();
     clients_.clear();  // closes the sockets
@@ -192,10 +194,10 @@ void Server::HandOffBatch() {
   {
     std::lock_guard<std::mutex> l(ready_mu_);
     for (int i = b->next; i < b->n; ++i) {
-      void* p = b->events[i].data.ptr;
-      if (p == &kStopTag || p == &kListenTag || p == &kReadyTag || p == nullptr) continue;
-      ready_.push_back(static_cast<Client*>(p));
-      b->events[i].data.ptr = nullptr;
+      uint64_t tag = b->events[i].data.u64;
+      if (tag == kStopTag || tag == kListenTag || tag == kReadyTag || tag == kHandedOffTag) continue;
+      ready_.push_back(tag);
+      b->events[i].data.u64 = kHandedOffTag;
       ++moved;
     }
   }
@@ -205,11 +207,29 @@ void Server::HandOffBatch() {
   }
 }
 
+void Server::BeforeBlocking(SocketStream* stream) {
+  HandOffBatch();
+  // The owner is about to wait in poll for bytes on its own connection:
+  // take it out of epoll's interest meanwhile, so they wake nobody else.
+  auto* c = static_cast<Client*>(tls_serving);
+  if (c != nullptr && &c->io == stream) Disarm(c);
+}
+
+void Server::Disarm(Client* c) {
+  if (c->disarmed) return;
+  epoll_event ev{};
+  ev.events = 0;
+  ev.data.u64 = c->id;
+  // On failure the connection stays armed: only extra wake-ups.
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->io.fd(), &ev) == 0) c->disarmed = true;
+}
+
 void Server::WorkerLoop() {
   WorkerBatch batch;
   batch.server = this;
   tls_batch = &batch;
-  SetBlockingHook([](void* s) { static_cast<Server*>(s)->HandOffBatch(); }, this);
+  SetBlockingHook([](void* s, SocketStream* stream) { static_cast<Server*>(s)->BeforeBlocking(stream); },
+                  this);
   while (true) {
     int n = ::epoll_wait(epoll_fd_, batch.events, batch_size_, -1);
     if (n < 0) {
@@ -220,28 +240,55 @@ void Server::WorkerLoop() {
     }
     batch.n = n;
     for (batch.next = 0; batch.next < batch.n;) {
-      void* p = batch.events[batch.next++].data.ptr;
-      if (p == nullptr) continue;  // handed off
-      if (p == &kStopTag) return;
-      if (p == &kListenTag) {
+      const uint64_t tag = batch.events[batch.next++].data.u64;
+      if (tag == kHandedOffTag) continue;
+      if (tag == kStopTag) return;
+      if (tag == kListenTag) {
         AcceptAll();
         continue;
       }
-      if (p == &kReadyTag) {
+      if (tag == kReadyTag) {
         uint64_t one;
         if (::read(ready_fd_, &one, sizeof(one)) != sizeof(one)) continue;  // taken by another
-        Client* c;
+        uint64_t id;
         {
           std::lock_guard<std::mutex> l(ready_mu_);
-          c = ready_.front();
+          id = ready_.front();
           ready_.pop_front();
         }
-        Serve(c);
+        OnClientEvent(id);
         continue;
       }
-      Serve(static_cast<Client*>(p));
+      OnClientEvent(tag);
     }
   }
+}
+
+void Server::OnClientEvent(uint64_t id) {
+  Client* c = nullptr;
+  {
+    std::shared_lock<std::shared_mutex> l(conns_mu_);
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;  // dropped since the event was queued
+    Client* found = it->second;
+    uint32_t s = found->state.load(std::memory_order_relaxed);
+    while (true) {
+      if (s == kIdle) {
+        if (found->state.compare_exchange_weak(s, kBusy, std::memory_order_acquire,
+                                               std::memory_order_relaxed)) {
+          c = found;
+          break;
+        }
+      } else if (s == kBusy) {
+        // Its owner will look again before releasing it.
+        if (found->state.compare_exchange_weak(s, kPending, std::memory_order_relaxed)) return;
+      } else {
+        return;  // already pending
+      }
+    }
+  }
+  // Claimed: only this worker may drop it now, so it outlives the lock.
+  Serve(c);
 }
 
 void Server::AcceptAll() {
@@ -275,58 +322,87 @@ void Server::AcceptAll() {
       clients_.emplace(id, std::move(owned));
     }
     DURUS_LOG(*log_, kInfo, "client %" PRIu64 " connected from %s", c->id, c->peer.c_str());
+    // Claimed by us until registered in epoll, so that a failure can drop it.
+    c->state.store(kBusy, std::memory_order_relaxed);
+    {
+      std::unique_lock<std::shared_mutex> l(conns_mu_);
+      conns_.emplace(c->id, c);
+    }
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLONESHOT;
-    ev.data.ptr = c;
-    c->handover.fetch_add(1, std::memory_order_release);
+    ev.events = kArmedEvents;
+    ev.data.u64 = c->id;
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
       Drop(c, LogLevel::kError, std::string("epoll_ctl: ") + strerror(errno));
+      continue;
+    }
+    // Bytes that came before the registration raised an event at ADD; if
+    // a worker got it meanwhile and marked the connection pending, pass
+    // the connection on (not served here: accepting must not block).
+    const uint64_t id = c->id;  // `c` may be gone once released
+    if (c->state.exchange(kIdle, std::memory_order_acq_rel) == kPending) {
+      {
+        std::lock_guard<std::mutex> l(ready_mu_);
+        ready_.push_back(id);
+      }
+      uint64_t one = 1;
+      ssize_t w = ::write(ready_fd_, &one, sizeof(one));
+      (void)w;
     }
   }
   if (!stopping_.load()) {
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLONESHOT;
-    ev.data.ptr = &kListenTag;
+    ev.data.u64 = kListenTag;
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listener_.fd(), &ev);
   }
 }
 
 void Server::Serve(Client* c) {
-  c->handover.load(std::memory_order_acquire);
-  // epoll says bytes (or EOF) are waiting.
-  IoResult r = c->io.FillNow();
-  while (!stopping_.load()) {
-    if (r == IoResult::kClosed) {
-      Drop(c, LogLevel::kInfo, "disconnected");
-      return;
+  tls_serving = c;
+  struct Clear {
+    ~Clear() { tls_serving = nullptr; }
+  } clear;
+  bool fill = true;  // an event came: bytes (or EOF) may be waiting
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    if (c->io.buffered() == 0 && (fill || !c->io.drained())) {
+      fill = false;
+      IoResult r = c->io.FillNow();
+      if (r == IoResult::kClosed) {
+        Drop(c, LogLevel::kInfo, "disconnected");
+        return;
+      }
+      if (r == IoResult::kError) {
+        Drop(c, LogLevel::kWarn, std::string("socket error: ") + strerror(c->io.error()));
+        return;
+      }
     }
-    if (r == IoResult::kError) {
-      Drop(c, LogLevel::kWarn, std::string("socket error: ") + strerror(c->io.error()));
-      return;
-    }
-    if (r == IoResult::kOk && c->io.buffered() > 0) {
+    if (c->io.buffered() > 0) {
       uint8_t cmd = c->io.TakeByte();
       ++c->requests;
       if (!Dispatch(c, cmd)) return;  // dropped
+      continue;
     }
-    if (c->io.buffered() == 0) {
-      // Nothing pipelined: hand the connection back to epoll, which
-      // reports at once if the next request is already in the socket.
+    // Nothing buffered and the socket drained: any later byte raises an
+    // event.  Back into epoll's interest if a wait took it out (an event
+    // for bytes already there is raised at once and finds us busy).
+    if (c->disarmed) {
       epoll_event ev{};
-      ev.events = EPOLLIN | EPOLLONESHOT;
-      ev.data.ptr = c;
-      const int fd = c->io.fd();
-      c->handover.fetch_add(1, std::memory_order_release);  // last touch of c
-      DURUS_TSAN_IGNORE_BEGIN();
-      int rc = ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
-      DURUS_TSAN_IGNORE_END();
-      if (rc != 0) {
-        // Not armed: nobody else can have it.
+      ev.events = kArmedEvents;
+      ev.data.u64 = c->id;
+      if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->io.fd(), &ev) != 0) {
         Drop(c, LogLevel::kError, std::string("epoll_ctl: ") + strerror(errno));
+        return;
       }
+      c->disarmed = false;
+    }
+    uint32_t expected = kBusy;
+    if (c->state.compare_exchange_strong(expected, kIdle, std::memory_order_release,
+                                         std::memory_order_relaxed)) {
       return;  // another worker may own `c` from here on
     }
-    r = IoResult::kOk;
+    // An event arrived while we were serving: look again.
+    c->state.store(kBusy, std::memory_order_relaxed);
+    fill = true;
   }
   // Stopping: leave the connection to Wait(), which closes it.
 }
@@ -396,6 +472,11 @@ void Server::Drop(Client* c, LogLevel level, const std::string& why) {
               level == LogLevel::kInfo ? "" : "dropped: ", why.c_str());
   }
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->io.fd(), nullptr);
+  {
+    // After this no event can claim `c`; a claim in progress has finished.
+    std::unique_lock<std::shared_mutex> l(conns_mu_);
+    conns_.erase(c->id);
+  }
   std::lock_guard<std::mutex> l(publish_mu_);
   clients_.erase(c->id);  // closes the socket
 }
@@ -600,6 +681,8 @@ void Server::PrepareCommitList(Client* c, size_t* n_invalid) {
 bool Server::HandleCommit(Client* c) {
   const auto t0 = Clock::now();
   HandOffBatch();  // a commit may wait for the token and for the disk
+  // The client's commit data will arrive while we hold the connection.
+  Disarm(c);
   CommitWaiter w;
   w.c = c;
   AcquireCommitToken(&w);

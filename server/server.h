@@ -4,13 +4,23 @@
 // exactly as to Durus's own StorageServer (../shared/DESIGN.md §2); the
 // difference is that requests from different clients run in parallel:
 //
-//  - A pool of worker threads waits on one epoll set.  A connection is
-//    armed one-shot, so exactly one worker serves it at a time, in order;
-//    idle connections hold no thread.  A worker takes up to `batch` ready
-//    connections per wake-up; before anything that may block (a commit, a
-//    slow client) it hands the ones it has not served yet to other
-//    workers.  Loads and bulk loads of different clients run
-//    concurrently on the (thread-safe) Storage.
+//  - A pool of worker threads waits on one epoll set.  Connections are
+//    registered edge-triggered and never re-armed: a worker that gets an
+//    event for a connection claims it (an atomic state: idle, busy, busy
+//    with an event pending), serves every request it finds until the
+//    socket is drained, and releases it; an event that finds the
+//    connection busy marks it pending and the owner looks again before
+//    releasing.  So exactly one worker serves a connection at a time, in
+//    order, idle connections hold no thread, and a request costs no epoll
+//    system call besides the wait.  Events name connections by id (looked
+//    up under a shared lock), so a stale event for a dropped connection is
+//    ignored.  While its worker waits in poll for more of a request, a
+//    connection is taken out of the epoll set's interest (and put back
+//    before release), so those bytes wake no other worker.
+//    A worker takes up to `batch` ready connections per wake-up; before
+//    anything that may block (a commit, a slow client) it hands the ones
+//    it has not served yet to other workers.  Loads and bulk loads of
+//    different clients run concurrently on the (thread-safe) Storage.
 //  - Commits are validated one at a time.  The committer holds the commit
 //    token from sending the client its invalidations until it has
 //    published its oids to the other clients, as Durus's single-threaded
@@ -48,6 +58,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -123,9 +134,17 @@ class Server {
   void WorkerLoop();
   // Pass this worker's not-yet-served ready connections to other workers.
   void HandOffBatch();
+  // The blocking hook: about to wait on `stream` (see SocketStream).
+  void BeforeBlocking(SocketStream* stream);
+  // Take claimed `c` out of epoll's interest until Serve releases it:
+  // bytes expected within the current request then wake no other worker.
+  void Disarm(Client* c);
   void AcceptAll();
-  // Serve requests from `c` until its socket has no more bytes; then
-  // re-arm it, or drop it.
+  // An event for connection `id`: claim it and serve it, or mark it
+  // pending if another worker is serving it (which then looks again).
+  void OnClientEvent(uint64_t id);
+  // Serve requests from claimed `c` until its socket is drained; then
+  // release it, or drop it.
   void Serve(Client* c);
   // One request; false means drop the client (already logged).
   bool Dispatch(Client* c, uint8_t cmd);
@@ -163,7 +182,13 @@ class Server {
   int ready_fd_ = -1;  // eventfd (semaphore): one count per handed-off client
   int batch_size_ = 1;
   std::mutex ready_mu_;
-  std::deque<Client*> ready_;  // handed-off ready connections
+  std::deque<uint64_t> ready_;  // ids of handed-off ready connections
+  // id -> connection, for epoll events (which carry ids).  A connection is
+  // erased (exclusive lock) before it is destroyed; an event's claim runs
+  // under the shared lock.  Only the worker that has claimed a connection
+  // drops it.
+  std::shared_mutex conns_mu_;
+  std::unordered_map<uint64_t, Client*> conns_;
   std::vector<std::thread> workers_;
   std::atomic<bool> stopping_{false};
   mutable std::mutex stop_mu_;
@@ -176,6 +201,7 @@ class Server {
   std::mutex token_mu_;
   bool token_held_ = false;
   std::deque<CommitWaiter*> token_waiters_;
+  // Lock order: conns_mu_ and publish_mu_ are never held together.
   // Guards clients_ membership, inflight_, and every publication into or
   // drain of an invalid set.
   std::mutex publish_mu_;

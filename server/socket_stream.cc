@@ -11,11 +11,11 @@
 namespace durus::server {
 
 namespace {
-thread_local void (*tls_hook)(void*) = nullptr;
+thread_local void (*tls_hook)(void*, SocketStream*) = nullptr;
 thread_local void* tls_hook_arg = nullptr;
 }  // namespace
 
-void SetBlockingHook(void (*hook)(void*), void* arg) {
+void SetBlockingHook(void (*hook)(void*, SocketStream*), void* arg) {
   tls_hook = hook;
   tls_hook_arg = arg;
 }
@@ -44,14 +44,19 @@ IoResult SocketStream::FillNow() {
   if (pos_ == end_) pos_ = end_ = 0;
   if (end_ == kBufSize) return IoResult::kOk;  // full: caller consumes first
   while (true) {
-    ssize_t n = ::recv(fd_, buf_ + end_, kBufSize - end_, MSG_DONTWAIT);
+    const size_t room = kBufSize - end_;
+    ssize_t n = ::recv(fd_, buf_ + end_, room, MSG_DONTWAIT);
     if (n > 0) {
       end_ += static_cast<size_t>(n);
+      drained_ = static_cast<size_t>(n) < room;
       return IoResult::kOk;
     }
     if (n == 0) return IoResult::kClosed;
     if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return IoResult::kWouldBlock;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      drained_ = true;
+      return IoResult::kWouldBlock;
+    }
     errno_ = errno;
     return IoResult::kError;
   }
@@ -61,7 +66,7 @@ IoResult SocketStream::Wait(short events, Deadline deadline, bool watch_stop) {
   while (true) {
     auto now = Clock::now();
     if (now >= deadline) return IoResult::kTimeout;
-    if (tls_hook != nullptr) tls_hook(tls_hook_arg);
+    if (tls_hook != nullptr) tls_hook(tls_hook_arg, this);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
     struct pollfd p[2];
     p[0] = {fd_, events, 0};
@@ -90,25 +95,31 @@ IoResult SocketStream::ReadUntil(std::string* out, size_t target, Deadline deadl
     }
     pos_ = end_ = 0;
     ssize_t n;
+    size_t room;
     if (want >= kBufSize) {
       // Large payload (commit data): receive straight into the destination,
       // growing it as bytes arrive rather than trusting the announced size.
       size_t old = out->size();
-      size_t chunk = std::min<size_t>(want, 1 << 20);
-      out->resize(old + chunk);
-      n = ::recv(fd_, &(*out)[old], chunk, MSG_DONTWAIT);
+      room = std::min<size_t>(want, 1 << 20);
+      out->resize(old + room);
+      n = ::recv(fd_, &(*out)[old], room, MSG_DONTWAIT);
       out->resize(old + (n > 0 ? static_cast<size_t>(n) : 0));
     } else {
+      room = kBufSize;
       n = ::recv(fd_, buf_, kBufSize, MSG_DONTWAIT);
       if (n > 0) end_ = static_cast<size_t>(n);
     }
-    if (n > 0) continue;
+    if (n > 0) {
+      drained_ = static_cast<size_t>(n) < room;
+      continue;
+    }
     if (n == 0) return IoResult::kClosed;
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       errno_ = errno;
       return IoResult::kError;
     }
+    drained_ = true;
     IoResult w = Wait(POLLIN, deadline, /*watch_stop=*/true);
     if (w != IoResult::kOk) return w;
   }

@@ -35,11 +35,14 @@ enum class IoResult {
 };
 const char* IoResultName(IoResult r);
 
+class SocketStream;
+
 // A hook run on the calling thread just before any SocketStream operation
 // of that thread blocks (waits in poll), so a worker holding other ready
 // connections can pass them on instead of making them wait behind a slow
-// client.  Thread-local; nullptr to clear.
-void SetBlockingHook(void (*hook)(void*), void* arg);
+// client, and can stop epoll from reporting bytes on `stream` that the
+// waiting operation will read itself.  Thread-local; nullptr to clear.
+void SetBlockingHook(void (*hook)(void* arg, SocketStream* stream), void* arg);
 
 class SocketStream {
  public:
@@ -53,6 +56,12 @@ class SocketStream {
 
   // Bytes received but not yet consumed.
   size_t buffered() const { return end_ - pos_; }
+
+  // True if the last recv found the socket empty (it returned fewer bytes
+  // than it had room for, or EAGAIN): every byte that arrives after it
+  // raises a new edge-triggered epoll event.  False after a recv that
+  // filled all the room it had: more may be waiting unannounced.
+  bool drained() const { return drained_; }
 
   // One non-blocking recv into the buffer: kOk (bytes arrived), kWouldBlock,
   // kClosed or kError.
@@ -79,6 +88,7 @@ class SocketStream {
   int fd_;
   int stop_fd_;
   int errno_ = 0;
+  bool drained_ = false;
   static constexpr size_t kBufSize = 64 * 1024;
   char* buf_;
   size_t pos_ = 0;
