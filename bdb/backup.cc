@@ -23,8 +23,6 @@ namespace durus {
 namespace bdb {
 
 namespace {
-constexpr const char* kJoinLockFile = "durus-bdb.join";
-
 thread_local std::string t_backup_db_error;
 void RememberBackupError(const DbEnv*, const char*, const char* msg) { t_backup_db_error = msg; }
 
@@ -35,7 +33,7 @@ std::string DbDetail() {
 
 Status JoinLock::Acquire(const std::string& home, int op, uint32_t timeout_ms) {
   Release();
-  std::string path = home + "/" + kJoinLockFile;
+  std::string path = home + "/" + schema::kJoinFile;
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError("cannot open " + path + ": " + strerror(errno));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);

@@ -19,7 +19,8 @@
 // then flush its old log buffer into the new log).  JoinLock (below) is a
 // flock on HOME/durus-bdb.join: joiners (backup) hold it shared for their
 // whole stay, an opener that runs recovery holds it exclusively while it
-// does (bdb/environment.cc: see doc/reliability.md for the call site).  A
+// does (bdb/environment.cc), and a closer removes no log file while a
+// joiner holds it (bdb/storage_open.cc, bdb/bulk_loader.cc).  A
 // backup killed while it holds a Berkeley DB mutex in the shared region can
 // stall the holder: stop a backup with SIGINT/SIGTERM, not SIGKILL.
 //

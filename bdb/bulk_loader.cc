@@ -21,6 +21,7 @@
 #include <cstring>
 #include <vector>
 
+#include "bdb/backup.h"
 #include "bdb/environment.h"
 #include "bdb/handles.h"
 #include "bdb/home_lock.h"
@@ -62,7 +63,7 @@ bool IsHomeFile(const std::string& n) {
   return n == schema::kRecordsFile || n == schema::kRefcountsFile || n == schema::kPendingFile ||
          n == schema::kMetaFile || n == schema::kMarksFile || n == schema::kLockFile ||
          n == kMigrationMarkerFile || StartsWith(n, "__db.") || StartsWith(n, "log.") ||
-         StartsWith(n, schema::kStatusFile);
+         StartsWith(n, schema::kStatusFile) || n == schema::kJoinFile;
 }
 
 Status SyncDir(const std::string& dir) {
@@ -90,10 +91,11 @@ Status WriteMarker(const std::string& home) {
   return SyncDir(home);
 }
 
-// Remove every home file except the lock (which the caller holds).
+// Remove every home file except the locks (the caller holds the home
+// lock; a backup may hold the join lock).
 Status WipeHomeFiles(const std::string& home) {
   for (const std::string& n : ListDir(home)) {
-    if (n == schema::kLockFile || !IsHomeFile(n)) continue;
+    if (n == schema::kLockFile || n == schema::kJoinFile || !IsHomeFile(n)) continue;
     std::string p = home + "/" + n;
     if (unlink(p.c_str()) != 0 && errno != ENOENT) {
       return Status::IOError("cannot remove " + p + ": " + strerror(errno));
@@ -144,7 +146,7 @@ MigrationTarget InspectMigrationTarget(const std::string& home) {
     if (n == kMigrationMarkerFile) marker = true;
     if (n == schema::kMetaFile) meta = true;
     if (!IsHomeFile(n)) foreign = true;
-    if (n != schema::kLockFile) only_lock = false;
+    if (n != schema::kLockFile && n != schema::kJoinFile) only_lock = false;
   }
   if (only_lock) return MigrationTarget::kEmpty;
   if (foreign) return MigrationTarget::kForeign;
@@ -456,11 +458,18 @@ Status BulkLoaderImpl::Finish(const BulkLoadTotals& totals, BulkLoadSummary* sum
   // 3. Tidy up: a checkpoint so the next open has nothing to recover, the
   // logs it makes unnecessary, the region files (the next opener sizes its
   // own cache), and the marker.
+  // A hot backup joined to the environment (bdb/backup.h) needs the logs
+  // and the regions until it leaves: then both stay (the next open
+  // recovers as usual).
   Status s = FromDb(env_->txn_checkpoint(0, 0, DB_FORCE), "final checkpoint");
-  if (s.ok()) s = FromDb(env_->log_archive(nullptr, DB_ARCH_REMOVE), "removing old logs");
+  JoinLock join;
+  const bool alone = join.AcquireExclusive(home_, 0).ok();
+  if (s.ok() && alone) {
+    s = FromDb(env_->log_archive(nullptr, DB_ARCH_REMOVE), "removing old logs");
+  }
   meta_.reset();
   env_.reset();
-  if (s.ok()) {
+  if (s.ok() && alone) {
     DbEnv remover(DB_CXX_NO_EXCEPTIONS);
     s = FromDb(remover.remove(home_.c_str(), 0), "removing the region files of " + home_);
   }
@@ -497,6 +506,8 @@ void BulkLoaderImpl::Abandon() {
   if (finished_) return;
   CloseAll();
   WipeHomeFiles(home_).IgnoreError();
+  std::string joinfile = home_ + "/" + schema::kJoinFile;
+  unlink(joinfile.c_str());
   std::string lockfile = home_ + "/" + schema::kLockFile;
   unlink(lockfile.c_str());
   lock_.Release();

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "bdb/backup.h"
+
 namespace durus::bdb {
 
 namespace {
@@ -63,6 +65,20 @@ Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPt
   if (ret != 0) return FromDb(ret, "configuring the Berkeley DB environment in " + home);
   uint32_t flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
                    DB_THREAD | DB_RECOVER;
+  // Recovery recreates the regions: never while a hot backup (bdb/backup.h)
+  // is joined to them, e.g. a backup that joined a server which has since
+  // stopped.  The backup holds the join lock shared for its whole stay; we
+  // hold it exclusively while recovery runs (a backup arriving meanwhile
+  // waits), then let it go: a joiner afterwards meets a finished
+  // environment.  The caller holds the HomeLock, so no other opener races.
+  JoinLock join;
+  Status js = join.AcquireExclusive(home, kRecoveryJoinWaitMs);
+  if (js.IsBusy()) {
+    return Status::Busy("cannot recover " + home + ": a hot backup (durus-bdb backup) is still " +
+                        "joined to its environment after " +
+                        std::to_string(kRecoveryJoinWaitMs / 1000) + " s; try again when it ends");
+  }
+  DURUS_RETURN_IF_ERROR(js);
   t_last_db_error.clear();
   ret = env->open(home.c_str(), flags, 0644);
   if (ret != 0) {

@@ -30,6 +30,10 @@
 //   durus-bdb.status (plain file)          the holder's live figures, text,
 //                                          rewritten about once a second
 //                                          (bdb/status_file.h); informational
+//   durus-bdb.join (empty file)            flock'ed shared by a hot backup
+//                                          joined to the live environment,
+//                                          exclusively by an opener while it
+//                                          runs recovery (bdb/backup.h)
 //
 // meta.db entries (integers u64 big-endian unless said):
 //
@@ -64,6 +68,7 @@ inline constexpr const char* kMetaFile = "meta.db";
 inline constexpr const char* kMarksFile = "marks.db";
 inline constexpr const char* kLockFile = "durus-bdb.lock";
 inline constexpr const char* kStatusFile = "durus-bdb.status";
+inline constexpr const char* kJoinFile = "durus-bdb.join";
 
 inline constexpr const char* kMetaFormatVersion = "format_version";
 inline constexpr const char* kMetaState = "state";

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "bdb/backup.h"
 #include "bdb/environment.h"
 #include "bdb/schema.h"
 #include "bdb/storage_impl.h"
@@ -258,11 +259,21 @@ Status BdbStorage::Close() {
   {
     std::unique_lock<std::shared_mutex> closing(close_mu_);
     std::lock_guard<std::mutex> l(write_mu_);
+    // Held until the environment is closed: a backup joining meanwhile
+    // waits, and then finds every log file still there.
+    JoinLock join;
     if (!options_.readonly) {
       // A checkpoint at close makes the next open's recovery trivial.
       result = FromDb(env_->txn_checkpoint(0, 0, DB_FORCE), "checkpoint at close");
-      int ret = env_->log_archive(nullptr, DB_ARCH_REMOVE);
-      if (result.ok() && ret != 0) result = FromDb(ret, "removing old logs");
+      // A hot backup joined to the environment (it holds the join lock
+      // shared) needs every log file until it leaves: it has turned
+      // automatic removal off, and an explicit removal would take the logs
+      // its copied pages need.  The logs left are removed by a later
+      // checkpoint or close.
+      if (join.AcquireExclusive(home_, 0).ok()) {
+        int ret = env_->log_archive(nullptr, DB_ARCH_REMOVE);
+        if (result.ok() && ret != 0) result = FromDb(ret, "removing old logs");
+      }
     }
     records_.reset();
     refcounts_.reset();
