@@ -1,8 +1,9 @@
-// Commit: one Berkeley DB transaction writes every record of the batch,
-// applies the reference-count deltas and maintains the pending-garbage
-// queue (bdb/schema.h states the invariants).  NewOid.
-#include <map>
+// Commit: one Berkeley DB transaction applies the reference-count deltas
+// and maintains the pending-garbage queue, then writes every record of the
+// batch (bdb/schema.h states the invariants).  NewOid.
+#include <algorithm>
 #include <unordered_set>
+#include <vector>
 
 #include "bdb/schema.h"
 #include "bdb/storage_impl.h"
@@ -14,6 +15,9 @@ namespace durus::bdb {
 namespace {
 constexpr int kMaxCommitRetries = 50;
 const char kEmpty[1] = {0};
+// Per-thread scratch larger than this is released after the commit that
+// grew it (one huge record must not stay resident in every thread).
+constexpr size_t kMaxKeptScratch = 1 << 20;
 }  // namespace
 
 Status BdbStorage::NewOid(Oid* oid) {
@@ -53,6 +57,12 @@ Status BdbStorage::Commit(const CommitBatch& batch) {
 
 // One attempt.  Sets *retry when Berkeley DB chose this transaction as a
 // deadlock victim (the transaction is aborted; nothing was written).
+//
+// Order: plan (old versions of the stored records), then counts and queue
+// in oid order (which also refuses dangling references before anything is
+// written), then the records, the trace barrier, the meta counters.  Every
+// refusal returns before the commit, so the transaction aborts and nothing
+// of the batch is written.
 Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
   *retry = false;
   Txn txn;
@@ -65,7 +75,17 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
     return FromDb(r, what);
   };
 
-  std::string buf;
+  // Per-thread scratch: a commit runs on one thread and commits do not
+  // nest, so these keep their capacity from one commit to the next.
+  thread_local std::string buf;
+  thread_local std::vector<Oid> created;
+  struct TrimScratch {
+    ~TrimScratch() {
+      if (buf.capacity() > kMaxKeptScratch) std::string().swap(buf);
+      if (created.capacity() * sizeof(Oid) > kMaxKeptScratch) std::vector<Oid>().swap(created);
+    }
+  } trim_scratch;
+
   char kb[8];
   // 1. Plan: old versions of the stored records give the count deltas.
   CommitPlan plan;
@@ -96,29 +116,90 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
       &plan);
   if (!s.ok()) return s;
 
-  // 2. Read the current counts of every target (and check existence).
-  std::unordered_set<Oid> created(plan.created.begin(), plan.created.end());
-  std::map<Oid, uint64_t> counts;  // target -> current count
-  for (Oid oid : plan.created) counts.emplace(oid, 0);
-  for (auto& [target, delta] : plan.deltas) {
-    if (created.count(target)) continue;  // count starts at 0 in this batch
-    target.ToBytes(kb);
-    Dbt key = InDbt(kb, 8);
-    int r = GetInto(refcounts_.get(), t, &key, &buf, DB_RMW);
-    if (r == DB_NOTFOUND) {
-      if (delta > 0) {
-        return Status::Conflict("commit references oid " + OidToString(target) +
-                                     ", which does not exist (never stored, or collected)",
-                                 {target});
+  // 2. Counts and the queue, in oid order: the created oids (a count entry
+  // starting at 0) merged with the targets of the deltas.  A target that
+  // exists is read with DB_SET|DB_RMW and rewritten in place (DB_CURRENT:
+  // one btree search, not a get and a put); a missing one refuses the
+  // commit.  One cursor per btree for the whole commit.
+  created.assign(plan.created.begin(), plan.created.end());
+  std::sort(created.begin(), created.end());
+  int64_t pending_delta = 0;
+  {
+    Cursor counts, queue;
+    ret = counts.Open(refcounts_.get(), t);
+    if (ret == 0) ret = queue.Open(pending_.get(), t);
+    if (ret != 0) return fail(ret, "opening cursors for a commit");
+    auto next_created = created.begin();
+    auto next_delta = plan.deltas.begin();
+    while (next_created != created.end() || next_delta != plan.deltas.end()) {
+      Oid oid;
+      bool is_created;
+      int64_t delta = 0;
+      if (next_delta == plan.deltas.end() ||
+          (next_created != created.end() && *next_created <= next_delta->first)) {
+        oid = *next_created++;
+        is_created = true;
+        if (next_delta != plan.deltas.end() && next_delta->first == oid) {
+          delta = (next_delta++)->second;
+        }
+      } else {
+        oid = next_delta->first;
+        delta = (next_delta++)->second;
+        is_created = false;
       }
-      return Status::Corruption("oid " + OidToString(target) +
-                                    " is referenced by a stored record but has no count",
-                                {target});
+      oid.ToBytes(kb);
+      Dbt key = InDbt(kb, 8);
+      uint64_t before = 0;
+      char cv[8];
+      if (!is_created) {
+        Dbt cur;
+        cur.set_flags(DB_DBT_USERMEM);
+        cur.set_data(cv);
+        cur.set_ulen(sizeof cv);
+        int r = counts->get(&key, &cur, DB_SET | DB_RMW);
+        if (r == DB_NOTFOUND) {
+          if (delta > 0) {
+            return Status::Conflict("commit references oid " + OidToString(oid) +
+                                        ", which does not exist (never stored, or collected)",
+                                    {oid});
+          }
+          return Status::Corruption("oid " + OidToString(oid) +
+                                        " is referenced by a stored record but has no count",
+                                    {oid});
+        }
+        if (r == DB_BUFFER_SMALL || (r == 0 && cur.get_size() != 8)) {
+          return Status::Corruption("count of oid " + OidToString(oid));
+        }
+        if (r != 0) return fail(r, "reading the count of oid " + OidToString(oid));
+        before = GetU64(cv);
+      }
+      if (delta < 0 && before < static_cast<uint64_t>(-delta)) {
+        return Status::Corruption("reference count of oid " + OidToString(oid) +
+                                      " would fall below zero",
+                                  {oid});
+      }
+      uint64_t after = before + delta;
+      Oid(after).ToBytes(cv);
+      Dbt data = InDbt(cv, 8);
+      // A created oid has no count entry (keys(records) == keys(refcounts)):
+      // DB_KEYFIRST inserts it (and would overwrite, as a plain put does).
+      int r = counts->put(&key, &data, is_created ? DB_KEYFIRST : DB_CURRENT);
+      if (r != 0) return fail(r, "writing the count of oid " + OidToString(oid));
+      if (oid.IsRoot()) continue;
+      bool was_pending = !is_created && before == 0;
+      bool now_pending = after == 0;
+      if (now_pending && !was_pending) {
+        Dbt empty = InDbt(kEmpty, 0);
+        r = queue->put(&key, &empty, DB_KEYFIRST);
+        if (r != 0) return fail(r, "queueing oid " + OidToString(oid));
+        ++pending_delta;
+      } else if (was_pending && !now_pending) {  // resurrection
+        r = pending_->del(t, &key, 0);
+        if (r != 0 && r != DB_NOTFOUND) return fail(r, "dequeueing oid " + OidToString(oid));
+        if (r == 0) --pending_delta;
+      }
     }
-    if (r != 0) return fail(r, "reading the count of oid " + OidToString(target));
-    if (buf.size() != 8) return Status::Corruption("count of oid " + OidToString(target));
-    counts[target] = GetU64(buf.data());
-  }
+  }  // cursors closed before the trace reads counts and before the commit
 
   // 3. Write records.
   for (const CommitBatch::Entry& e : batch.entries()) {
@@ -129,49 +210,16 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
     if (r != 0) return fail(r, "storing oid " + OidToString(e.oid));
   }
 
-  // 4. Counts and the queue.  `counts` holds every created oid and every
-  // target; write each once with its final value.
-  int64_t pending_delta = 0;
-  for (auto& [oid, before] : counts) {
-    auto d = plan.deltas.find(oid);
-    int64_t delta = d == plan.deltas.end() ? 0 : d->second;
-    if (delta < 0 && before < static_cast<uint64_t>(-delta)) {
-      return Status::Corruption("reference count of oid " + OidToString(oid) +
-                                    " would fall below zero",
-                                {oid});
-    }
-    uint64_t after = before + delta;
-    oid.ToBytes(kb);
-    Dbt key = InDbt(kb, 8);
-    char cv[8];
-    Oid(after).ToBytes(cv);
-    Dbt data = InDbt(cv, 8);
-    int r = refcounts_->put(t, &key, &data, 0);
-    if (r != 0) return fail(r, "writing the count of oid " + OidToString(oid));
-    if (oid.IsRoot()) continue;
-    bool was_pending = !created.count(oid) && before == 0;
-    bool now_pending = after == 0;
-    if (now_pending && !was_pending) {
-      Dbt empty = InDbt(kEmpty, 0);
-      r = pending_->put(t, &key, &empty, 0);
-      if (r != 0) return fail(r, "queueing oid " + OidToString(oid));
-      ++pending_delta;
-    } else if (was_pending && !now_pending) {  // resurrection
-      r = pending_->del(t, &key, 0);
-      if (r != 0 && r != DB_NOTFOUND) return fail(r, "dequeueing oid " + OidToString(oid));
-      if (r == 0) --pending_delta;
-    }
-  }
-
-  // 4b. A cycle trace in progress must keep everything this commit stores
+  // 3b. A cycle trace in progress must keep everything this commit stores
   // or references (the barrier, bdb/trace.h), in this same transaction;
   // while it deletes, linking what it found unreachable is a Conflict.
   if (trace_.ActiveLocked()) {
-    Status ts = trace_.MarkCommitLocked(t, batch, created, retry);
+    std::unordered_set<Oid> created_set(plan.created.begin(), plan.created.end());
+    Status ts = trace_.MarkCommitLocked(t, batch, created_set, retry);
     if (!ts.ok()) return ts;
   }
 
-  // 5. Counters.
+  // 4. Counters.
   uint64_t next = std::max(max_stored_next_, plan.max_oid.value() + 1);
   next = std::max<uint64_t>(next, next_oid_.load());
   uint64_t objects = object_count_ + plan.objects_delta;
