@@ -66,6 +66,10 @@ constexpr uint32_t kArmedEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
 // The connection the calling worker is serving (for the blocking hook).
 thread_local void* tls_serving = nullptr;
 
+// WorkerSlot::word: (request sequence << 2) | flags.
+constexpr uint64_t kInRequest = 1;
+constexpr uint64_t kOut = 2;  // not counted as active until the request ends
+
 double MillisSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
@@ -125,7 +129,13 @@ Status Server::Start() {
     return Status::IOError(std::string("ready eventfd: ") + strerror(errno));
   }
   batch_size_ = std::max(1, std::min(options_.batch, kMaxBatch));
-  for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  max_active_ = options_.active_threads > 0 ? options_.active_threads
+                                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  min_active_ = std::max(1, max_active_ - 1);
+  slots_ = std::make_unique<WorkerSlot[]>(static_cast<size_t>(options_.threads));
+  active_.store(options_.threads);  // the surplus parks at its first loop
+  for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
+  monitor_ = std::thread([this] { MonitorLoop(); });
   log_->Log(LogLevel::kInfo, "ready on %s (storage %s, %d threads)", listener_.description().c_str(),
             storage_->Describe().c_str(), options_.threads);
   return Status::OK();
@@ -158,6 +168,15 @@ std::string Server::stop_reason() const {
 void Server::Wait() {
   for (auto& t : workers_) t.join();
   workers_.clear();
+  {
+    std::lock_guard<std::mutex> l(park_mu_);
+  }
+  park_cv_.notify_all();
+  {
+    std::lock_guard<std::mutex> l(monitor_mu_);
+  }
+  monitor_cv_.notify_all();
+  if (monitor_.joinable()) monitor_.join();
   size_t open;
   {
     std::unique_lock<std::shared_mutex> c(conns_mu_);
@@ -187,6 +206,92 @@ struct Server::WorkerBatch {
 
 thread_local Server::WorkerBatch* Server::tls_batch = nullptr;
 
+// Written by its worker (BeginRequest, EndRequest, GoOut) and by the
+// monitor (presuming it blocked); whoever sets kOut does the accounting.
+struct alignas(64) Server::WorkerSlot {
+  std::atomic<uint64_t> word{0};
+  uint64_t seq = 0;  // the worker's own copy of the sequence
+};
+
+thread_local Server::WorkerSlot* Server::tls_slot = nullptr;
+
+void Server::BeginRequest() {
+  WorkerSlot* s = tls_slot;
+  if (s == nullptr) return;
+  ++s->seq;
+  // No flag is set between requests, so the monitor cannot race this.
+  s->word.store((s->seq << 2) | kInRequest, std::memory_order_relaxed);
+}
+
+void Server::EndRequest() {
+  WorkerSlot* s = tls_slot;
+  if (s == nullptr) return;
+  uint64_t old = s->word.exchange(s->seq << 2, std::memory_order_acq_rel);
+  if (old & kOut) active_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void Server::GoOut() {
+  WorkerSlot* s = tls_slot;
+  if (s == nullptr) return;
+  uint64_t w = s->word.load(std::memory_order_relaxed);
+  while ((w & kInRequest) && !(w & kOut)) {
+    if (s->word.compare_exchange_weak(w, w | kOut, std::memory_order_acq_rel)) {
+      LeaveActive();
+      return;
+    }
+  }
+}
+
+void Server::LeaveActive() {
+  if (active_.fetch_sub(1, std::memory_order_acq_rel) - 1 >= min_active_) return;
+  std::lock_guard<std::mutex> l(park_mu_);
+  if (parked_ > 0 && active_.load(std::memory_order_acquire) < min_active_) {
+    --parked_;
+    ++grants_;
+    active_.fetch_add(1, std::memory_order_acq_rel);  // counted for the one woken
+    park_cv_.notify_one();
+  }
+}
+
+void Server::MaybePark() {
+  if (active_.load(std::memory_order_relaxed) <= max_active_) return;
+  std::unique_lock<std::mutex> l(park_mu_);
+  if (active_.load(std::memory_order_acquire) <= max_active_ || stopping_.load()) return;
+  active_.fetch_sub(1, std::memory_order_acq_rel);
+  ++parked_;
+  park_cv_.wait(l, [this] { return grants_ > 0 || stopping_.load(); });
+  if (grants_ > 0) {
+    --grants_;  // the granter counted us active again
+    return;
+  }
+  --parked_;  // stopping
+  active_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void Server::MonitorLoop() {
+  const int n = options_.threads;
+  std::vector<uint64_t> last(static_cast<size_t>(n), 0);
+  const auto period = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(std::max(0.001, options_.stall_s)));
+  while (!stopping_.load()) {
+    {
+      std::unique_lock<std::mutex> l(monitor_mu_);
+      monitor_cv_.wait_for(l, period, [this] { return stopping_.load(); });
+    }
+    for (int i = 0; i < n; ++i) {
+      std::atomic<uint64_t>& word = slots_[i].word;
+      uint64_t w = word.load(std::memory_order_acquire);
+      if ((w & kInRequest) && !(w & kOut) && w == last[i] &&
+          word.compare_exchange_strong(w, w | kOut, std::memory_order_acq_rel)) {
+        DURUS_LOG(*log_, kDebug, "worker %d busy in one request for %.0f ms: another takes its place", i,
+                  options_.stall_s * 1000);
+        LeaveActive();
+      }
+      last[i] = w;
+    }
+  }
+}
+
 void Server::HandOffBatch() {
   WorkerBatch* b = tls_batch;
   if (b == nullptr || b->next >= b->n) return;
@@ -209,6 +314,7 @@ void Server::HandOffBatch() {
 
 void Server::BeforeBlocking(SocketStream* stream) {
   HandOffBatch();
+  GoOut();
   // The owner is about to wait in poll for bytes on its own connection:
   // take it out of epoll's interest meanwhile, so they wake nobody else.
   auto* c = static_cast<Client*>(tls_serving);
@@ -224,13 +330,15 @@ void Server::Disarm(Client* c) {
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->io.fd(), &ev) == 0) c->disarmed = true;
 }
 
-void Server::WorkerLoop() {
+void Server::WorkerLoop(int index) {
   WorkerBatch batch;
   batch.server = this;
   tls_batch = &batch;
+  tls_slot = &slots_[index];
   SetBlockingHook([](void* s, SocketStream* stream) { static_cast<Server*>(s)->BeforeBlocking(stream); },
                   this);
   while (true) {
+    MaybePark();
     int n = ::epoll_wait(epoll_fd_, batch.events, batch_size_, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -242,7 +350,14 @@ void Server::WorkerLoop() {
     for (batch.next = 0; batch.next < batch.n;) {
       const uint64_t tag = batch.events[batch.next++].data.u64;
       if (tag == kHandedOffTag) continue;
-      if (tag == kStopTag) return;
+      if (tag == kStopTag) {
+        // Parked workers cannot see the stop descriptor: wake them.
+        {
+          std::lock_guard<std::mutex> l(park_mu_);
+        }
+        park_cv_.notify_all();
+        return;
+      }
       if (tag == kListenTag) {
         AcceptAll();
         continue;
@@ -379,7 +494,10 @@ void Server::Serve(Client* c) {
     if (c->io.buffered() > 0) {
       uint8_t cmd = c->io.TakeByte();
       ++c->requests;
-      if (!Dispatch(c, cmd)) return;  // dropped
+      BeginRequest();
+      const bool kept = Dispatch(c, cmd);
+      EndRequest();
+      if (!kept) return;  // dropped
       continue;
     }
     // Nothing buffered and the socket drained: any later byte raises an
@@ -636,6 +754,9 @@ void Server::AcquireCommitToken(CommitWaiter* w) {
     return;
   }
   token_waiters_.push_back(w);
+  l.unlock();
+  GoOut();  // may wait a client round trip per committer ahead
+  l.lock();
   w->cv.wait(l, [w] { return w->granted; });
 }
 
@@ -835,6 +956,7 @@ bool Server::HandleCommit(Client* c) {
   // Applied one at a time by the storage; returns once durable (in sync
   // mode concurrent calls share the fsync).
   const auto t_apply = Clock::now();
+  GoOut();  // the storage may wait for its write lock and the disk
   st = storage_->Commit(batch);
   const double apply_ms = MillisSince(t_apply);
   {

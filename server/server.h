@@ -17,6 +17,15 @@
 //    ignored.  While its worker waits in poll for more of a request, a
 //    connection is taken out of the epoll set's interest (and put back
 //    before release), so those bytes wake no other worker.
+//  - Only `active_threads` workers (one per CPU) run at once outside
+//    blocking waits; the others park.  With more, every request arriving
+//    while the running workers are busy would wake a thread of its own;
+//    with the cap a worker finishing a request finds the next ones ready
+//    in epoll without sleeping.  A worker about to block (commit token,
+//    Storage::Commit, polling a slow client) stops counting, waking a
+//    parked one if the running ones fall below active_threads - 1; a
+//    monitor presumes a worker blocked after `stall_s` in one request (a
+//    load waiting for the disk).
 //    A worker takes up to `batch` ready connections per wake-up; before
 //    anything that may block (a commit, a slow client) it hands the ones
 //    it has not served yet to other workers.  Loads and bulk loads of
@@ -54,6 +63,7 @@
 #define DURUS_BDB_SERVER_SERVER_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -92,6 +102,17 @@ struct ServerOptions {
   // How long a committer may hold the commit lock waiting for its commit
   // data before continuing optimistically (see above).
   double commit_grace_s = 0.25;
+  // Workers running at once outside blocking waits (0: one per CPU).  The
+  // other workers park, so events are not spread over more threads than
+  // can run: a busy worker finds the next requests already waiting
+  // instead of each request waking a thread of its own.  A worker about
+  // to block (the commit token, Storage::Commit, a slow client) stops
+  // counting and a parked one takes its place.
+  int active_threads = 0;
+  // A worker in one request this long without saying it blocks (a disk
+  // read, a lock wait in the storage) is presumed blocked and a parked
+  // worker takes its place.
+  double stall_s = 0.01;
 };
 
 class Server {
@@ -128,10 +149,25 @@ class Server {
   struct Client;
   struct CommitWaiter;
   struct WorkerBatch;
+  struct WorkerSlot;
   static constexpr int kMaxBatch = 8;
   static thread_local WorkerBatch* tls_batch;  // the calling worker's batch
+  static thread_local WorkerSlot* tls_slot;    // the calling worker's slot
 
-  void WorkerLoop();
+  void WorkerLoop(int index);
+  // Active-worker accounting (ServerOptions::active_threads).  A request
+  // runs between BeginRequest and EndRequest; GoOut() says the calling
+  // worker is about to block and stops counting it until EndRequest.
+  void BeginRequest();
+  void EndRequest();
+  void GoOut();
+  // One worker fewer counts as active: wake a parked one if below the cap.
+  void LeaveActive();
+  // At the top of the worker loop: park while more workers are active
+  // than allowed.
+  void MaybePark();
+  // Presumes workers stuck in one request for stall_s blocked.
+  void MonitorLoop();
   // Pass this worker's not-yet-served ready connections to other workers.
   void HandOffBatch();
   // The blocking hook: about to wait on `stream` (see SocketStream).
@@ -190,6 +226,17 @@ class Server {
   std::shared_mutex conns_mu_;
   std::unordered_map<uint64_t, Client*> conns_;
   std::vector<std::thread> workers_;
+  std::thread monitor_;
+  std::mutex monitor_mu_;  // for monitor_cv_ only
+  std::condition_variable monitor_cv_;  // wakes the monitor to stop
+  int max_active_ = 1;
+  int min_active_ = 1;  // below this a worker going out wakes a parked one
+  std::atomic<int> active_{0};  // workers neither parked nor counted out
+  std::unique_ptr<WorkerSlot[]> slots_;
+  std::mutex park_mu_;
+  std::condition_variable park_cv_;
+  int parked_ = 0;  // parked and not yet granted (guarded by park_mu_)
+  int grants_ = 0;  // wake-ups granted, not yet taken (guarded by park_mu_)
   std::atomic<bool> stopping_{false};
   mutable std::mutex stop_mu_;
   std::string stop_reason_;

@@ -395,6 +395,88 @@ TEST_F(ServerTest, RequestsArrivingWhileServedAreNotLost) {
   }
 }
 
+// Only ServerOptions::active_threads workers run at once; the rest park.
+// A worker that blocks must let a parked one take its place, whether it
+// says so (a commit waiting in the storage) or not (a load stuck in the
+// storage, found by the stall monitor).  Otherwise the other client
+// below is never answered.
+class BlockingLoadStorage : public GatedStorage {
+ public:
+  using GatedStorage::GatedStorage;
+  Status Load(Oid oid, std::string* record) override {
+    if (oid == Oid(1)) {
+      std::unique_lock<std::mutex> l(mu_);
+      entered_ = true;
+      cv_.notify_all();
+      cv_.wait(l, [this] { return open_; });
+    }
+    return GatedStorage::Load(oid, record);
+  }
+  void WaitEntered() {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [this] { return entered_; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> l(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false;
+  bool open_ = false;
+};
+
+TEST_F(ServerTest, BlockedWorkersAreReplacedByParkedOnes) {
+  {
+    SCOPED_TRACE("a load stuck in the storage (stall monitor)");
+    MemoryStorage mem;
+    BlockingLoadStorage storage(&mem);
+    ServerOptions o;
+    o.active_threads = 1;
+    o.stall_s = 0.01;
+    StartServer(&storage, o, 4);
+    auto a = Connect();
+    a->NewOids(2);
+    ASSERT_EQ(a->Commit({{0, Rec(0, {1})}, {1, Rec(1, {})}}), 'O');
+    auto b = Connect();
+    std::string load1 = "L";
+    PutU64(&load1, 1);
+    a->Send(load1);
+    storage.WaitEntered();
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(b->Load(0), 'O');
+    storage.Open();
+    EXPECT_EQ(a->Recv(1, 5000), "O");
+    StopServer();
+  }
+  {
+    SCOPED_TRACE("a commit waiting in the storage (no stall monitor)");
+    MemoryStorage mem;
+    GatedStorage gated(&mem);
+    ServerOptions o;
+    o.active_threads = 1;
+    o.stall_s = 1e6;
+    StartServer(&gated, o, 4);
+    auto a = Connect();
+    a->NewOids(1);
+    ASSERT_EQ(a->Commit({{0, Rec(0, {})}}), 'O');
+    auto b = Connect();
+    gated.Hold();
+    char status = 0;
+    std::thread committer([&] { status = a->Commit({{0, Rec(0, {}, "v2")}}); });
+    gated.WaitHeld();
+    EXPECT_EQ(b->Load(0), 'I');  // published, in flight
+    b->Sync();
+    EXPECT_EQ(b->Load(0), 'I');
+    gated.Release();
+    committer.join();
+    EXPECT_EQ(status, 'O');
+    StopServer();
+  }
+}
+
 TEST_F(ServerTest, ShutdownFinishesTheCommitInFlight) {
   GatedStorage gated(&mem_);
   StartServer(&gated);
