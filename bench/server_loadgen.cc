@@ -412,6 +412,10 @@ uint64_t RunEvented(const Options& o, const Layout& layout, double* seconds) {
             ssize_t r = recv(s->fd, buf, sizeof(buf), 0);
             if (r > 0) {
               s->in.append(buf, static_cast<size_t>(r));
+              // A short read emptied the socket: no second recv just to
+              // hear EAGAIN (epoll is level-triggered here, so nothing
+              // that arrives later is missed).
+              if (static_cast<size_t>(r) < sizeof(buf)) break;
               continue;
             }
             if (r == 0) Die("connection closed by the server");
