@@ -6,6 +6,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -211,6 +213,11 @@ thread_local Server::WorkerBatch* Server::tls_batch = nullptr;
 struct alignas(64) Server::WorkerSlot {
   std::atomic<uint64_t> word{0};
   uint64_t seq = 0;  // the worker's own copy of the sequence
+  // Worker only: back from a request it was counted out of.  It may then
+  // wait on epoll once more before parking (one over the cap): the next
+  // request is often another commit that takes it out again, and parking
+  // in between would cost two context switches.
+  bool back = false;
 };
 
 thread_local Server::WorkerSlot* Server::tls_slot = nullptr;
@@ -227,7 +234,10 @@ void Server::EndRequest() {
   WorkerSlot* s = tls_slot;
   if (s == nullptr) return;
   uint64_t old = s->word.exchange(s->seq << 2, std::memory_order_acq_rel);
-  if (old & kOut) active_.fetch_add(1, std::memory_order_acq_rel);
+  if (old & kOut) {
+    active_.fetch_add(1, std::memory_order_acq_rel);
+    s->back = true;
+  }
 }
 
 void Server::GoOut() {
@@ -254,9 +264,14 @@ void Server::LeaveActive() {
 }
 
 void Server::MaybePark() {
-  if (active_.load(std::memory_order_relaxed) <= max_active_) return;
+  int limit = max_active_;
+  if (WorkerSlot* s = tls_slot; s != nullptr && s->back) {
+    s->back = false;
+    ++limit;
+  }
+  if (active_.load(std::memory_order_relaxed) <= limit) return;
   std::unique_lock<std::mutex> l(park_mu_);
-  if (active_.load(std::memory_order_acquire) <= max_active_ || stopping_.load()) return;
+  if (active_.load(std::memory_order_acquire) <= limit || stopping_.load()) return;
   active_.fetch_sub(1, std::memory_order_acq_rel);
   ++parked_;
   park_cv_.wait(l, [this] { return grants_ > 0 || stopping_.load(); });
@@ -733,31 +748,55 @@ bool Server::HandleBulkLoad(Client* c) {
 // when done, hands it straight to the first waiter and sends that waiter's
 // invalidation list itself, so the next client's round trip starts without
 // waiting for the next worker thread to wake up.
+//
+// A waiter sleeps on a futex word of its own rather than a condition
+// variable: the hand-over then costs one wake-up system call, and none if
+// the waiter has not gone to sleep yet (no mutex hand-off between them).
 struct Server::CommitWaiter {
   Client* c = nullptr;
   bool needs_list = true;  // prepare c's invalidation list on hand-over
-  bool granted = false;
   bool prepared = false;   // the list is in c->reply, `sent` bytes of it sent
   size_t sent = 0;
   size_t n_invalid = 0;
   IoResult send_result = IoResult::kOk;
   Clock::time_point granted_at;
-  std::condition_variable cv;
+  // kWaiting -> kSleeping (the waiter, before the futex wait) -> kGranted
+  // (the granter, after writing the fields above).
+  std::atomic<uint32_t> grant{0};
 };
 
+namespace {
+constexpr uint32_t kWaiting = 0;
+constexpr uint32_t kSleeping = 1;
+constexpr uint32_t kGranted = 2;
+
+// std::atomic<uint32_t> is a plain 32-bit word here (always lock-free).
+uint32_t* FutexWord(std::atomic<uint32_t>* a) { return reinterpret_cast<uint32_t*>(a); }
+}  // namespace
+
 void Server::AcquireCommitToken(CommitWaiter* w) {
-  std::unique_lock<std::mutex> l(token_mu_);
-  if (!token_held_) {
-    token_held_ = true;
-    w->granted = true;
-    w->granted_at = Clock::now();
-    return;
+  {
+    std::lock_guard<std::mutex> l(token_mu_);
+    if (!token_held_) {
+      token_held_ = true;
+      w->granted_at = Clock::now();
+      w->grant.store(kGranted, std::memory_order_relaxed);
+      return;
+    }
+    token_waiters_.push_back(w);
   }
-  token_waiters_.push_back(w);
-  l.unlock();
   GoOut();  // may wait a client round trip per committer ahead
-  l.lock();
-  w->cv.wait(l, [w] { return w->granted; });
+  while (true) {
+    uint32_t v = w->grant.load(std::memory_order_acquire);
+    if (v == kGranted) return;
+    if (v == kWaiting) {
+      w->grant.compare_exchange_strong(v, kSleeping, std::memory_order_acq_rel);
+      continue;
+    }
+    // Returns at once if the word is no longer kSleeping; spurious
+    // wake-ups just loop.
+    ::syscall(SYS_futex, FutexWord(&w->grant), FUTEX_WAIT_PRIVATE, kSleeping, nullptr, nullptr, 0);
+  }
 }
 
 void Server::ReleaseCommitToken() {
@@ -781,10 +820,13 @@ void Server::ReleaseCommitToken() {
                                              &next->sent, Clock::now());
     next->prepared = true;
   }
-  std::lock_guard<std::mutex> l(token_mu_);
-  next->granted = true;
   next->granted_at = Clock::now();
-  next->cv.notify_one();  // under the lock: `next` lives on its worker's stack
+  // `next` lives on its worker's stack and may be gone as soon as the
+  // grant is visible; a wake-up aimed at a dead frame is harmless (futex
+  // waiters tolerate spurious wake-ups, and the stack stays mapped).
+  if (next->grant.exchange(kGranted, std::memory_order_acq_rel) == kSleeping) {
+    ::syscall(SYS_futex, FutexWord(&next->grant), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  }
 }
 
 void Server::PrepareCommitList(Client* c, size_t* n_invalid) {
