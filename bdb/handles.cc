@@ -34,7 +34,11 @@ void DbCloser::operator()(Db* db) const {
   }
 }
 
-int GetInto(Db* db, DbTxn* txn, Dbt* key, std::string* out, uint32_t flags) {
+namespace {
+
+// The body of both GetInto overloads; `get(data)` runs the get.
+template <typename Get>
+int GetIntoString(std::string* out, Get get) {
   // Never resize `out` to a guessed size before the get: that zero-fills
   // it on every call (the whole capacity once any large record went
   // through the string: half of Load's instructions, bench/README.md P1).
@@ -46,7 +50,7 @@ int GetInto(Db* db, DbTxn* txn, Dbt* key, std::string* out, uint32_t flags) {
     // bytes are ours to overwrite without any fill.
     data.set_data(out->data());
     data.set_ulen(static_cast<u_int32_t>(out->size()));
-    ret = db->get(txn, key, &data, flags);
+    ret = get(&data);
     if (ret == 0) out->resize(data.get_size());
   } else {
     // Most records fit a stack buffer: one get, one copy of exactly the
@@ -54,7 +58,7 @@ int GetInto(Db* db, DbTxn* txn, Dbt* key, std::string* out, uint32_t flags) {
     char stack[kGetIntoStackBytes];
     data.set_data(stack);
     data.set_ulen(sizeof stack);
-    ret = db->get(txn, key, &data, flags);
+    ret = get(&data);
     if (ret == 0) out->assign(stack, data.get_size());
   }
   // Larger than the buffer: again straight into `out`, sized to the record
@@ -64,10 +68,20 @@ int GetInto(Db* db, DbTxn* txn, Dbt* key, std::string* out, uint32_t flags) {
     out->resize(data.get_size());
     data.set_data(out->data());
     data.set_ulen(static_cast<u_int32_t>(out->size()));
-    ret = db->get(txn, key, &data, flags);
+    ret = get(&data);
     if (ret == 0) out->resize(data.get_size());
   }
   return ret;
+}
+
+}  // namespace
+
+int GetInto(Db* db, DbTxn* txn, Dbt* key, std::string* out, uint32_t flags) {
+  return GetIntoString(out, [&](Dbt* data) { return db->get(txn, key, data, flags); });
+}
+
+int GetInto(Dbc* cursor, Dbt* key, std::string* out, uint32_t flags) {
+  return GetIntoString(out, [&](Dbt* data) { return cursor->get(key, data, flags); });
 }
 
 }  // namespace durus::bdb

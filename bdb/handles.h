@@ -100,6 +100,10 @@ inline Dbt InDbt(const void* data, size_t size) {
 // unspecified.
 inline constexpr size_t kGetIntoStackBytes = 4096;
 int GetInto(Db* db, DbTxn* txn, Dbt* key, std::string* out, uint32_t flags);
+// The same through a cursor, for flags that take the key as given
+// (DB_SET, DB_SET | DB_RMW): the cursor is left on the key found, so a
+// DB_CURRENT put can follow without a second search.
+int GetInto(Dbc* cursor, Dbt* key, std::string* out, uint32_t flags);
 
 }  // namespace durus::bdb
 

@@ -2,6 +2,7 @@
 // and maintains the pending-garbage queue, then writes every record of the
 // batch (bdb/schema.h states the invariants).  NewOid.
 #include <algorithm>
+#include <cstring>
 #include <unordered_set>
 #include <vector>
 
@@ -118,17 +119,16 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
 
   // 2. Counts and the queue, in oid order: the created oids (a count entry
   // starting at 0) merged with the targets of the deltas.  A target that
-  // exists is read with DB_SET|DB_RMW and rewritten in place (DB_CURRENT:
-  // one btree search, not a get and a put); a missing one refuses the
-  // commit.  One cursor per btree for the whole commit.
+  // exists is read with DB_SET|DB_RMW through one cursor and rewritten in
+  // place (DB_CURRENT: one btree search, not a get and a put); a missing
+  // one refuses the commit.
   created.assign(plan.created.begin(), plan.created.end());
   std::sort(created.begin(), created.end());
   int64_t pending_delta = 0;
   {
-    Cursor counts, queue;
+    Cursor counts;
     ret = counts.Open(refcounts_.get(), t);
-    if (ret == 0) ret = queue.Open(pending_.get(), t);
-    if (ret != 0) return fail(ret, "opening cursors for a commit");
+    if (ret != 0) return fail(ret, "opening a cursor for a commit");
     auto next_created = created.begin();
     auto next_delta = plan.deltas.begin();
     while (next_created != created.end() || next_delta != plan.deltas.end()) {
@@ -182,15 +182,17 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
       Oid(after).ToBytes(cv);
       Dbt data = InDbt(cv, 8);
       // A created oid has no count entry (keys(records) == keys(refcounts)):
-      // DB_KEYFIRST inserts it (and would overwrite, as a plain put does).
-      int r = counts->put(&key, &data, is_created ? DB_KEYFIRST : DB_CURRENT);
+      // a put through the handle inserts it, a little cheaper than through
+      // the positioned cursor (which Berkeley DB duplicates for each put).
+      int r = is_created ? refcounts_->put(t, &key, &data, 0)
+                         : counts->put(&key, &data, DB_CURRENT);
       if (r != 0) return fail(r, "writing the count of oid " + OidToString(oid));
       if (oid.IsRoot()) continue;
       bool was_pending = !is_created && before == 0;
       bool now_pending = after == 0;
       if (now_pending && !was_pending) {
         Dbt empty = InDbt(kEmpty, 0);
-        r = queue->put(&key, &empty, DB_KEYFIRST);
+        r = pending_->put(t, &key, &empty, 0);
         if (r != 0) return fail(r, "queueing oid " + OidToString(oid));
         ++pending_delta;
       } else if (was_pending && !now_pending) {  // resurrection
@@ -225,8 +227,25 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
   uint64_t objects = object_count_ + plan.objects_delta;
   uint64_t bytes = record_bytes_ + plan.bytes_delta;
   uint64_t pending = pending_count_ + pending_delta;
-  s = PutMetaCounters(t, next, objects, bytes, pending);
-  if (!s.ok()) return s;
+  // Only the counters that changed: the in-memory copies equal meta.db at
+  // every writer boundary (each writer updates them under write_mu_ after
+  // its transaction committed), so an unchanged one needs no put.
+  const struct {
+    const char* name;
+    uint64_t before, after;
+  } counters[] = {{schema::kMetaNextOid, max_stored_next_, next},
+                  {schema::kMetaObjectCount, object_count_, objects},
+                  {schema::kMetaRecordBytes, record_bytes_, bytes},
+                  {schema::kMetaPendingCount, pending_count_, pending}};
+  for (const auto& c : counters) {
+    if (c.after == c.before) continue;
+    char v[8];
+    Oid(c.after).ToBytes(v);  // u64 big-endian
+    Dbt key = InDbt(c.name, strlen(c.name));
+    Dbt data = InDbt(v, 8);
+    int r = meta_->put(t, &key, &data, 0);
+    if (r != 0) return fail(r, std::string("writing meta ") + c.name);
+  }
   ret = txn.Commit(CommitFlags());
   if (ret != 0) return FromDb(ret, "committing to " + home_);
   max_stored_next_ = next;
