@@ -43,6 +43,12 @@ struct Server::Client {
   // Owner only: taken out of the epoll interest while the owner waits in
   // poll for more of a request.
   bool disarmed = false;
+  // The commit in progress (see HandleCommit): touched by the owner, or
+  // while kQueued by the token's granter.
+  CommitPhase phase = CommitPhase::kNone;
+  Clock::time_point commit_t0;  // 'C' received
+  size_t list_sent = 0;         // bytes of the invalidation list (reply) sent
+  size_t n_invalid = 0;
 
   // Touched by other clients' committers and syncs: guarded by mu.
   std::mutex mu;
@@ -185,6 +191,12 @@ void Server::Wait() {
     conns_.clear();
   }
   {
+    std::lock_guard<std::mutex> l(token_mu_);
+    token_waiters_.clear();
+    awaiting_.clear();
+    token_holder_ = nullptr;
+  }
+  {
     std::lock_guard<std::mutex> l(publish_mu_);
     open = clients_.size();
     clients_.clear();  // closes the sockets
@@ -286,23 +298,68 @@ void Server::MaybePark() {
 void Server::MonitorLoop() {
   const int n = options_.threads;
   std::vector<uint64_t> last(static_cast<size_t>(n), 0);
-  const auto period = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(std::max(0.001, options_.stall_s)));
+  std::vector<Clock::time_point> since(static_cast<size_t>(n), Clock::now());
+  auto dur = [](double s) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+  };
+  const auto stall = dur(std::max(0.001, options_.stall_s));
+  const auto grace = dur(std::max(0.0, options_.commit_grace_s));
+  const auto period = std::clamp(std::min(stall, grace / 5), dur(0.001), dur(0.1));
+  std::vector<uint64_t> expired;
   while (!stopping_.load()) {
     {
       std::unique_lock<std::mutex> l(monitor_mu_);
       monitor_cv_.wait_for(l, period, [this] { return stopping_.load(); });
     }
+    const auto now = Clock::now();
+    // Workers stuck in one request without saying they block.
     for (int i = 0; i < n; ++i) {
       std::atomic<uint64_t>& word = slots_[i].word;
       uint64_t w = word.load(std::memory_order_acquire);
-      if ((w & kInRequest) && !(w & kOut) && w == last[i] &&
+      if (w != last[i]) {
+        last[i] = w;
+        since[i] = now;
+        continue;
+      }
+      if ((w & kInRequest) && !(w & kOut) && now - since[i] >= stall &&
           word.compare_exchange_strong(w, w | kOut, std::memory_order_acq_rel)) {
+        last[i] = w | kOut;
         DURUS_LOG(*log_, kDebug, "worker %d busy in one request for %.0f ms: another takes its place", i,
                   options_.stall_s * 1000);
         LeaveActive();
       }
-      last[i] = w;
+    }
+    // A committer's client slow to answer its invalidation list.
+    Client* slow = nullptr;
+    {
+      std::lock_guard<std::mutex> l(token_mu_);
+      if (token_holder_ != nullptr && token_graceable_ && now - token_granted_at_ >= grace) {
+        slow = token_holder_;
+      }
+    }
+    if (slow != nullptr) ReleaseToken(slow, /*grace_expired=*/true);
+    // A committer's client that did not answer within the deadline.
+    expired.clear();
+    {
+      std::lock_guard<std::mutex> l(token_mu_);
+      for (const auto& [c, d] : awaiting_) {
+        if (now >= d) expired.push_back(c->id);
+      }
+    }
+    for (uint64_t id : expired) {
+      Client* c = TryClaim(id, /*mark_pending=*/false);
+      if (c == nullptr) continue;  // being served: its worker keeps the deadline
+      bool still;
+      {
+        std::lock_guard<std::mutex> l(token_mu_);
+        auto it = awaiting_.find(c);
+        still = it != awaiting_.end() && now >= it->second;
+      }
+      if (still) {
+        Drop(c, LogLevel::kWarn, "timed out while reading the commit length (nothing stored)");
+      } else if (c->state.exchange(kIdle, std::memory_order_acq_rel) == kPending) {
+        QueueReady(id);
+      }
     }
   }
 }
@@ -394,31 +451,28 @@ void Server::WorkerLoop(int index) {
   }
 }
 
-void Server::OnClientEvent(uint64_t id) {
-  Client* c = nullptr;
-  {
-    std::shared_lock<std::shared_mutex> l(conns_mu_);
-    auto it = conns_.find(id);
-    if (it == conns_.end()) return;  // dropped since the event was queued
-    Client* found = it->second;
-    uint32_t s = found->state.load(std::memory_order_relaxed);
-    while (true) {
-      if (s == kIdle) {
-        if (found->state.compare_exchange_weak(s, kBusy, std::memory_order_acquire,
-                                               std::memory_order_relaxed)) {
-          c = found;
-          break;
-        }
-      } else if (s == kBusy) {
-        // Its owner will look again before releasing it.
-        if (found->state.compare_exchange_weak(s, kPending, std::memory_order_relaxed)) return;
-      } else {
-        return;  // already pending
+Server::Client* Server::TryClaim(uint64_t id, bool mark_pending) {
+  std::shared_lock<std::shared_mutex> l(conns_mu_);
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return nullptr;  // dropped since the event was queued
+  Client* c = it->second;
+  uint32_t s = c->state.load(std::memory_order_relaxed);
+  while (true) {
+    if (s == kIdle) {
+      if (c->state.compare_exchange_weak(s, kBusy, std::memory_order_acquire, std::memory_order_relaxed)) {
+        return c;  // only the claimer may drop it now, so it outlives the lock
       }
+    } else if (s == kBusy && mark_pending) {
+      // Its owner will look again before releasing it.
+      if (c->state.compare_exchange_weak(s, kPending, std::memory_order_relaxed)) return nullptr;
+    } else {
+      return nullptr;  // already pending, or not ours to mark
     }
   }
-  // Claimed: only this worker may drop it now, so it outlives the lock.
-  Serve(c);
+}
+
+void Server::OnClientEvent(uint64_t id) {
+  if (Client* c = TryClaim(id, /*mark_pending=*/true)) Serve(c);
 }
 
 void Server::AcceptAll() {
@@ -469,15 +523,7 @@ void Server::AcceptAll() {
     // a worker got it meanwhile and marked the connection pending, pass
     // the connection on (not served here: accepting must not block).
     const uint64_t id = c->id;  // `c` may be gone once released
-    if (c->state.exchange(kIdle, std::memory_order_acq_rel) == kPending) {
-      {
-        std::lock_guard<std::mutex> l(ready_mu_);
-        ready_.push_back(id);
-      }
-      uint64_t one = 1;
-      ssize_t w = ::write(ready_fd_, &one, sizeof(one));
-      (void)w;
-    }
+    if (c->state.exchange(kIdle, std::memory_order_acq_rel) == kPending) QueueReady(id);
   }
   if (!stopping_.load()) {
     epoll_event ev{};
@@ -506,13 +552,28 @@ void Server::Serve(Client* c) {
         return;
       }
     }
-    if (c->io.buffered() > 0) {
-      uint8_t cmd = c->io.TakeByte();
-      ++c->requests;
+    if (c->phase == CommitPhase::kList) {
+      // Granted with its list not fully sent: finish sending it.
       BeginRequest();
-      const bool kept = Dispatch(c, cmd);
+      const bool kept = ContinueListSend(c);
       EndRequest();
       if (!kept) return;  // dropped
+      continue;
+    }
+    if (c->io.buffered() > 0) {
+      Outcome outcome;
+      BeginRequest();
+      if (c->phase == CommitPhase::kData) {
+        outcome = ContinueCommit(c) ? Outcome::kKept : Outcome::kDropped;
+      } else {
+        uint8_t cmd = c->io.TakeByte();
+        ++c->requests;
+        outcome = Dispatch(c, cmd);
+      }
+      EndRequest();
+      // Dropped, or queued for the commit token (then `c` is the token
+      // queue's: not to be touched, nor released).
+      if (outcome != Outcome::kKept) return;
       continue;
     }
     // Nothing buffered and the socket drained: any later byte raises an
@@ -540,32 +601,33 @@ void Server::Serve(Client* c) {
   // Stopping: leave the connection to Wait(), which closes it.
 }
 
-bool Server::Dispatch(Client* c, uint8_t cmd) {
+Server::Outcome Server::Dispatch(Client* c, uint8_t cmd) {
+  auto kept = [](bool k) { return k ? Outcome::kKept : Outcome::kDropped; };
   switch (cmd) {
-    case kCmdLoad: return HandleLoad(c);
-    case kCmdBulkLoad: return HandleBulkLoad(c);
+    case kCmdLoad: return kept(HandleLoad(c));
+    case kCmdBulkLoad: return kept(HandleBulkLoad(c));
     case kCmdCommit: return HandleCommit(c);
-    case kCmdSync: return HandleSync(c);
-    case kCmdNewOid: return HandleNewOids(c, 1);
+    case kCmdSync: return kept(HandleSync(c));
+    case kCmdNewOid: return kept(HandleNewOids(c, 1));
     case kCmdNewOids: {
       std::string n;
-      if (!Read(c, &n, 1, RequestDeadline(1), "oid count")) return false;
-      return HandleNewOids(c, static_cast<uint8_t>(n[0]));
+      if (!Read(c, &n, 1, RequestDeadline(1), "oid count")) return Outcome::kDropped;
+      return kept(HandleNewOids(c, static_cast<uint8_t>(n[0])));
     }
-    case kCmdVersion: return HandleVersion(c);
-    case kCmdPack: return HandlePack(c);
+    case kCmdVersion: return kept(HandleVersion(c));
+    case kCmdPack: return kept(HandlePack(c));
     case kCmdQuit:
       log_->Log(LogLevel::kInfo, "client %" PRIu64 " asked the server to quit", c->id);
       RequestStop("quit requested by client " + std::to_string(c->id));
-      return true;
+      return Outcome::kKept;
     case kCmdHangUp:
       Drop(c, LogLevel::kInfo, "hung up");
-      return false;
+      return Outcome::kDropped;
     default: {
       char msg[64];
       snprintf(msg, sizeof(msg), "unknown command byte 0x%02x", cmd);
       Drop(c, LogLevel::kWarn, msg);
-      return false;
+      return Outcome::kDropped;
     }
   }
 }
@@ -605,6 +667,13 @@ void Server::Drop(Client* c, LogLevel level, const std::string& why) {
               level == LogLevel::kInfo ? "" : "dropped: ", why.c_str());
   }
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->io.fd(), nullptr);
+  bool holder;
+  {
+    std::lock_guard<std::mutex> l(token_mu_);
+    awaiting_.erase(c);
+    holder = token_holder_ == c;
+  }
+  if (holder) ReleaseToken(c);  // nothing of its commit was published
   {
     // After this no event can claim `c`; a claim in progress has finished.
     std::unique_lock<std::shared_mutex> l(conns_mu_);
@@ -744,24 +813,28 @@ bool Server::HandleBulkLoad(Client* c) {
 }
 
 // The commit token serialises committers from "invalidations sent" to
-// "oids published".  A committer that finds it taken waits; the holder,
-// when done, hands it straight to the first waiter and sends that waiter's
-// invalidation list itself, so the next client's round trip starts without
-// waiting for the next worker thread to wake up.
-//
-// A waiter sleeps on a futex word of its own rather than a condition
-// variable: the hand-over then costs one wake-up system call, and none if
-// the waiter has not gone to sleep yet (no mutex hand-off between them).
+// "oids published" (server.h).  No thread waits for it or for the client
+// while a commit is validated:
+//  - 'C' with the token free: take it, send the client its invalidation
+//    list, and leave the connection in phase kData: the worker moves on,
+//    and the client's answer (commit length and data) raises an epoll
+//    event like any request, which continues the commit (ContinueCommit).
+//  - 'C' with the token taken: the connection joins the token queue in
+//    phase kQueued and stays claimed (busy) but unserved.  The holder, on
+//    releasing the token, grants it to the first in line: it prepares and
+//    sends that client's list itself (so the next round trip starts at
+//    once), puts the connection in phase kData and releases it to epoll.
+//  - A client slow to answer holds the token for at most commit_grace_s:
+//    the monitor releases it on the holder's behalf; the commit then goes
+//    ahead only if no invalidation reached that client meanwhile.
+//  - A client that does not answer within the request deadline is dropped
+//    by the monitor (nothing stored).
+// Only the rare second acquisition of a commit whose token was released
+// by the grace period waits in a thread (AcquireTokenSync, on a futex).
 struct Server::CommitWaiter {
   Client* c = nullptr;
-  bool needs_list = true;  // prepare c's invalidation list on hand-over
-  bool prepared = false;   // the list is in c->reply, `sent` bytes of it sent
-  size_t sent = 0;
-  size_t n_invalid = 0;
-  IoResult send_result = IoResult::kOk;
-  Clock::time_point granted_at;
   // kWaiting -> kSleeping (the waiter, before the futex wait) -> kGranted
-  // (the granter, after writing the fields above).
+  // (the granter).
   std::atomic<uint32_t> grant{0};
 };
 
@@ -774,59 +847,116 @@ constexpr uint32_t kGranted = 2;
 uint32_t* FutexWord(std::atomic<uint32_t>* a) { return reinterpret_cast<uint32_t*>(a); }
 }  // namespace
 
-void Server::AcquireCommitToken(CommitWaiter* w) {
+void Server::QueueReady(uint64_t id) {
+  {
+    std::lock_guard<std::mutex> l(ready_mu_);
+    ready_.push_back(id);
+  }
+  uint64_t one = 1;
+  ssize_t w = ::write(ready_fd_, &one, sizeof(one));
+  (void)w;
+}
+
+bool Server::AcquireTokenSync(CommitWaiter* w) {
   {
     std::lock_guard<std::mutex> l(token_mu_);
-    if (!token_held_) {
-      token_held_ = true;
-      w->granted_at = Clock::now();
-      w->grant.store(kGranted, std::memory_order_relaxed);
-      return;
+    if (token_holder_ == nullptr) {
+      token_holder_ = w->c;
+      token_graceable_ = false;
+      return true;
     }
-    token_waiters_.push_back(w);
+    token_waiters_.push_back(TokenWaiter{w->c, w});
   }
-  GoOut();  // may wait a client round trip per committer ahead
+  GoOut();  // waits for the committers ahead
+  bool leave = false;
   while (true) {
     uint32_t v = w->grant.load(std::memory_order_acquire);
-    if (v == kGranted) return;
+    if (v == kGranted) return true;
     if (v == kWaiting) {
       w->grant.compare_exchange_strong(v, kSleeping, std::memory_order_acq_rel);
       continue;
     }
-    // Returns at once if the word is no longer kSleeping; spurious
-    // wake-ups just loop.
-    ::syscall(SYS_futex, FutexWord(&w->grant), FUTEX_WAIT_PRIVATE, kSleeping, nullptr, nullptr, 0);
+    if (!leave && stopping_.load()) {
+      // A holder suspended in the token queue is not served any more.
+      // Leave the line, unless a granter has taken us off it already (it
+      // then sets the word without blocking in between).
+      std::lock_guard<std::mutex> l(token_mu_);
+      for (auto it = token_waiters_.begin(); it != token_waiters_.end(); ++it) {
+        if (it->sync == w) {
+          token_waiters_.erase(it);
+          return false;
+        }
+      }
+      leave = true;
+      continue;
+    }
+    // Returns at once if the word is no longer kSleeping (spurious
+    // wake-ups just loop); looks at stopping_ every 100 ms.
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    ::syscall(SYS_futex, FutexWord(&w->grant), FUTEX_WAIT_PRIVATE, kSleeping, &ts, nullptr, 0);
   }
 }
 
-void Server::ReleaseCommitToken() {
-  CommitWaiter* next;
+void Server::ReleaseToken(Client* holder, bool grace_expired) {
+  TokenWaiter next;
   {
     std::lock_guard<std::mutex> l(token_mu_);
+    if (token_holder_ != holder) return;  // released already (grace, drop)
+    // The holder may have read its data meanwhile and be publishing.
+    if (grace_expired && !token_graceable_) return;
+    if (grace_expired) {
+      DURUS_LOG(*log_, kDebug, "client %" PRIu64 " slow to send its commit: released the commit token",
+                holder->id);
+    }
     if (token_waiters_.empty()) {
-      token_held_ = false;
+      token_holder_ = nullptr;
       return;
     }
     next = token_waiters_.front();
     token_waiters_.pop_front();
+    token_holder_ = next.c;
+    // A queued committer's client still has to answer its list.
+    token_graceable_ = next.sync == nullptr;
+    token_granted_at_ = Clock::now();
   }
-  // The token is next's now; its worker is blocked until granted, so its
-  // connection is ours to use meanwhile.
-  if (next->needs_list) {
-    PrepareCommitList(next->c, &next->n_invalid);
-    next->sent = 0;
-    // One non-blocking attempt; the waiter's worker finishes a partial send.
-    next->send_result = next->c->io.WriteAll(next->c->reply.data(), next->c->reply.size(),
-                                             &next->sent, Clock::now());
-    next->prepared = true;
+  if (next.sync != nullptr) {
+    // `sync` lives on its worker's stack and may be gone as soon as the
+    // grant is visible; a wake-up aimed at a dead frame is harmless (futex
+    // waiters tolerate spurious wake-ups, and the stack stays mapped).
+    if (next.sync->grant.exchange(kGranted, std::memory_order_acq_rel) == kSleeping) {
+      ::syscall(SYS_futex, FutexWord(&next.sync->grant), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    }
+    return;
   }
-  next->granted_at = Clock::now();
-  // `next` lives on its worker's stack and may be gone as soon as the
-  // grant is visible; a wake-up aimed at a dead frame is harmless (futex
-  // waiters tolerate spurious wake-ups, and the stack stays mapped).
-  if (next->grant.exchange(kGranted, std::memory_order_acq_rel) == kSleeping) {
-    ::syscall(SYS_futex, FutexWord(&next->grant), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  // `n` is claimed but unserved (kQueued): ours until released below.
+  Client* n = next.c;
+  PrepareCommitList(n, &n->n_invalid);
+  n->list_sent = 0;
+  // One non-blocking attempt; a worker finishes a partial send.
+  IoResult r = n->io.WriteAll(n->reply.data(), n->reply.size(), &n->list_sent, Clock::now());
+  bool kick = r != IoResult::kOk;
+  if (r == IoResult::kOk) {
+    EnterDataPhase(n);
+  } else {
+    n->phase = CommitPhase::kList;
   }
+  if (n->disarmed) {
+    epoll_event ev{};
+    ev.events = kArmedEvents;
+    ev.data.u64 = n->id;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, n->io.fd(), &ev) == 0) n->disarmed = false;
+    kick = true;
+  }
+  const uint64_t id = n->id;  // `n` may be gone once released
+  if (n->state.exchange(kIdle, std::memory_order_acq_rel) == kPending) kick = true;
+  if (kick) QueueReady(id);
+}
+
+void Server::EnterDataPhase(Client* c) {
+  c->phase = CommitPhase::kData;
+  Deadline d = RequestDeadline(4);
+  std::lock_guard<std::mutex> l(token_mu_);
+  awaiting_[c] = d;
 }
 
 void Server::PrepareCommitList(Client* c, size_t* n_invalid) {
@@ -841,102 +971,104 @@ void Server::PrepareCommitList(Client* c, size_t* n_invalid) {
   AppendOidList(invalid, &c->reply);
 }
 
-bool Server::HandleCommit(Client* c) {
-  const auto t0 = Clock::now();
-  HandOffBatch();  // a commit may wait for the token and for the disk
-  // The client's commit data will arrive while we hold the connection.
-  Disarm(c);
-  CommitWaiter w;
-  w.c = c;
-  AcquireCommitToken(&w);
-  // Releases the token on every way out while we hold it.
-  struct TokenHold {
-    Server* s;
-    bool held = true;
-    void Release() {
-      if (held) s->ReleaseCommitToken();
-      held = false;
+Server::Outcome Server::HandleCommit(Client* c) {
+  c->commit_t0 = Clock::now();
+  {
+    std::lock_guard<std::mutex> l(token_mu_);
+    if (token_holder_ != nullptr) {
+      // In line: the holder's release sends our list and hands the
+      // connection back to epoll.  Nothing of `c` may be touched now.
+      c->phase = CommitPhase::kQueued;
+      token_waiters_.push_back(TokenWaiter{c, nullptr});
+      return Outcome::kSuspended;
     }
-    ~TokenHold() { Release(); }
-  } token{this};
-  if (!w.prepared) PrepareCommitList(c, &w.n_invalid);
-  const size_t n_invalid = w.n_invalid;
+    token_holder_ = c;
+    token_graceable_ = true;
+    token_granted_at_ = Clock::now();
+  }
+  PrepareCommitList(c, &c->n_invalid);
+  c->list_sent = 0;
+  c->phase = CommitPhase::kList;
+  return ContinueListSend(c) ? Outcome::kKept : Outcome::kDropped;
+}
 
-  // While we hold the token, other committers wait on this client's round
-  // trip, so bound that wait by the grace period; past it, release the
-  // token and finish optimistically (checked below).
-  const Deadline grace = w.granted_at + std::chrono::duration_cast<Clock::duration>(
-                                            std::chrono::duration<double>(options_.commit_grace_s));
-  bool optimistic = false;
-  Deadline deadline = RequestDeadline(c->reply.size());
-  auto with_grace = [&](auto op) -> IoResult {
-    if (token.held) {
-      IoResult r = op(std::min(grace, deadline));
-      if (r != IoResult::kTimeout || Clock::now() >= deadline) return r;
-      token.Release();
-      optimistic = true;
-      DURUS_LOG(*log_, kDebug, "client %" PRIu64 " slow to send its commit: released the commit token",
-                c->id);
-    }
-    return op(deadline);
-  };
+bool Server::ContinueListSend(Client* c) {
+  IoResult r = c->io.WriteAll(c->reply.data(), c->reply.size(), &c->list_sent,
+                              RequestDeadline(c->reply.size()));
+  if (r != IoResult::kOk) {
+    std::string why = std::string(IoResultName(r)) + " while sending commit invalidations (nothing stored)";
+    if (r == IoResult::kError) why += std::string(": ") + strerror(c->io.error());
+    Drop(c, LogLevel::kWarn, why);
+    return false;
+  }
+  // The client's answer continues the commit (Serve, ContinueCommit).
+  EnterDataPhase(c);
+  return true;
+}
+
+bool Server::ContinueCommit(Client* c) {
+  {
+    std::lock_guard<std::mutex> l(token_mu_);
+    awaiting_.erase(c);
+  }
+  c->phase = CommitPhase::kNone;
+  const size_t n_invalid = c->n_invalid;
   auto io_fail = [&](IoResult r, const char* what) {
     std::string why = std::string(IoResultName(r)) + " " + what + " (nothing stored)";
     if (r == IoResult::kError) why += std::string(": ") + strerror(c->io.error());
-    token.Release();
-    Drop(c, r == IoResult::kStopped ? LogLevel::kInfo : LogLevel::kWarn, why);
+    Drop(c, r == IoResult::kStopped ? LogLevel::kInfo : LogLevel::kWarn, why);  // releases the token
     return false;
   };
-  if (w.prepared && w.send_result != IoResult::kOk && w.send_result != IoResult::kTimeout) {
-    return io_fail(w.send_result, "while sending commit invalidations");
-  }
-
-  size_t sent = w.prepared ? w.sent : 0;
-  IoResult r = with_grace([&](Deadline d) {
-    return c->io.WriteAll(c->reply.data(), c->reply.size(), &sent, d);
-  });
-  if (r != IoResult::kOk) return io_fail(r, "while sending commit invalidations");
   std::string len_bytes;
-  r = with_grace([&](Deadline d) { return c->io.ReadUntil(&len_bytes, 4, d); });
+  IoResult r = c->io.ReadUntil(&len_bytes, 4, RequestDeadline(4));
   if (r != IoResult::kOk) return io_fail(r, "while reading the commit length");
   uint32_t tlen = GetU32(len_bytes.data());
   if (tlen == 0) {
     // The client found a conflict in the invalidations (or had nothing to
     // store): no reply expected.
+    ReleaseToken(c);
     DURUS_LOG(*log_, kDebug, "client %" PRIu64 " abandoned its commit (%zu invalidations)", c->id,
               n_invalid);
     return true;
   }
   if (tlen > options_.max_commit_bytes) {
-    token.Release();
     Drop(c, LogLevel::kWarn,
          "commit of " + std::to_string(tlen) + " bytes exceeds --max-commit-bytes " +
              std::to_string(options_.max_commit_bytes) + " (nothing stored)");
     return false;
   }
-  deadline = RequestDeadline(tlen);
   std::string tdata;
   tdata.reserve(std::min<size_t>(tlen, 1 << 20));
-  r = with_grace([&](Deadline d) { return c->io.ReadUntil(&tdata, tlen, d); });
+  r = c->io.ReadUntil(&tdata, tlen, RequestDeadline(tlen));
   if (r != IoResult::kOk) return io_fail(r, "while reading commit data");
+  HandOffBatch();  // Storage::Commit may wait for the disk
 
   CommitBatch batch;
   Status st = ParseCommitData(tdata, &batch);
   if (!st.ok()) {
-    token.Release();
     Drop(c, LogLevel::kWarn, "malformed commit (nothing stored): " + st.ToString());
     return false;
   }
   tdata.clear();
   tdata.shrink_to_fit();
 
-  if (!token.held) {
+  // Still the holder?  From here on the grace period cannot take it.
+  bool optimistic;
+  {
+    std::lock_guard<std::mutex> l(token_mu_);
+    optimistic = token_holder_ != c;
+    if (!optimistic) token_graceable_ = false;
+  }
+  if (optimistic) {
+    DURUS_LOG(*log_, kDebug, "client %" PRIu64 " was slow to send its commit: the commit token was released",
+              c->id);
     // Back in line, keeping our invalid set as it is (no list this time).
     CommitWaiter again;
     again.c = c;
-    again.needs_list = false;
-    AcquireCommitToken(&again);
-    token.held = true;
+    if (!AcquireTokenSync(&again)) {
+      Drop(c, LogLevel::kInfo, "server stopping while waiting to commit (nothing stored)");
+      return false;
+    }
   }
   bool raced = false;
   bool stolen = false;
@@ -976,7 +1108,7 @@ bool Server::HandleCommit(Client* c) {
     }
   }
   // Later committers may validate now: they have seen our oids.
-  token.Release();
+  ReleaseToken(c);
 
   if (stolen) {
     Drop(c, LogLevel::kWarn,
@@ -1027,7 +1159,7 @@ bool Server::HandleCommit(Client* c) {
     commits_.fetch_add(1);
     DURUS_LOG(*log_, kInfo,
               "client %" PRIu64 " committed %zu objects, %" PRIu64 " bytes in %.2f ms (storage %.2f ms)",
-              c->id, batch.size(), static_cast<uint64_t>(tlen), MillisSince(t0), apply_ms);
+              c->id, batch.size(), static_cast<uint64_t>(tlen), MillisSince(c->commit_t0), apply_ms);
     c->reply.push_back(kStatusOkay);
   }
   return Write(c, c->reply, RequestDeadline(1), "the commit status");

@@ -21,8 +21,8 @@
 //    blocking waits; the others park.  With more, every request arriving
 //    while the running workers are busy would wake a thread of its own;
 //    with the cap a worker finishing a request finds the next ones ready
-//    in epoll without sleeping.  A worker about to block (commit token,
-//    Storage::Commit, polling a slow client) stops counting, waking a
+//    in epoll without sleeping.  A worker about to block (Storage::Commit,
+//    polling a slow client) stops counting, waking a
 //    parked one if the running ones fall below active_threads - 1; a
 //    monitor presumes a worker blocked after `stall_s` in one request (a
 //    load waiting for the disk).
@@ -34,10 +34,13 @@
 //    token from sending the client its invalidations until it has
 //    published its oids to the other clients, as Durus's single-threaded
 //    server implicitly does, so a client's conflict check covers every
-//    commit ordered before its own.  The holder hands the token directly
+//    commit ordered before its own.  No thread waits for the token or for
+//    the client's answer: a committer in line is parked in the token
+//    queue, and once its list is sent the client's commit data arrives as
+//    an epoll event like any request.  The holder hands the token directly
 //    to the next committer and sends it its invalidations on the way.  A
 //    client slow to send its commit data holds the token for at most
-//    `commit_grace_s`; after that the token is released and the commit
+//    `commit_grace_s` (the monitor releases it); after that the commit
 //    goes ahead only if no invalidation reached that client meanwhile
 //    (otherwise it gets 'I', a conflict the client handles as any other).
 //  - Storage::Commit runs outside the server's locks: the storage applies
@@ -148,6 +151,19 @@ class Server {
  private:
   struct Client;
   struct CommitWaiter;
+  // Where a connection is in a commit (see HandleCommit in server.cc).
+  enum class CommitPhase : uint8_t {
+    kNone,    // between requests, or serving one
+    kQueued,  // waiting for the commit token, claimed but unserved
+    kList,    // holds the token; its invalidation list not fully sent
+    kData,    // holds the token (or had it); waiting for the client's data
+  };
+  // What a request left the connection as.
+  enum class Outcome { kKept, kDropped, kSuspended /* in the token queue */ };
+  struct TokenWaiter {
+    Client* c = nullptr;
+    CommitWaiter* sync = nullptr;  // a worker waiting in AcquireTokenSync
+  };
   struct WorkerBatch;
   struct WorkerSlot;
   static constexpr int kMaxBatch = 8;
@@ -179,20 +195,33 @@ class Server {
   // An event for connection `id`: claim it and serve it, or mark it
   // pending if another worker is serving it (which then looks again).
   void OnClientEvent(uint64_t id);
+  // Claim connection `id` (idle -> busy); if busy and `mark_pending`,
+  // mark it pending.  Returns the claimed connection or nullptr.
+  Client* TryClaim(uint64_t id, bool mark_pending);
+  // Hand connection `id` (released) to a worker through the ready queue.
+  void QueueReady(uint64_t id);
   // Serve requests from claimed `c` until its socket is drained; then
   // release it, or drop it.
   void Serve(Client* c);
-  // One request; false means drop the client (already logged).
-  bool Dispatch(Client* c, uint8_t cmd);
+  // One request; kDropped: the client was dropped (already logged).
+  Outcome Dispatch(Client* c, uint8_t cmd);
   bool HandleVersion(Client* c);
   bool HandleNewOids(Client* c, int count);
   bool HandleLoad(Client* c);
   bool HandleBulkLoad(Client* c);
-  bool HandleCommit(Client* c);
+  Outcome HandleCommit(Client* c);
+  // Phase kList: send the rest of the list, then enter kData.
+  bool ContinueListSend(Client* c);
+  // Phase kData with bytes buffered: read the commit and finish it.
+  bool ContinueCommit(Client* c);
+  void EnterDataPhase(Client* c);
   bool HandleSync(Client* c);
   bool HandlePack(Client* c);
-  void AcquireCommitToken(CommitWaiter* w);
-  void ReleaseCommitToken();
+  // The token for a commit whose grace period passed (false: stopping).
+  bool AcquireTokenSync(CommitWaiter* w);
+  // If `holder` holds the token (and, for `grace_expired`, is still
+  // waiting for its client), pass it to the next in line.
+  void ReleaseToken(Client* holder, bool grace_expired = false);
   // Drain c's invalid set into c->reply as an int4-counted oid list.
   void PrepareCommitList(Client* c, size_t* n_invalid);
 
@@ -242,12 +271,17 @@ class Server {
   std::string stop_reason_;
 
   // The commit token (see HandleCommit): held from sending a committer its
-  // invalidations until its oids are published.  token_mu_ guards only the
-  // two fields; it is never held across I/O.
+  // invalidations until its oids are published.  token_mu_ guards the
+  // fields below; it is never held across I/O.
   // Lock order: token_mu_ -> publish_mu_ -> Client::mu.
   std::mutex token_mu_;
-  bool token_held_ = false;
-  std::deque<CommitWaiter*> token_waiters_;
+  Client* token_holder_ = nullptr;
+  // The holder is waiting for its client: the grace period applies.
+  bool token_graceable_ = false;
+  Clock::time_point token_granted_at_;
+  std::deque<TokenWaiter> token_waiters_;
+  // Connections in phase kData and their deadline for the commit data.
+  std::unordered_map<Client*, Deadline> awaiting_;
   // Lock order: conns_mu_ and publish_mu_ are never held together.
   // Guards clients_ membership, inflight_, and every publication into or
   // drain of an invalid set.

@@ -322,6 +322,31 @@ TEST_F(ServerTest, BadInputDropsOnlyThatClient) {
     check_good();
   }
   {
+    // Waiting for a commit's data holds no worker (server.cc): the
+    // deadline is kept by the monitor, which drops the client.
+    SCOPED_TRACE("stalls after its invalidation list");
+    auto c = Connect();
+    c->BeginCommit();
+    EXPECT_TRUE(c->WaitClosed());
+    check_good();
+    EXPECT_EQ(good->Commit({{0, Rec(0, {})}}), 'O');  // the token is free again
+  }
+  {
+    SCOPED_TRACE("leaves while waiting for the commit token");
+    auto holder = Connect();
+    holder->BeginCommit();  // holds the token
+    {
+      RawClient queued(server_->port());
+      ASSERT_TRUE(queued.ok());
+      EXPECT_EQ(queued.Version(), 1u);
+      queued.Send("C");  // in line behind `holder`, then gone
+    }
+    EXPECT_EQ(holder->SendCommitData(TData({{0, Rec(0, {})}})), 'O');
+    EXPECT_TRUE(Has(good->Sync(), 0));
+    check_good();
+    EXPECT_EQ(good->Commit({{0, Rec(0, {})}}), 'O');  // the token was not left with it
+  }
+  {
     SCOPED_TRACE("vanishes mid-commit");
     auto c = Connect();
     c->BeginCommit();

@@ -197,6 +197,15 @@ class BadInput(ServerTestCase):
             self.expect_drop(s, r'dropped: timed out while reading commit data \(nothing stored\)', m)
             self.root_unchanged_by(b'EVIL-ROOT')
 
+        with case('client stalls after its invalidation list'):
+            m = self.server.mark()
+            s = raw_connect(self.server)
+            s.sendall(b'C')
+            n = struct.unpack('>L', recv_exact(s, 4))[0]
+            recv_exact(s, 8 * n)
+            self.expect_drop(s, r'dropped: timed out while reading the commit length \(nothing stored\)', m)
+            self.root_unchanged_by(b'EVIL-ROOT')
+
         with case("commit stores another client's unused oid"):
             m = self.server.mark()
             storage = self.good.get_storage()
