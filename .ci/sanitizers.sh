@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sanitizer CI (issue 7), called by .ci/run after the ordinary test run:
+# Sanitizer CI (issue 7), run by `./dev.sh test` (and so by .ci/run) before
+# the ordinary test run:
 #   1. ASan + UBSan (-DDURUS_SANITIZE=address): the C++ unit tests (core, gc,
 #      migrate), the server's C++ and Python tests (the server binary is
 #      instrumented; the Durus clients are plain Python), the crash loop and
@@ -7,19 +8,26 @@
 #   2. TSan (-DDURUS_SANITIZE=thread): the concurrency tests of the storage
 #      and of the server;
 #   3. fuzz: a clang build with -DDURUS_FUZZ=ON (libFuzzer + ASan) running each
-#      fuzz target for -runs=20000 (needs the Debian packages clang and
-#      libclang-rt-14-dev).
+#      fuzz target for -runs=$FUZZ_RUNS (default 200000, 5-25 s a target;
+#      needs the Debian packages clang and libclang-rt-14-dev).
 # The Python extension module is not run under a sanitizer (it would need the
 # runtime preloaded into the interpreter).  Any sanitizer report fails the
-# test that produced it (halt_on_error / abort_on_error).
+# test that produced it (halt_on_error / abort_on_error); a failed build or
+# test fails the script.  Only the targets the selected tests need are built
+# (no Python module, no benchmarks).
 #
 #   .ci/sanitizers.sh [asan|tsan|fuzz|all]     (default all)
-# BUILD_ROOT (default .) holds build-asan/, build-tsan/, build-fuzz/.
+# SAN_BUILD_PREFIX (default ./build) names the build directories:
+# ${SAN_BUILD_PREFIX}-asan, -tsan, -fuzz.  JOBS (default 2) for the builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which=${1:-all}
-root=${BUILD_ROOT:-.}
+prefix=${SAN_BUILD_PREFIX:-${BUILD_ROOT:-.}/build}
 jobs=${JOBS:-2}
+
+# One line per step on stdout at the end of each stage, e.g.
+#   sanitizers: asan build 1234 s, tests 456 s
+now() { date +%s; }
 
 configure_build() {  # dir sanitizer targets...
   local dir=$1 san=$2
@@ -34,7 +42,7 @@ targets=(durus-bdb)
 for t in record_test contract_test refcount_test model_test crash_test durability_test \
          cli_test concurrency_test server_test gc_collect_test gc_trace_test gc_verify_test \
          gc_crash_test gc_unit_test migrate_test check_home \
-         durus_crash_loop durus_check_store fault_test durus_fault_server; do
+         durus_crash_loop durus_check_store fault_test durus_fault_server backup_join_test; do
   targets+=("$t")
 done
 existing_targets() {  # dir -> the targets above that this tree defines
@@ -44,11 +52,13 @@ existing_targets() {  # dir -> the targets above that this tree defines
 }
 
 if [[ $which == asan || $which == all ]]; then
-  dir="$root/build-asan"
+  dir="$prefix-asan"
+  t0=$(now)
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDURUS_SANITIZE=address \
         -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
   mapfile -t have < <(existing_targets "$dir")
-  time cmake --build "$dir" -j"$jobs" --target "${have[@]}"
+  cmake --build "$dir" -j"$jobs" --target "${have[@]}"
+  t1=$(now)
   export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=0
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   # Everything but the Python-module tests, the fuzz replays (run in the
@@ -56,29 +66,46 @@ if [[ $which == asan || $which == all ]]; then
   # core and gc crash tests, the interrupted migration, the fault soak):
   # those test durability, run in the ordinary build, and take 10x longer
   # here (about 600 s of the 1,260 s measured under ASan).
-  time ctest --test-dir "$dir" -j2 --timeout 600 --output-on-failure \
+  ctest --test-dir "$dir" -j2 --timeout 600 --output-on-failure \
        -E '^(python_|gc_python|migrate_durus|fuzz_|stress_|crash_loop_|crash_server)|GcCrash\.|CrashTest\.|MigrateInterrupted|RandomFaults\.'
-
+  echo "sanitizers: asan build $((t1 - t0)) s, tests $(($(now) - t1)) s (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 fi
 
 if [[ $which == tsan || $which == all ]]; then
-  dir="$root/build-tsan"
+  dir="$prefix-tsan"
+  t0=$(now)
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDURUS_SANITIZE=thread \
         -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
-  time cmake --build "$dir" -j"$jobs" --target concurrency_test server_test durus-bdb
+  cmake --build "$dir" -j"$jobs" --target concurrency_test server_test durus-bdb
+  t1=$(now)
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/.ci/tsan-suppressions.txt"
   # The storage's concurrency test, the in-process server tests (parallel
   # loads, commits, the collector) and the Python concurrency/isolation
   # test against the instrumented server binary.
-  time ctest --test-dir "$dir" -j2 --timeout 600 --output-on-failure \
+  ctest --test-dir "$dir" -j2 --timeout 600 --output-on-failure \
        -R '^(Concurrency|Server|server_test_concurrency)'
+  echo "sanitizers: tsan build $((t1 - t0)) s, tests $(($(now) - t1)) s (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 fi
 
 if [[ $which == fuzz || $which == all ]]; then
-  dir="$root/build-fuzz"
+  dir="$prefix-fuzz"
+  t0=$(now)
   CC=clang CXX=clang++ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DDURUS_SANITIZE=address -DDURUS_FUZZ=ON -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
-  time cmake --build "$dir" -j"$jobs" --target fuzz_record fuzz_protocol fuzz_shelf fuzz_dfs20 fuzz_dump
+        -DDURUS_SANITIZE=address -DDURUS_FUZZ=ON -DDURUS_FUZZ_RUNS="${FUZZ_RUNS:-200000}" \
+        -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
+  cmake --build "$dir" -j"$jobs" --target fuzz_record fuzz_protocol fuzz_shelf fuzz_dfs20 fuzz_dump
+  t1=$(now)
   export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
-  time ctest --test-dir "$dir" -j2 --timeout 600 --output-on-failure -L fuzz
+  # Verbose, to a log: libFuzzer's closing line per target (executions) is
+  # shown with ctest's results; everything when a target fails.
+  log="$dir/fuzz-ctest.log"
+  rc=0
+  ctest --test-dir "$dir" -j2 --timeout 600 --output-on-failure -V -L fuzz >"$log" 2>&1 || rc=$?
+  grep -E 'Done [0-9]+ runs|Test +#|tests passed|tests failed|Total Test' "$log" || true
+  if [ "$rc" -ne 0 ]; then
+    tail -n 300 "$log"
+    echo "sanitizers: fuzz tests failed (log: $log)"
+    exit "$rc"
+  fi
+  echo "sanitizers: fuzz build $((t1 - t0)) s, tests $(($(now) - t1)) s (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 fi
