@@ -46,6 +46,7 @@ struct Server::Client {
   // The commit in progress (see HandleCommit): touched by the owner, or
   // while kQueued by the token's granter.
   CommitPhase phase = CommitPhase::kNone;
+  uint64_t seen_window = 0;  // the monitor's last window this client was served in
   Clock::time_point commit_t0;  // 'C' received
   size_t list_sent = 0;         // bytes of the invalidation list (reply) sent
   size_t n_invalid = 0;
@@ -139,7 +140,7 @@ Status Server::Start() {
   batch_size_ = std::max(1, std::min(options_.batch, kMaxBatch));
   max_active_ = options_.active_threads > 0 ? options_.active_threads
                                             : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  min_active_ = std::max(1, max_active_ - 1);
+  limit_.store(1);  // until the monitor has seen more than one client at work
   slots_ = std::make_unique<WorkerSlot[]>(static_cast<size_t>(options_.threads));
   active_.store(options_.threads);  // the surplus parks at its first loop
   for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
@@ -265,9 +266,12 @@ void Server::GoOut() {
 }
 
 void Server::LeaveActive() {
-  if (active_.fetch_sub(1, std::memory_order_acq_rel) - 1 >= min_active_) return;
+  // Below the limit by one is left as it is (a worker back from blocking
+  // soon fills the place); by two, or none left, a parked one is woken.
+  const int min_active = std::max(1, limit_.load(std::memory_order_relaxed) - 1);
+  if (active_.fetch_sub(1, std::memory_order_acq_rel) - 1 >= min_active) return;
   std::lock_guard<std::mutex> l(park_mu_);
-  if (parked_ > 0 && active_.load(std::memory_order_acquire) < min_active_) {
+  if (parked_ > 0 && active_.load(std::memory_order_acquire) < min_active) {
     --parked_;
     ++grants_;
     active_.fetch_add(1, std::memory_order_acq_rel);  // counted for the one woken
@@ -276,7 +280,7 @@ void Server::LeaveActive() {
 }
 
 void Server::MaybePark() {
-  int limit = max_active_;
+  int limit = limit_.load(std::memory_order_relaxed);
   if (WorkerSlot* s = tls_slot; s != nullptr && s->back) {
     s->back = false;
     ++limit;
@@ -295,6 +299,17 @@ void Server::MaybePark() {
   active_.fetch_add(1, std::memory_order_acq_rel);
 }
 
+void Server::SetLimit(int limit) {
+  if (limit_.exchange(limit, std::memory_order_acq_rel) >= limit) return;  // surplus parks itself
+  std::lock_guard<std::mutex> l(park_mu_);
+  while (parked_ > 0 && active_.load(std::memory_order_acquire) < limit) {
+    --parked_;
+    ++grants_;
+    active_.fetch_add(1, std::memory_order_acq_rel);
+    park_cv_.notify_one();
+  }
+}
+
 void Server::MonitorLoop() {
   const int n = options_.threads;
   std::vector<uint64_t> last(static_cast<size_t>(n), 0);
@@ -306,12 +321,24 @@ void Server::MonitorLoop() {
   const auto grace = dur(std::max(0.0, options_.commit_grace_s));
   const auto period = std::clamp(std::min(stall, grace / 5), dur(0.001), dur(0.1));
   std::vector<uint64_t> expired;
+  const auto window = dur(0.1);
+  auto window_start = Clock::now();
   while (!stopping_.load()) {
     {
       std::unique_lock<std::mutex> l(monitor_mu_);
       monitor_cv_.wait_for(l, period, [this] { return stopping_.load(); });
     }
     const auto now = Clock::now();
+    // How many workers may run: no more than the clients that kept the
+    // server busy lately.  With one client, a second running worker only
+    // takes its next request while the first is on its way back to epoll
+    // (a wake-up per request instead of none).
+    if (now - window_start >= window) {
+      window_start = now;
+      window_.fetch_add(1, std::memory_order_relaxed);
+      int clients = window_clients_.exchange(0, std::memory_order_relaxed);
+      SetLimit(std::clamp(clients, 1, max_active_));
+    }
     // Workers stuck in one request without saying they block.
     for (int i = 0; i < n; ++i) {
       std::atomic<uint64_t>& word = slots_[i].word;
@@ -535,6 +562,10 @@ void Server::AcceptAll() {
 
 void Server::Serve(Client* c) {
   tls_serving = c;
+  if (const uint64_t w = window_.load(std::memory_order_relaxed); c->seen_window != w) {
+    c->seen_window = w;
+    window_clients_.fetch_add(1, std::memory_order_relaxed);
+  }
   struct Clear {
     ~Clear() { tls_serving = nullptr; }
   } clear;

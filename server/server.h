@@ -18,10 +18,13 @@
 //    connection is taken out of the epoll set's interest (and put back
 //    before release), so those bytes wake no other worker.
 //  - Only `active_threads` workers (one per CPU) run at once outside
-//    blocking waits; the others park.  With more, every request arriving
-//    while the running workers are busy would wake a thread of its own;
-//    with the cap a worker finishing a request finds the next ones ready
-//    in epoll without sleeping.  A worker about to block (Storage::Commit,
+//    blocking waits, and no more than the clients that kept the server
+//    busy in the last 100 ms; the others park.  With more, every request
+//    arriving while the running workers are busy would wake a thread of
+//    its own (with a single client, a second running worker takes each
+//    next request while the first is on its way back to epoll); with the
+//    cap a worker finishing a request finds the next ones ready in epoll
+//    without sleeping.  A worker about to block (Storage::Commit,
 //    polling a slow client) stops counting, waking a
 //    parked one if the running ones fall below active_threads - 1; a
 //    monitor presumes a worker blocked after `stall_s` in one request (a
@@ -182,8 +185,11 @@ class Server {
   // At the top of the worker loop: park while more workers are active
   // than allowed.
   void MaybePark();
-  // Presumes workers stuck in one request for stall_s blocked.
+  // Presumes workers stuck in one request for stall_s blocked, keeps the
+  // commit grace period and data deadline, and sets limit_.
   void MonitorLoop();
+  // Change the cap on active workers, waking parked ones if it rose.
+  void SetLimit(int limit);
   // Pass this worker's not-yet-served ready connections to other workers.
   void HandOffBatch();
   // The blocking hook: about to wait on `stream` (see SocketStream).
@@ -258,8 +264,12 @@ class Server {
   std::thread monitor_;
   std::mutex monitor_mu_;  // for monitor_cv_ only
   std::condition_variable monitor_cv_;  // wakes the monitor to stop
-  int max_active_ = 1;
-  int min_active_ = 1;  // below this a worker going out wakes a parked one
+  int max_active_ = 1;  // active_threads (or the CPUs)
+  // The current cap: max_active_, or fewer if fewer clients kept the
+  // server busy in the monitor's last window (MonitorLoop).
+  std::atomic<int> limit_{1};
+  std::atomic<uint64_t> window_{1};
+  std::atomic<int> window_clients_{0};  // clients served in this window
   std::atomic<int> active_{0};  // workers neither parked nor counted out
   std::unique_ptr<WorkerSlot[]> slots_;
   std::mutex park_mu_;
