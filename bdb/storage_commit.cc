@@ -201,7 +201,7 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
         if (r == 0) --pending_delta;
       }
     }
-  }  // cursors closed before the trace reads counts and before the commit
+  }  // the cursor is closed before the trace reads counts and before the commit
 
   // 3. Write records.
   for (const CommitBatch::Entry& e : batch.entries()) {
