@@ -123,7 +123,18 @@ int main(int argc, char** argv) {
            Dbt k(kb, 8), d(z, 8);
            Check(cnt->put(t, &k, &d, 0), "put");
          }},
-        {"get DB_RMW + put 8 B, rand (count update today)",
+        {"cursor put DB_KEYFIRST 8 B, new sequential key",
+         [&](DbTxn* t, int i, const std::vector<uint64_t>&) {
+           // One cursor per transaction, positioned by its previous put
+           // (Berkeley DB duplicates a positioned cursor for each put).
+           if (i == 0) Check(cnt->cursor(t, &cursor, 0), "cursor");
+           Key(next_cnt++, kb);
+           char z[8] = {0};
+           Dbt k(kb, 8), d(z, 8);
+           Check(cursor->put(&k, &d, DB_KEYFIRST), "put");
+           if (i == kPerTxn - 1) Check(cursor->close(), "cursor close");
+         }},
+        {"get DB_RMW + put 8 B, rand (count update before P2)",
          [&](DbTxn* t, int i, const std::vector<uint64_t>& keys) {
            Key(keys[i], kb);
            char v[8];
