@@ -142,13 +142,19 @@ Status BdbStorage::Open() {
 Status BdbStorage::OpenEnv() { return OpenEnvironment(home_, options_, &env_); }
 
 Status BdbStorage::OpenDatabases() {
+  // meta.db first: a new home is recognised by it (IsBdbHome), so a crash
+  // while the databases are being created leaves either no database file
+  // (Open treats the directory as empty) or meta.db and some of the others
+  // (the next open creates the rest and initialises meta).  The other way
+  // round, a crash between records.db and meta.db left a directory no open
+  // would accept.
   struct Spec {
     DbPtr* db;
     const char* file;
-  } specs[] = {{&records_, schema::kRecordsFile},
+  } specs[] = {{&meta_, schema::kMetaFile},
+               {&records_, schema::kRecordsFile},
                {&refcounts_, schema::kRefcountsFile},
-               {&pending_, schema::kPendingFile},
-               {&meta_, schema::kMetaFile}};
+               {&pending_, schema::kPendingFile}};
   for (const Spec& spec : specs) {
     DURUS_RETURN_IF_ERROR(OpenBtree(env_.get(), home_, spec.file, options_.readonly, spec.db));
   }

@@ -13,7 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
+#include <iostream>
 #include <random>
 
 #include "tests/core/test_util.h"
@@ -158,6 +160,76 @@ INSTANTIATE_TEST_SUITE_P(Modes, CrashTest,
                          ::testing::Values(Durability::kSync, Durability::kWriteNoSync,
                                            Durability::kNoSync),
                          [](const auto& info) { return std::string(DurabilityName(info.param)); });
+
+// A writer killed while it creates a new home (environment, then the
+// database files one by one) leaves a directory the next open accepts and
+// completes.  The kill moments are spread over the measured length of a
+// creation, so some land between two database files.
+TEST(CreationCrashTest, KilledDuringCreationLeavesAnOpenableHome) {
+  TempDir dir;
+  auto create = [](const std::string& home) {
+    BdbOptions opts;
+    opts.gc_background = false;
+    std::unique_ptr<Storage> s;
+    Status st = OpenBdbStorage(home, opts, &s);
+    if (!st.ok()) _exit(3);
+    pause();  // killed here at the latest
+    _exit(0);
+  };
+  // How long a creation takes here (the child reports it through a pipe).
+  double create_ms = 0;
+  {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      close(fds[0]);
+      auto t0 = std::chrono::steady_clock::now();
+      std::unique_ptr<Storage> s;
+      BdbOptions opts;
+      opts.gc_background = false;
+      if (!OpenBdbStorage(dir.Sub("timing"), opts, &s).ok()) _exit(3);
+      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                      .count();
+      if (write(fds[1], &ms, sizeof ms) != sizeof ms) _exit(4);
+      _exit(0);
+    }
+    close(fds[1]);
+    ASSERT_EQ(read(fds[0], &create_ms, sizeof create_ms), static_cast<ssize_t>(sizeof create_ms));
+    close(fds[0]);
+    int wstatus = 0;
+    waitpid(pid, &wstatus, 0);
+    ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+  }
+  const int kRounds = 30;
+  int reopened = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string home = dir.Sub("home" + std::to_string(round));
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) create(home);
+    // From 0 to 1.2x the measured creation time.
+    usleep(static_cast<useconds_t>(create_ms * 1000 * 1.2 * round / kRounds));
+    kill(pid, SIGKILL);
+    int wstatus = 0;
+    waitpid(pid, &wstatus, 0);
+    ASSERT_TRUE(WIFSIGNALED(wstatus)) << "creator exited with " << WEXITSTATUS(wstatus);
+    BdbOptions opts;
+    opts.gc_background = false;
+    std::unique_ptr<Storage> s;
+    Status st = OpenBdbStorage(home, opts, &s);
+    ASSERT_TRUE(st.ok()) << "round " << round << " (killed after "
+                         << create_ms * 1.2 * round / kRounds << " ms): " << st.ToString();
+    CommitBatch batch;
+    ASSERT_TRUE(batch.Add(kRootOid, Rec(0, {}, "root")).ok());
+    ASSERT_TRUE(s->Commit(batch).ok());
+    ASSERT_TRUE(s->Close().ok());
+    ++reopened;
+  }
+  std::cout << "creation killed " << reopened << " times over " << create_ms
+            << " ms; every home opened\n";
+}
 
 }  // namespace
 }  // namespace durus::test
