@@ -6,8 +6,8 @@
 #   ./dev.sh test [ctest options]    install what is missing, build, run every test:
 #                                    the sanitizer stages (ASan+UBSan, TSan,
 #                                    libFuzzer: .ci/sanitizers.sh), then the
-#                                    test suite; what CI runs (about an hour)
-#   ./dev.sh test-fast [ctest opts]  the test suite only (about 6 minutes)
+#                                    test suite; what CI runs (30-40 min)
+#   ./dev.sh test-fast [ctest opts]  the test suite only (3-6 min)
 #   ./dev.sh sanitize [asan|tsan|fuzz]  the sanitizer stages only
 #   ./dev.sh build                   install what is missing and build
 #
