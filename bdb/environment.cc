@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "bdb/backup.h"
+#include "bdb/log_archive.h"
 
 namespace durus::bdb {
 
@@ -55,7 +56,9 @@ Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPt
   if (ret == 0) ret = env->set_lg_bsize(std::min<uint32_t>(4u << 20, log_file_bytes / 4));
   if (ret == 0) ret = env->set_lg_max(log_file_bytes);
   if (ret == 0) ret = env->set_tx_max(1000);
-  if (ret == 0) ret = env->log_set_config(DB_LOG_AUTO_REMOVE, 1);
+  // An archiving home (bdb/log_archive.h) removes logs only once archived:
+  // off before open, or recovery's checkpoint would remove them.
+  if (ret == 0) ret = env->log_set_config(DB_LOG_AUTO_REMOVE, WillArchiveLogs(home, options) ? 0 : 1);
   if (ret == 0) {
     // sync commits are written without fsync and then flushed explicitly
     // (group commit, see storage_commit.cc); nosync keeps the log in memory.

@@ -30,6 +30,7 @@
 #include "bdb/bdb_storage.h"
 #include "bdb/handles.h"
 #include "bdb/home_lock.h"
+#include "bdb/log_archive.h"
 #include "bdb/trace.h"
 
 namespace durus::bdb {
@@ -101,6 +102,7 @@ class BdbStorage : public Storage {
   const BdbOptions options_;
 
   HomeLock lock_;
+  LogArchiveConfig archive_;  // set at open; dir empty: logs are removed
   EnvPtr env_;
   DbPtr records_, refcounts_, pending_, meta_;
 
