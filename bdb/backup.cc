@@ -173,6 +173,13 @@ Status RecoverCopy(const std::string& dest) {
 
 }  // namespace
 
+Status OpenCopiedHome(const std::string& dest, std::unique_ptr<Storage>* out) {
+  BdbOptions o;
+  o.gc_background = false;
+  o.create_if_missing = false;
+  return OpenBdbStorage(dest, o, out);
+}
+
 Status BackupHome(const std::string& home, const std::string& dest, const BackupOptions& options,
                   BackupReport* report) {
   *report = BackupReport();
@@ -238,11 +245,8 @@ Status BackupHome(const std::string& home, const std::string& dest, const Backup
 
   DURUS_RETURN_IF_ERROR(RecoverCopy(dest));
   // DEST is a home: open it as one and read its counters.
-  BdbOptions o;
-  o.gc_background = false;
-  o.create_if_missing = false;
   std::unique_ptr<Storage> copy;
-  DURUS_RETURN_IF_ERROR(OpenBdbStorage(dest, o, &copy));
+  DURUS_RETURN_IF_ERROR(OpenCopiedHome(dest, &copy));
   StorageStats stats;
   s = copy->GetStats(&stats);
   Status c = copy->Close();

@@ -50,9 +50,11 @@
 #define DURUS_BDB_BDB_BACKUP_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "engine/status.h"
+#include "engine/storage.h"
 
 namespace durus {
 
@@ -73,6 +75,10 @@ struct BackupReport {
   double seconds = 0;
   bool restore_base = false;   // DEST/restore-base/ written
 };
+
+// Open a home made by a backup or a restore, for a look (no background
+// collector, never created).
+Status OpenCopiedHome(const std::string& dest, std::unique_ptr<Storage>* out);
 
 // DEST/restore-base and its description (see above).
 inline constexpr const char* kRestoreBaseDir = "restore-base";

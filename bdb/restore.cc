@@ -36,14 +36,6 @@ std::string RestoreDbDetail() {
   return " (" + t_restore_db_first + "; ...; " + t_restore_db_error + ")";
 }
 
-std::string FormatTime(time_t t) {
-  char buf[64];
-  struct tm tm;
-  localtime_r(&t, &tm);
-  strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", &tm);
-  return buf;
-}
-
 struct BackupInfo {
   std::string home;
   std::string home_id;
@@ -308,11 +300,8 @@ Status RestoreBackup(const std::string& backup, const std::string& dest,
   report->last_log = logs.rbegin()->first;
   DURUS_RETURN_IF_ERROR(Recover(dest, options, report));
 
-  BdbOptions o;
-  o.gc_background = false;
-  o.create_if_missing = false;
   std::unique_ptr<Storage> home;
-  DURUS_RETURN_IF_ERROR(OpenBdbStorage(dest, o, &home));
+  DURUS_RETURN_IF_ERROR(OpenCopiedHome(dest, &home));
   StorageStats stats;
   Status s = home->GetStats(&stats);
   report->objects = stats.object_count;
@@ -329,6 +318,14 @@ Status RestoreBackup(const std::string& backup, const std::string& dest,
   DURUS_RETURN_IF_ERROR(c);
   report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return Status::OK();
+}
+
+std::string FormatTime(time_t t) {
+  char buf[64];
+  struct tm tm;
+  localtime_r(&t, &tm);
+  strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", &tm);
+  return buf;
 }
 
 Status ParseRestoreTime(const std::string& text, time_t* out) {

@@ -75,6 +75,9 @@ Status RestoreBackup(const std::string& backup, const std::string& dest,
 // naming the text otherwise.
 Status ParseRestoreTime(const std::string& text, time_t* out);
 
+// "2024-05-01 12:30:00 CEST" (local time), as restore reports times.
+std::string FormatTime(time_t t);
+
 }  // namespace durus
 
 #endif  // DURUS_BDB_BDB_RESTORE_H_

@@ -35,14 +35,6 @@ constexpr const char* kUsage =
     "Exit status: 0 ok; 1 on error or when verify found problems; 2 on a\n"
     "usage error.\n";
 
-std::string Time(time_t t) {
-  char buf[64];
-  struct tm tm;
-  localtime_r(&t, &tm);
-  strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", &tm);
-  return buf;
-}
-
 int RunRestore(const std::vector<std::string>& args) {
   std::vector<std::string> pos;
   RestoreOptions options;
@@ -79,8 +71,8 @@ int RunRestore(const std::vector<std::string>& args) {
   snprintf(logs, sizeof(logs), "log.%010u .. log.%010u", r.first_log, r.last_log);
   printf("restored %s (backup of %s taken %s) into %s: replayed %s; last commit applied %s; "
          "%llu objects, %llu record bytes; %s in %.1f s\n",
-         pos[0].c_str(), r.home.c_str(), Time(r.backup_started).c_str(), pos[1].c_str(), logs,
-         r.last_commit != 0 ? Time(r.last_commit).c_str() : "(none in the logs)",
+         pos[0].c_str(), r.home.c_str(), FormatTime(r.backup_started).c_str(), pos[1].c_str(), logs,
+         r.last_commit != 0 ? FormatTime(r.last_commit).c_str() : "(none in the logs)",
          static_cast<unsigned long long>(r.objects),
          static_cast<unsigned long long>(r.record_bytes),
          !r.verified ? "not verified"

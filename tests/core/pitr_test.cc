@@ -102,6 +102,16 @@ class PitrTest : public ::testing::Test {
   std::string archive_ = dir_.Sub("archive");
   std::string backup_ = dir_.Sub("backup");
   std::string dest_ = dir_.Sub("dest");
+
+  // An archiving home with 10 objects, and a hot backup of it.
+  std::unique_ptr<Storage> StartWithBackup(Records* expected) {
+    auto s = OpenBdb(home_, ArchivingOptions(archive_));
+    CommitTree(s.get(), 1, 10, 0, expected);
+    BackupReport br;
+    Status st = BackupHome(home_, backup_, BackupOptions(), &br);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return s;
+  }
 };
 
 // The scenario: a hot backup, 50 later commits, a commit that
@@ -178,10 +188,7 @@ TEST_F(PitrTest, RestoreToBeforeTheBackupIsRefused) {
 
 TEST_F(PitrTest, AGapInTheArchiveNamesTheMissingFile) {
   Records expected;
-  auto s = OpenBdb(home_, ArchivingOptions(archive_));
-  CommitTree(s.get(), 1, 10, 0, &expected);
-  BackupReport br;
-  ASSERT_TRUE(BackupHome(home_, backup_, BackupOptions(), &br).ok());
+  auto s = StartWithBackup(&expected);
   for (int i = 1; i <= 40; ++i) CommitTree(s.get(), 1, 60, i, &expected);
   WaitForArchiving(home_);
   ASSERT_TRUE(s->Close().ok());
@@ -203,10 +210,7 @@ TEST_F(PitrTest, AGapInTheArchiveNamesTheMissingFile) {
 // archived and a restore over them gives every commit.
 TEST_F(PitrTest, AnUnwritableArchiveKeepsTheLogsInTheHome) {
   Records expected;
-  auto s = OpenBdb(home_, ArchivingOptions(archive_));
-  CommitTree(s.get(), 1, 10, 0, &expected);
-  BackupReport br;
-  ASSERT_TRUE(BackupHome(home_, backup_, BackupOptions(), &br).ok());
+  auto s = StartWithBackup(&expected);
   const std::string moved = dir_.Sub("archive-away");
   ASSERT_EQ(rename(archive_.c_str(), moved.c_str()), 0);
   {
