@@ -1,5 +1,6 @@
 // The storage's background thread: checkpoints (after which Berkeley DB
-// removes log files no longer needed, DB_LOG_AUTO_REMOVE), the periodic log
+// removes log files no longer needed, DB_LOG_AUTO_REMOVE, or, with log
+// archiving, we archive and remove them: bdb/log_archive.h), the periodic log
 // flush that bounds nosync's loss window, and the paced garbage collector:
 // collector steps on the pending-garbage queue and steps of a cycle trace
 // when one runs (StartPack).
@@ -11,6 +12,7 @@
 // is nothing to collect the thread sleeps gc_interval_ms between looks.
 #include <chrono>
 
+#include "bdb/backup.h"
 #include "bdb/status_file.h"
 #include "bdb/storage_impl.h"
 #include "gc/pacer.h"
@@ -101,6 +103,13 @@ void BdbStorage::BackgroundLoop() {
         if (active || checkpoint_owed) {
           env_->txn_checkpoint(0, 0, DB_FORCE);
           checkpoint_owed = active;
+          // An archiving home (auto-removal off) archives, then removes,
+          // here -- unless a hot backup is joined (bdb/backup.h): it needs
+          // every log file until it leaves.
+          JoinLock join;
+          if (!archive_.dir.empty() && join.AcquireExclusive(home_, 0).ok()) {
+            ReleaseLogsOrWarn(env_.get(), home_, archive_);
+          }
         }
         next_checkpoint = Clock::now() + ms(options_.checkpoint_interval_ms);
       }

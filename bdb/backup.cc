@@ -9,13 +9,16 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "bdb/bdb_storage.h"
 #include "bdb/environment.h"
 #include "bdb/handles.h"
 #include "bdb/home_lock.h"
+#include "bdb/log_archive.h"
 #include "bdb/schema.h"
 
 namespace durus {
@@ -115,6 +118,41 @@ void CountFiles(const std::string& dir, uint64_t* files, uint64_t* bytes) {
   closedir(d);
 }
 
+// DEST/restore-base: the files of DEST as DbEnv::backup copied them, and
+// backup-info (bdb/backup.h).
+Status KeepRestoreBase(const std::string& home, const std::string& dest, time_t started,
+                       time_t finished) {
+  const std::string base = dest + "/" + kRestoreBaseDir;
+  if (mkdir(base.c_str(), 0755) != 0) {
+    return Status::IOError("cannot create " + base + ": " + strerror(errno));
+  }
+  DIR* d = opendir(dest.c_str());
+  if (d == nullptr) return Status::IOError("cannot read " + dest + ": " + strerror(errno));
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) {
+    struct stat st;
+    std::string n = e->d_name;
+    if (stat((dest + "/" + n).c_str(), &st) == 0 && S_ISREG(st.st_mode)) names.push_back(n);
+  }
+  closedir(d);
+  for (const std::string& n : names) {
+    DURUS_RETURN_IF_ERROR(bdb::CopyFileDurably(dest + "/" + n, base + "/" + n));
+  }
+  std::vector<uint32_t> logs;
+  DURUS_RETURN_IF_ERROR(bdb::ListLogFiles(base, &logs));
+  if (logs.empty()) return Status::IOError("the backup copied no log file into " + dest);
+  bdb::LogArchiveConfig archive;
+  std::string home_id = bdb::ReadLogArchiveConfig(home, &archive).ok() ? archive.home_id : "none";
+  char* real = realpath(home.c_str(), nullptr);
+  std::string abs_home = real != nullptr ? real : home;
+  free(real);
+  std::string info = "home " + abs_home + "\nhome_id " + home_id + "\nstarted " +
+                     std::to_string(started) + "\nfinished " + std::to_string(finished) +
+                     "\nfirst_log " + std::to_string(logs.front()) + "\nlast_log " +
+                     std::to_string(logs.back()) + "\n";
+  return bdb::WriteFileAtomically(base + "/" + kBackupInfoFile, info);
+}
+
 // Catastrophic recovery in DEST (a private environment: no region files
 // are left behind), then a checkpoint and removal of the logs it no longer
 // needs.
@@ -134,6 +172,13 @@ Status RecoverCopy(const std::string& dest) {
 }
 
 }  // namespace
+
+Status OpenCopiedHome(const std::string& dest, std::unique_ptr<Storage>* out) {
+  BdbOptions o;
+  o.gc_background = false;
+  o.create_if_missing = false;
+  return OpenBdbStorage(dest, o, out);
+}
 
 Status BackupHome(const std::string& home, const std::string& dest, const BackupOptions& options,
                   BackupReport* report) {
@@ -170,30 +215,38 @@ Status BackupHome(const std::string& home, const std::string& dest, const Backup
     return s;
   }
 
+  const time_t started = time(nullptr);
   // No log file may disappear between the copy of the databases and the
   // copy of the logs.  (In the shared region: the holder's checkpoints stop
   // removing logs until we turn it back on.)
-  int ret = env->log_set_config(DB_LOG_AUTO_REMOVE, 0);
+  // Put back what was there: an archiving holder (bdb/log_archive.h) runs
+  // with auto-removal off, and turning it on would remove unarchived logs.
+  int auto_remove = 0;
+  int ret = env->log_get_config(DB_LOG_AUTO_REMOVE, &auto_remove);
+  if (ret == 0 && auto_remove != 0) ret = env->log_set_config(DB_LOG_AUTO_REMOVE, 0);
   if (ret == 0) {
     bdb::t_backup_db_error.clear();
     ret = env->backup(dest.c_str(), DB_CREATE);
   }
-  int ret2 = env->log_set_config(DB_LOG_AUTO_REMOVE, 1);
-  if (ret == 0) ret = ret2;
+  if (auto_remove != 0) {
+    int ret2 = env->log_set_config(DB_LOG_AUTO_REMOVE, 1);
+    if (ret == 0) ret = ret2;
+  }
   std::string detail = bdb::DbDetail();
   env.reset();  // leaves the environment (the holder's stays up)
   join_lock.Release();
   home_lock.Release();
   if (ret != 0) return bdb::FromDb(ret, "copying " + home + " to " + dest + detail);
   CountFiles(dest, &report->files_copied, &report->bytes_copied);
+  if (options.restore_base) {
+    DURUS_RETURN_IF_ERROR(KeepRestoreBase(home, dest, started, time(nullptr)));
+    report->restore_base = true;
+  }
 
   DURUS_RETURN_IF_ERROR(RecoverCopy(dest));
   // DEST is a home: open it as one and read its counters.
-  BdbOptions o;
-  o.gc_background = false;
-  o.create_if_missing = false;
   std::unique_ptr<Storage> copy;
-  DURUS_RETURN_IF_ERROR(OpenBdbStorage(dest, o, &copy));
+  DURUS_RETURN_IF_ERROR(OpenCopiedHome(dest, &copy));
   StorageStats stats;
   s = copy->GetStats(&stats);
   Status c = copy->Close();

@@ -14,6 +14,25 @@
 // logs replayed over the copied pages, which is what a hot copy needs),
 // a checkpoint, old logs removed.  DEST opens like any home afterwards.
 //
+// Restore base (for point-in-time restore, bdb/restore.h).  Before that
+// recovery, the copy as Berkeley DB made it -- database files and log
+// files, untouched -- is kept in DEST/restore-base/ with a text file
+// `backup-info` (below).  Why a second copy: recovering DEST writes log
+// records of its own (undo of transactions unfinished at the copy, a
+// checkpoint, the next opener's meta.db write) at LSNs that, in HOME's log,
+// hold other records; pages stamped with those LSNs can no longer be
+// rolled forward with HOME's archived logs (Berkeley DB skips a redo whose
+// page LSN does not match, or stops with "Log sequence error").  The
+// untouched copy plus HOME's own log sequence can.  It doubles the size of
+// a backup; BackupOptions::restore_base = false (`--no-restore-base`)
+// leaves it out, and deleting the directory later is harmless for DEST.
+//
+// backup-info (one "key value" a line): home (absolute path), home_id
+// (HOME's log-archive identity, bdb/log_archive.h, or "none" when HOME did
+// not archive its logs), started / finished (Unix seconds: before the
+// copy began, after it ended), first_log / last_log (numbers of the log
+// files copied).
+//
 // Joining safely.  A process joining an environment must never meet a
 // recovering opener, which recreates the regions (and a stale joiner could
 // then flush its old log buffer into the new log).  JoinLock (below) is a
@@ -31,15 +50,19 @@
 #define DURUS_BDB_BDB_BACKUP_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "engine/status.h"
+#include "engine/storage.h"
 
 namespace durus {
 
 struct BackupOptions {
   // How long to wait for a recovering opener to release the join lock.
   uint32_t join_timeout_ms = 30000;
+  // Keep the untouched copy in DEST/restore-base/ (see above).
+  bool restore_base = true;
 };
 
 struct BackupReport {
@@ -50,7 +73,16 @@ struct BackupReport {
   uint64_t objects = 0;        // object count of DEST, after its recovery
   uint64_t record_bytes = 0;
   double seconds = 0;
+  bool restore_base = false;   // DEST/restore-base/ written
 };
+
+// Open a home made by a backup or a restore, for a look (no background
+// collector, never created).
+Status OpenCopiedHome(const std::string& dest, std::unique_ptr<Storage>* out);
+
+// DEST/restore-base and its description (see above).
+inline constexpr const char* kRestoreBaseDir = "restore-base";
+inline constexpr const char* kBackupInfoFile = "backup-info";
 
 Status BackupHome(const std::string& home, const std::string& dest, const BackupOptions& options,
                   BackupReport* report);

@@ -60,6 +60,16 @@ struct BdbOptions {
   uint32_t gc_batch = 256;
   uint32_t gc_per_second = 0;
   uint32_t gc_interval_ms = 50;
+
+  // Log archiving for point-in-time restore (bdb/log_archive.h): a
+  // directory to copy each log file into before it is removed; "" keeps
+  // what the home has recorded (nothing for a new home: logs are removed);
+  // "off" stops archiving.  The retention prunes the archive, oldest first,
+  // of files older than max_age_s / beyond max_bytes in total (0: keep);
+  // it is recorded with the directory and used when not given.
+  std::string log_archive;
+  uint64_t log_archive_max_age_s = 0;
+  uint64_t log_archive_max_bytes = 0;
 };
 
 // Open (creating when allowed) the home directory `home`.

@@ -25,6 +25,7 @@
 #include "bdb/environment.h"
 #include "bdb/handles.h"
 #include "bdb/home_lock.h"
+#include "bdb/log_archive.h"
 #include "bdb/schema.h"
 #include "engine/record.h"
 
@@ -66,16 +67,6 @@ bool IsHomeFile(const std::string& n) {
          StartsWith(n, schema::kStatusFile) || n == schema::kJoinFile;
 }
 
-Status SyncDir(const std::string& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("cannot open directory " + dir + ": " + strerror(errno));
-  int r = fsync(fd);
-  int err = errno;
-  close(fd);
-  if (r != 0) return Status::IOError("cannot fsync directory " + dir + ": " + strerror(err));
-  return Status::OK();
-}
-
 Status WriteMarker(const std::string& home) {
   std::string path = home + "/" + kMigrationMarkerFile;
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -88,7 +79,7 @@ Status WriteMarker(const std::string& home) {
   int err = errno;
   close(fd);
   if (!ok) return Status::IOError("cannot write " + path + ": " + strerror(err));
-  return SyncDir(home);
+  return bdb::SyncDirectory(home);
 }
 
 // Remove every home file except the locks (the caller holds the home
@@ -478,7 +469,7 @@ Status BulkLoaderImpl::Finish(const BulkLoadTotals& totals, BulkLoadSummary* sum
   if (unlink(marker.c_str()) != 0 && errno != ENOENT && s.ok()) {
     s = Status::IOError("cannot remove " + marker + ": " + strerror(errno));
   }
-  if (s.ok()) s = SyncDir(home_);
+  if (s.ok()) s = SyncDirectory(home_);
   if (summary != nullptr) {
     summary->object_count = totals.object_count;
     summary->record_bytes = totals.record_bytes;

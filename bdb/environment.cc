@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "bdb/backup.h"
+#include "bdb/log_archive.h"
 
 namespace durus::bdb {
 
@@ -141,7 +142,11 @@ Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPt
   // unallocated page kills the process with SIGBUS (seen on a full tmpfs,
   // mid-commit); with it a full disk is an error from open.
   if (ret == 0) ret = env->set_flags(DB_REGION_INIT, 1);
-  if (ret == 0) ret = env->log_set_config(DB_LOG_AUTO_REMOVE, 1);
+  // An archiving home (bdb/log_archive.h) removes logs only once archived:
+  // off before open, or recovery's checkpoint would remove them.
+  if (ret == 0) {
+    ret = env->log_set_config(DB_LOG_AUTO_REMOVE, WillArchiveLogs(home, options) ? 0 : 1);
+  }
   if (ret == 0) {
     // sync commits are written without fsync and then flushed explicitly
     // (group commit, see storage_commit.cc); nosync keeps the log in memory.

@@ -30,6 +30,9 @@
 //   durus-bdb.status (plain file)          the holder's live figures, text,
 //                                          rewritten about once a second
 //                                          (bdb/status_file.h); informational
+//   durus-bdb.archive (plain file)         log archiving setting and the home's
+//                                          log identity (bdb/log_archive.h);
+//                                          only in a home that archives
 //   durus-bdb.join (empty file)            flock'ed shared by a hot backup
 //                                          joined to the live environment,
 //                                          exclusively by an opener while it

@@ -30,6 +30,7 @@
 #include "bdb/bdb_storage.h"
 #include "bdb/handles.h"
 #include "bdb/home_lock.h"
+#include "bdb/log_archive.h"
 #include "bdb/trace.h"
 
 namespace durus::bdb {
@@ -110,6 +111,7 @@ class BdbStorage : public Storage {
   // The lock file still named a process when we opened: it crashed.
   bool previous_holder_crashed_ = false;
   uint32_t format_version_ = 0;  // meta.db format_version (schema.h)
+  LogArchiveConfig archive_;  // set at open; dir empty: logs are removed
   EnvPtr env_;
   DbPtr records_, refcounts_, pending_, meta_;
 

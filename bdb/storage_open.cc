@@ -137,6 +137,8 @@ Status BdbStorage::Open() {
     return s;
   }
   s = CheckHomeAccess(home_, !options_.readonly);
+  // Before the environment: an archiving home opens with auto-removal off.
+  if (s.ok() && !options_.readonly) s = SetUpLogArchive(home_, options_, &archive_);
   if (s.ok()) s = OpenEnv();
   if (s.ok()) s = OpenDatabases();
   if (s.ok()) s = LoadMeta();
@@ -349,9 +351,15 @@ Status BdbStorage::Close() {
       // automatic removal off, and an explicit removal would take the logs
       // its copied pages need.  The logs left are removed by a later
       // checkpoint or close.
+      // With log archiving, an archive that cannot take them keeps the logs
+      // in the home: reported, not an error of the close.
       if (join.AcquireExclusive(home_, 0).ok()) {
-        int ret = env_->log_archive(nullptr, DB_ARCH_REMOVE);
-        if (result.ok() && ret != 0) result = FromDb(ret, "removing old logs");
+        if (archive_.dir.empty()) {
+          Status r = ReleaseLogs(env_.get(), home_, archive_);
+          if (result.ok()) result = r;
+        } else {
+          ReleaseLogsOrWarn(env_.get(), home_, archive_);
+        }
       }
     }
     records_.reset();

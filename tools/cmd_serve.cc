@@ -40,6 +40,13 @@ const char kUsage[] =
     "  --cache-mb N        Berkeley DB cache size (default 64)\n"
     "  --batch N           tuning: ready connections a worker serves per wake-up\n"
     "                      (1-8, default 4)\n"
+    "  --log-archive DIR   archive the home's log files into DIR instead of\n"
+    "                      removing them (for `durus-bdb restore`); kept in the\n"
+    "                      home for later opens; `off` stops archiving\n"
+    "  --log-archive-max-age AGE   prune archived logs older than AGE (e.g. 14d,\n"
+    "                      12h; default: keep)\n"
+    "  --log-archive-max-size SIZE prune the oldest archived logs beyond SIZE\n"
+    "                      in total (e.g. 50G, 800M; default: keep)\n"
     "  --log-level L       error, warn, info (default: a line per connection and\n"
     "                      per commit), debug (a line per request)\n"
     "  --memory            serve an in-memory storage instead (testing only;\n"
@@ -47,6 +54,33 @@ const char kUsage[] =
     "\n"
     "Prints \"ready on ADDRESS\" on stderr once listening.  Stop it with\n"
     "`durus-bdb stop` (same address options), SIGINT or SIGTERM.\n";
+
+// "14d" -> 14 * 86400 with kAgeUnits; "50G" -> 50 << 30 with kSizeUnits.
+struct Unit {
+  char suffix;
+  uint64_t factor;
+};
+constexpr Unit kAgeUnits[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {0, 0}};
+constexpr Unit kSizeUnits[] = {{'K', 1ull << 10}, {'M', 1ull << 20}, {'G', 1ull << 30},
+                               {'T', 1ull << 40}, {0, 0}};
+
+Status ParseAmount(const std::string& flag, const std::string& text, const Unit* units,
+                   uint64_t* out) {
+  size_t digits = text.find_first_not_of("0123456789");
+  uint64_t factor = 0;
+  if (digits != 0 && digits != std::string::npos && digits + 1 == text.size()) {
+    for (const Unit* u = units; u->suffix != 0; ++u) {
+      if (u->suffix == text[digits]) factor = u->factor;
+    }
+  }
+  if (factor == 0 || digits > 12) {
+    std::string examples = units == kAgeUnits ? "14d, 12h, 90m" : "50G, 800M";
+    return Status::InvalidArgument("--" + flag + " " + text + ": expected a number and a unit (" +
+                                   examples + ")");
+  }
+  *out = std::stoull(text.substr(0, digits)) * factor;
+  return Status::OK();
+}
 
 std::atomic<srv::Server*> g_server{nullptr};
 volatile sig_atomic_t g_signalled = 0;
@@ -94,6 +128,15 @@ int Serve(const std::vector<std::string>& args) {
     } else if (name == "cache-mb") {
       st = flags.IntValue(1, 1 << 20, &n);
       bdb.cache_mb = static_cast<uint32_t>(n);
+    } else if (name == "log-archive") {
+      st = flags.Value(&bdb.log_archive);
+    } else if (name == "log-archive-max-age" || name == "log-archive-max-size") {
+      st = flags.Value(&v);
+      if (st.ok()) {
+        st = ParseAmount(name, v, name == "log-archive-max-age" ? kAgeUnits : kSizeUnits,
+                         name == "log-archive-max-age" ? &bdb.log_archive_max_age_s
+                                                       : &bdb.log_archive_max_bytes);
+      }
     } else if (name == "log-level") {
       st = flags.Value(&v);
       if (st.ok()) st = srv::ParseLogLevel(v, &level);

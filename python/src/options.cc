@@ -60,6 +60,20 @@ const std::vector<Setter>& Setters() {
        [](const std::string& n, py::handle v, BdbOptions* o) { o->gc_per_second = ToU32(n, v); }},
       {"gc_interval_ms",
        [](const std::string& n, py::handle v, BdbOptions* o) { o->gc_interval_ms = ToU32(n, v); }},
+      // Log archiving for point-in-time restore (bdb/log_archive.h).
+      {"log_archive",
+       [](const std::string& n, py::handle v, BdbOptions* o) {
+         if (!PyUnicode_Check(v.ptr())) {
+           ThrowPython(PyExc_TypeError, "option " + n + " must be a str (a directory, or \"off\")");
+         }
+         o->log_archive = py::str(v);
+       }},
+      {"log_archive_max_age_s",
+       [](const std::string& n, py::handle v, BdbOptions* o) { o->log_archive_max_age_s = ToU32(n, v); }},
+      {"log_archive_max_mb",
+       [](const std::string& n, py::handle v, BdbOptions* o) {
+         o->log_archive_max_bytes = uint64_t{ToU32(n, v)} << 20;
+       }},
   };
   return *setters;
 }
