@@ -24,11 +24,11 @@
 
 namespace durus::test {
 
-// A records.db written by Berkeley DB with page checksums (DB_CHKSUM, as
-// format version 2 homes have), whatever this tree's homes use
-// (checksummed_file.cc).
-void WriteChecksummedRecords(const std::string& home,
-                             const std::map<uint64_t, std::string>& records);
+// A records.db written by Berkeley DB directly, with or without page
+// checksums (format 2 and format 1 homes), whatever this tree's homes use
+// (records_file.cc).
+void WriteRecordsFile(const std::string& home, const std::map<uint64_t, std::string>& records,
+                      bool checksums);
 
 namespace {
 
@@ -243,6 +243,8 @@ TEST(SalvageTest, GarbledPagesLoseOnlyTheirRecordsAndTheReportNamesThem) {
     EXPECT_TRUE(std::binary_search(rep.damaged_pages.begin(), rep.damaged_pages.end(), p))
         << "page " << p << " not reported";
   }
+  // Homes have page checksums (format 2): those pages failed theirs.
+  EXPECT_EQ(rep.checksum_failed_pages, std::vector<uint64_t>(hit.begin(), hit.end()));
   // What was salvaged is exactly what was stored; what was not is named.
   std::set<uint64_t> missing;
   for (auto& [oid, rec] : want) {
@@ -357,9 +359,12 @@ TEST(SalvageTest, LogGarbledInTheMiddleStillSalvagesTheDatabaseFile) {
     if (access((home + name).c_str(), F_OK) == 0) log = home + name;
   }
   ASSERT_FALSE(log.empty());
-  struct stat st;
-  ASSERT_EQ(stat(log.c_str(), &st), 0);
-  Garble(log, static_cast<uint64_t>(st.st_size) / 2, 4096, 11);
+  // Log files are preallocated: the middle of what was written.
+  std::string bytes = ReadAll(log);
+  size_t end = bytes.find_last_not_of('\0');
+  ASSERT_NE(end, std::string::npos);
+  ASSERT_GT(end, 200000u);
+  Garble(log, end / 2, 4096, 11);
   {
     std::unique_ptr<Storage> s;
     BdbOptions o;
@@ -367,6 +372,8 @@ TEST(SalvageTest, LogGarbledInTheMiddleStillSalvagesTheDatabaseFile) {
     o.create_if_missing = false;
     Status open = OpenBdbStorage(home, o, &s);
     EXPECT_FALSE(open.ok()) << "the damaged log did not stop the open";
+    EXPECT_NE(open.message().find("salvage"), std::string::npos) << open.ToString();
+
   }
   Records got;
   SalvageReport rep;
@@ -389,7 +396,7 @@ TEST(SalvageTest, PageFailingItsChecksumIsSkippedAndReported) {
   std::string home = dir.Sub("home");
   ASSERT_EQ(mkdir(home.c_str(), 0755), 0);
   Records want = Population(2000, 6);
-  WriteChecksummedRecords(home, want);
+  WriteRecordsFile(home, want, true);
   std::string records = home + "/" + schema::kRecordsFile;
   uint32_t ps = PageSize(records);
   std::vector<uint64_t> leaves = LeafPages(records);
@@ -414,6 +421,33 @@ TEST(SalvageTest, PageFailingItsChecksumIsSkippedAndReported) {
   EXPECT_EQ(rep.dangling, want.size() - got.size());
   // The temporary copy is gone.
   EXPECT_EQ(Snapshot(dir.path()).size(), 1u);
+}
+
+TEST(SalvageTest, StructuralDamageWithoutChecksumsIsNamedByVerify) {
+  TempDir dir;
+  std::string home = dir.Sub("home");
+  ASSERT_EQ(mkdir(home.c_str(), 0755), 0);
+  Records want = Population(2000, 12);
+  WriteRecordsFile(home, want, false);  // a format 1 home's file
+  std::string records = home + "/" + schema::kRecordsFile;
+  uint32_t ps = PageSize(records);
+  std::vector<uint64_t> leaves = LeafPages(records);
+  ASSERT_GT(leaves.size(), 10u);
+  uint64_t a = leaves[leaves.size() / 2];
+  Garble(records, a * ps, 300, 3);  // header and item table
+  Records got;
+  SalvageReport rep;
+  Status st = SalvageToMap(home, {}, &got, &rep);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(rep.checksum_failed_pages.empty());
+  EXPECT_TRUE(std::binary_search(rep.damaged_pages.begin(), rep.damaged_pages.end(), a))
+      << "page " << a << " not named";
+  EXPECT_FALSE(rep.db_clean);
+  EXPECT_FALSE(rep.meta_next_oid);  // no meta.db: max oid + 1
+  EXPECT_EQ(rep.next_oid, want.rbegin()->first + 1);
+  for (auto& [oid, rec] : got) EXPECT_EQ(rec, want[oid]) << "oid " << oid;
+  EXPECT_LT(got.size(), want.size());
+  EXPECT_EQ(rep.dangling, want.size() - got.size());
 }
 
 // --- the command's errors ---------------------------------------------------

@@ -1,7 +1,6 @@
-// A Berkeley DB btree with page checksums, written without an environment:
-// salvage_test's checksummed records.db.  Test-only; the one place outside
-// bdb/ that needs Berkeley DB itself (to make a file the product does not
-// make yet).
+// A Berkeley DB btree written without an environment, with or without page
+// checksums: salvage_test's records.db of either home format.  Test-only;
+// the one place of these tests that needs Berkeley DB itself.
 #include <db_cxx.h>
 #include <gtest/gtest.h>
 
@@ -11,10 +10,10 @@
 
 namespace durus::test {
 
-void WriteChecksummedRecords(const std::string& home,
-                             const std::map<uint64_t, std::string>& records) {
+void WriteRecordsFile(const std::string& home, const std::map<uint64_t, std::string>& records,
+                      bool checksums) {
   Db db(nullptr, DB_CXX_NO_EXCEPTIONS);
-  ASSERT_EQ(db.set_flags(DB_CHKSUM), 0);
+  if (checksums) ASSERT_EQ(db.set_flags(DB_CHKSUM), 0);
   std::string path = home + "/records.db";
   ASSERT_EQ(db.open(nullptr, path.c_str(), nullptr, DB_BTREE, DB_CREATE, 0644), 0);
   for (const auto& [oid, rec] : records) {
