@@ -41,8 +41,13 @@ std::string LogFileOf(const std::string& text) {
 Status ExplainOpenFailure(const std::string& home, int ret) {
   const std::string detail = LastDbError();
   const std::string what = "opening the Berkeley DB environment in " + home;
-  for (const char* cause : {"Permission denied", "Operation not permitted", "Read-only file system",
-                            "No space left on device"}) {
+  if (ret == ENOSPC || Mentions(detail, "No space left on device")) {
+    return Status::IOError(what + ": No space left on device (the Berkeley DB region files, "
+                                  "about the cache size plus a third, and a log file are written "
+                                  "at open: free some space, or open with a smaller cache) (" +
+                           detail + ")");
+  }
+  for (const char* cause : {"Permission denied", "Operation not permitted", "Read-only file system"}) {
     if (Mentions(detail, cause) || Mentions(DbEnv::strerror(ret), cause)) {
       return Status::IOError(what + ": " + detail);
     }
@@ -130,6 +135,12 @@ Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPt
   if (ret == 0) ret = env->set_lg_bsize(std::min<uint32_t>(4u << 20, log_file_bytes / 4));
   if (ret == 0) ret = env->set_lg_max(log_file_bytes);
   if (ret == 0) ret = env->set_tx_max(1000);
+  // Write the region files out when they are created (they are created on
+  // every open: recovery recreates them).  Without it they are sparse files
+  // mapped into memory, and on a full disk the first touch of an
+  // unallocated page kills the process with SIGBUS (seen on a full tmpfs,
+  // mid-commit); with it a full disk is an error from open.
+  if (ret == 0) ret = env->set_flags(DB_REGION_INIT, 1);
   if (ret == 0) ret = env->log_set_config(DB_LOG_AUTO_REMOVE, 1);
   if (ret == 0) {
     // sync commits are written without fsync and then flushed explicitly

@@ -95,7 +95,7 @@ Status HomeLock::AcquireSharedReadOnly(const std::string& home) {
   return Status::OK();
 }
 
-void HomeLock::Release() {
+void HomeLock::Release(bool clean) {
   if (fd_ >= 0 && shared_) {
     close(fd_);
     fd_ = -1;
@@ -103,7 +103,7 @@ void HomeLock::Release() {
     return;
   }
   if (fd_ >= 0) {
-    if (ftruncate(fd_, 0) != 0) {
+    if (clean && ftruncate(fd_, 0) != 0) {
       // Best effort: a stale description is harmless, the flock is gone.
     }
     close(fd_);  // releases the flock

@@ -33,7 +33,11 @@ class HomeLock {
   // file still names it), since only recovery, which writes, can make its
   // files consistent.  No lock file: nothing to guard (OK).
   Status AcquireSharedReadOnly(const std::string& home);
-  void Release();
+  // Releases the lock.  `clean`: the home was closed cleanly, so the
+  // description is removed; otherwise (an open that failed) it stays, and
+  // the next opener treats the home as not closed cleanly (recovery checks
+  // the log first, bdb/log_check.h).
+  void Release(bool clean = true);
 
  private:
   int fd_ = -1;

@@ -79,6 +79,9 @@ class BdbStorage : public Storage {
   friend struct TestingAccess;  // bdb/testing.cc (fault injection in tests)
 
   Status OpenEnv();
+  // Reads the log before recovery runs and refuses or repairs what
+  // recovery would get wrong (bdb/log_check.h).
+  Status CheckLogBeforeRecovery();
   Status OpenDatabases();
   Status LoadMeta();
   Status InitializeMeta(DbTxn* txn);
@@ -104,6 +107,8 @@ class BdbStorage : public Storage {
   // A read-only view of a home this process cannot write
   // (OpenReadOnlySnapshot): no transactions, no recovery, no region files.
   bool snapshot_ = false;
+  // The lock file still named a process when we opened: it crashed.
+  bool previous_holder_crashed_ = false;
   uint32_t format_version_ = 0;  // meta.db format_version (schema.h)
   EnvPtr env_;
   DbPtr records_, refcounts_, pending_, meta_;

@@ -8,6 +8,7 @@
 
 #include "bdb/backup.h"
 #include "bdb/environment.h"
+#include "bdb/log_check.h"
 #include "bdb/schema.h"
 #include "bdb/storage_impl.h"
 #include "engine/record.h"
@@ -126,6 +127,9 @@ Status BdbStorage::Open() {
   // recovery and the region files would need writes, so read a clean
   // home's files through a private cache instead.
   snapshot_ = options_.readonly && access(home_.c_str(), W_OK) != 0;
+  // A clean close empties the lock file; one that still names a process
+  // was left by a crash, and recovery will read the log (OpenEnv).
+  previous_holder_crashed_ = !DescribeHolder(home_).empty();
   Status s = snapshot_ ? lock_.AcquireSharedReadOnly(home_) : lock_.Acquire(home_);
   if (!s.ok()) {
     // The lock file is the first thing we write: say why we cannot.
@@ -142,7 +146,9 @@ Status BdbStorage::Open() {
     pending_.reset();
     meta_.reset();
     env_.reset();
-    lock_.Release();
+    // Keep the lock file's description when the last holder had crashed:
+    // this failed open must not make the home look cleanly closed.
+    lock_.Release(/*clean=*/!previous_holder_crashed_);
     return s;
   }
   closed_ = false;
@@ -151,8 +157,48 @@ Status BdbStorage::Open() {
 }
 
 Status BdbStorage::OpenEnv() {
-  return snapshot_ ? OpenReadOnlySnapshot(home_, options_, &env_)
-                   : OpenEnvironment(home_, options_, &env_);
+  if (snapshot_) return OpenReadOnlySnapshot(home_, options_, &env_);
+  DURUS_RETURN_IF_ERROR(CheckLogBeforeRecovery());
+  return OpenEnvironment(home_, options_, &env_);
+}
+
+Status BdbStorage::CheckLogBeforeRecovery() {
+  // Recovery cuts the log at the first record it cannot read in the last
+  // log file and zeroes the rest (bdb/log_check.h).  After a crash it then
+  // replays what is left: only a torn tail may be cut.  After a clean
+  // close the database files already hold everything, but pages stamped
+  // with LSNs past the cut make every later write fail: the damaged log is
+  // set aside instead.  (A clean close ends with a checkpoint in the last
+  // file, so only that file matters then.)
+  LogCheck check;
+  DURUS_RETURN_IF_ERROR(CheckLog(home_, /*last_file_only=*/!previous_holder_crashed_, &check));
+  if (!check.damaged) return Status::OK();
+  std::string saved;
+  if (!previous_holder_crashed_) {
+    DURUS_RETURN_IF_ERROR(ResetDamagedLog(home_, &saved));
+    ReportRecoveryNotice(home_, "recovery of " + home_ + ": its log is damaged in " + check.file +
+                                    " at offset " + std::to_string(check.offset) +
+                                    "; the home was closed cleanly, so its database files hold "
+                                    "every commit: a new log was started (the old one is kept "
+                                    "in " + saved + ")");
+    return Status::OK();
+  }
+  if (!check.torn_tail()) {
+    return Status::Corruption(
+        "the log of " + home_ + " is damaged in " + home_ + "/" + check.file + " at offset " +
+        std::to_string(check.offset) + ", and " + std::to_string(check.intact_after) +
+        " intact log records (commits) follow the damage: recovery would drop them, so "
+        "nothing was changed. The database files hold the home as of its last checkpoint: "
+        "copy what they hold with `durus-bdb salvage " + home_ +
+        " DUMP` and load it with `durus-bdb migrate DUMP NEWHOME`, or restore a backup");
+  }
+  DURUS_RETURN_IF_ERROR(SaveTornTail(home_, check, &saved));
+  ReportRecoveryNotice(home_, "recovery of " + home_ + ": the last " +
+                                  std::to_string(check.bytes_after) + " bytes of its log (" +
+                                  check.file + " from offset " + std::to_string(check.offset) +
+                                  ") cannot be read (a write torn by the crash); the commits in "
+                                  "them are rolled back (the bytes are kept in " + saved + ")");
+  return Status::OK();
 }
 
 Status BdbStorage::OpenDatabases() {
