@@ -34,22 +34,8 @@ namespace {
 
 using Records = std::map<uint64_t, std::string>;
 
-struct ToolRun {
-  int status = -1;
-  std::string out;  // stdout and stderr together
-};
-
 ToolRun RunTool(const std::string& args) {
-  ToolRun r;
-  std::string cmd = std::string(DURUS_BDB_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return RunCommandLine(std::string(DURUS_BDB_BINARY) + " " + args);
 }
 
 std::string ReadAll(const std::string& path) {
@@ -107,18 +93,6 @@ void MakeHome(const std::string& home, const Records& records) {
   ASSERT_TRUE(s->Close().ok());
 }
 
-Records AllRecords(Storage* s) {
-  Records out;
-  std::vector<std::pair<Oid, std::string>> batch;
-  Oid next(0);
-  for (;;) {
-    EXPECT_TRUE(s->Scan(next, 500, &batch).ok());
-    for (auto& [oid, rec] : batch) out[oid.value()] = rec;
-    if (batch.size() < 500) break;
-    next = Oid(batch.back().first.value() + 1);
-  }
-  return out;
-}
 
 // The migrated home's records, its invariants checked.
 Records LoadHome(const std::string& home) {
@@ -130,7 +104,7 @@ Records LoadHome(const std::string& home) {
   if (!s) return {};
   std::vector<std::string> problems = CheckConsistency(s.get());
   EXPECT_TRUE(problems.empty()) << problems.front();
-  Records r = AllRecords(s.get());
+  Records r = ScanAll(s.get());
   EXPECT_TRUE(s->Close().ok());
   return r;
 }
