@@ -42,7 +42,8 @@ targets=(durus-bdb)
 for t in record_test contract_test refcount_test model_test crash_test durability_test \
          cli_test concurrency_test server_test gc_collect_test gc_trace_test gc_verify_test \
          gc_crash_test gc_unit_test migrate_test check_home \
-         durus_crash_loop durus_check_store fault_test durus_fault_server backup_join_test; do
+         durus_crash_loop durus_check_store fault_test durus_fault_server backup_join_test \
+         salvage_test; do
   targets+=("$t")
 done
 existing_targets() {  # dir -> the targets above that this tree defines
@@ -93,7 +94,7 @@ if [[ $which == fuzz || $which == all ]]; then
   CC=clang CXX=clang++ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DDURUS_SANITIZE=address -DDURUS_FUZZ=ON -DDURUS_FUZZ_RUNS="${FUZZ_RUNS:-200000}" \
         -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
-  cmake --build "$dir" -j"$jobs" --target fuzz_record fuzz_protocol fuzz_shelf fuzz_dfs20 fuzz_dump
+  cmake --build "$dir" -j"$jobs" --target fuzz_record fuzz_protocol fuzz_shelf fuzz_dfs20 fuzz_dump fuzz_salvage
   t1=$(now)
   export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
   # Verbose, to a log: libFuzzer's closing line per target (executions) is

@@ -11,22 +11,8 @@
 namespace durus::test {
 namespace {
 
-struct ToolRun {
-  int status = -1;
-  std::string out;  // stdout and stderr together
-};
-
 ToolRun RunTool(const std::string& args) {
-  ToolRun r;
-  std::string cmd = std::string(DURUS_BDB_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return RunCommandLine(std::string(DURUS_BDB_BINARY) + " " + args);
 }
 
 size_t Lines(const std::string& s) { return std::count(s.begin(), s.end(), '\n'); }

@@ -1,9 +1,38 @@
 #include "tests/core/test_util.h"
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <map>
 #include <set>
 
 namespace durus::test {
+
+ToolRun RunCommandLine(const std::string& command_line) {
+  ToolRun r;
+  std::string cmd = command_line + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+std::map<uint64_t, std::string> ScanAll(Storage* s) {
+  std::map<uint64_t, std::string> out;
+  std::vector<std::pair<Oid, std::string>> batch;
+  Oid next(0);
+  for (;;) {
+    EXPECT_TRUE(s->Scan(next, 500, &batch).ok());
+    for (auto& [oid, rec] : batch) out[oid.value()] = rec;
+    if (batch.size() < 500) break;
+    next = Oid(batch.back().first.value() + 1);
+  }
+  return out;
+}
 
 Status RecountFromRecords(Storage* s, std::map<Oid, uint64_t>* counts,
                           std::vector<std::string>* problems) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -81,6 +82,17 @@ inline std::unique_ptr<Storage> OpenBdb(const std::string& home, BdbOptions opts
   EXPECT_TRUE(st.ok()) << st.ToString();
   return s;
 }
+
+// A command run as a user runs it (popen of `command_line`): the exit
+// status (-1 if killed) and stdout and stderr together.
+struct ToolRun {
+  int status = -1;
+  std::string out;
+};
+ToolRun RunCommandLine(const std::string& command_line);
+
+// Every record of `s`, by oid (Scan in batches).
+std::map<uint64_t, std::string> ScanAll(Storage* s);
 
 // Counts recomputed from the records (the invariant every state must meet):
 // map oid -> number of distinct referrers, for every stored oid.

@@ -125,18 +125,6 @@ std::unique_ptr<Storage> OpenReadonly(const std::string& home) {
   return s;
 }
 
-Records AllRecords(Storage* s) {
-  Records out;
-  std::vector<std::pair<Oid, std::string>> batch;
-  Oid next(0);
-  for (;;) {
-    EXPECT_TRUE(s->Scan(next, 500, &batch).ok());
-    for (auto& [oid, rec] : batch) out[oid.value()] = rec;
-    if (batch.size() < 500) break;
-    next = Oid(batch.back().first.value() + 1);
-  }
-  return out;
-}
 
 // Opens `home` read-only: its records, and no invariant violated.
 Records CheckHome(const std::string& home) {
@@ -144,7 +132,7 @@ Records CheckHome(const std::string& home) {
   if (!s) return {};
   std::vector<std::string> problems = test::CheckConsistency(s.get());
   EXPECT_TRUE(problems.empty()) << problems.front();
-  Records r = AllRecords(s.get());
+  Records r = test::ScanAll(s.get());
   EXPECT_TRUE(s->Close().ok());
   return r;
 }
@@ -715,7 +703,7 @@ TEST(MigrateInterruptedTest, MigratedHomeRecoversAfterCrashOfItsWriter) {
   auto s = test::OpenBdb(dir.Sub("home"), o);
   ASSERT_TRUE(s);
   EXPECT_TRUE(test::CheckConsistency(s.get()).empty());
-  Records got = AllRecords(s.get());
+  Records got = test::ScanAll(s.get());
   for (uint64_t i = 0; i < 200; ++i) {
     uint64_t oid = (i * 37) % 8000;
     EXPECT_EQ(got[oid], g[oid]);
