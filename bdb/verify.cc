@@ -14,9 +14,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <set>
 
 #include "bdb/schema.h"
 #include "bdb/storage_impl.h"
+#include "bdb/table_reader.h"
+#include "bdb/verify_pages.h"
 #include "engine/record.h"
 
 namespace durus {
@@ -28,98 +31,10 @@ using gc::Problem;
 using gc::ProblemKind;
 using gc::VerifyReport;
 
-constexpr size_t kBulkBytes = 1u << 20;        // bulk-read chunk
 constexpr size_t kRefBuffer = 1u << 19;        // (target, referrer) pairs: 8 MiB
 constexpr size_t kFixesPerTxn = 1000;
 constexpr int kMaxRetries = 50;
 const char kEmpty[1] = {0};
-
-// Reads a table in key order, in bulk chunks.  The cursor is closed after
-// each chunk, so callers may write (in transactions) between Next() calls.
-class TableReader {
- public:
-  explicit TableReader(Db* db) : db_(db), buf_(kBulkBytes) {}
-
-  // The next entry; *end at the end.  key/value stay valid until the next
-  // call.  Returns a Berkeley DB code.
-  int Next(std::string_view* key, std::string_view* value, bool* end) {
-    *end = false;
-    for (;;) {
-      if (it_) {
-        Dbt k, d;
-        while (it_->next(k, d)) {
-          std::string_view ks(static_cast<const char*>(k.get_data()), k.get_size());
-          last_ = ks;
-          if (skip_first_) {
-            skip_first_ = false;
-            if (ks == last_key_) continue;  // the last entry of the previous chunk
-          }
-          *key = ks;
-          *value = std::string_view(static_cast<const char*>(d.get_data()), d.get_size());
-          yielded_ = true;
-          return 0;
-        }
-        it_.reset();
-        last_key_.assign(last_.data(), last_.size());
-        // A chunk holding only the entry we already returned: the end.
-        if (!yielded_) eof_ = true;
-      }
-      if (eof_) {
-        *end = true;
-        return 0;
-      }
-      int ret = Fetch();
-      if (ret != 0) return ret;
-    }
-  }
-
- private:
-  int Fetch() {
-    Cursor c;
-    int ret = c.Open(db_, nullptr);
-    if (ret != 0) return ret;
-    for (;;) {
-      std::string kbuf = last_key_;
-      if (kbuf.size() < 64) kbuf.resize(64);
-      Dbt key;
-      key.set_flags(DB_DBT_USERMEM);
-      key.set_data(kbuf.data());
-      key.set_ulen(static_cast<u_int32_t>(kbuf.size()));
-      key.set_size(static_cast<u_int32_t>(last_key_.size()));
-      Dbt data;
-      data.set_flags(DB_DBT_USERMEM);
-      data.set_data(buf_.data());
-      data.set_ulen(static_cast<u_int32_t>(buf_.size()));
-      uint32_t flag = started_ ? DB_SET_RANGE : DB_FIRST;
-      ret = c->get(&key, &data, flag | DB_MULTIPLE_KEY);
-      if (ret == DB_BUFFER_SMALL) {
-        size_t want = std::max<size_t>(buf_.size() * 2, data.get_size() + 4096);
-        buf_.resize((want + 1023) / 1024 * 1024);
-        continue;
-      }
-      if (ret == DB_NOTFOUND) {
-        eof_ = true;
-        return 0;
-      }
-      if (ret != 0) return ret;
-      skip_first_ = started_;
-      started_ = true;
-      yielded_ = false;
-      it_ = std::make_unique<DbMultipleKeyDataIterator>(data);
-      return 0;
-    }
-  }
-
-  Db* db_;
-  std::vector<char> buf_;
-  std::unique_ptr<DbMultipleKeyDataIterator> it_;
-  std::string last_key_;
-  std::string_view last_;
-  bool started_ = false;
-  bool skip_first_ = false;
-  bool yielded_ = false;
-  bool eof_ = false;
-};
 
 // A temporary btree in the storage's environment (not transactional).
 Status OpenTemp(DbEnv* env, DbPtr* out) {
@@ -151,6 +66,20 @@ int TempDel(Db* db, Oid oid) {
   Dbt key = InDbt(kb, 8);
   int ret = db->del(nullptr, &key, 0);
   return ret == DB_NOTFOUND ? 0 : ret;
+}
+
+// value + delta into *out; Corruption (nothing written) when that would go
+// below zero: the counters were recomputed from the records just before,
+// so it can only be a bug, and writing a wrapped counter (18446744073709551615
+// objects) hides it.
+Status AddToCounter(const char* name, uint64_t value, int64_t delta, uint64_t* out) {
+  if (delta < 0 && static_cast<uint64_t>(-(delta + 1)) + 1 > value) {
+    return Status::Corruption(std::string("repair would take ") + name + " below zero (" +
+                              std::to_string(value) + " " + std::to_string(delta) +
+                              "): a bug; stopped before writing it (please report this)");
+  }
+  *out = value + static_cast<uint64_t>(delta);
+  return Status::OK();
 }
 
 std::string U64Bytes(uint64_t v) {
@@ -188,7 +117,10 @@ uint64_t TableFileBytes(const std::string& home) {
 // Friend of BdbStorage: the whole verification under write_mu_.
 class Verifier {
  public:
-  Verifier(BdbStorage* s, const VerifyOptions& o, VerifyReport* r) : s_(s), opt_(o), rep_(r) {}
+  // `writing`: the repair pass (VerifyStorage runs it only after a
+  // read-only pass read everything without an error).
+  Verifier(BdbStorage* s, const VerifyOptions& o, VerifyReport* r, bool writing)
+      : s_(s), opt_(o), rep_(r), writing_(writing) {}
 
   Status Run() {
     auto t0 = std::chrono::steady_clock::now();
@@ -202,16 +134,20 @@ class Verifier {
       }
       std::lock_guard<std::mutex> l(s_->write_mu_);
       total_ = s_->object_count_;
-      DURUS_RETURN_IF_ERROR(OpenTemp(s_->env(), &counts_));
-      DURUS_RETURN_IF_ERROR(Recount());
-      trace_ = s_->trace_.state_;
-      trace_marks_ = s_->trace_.marks_.get();
-      rep_->trace_running = trace_.phase != TracePhase::kIdle;
-      DURUS_RETURN_IF_ERROR(Compare());
-      if (opt_.check_reachability) DURUS_RETURN_IF_ERROR(Reachability());
-      DURUS_RETURN_IF_ERROR(EvaluateDangling());
-      CheckMeta();
-      if (opt_.repair && !rep_->clean()) DURUS_RETURN_IF_ERROR(Repair());
+      Status st = Check();
+      if (!st.ok()) {
+        CloseTemps();
+        if (writing_) return st;
+        // What could not be read is unknown, not missing: the report says
+        // so (and VerifyStorage refuses to repair from it).
+        rep_->complete = false;
+        rep_->incomplete = st.ToString();
+        if (st.code() == Status::Code::kCorruption) rep_->damaged = true;
+      } else if (writing_ && !rep_->clean()) {
+        st = Repair();
+        CloseTemps();
+        DURUS_RETURN_IF_ERROR(st);
+      }
       CloseTemps();
     }
     rep_->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -221,6 +157,91 @@ class Verifier {
  private:
   void Progress(const char* phase, uint64_t done, uint64_t total) {
     if (opt_.progress && (done % 4096 == 0 || done == total)) opt_.progress(phase, done, total);
+  }
+
+  // Everything that reads: pages, recount, comparison, reachability,
+  // counters.  Writes only in the repair pass (buffered count and queue
+  // fixes, applied as the comparison goes).
+  Status Check() {
+    DURUS_RETURN_IF_ERROR(CheckPages());
+    if (rep_->damaged) return Status::OK();  // reading through the storage would panic it
+    DURUS_RETURN_IF_ERROR(OpenTemp(s_->env(), &counts_));
+    DURUS_RETURN_IF_ERROR(Recount());
+    trace_ = s_->trace_.state_;
+    trace_marks_ = s_->trace_.marks_.get();
+    rep_->trace_running = trace_.phase != TracePhase::kIdle;
+    DURUS_RETURN_IF_ERROR(Compare());
+    if (opt_.check_reachability) DURUS_RETURN_IF_ERROR(Reachability());
+    DURUS_RETURN_IF_ERROR(EvaluateDangling());
+    CheckMeta();
+    return Status::OK();
+  }
+
+  // --- 0. Pages: Berkeley DB's structural verification of every table
+  // file (and, with page checksums, every page's checksum), outside the
+  // storage's environment (bdb/verify_pages.h).  The cache is written back
+  // first so that the files are current; we hold the writer lock, so
+  // nothing writes them meanwhile.  Damage found: the records are not read
+  // through the storage (a checksum failure would panic its environment);
+  // the damaged pages and the records they make unreadable are reported.
+  Status CheckPages() {
+    int ret = s_->env()->memp_sync(nullptr);
+    if (ret != 0) return FromDb(ret, "writing the cache back before verifying the files");
+    std::vector<DamagedPage> pages;
+    uint64_t more = 0;
+    for (const char* f : {schema::kRecordsFile, schema::kRefcountsFile, schema::kPendingFile,
+                          schema::kMetaFile, schema::kMarksFile}) {
+      bool examined = false;
+      DURUS_RETURN_IF_ERROR(
+          VerifyTableFile(s_->home(), f, opt_.max_samples, &pages, &more, &examined));
+      if (opt_.progress) opt_.progress("pages", ++rep_->files_verified, 5);
+    }
+    if (pages.empty()) return Status::OK();
+    rep_->damaged = true;
+    rep_->complete = false;
+    std::set<uint64_t> named;
+    bool records_damaged = false;
+    std::string files;
+    for (const DamagedPage& d : pages) {
+      if (files.find(d.file) == std::string::npos) files += (files.empty() ? "" : ", ") + d.file;
+      std::string detail = d.file;
+      if (d.page_known) detail += " page " + std::to_string(d.page);
+      detail += ": " + d.message;
+      if (!d.oids.empty()) {
+        detail += "; its " + std::to_string(d.oids.size()) + " record(s), oids " +
+                  std::to_string(d.oids.front()) + " to " + std::to_string(d.oids.back()) +
+                  ", cannot be read";
+      }
+      rep_->Add(Problem{ProblemKind::kDamagedPage, d.oids.empty() ? 0 : d.oids.front(), d.page,
+                        0, 0, detail});
+      for (uint64_t oid : d.oids) {
+        if (named.insert(oid).second) {
+          rep_->Add(Problem{ProblemKind::kUnreadableRecord, oid, d.page, 0, 0,
+                            "on damaged page " + std::to_string(d.page) + " of records.db"});
+        }
+      }
+      records_damaged |= d.file == schema::kRecordsFile;
+    }
+    for (uint64_t i = 0; i < more; ++i) {
+      rep_->Add(Problem{ProblemKind::kDamagedPage, 0, 0, 0, 0, "(another damaged page)"});
+    }
+    rep_->incomplete = "damaged pages in " + files +
+                       ": records, counts and references were not checked";
+    if (records_damaged) {
+      std::vector<UnreadableRecord> unreadable;
+      DURUS_RETURN_IF_ERROR(FindUnreadableRecords(s_->home() + "/" + schema::kRecordsFile,
+                                                  std::max<uint64_t>(opt_.max_samples, 1),
+                                                  &unreadable));
+      for (const UnreadableRecord& u : unreadable) {
+        if (u.after_only) {
+          rep_->incomplete += "; records.db cannot be read past oid " + std::to_string(u.oid) +
+                              " (" + u.message + ")";
+        } else if (named.insert(u.oid).second) {
+          rep_->Add(Problem{ProblemKind::kUnreadableRecord, u.oid, 0, 0, 0, u.message});
+        }
+      }
+    }
+    return Status::OK();
   }
 
   void CloseTemps() {
@@ -362,7 +383,8 @@ class Verifier {
       } else {
         if (has_count) {
           rep_->Add(Problem{ProblemKind::kOrphanCount, k, stored, 0, 0, ""});
-          if (opt_.repair) {
+          if (writing_) {
+            DURUS_RETURN_IF_ERROR(ExpectNoRecord(oid, "removing its count entry"));
             fixes_.push_back(Fix{Fix::kDel, s_->refcounts(), oid.Bytes(), ""});
             ++repair_.counts_removed;
           }
@@ -382,7 +404,7 @@ class Verifier {
           FixQueue(oid, false);
         }
       }
-      if (opt_.repair && fixes_.size() >= kFixesPerTxn) DURUS_RETURN_IF_ERROR(ApplyFixes());
+      if (writing_ && fixes_.size() >= kFixesPerTxn) DURUS_RETURN_IF_ERROR(ApplyFixes());
       if (has_rec) DURUS_RETURN_IF_ERROR(recs.Advance("records.db"));
       if (has_count) DURUS_RETURN_IF_ERROR(counts.Advance("refcounts.db"));
       if (has_recount) DURUS_RETURN_IF_ERROR(recount.Advance("the recount"));
@@ -391,14 +413,28 @@ class Verifier {
     return Status::OK();
   }
 
+  // Repair never acts on "oid has no record" without asking records.db
+  // directly: a scan that missed records (issue 11: a reader that stopped
+  // at the first record larger than its buffer) must not turn into
+  // dropped references or deleted counts.
+  Status ExpectNoRecord(Oid oid, const char* action) {
+    std::string rec;
+    int ret = TempGet(s_->records(), oid, &rec);
+    if (ret == DB_NOTFOUND) return Status::OK();
+    if (ret != 0) return FromDb(ret, "reading oid " + OidToString(oid));
+    return Status::Corruption("verify took oid " + OidToString(oid) +
+                              " for missing but its record exists (a bug in verify's scan); "
+                              "stopped before " + action + " (please report this)");
+  }
+
   void FixCount(Oid oid, uint64_t value) {
-    if (!opt_.repair) return;
+    if (!writing_) return;
     fixes_.push_back(Fix{Fix::kPut, s_->refcounts(), oid.Bytes(), U64Bytes(value)});
     ++repair_.counts_set;
   }
 
   void FixQueue(Oid oid, bool add) {
-    if (!opt_.repair) return;
+    if (!writing_) return;
     fixes_.push_back(Fix{add ? Fix::kPut : Fix::kDel, s_->pending(), oid.Bytes(), ""});
     ++(add ? repair_.queue_added : repair_.queue_removed);
   }
@@ -686,6 +722,15 @@ class Verifier {
 
   // Rewrites every record that references a missing oid without it.
   Status DropDanglingRefs(uint64_t* bytes) {
+    {
+      // Each of them really is missing (asked before anything is written).
+      Stream st(missing_.get());
+      DURUS_RETURN_IF_ERROR(st.Advance("missing oids"));
+      while (st.valid) {
+        DURUS_RETURN_IF_ERROR(ExpectNoRecord(st.key, "dropping references to it"));
+        DURUS_RETURN_IF_ERROR(st.Advance("missing oids"));
+      }
+    }
     TableReader reader(s_->records());
     std::string v;
     for (;;) {
@@ -712,7 +757,8 @@ class Verifier {
       }
       if (!changed) continue;
       std::string rec = PackRecordRaw(view.oid, view.data, kept);
-      *bytes = *bytes - value.size() + rec.size();
+      int64_t change = static_cast<int64_t>(rec.size()) - static_cast<int64_t>(value.size());
+      DURUS_RETURN_IF_ERROR(AddToCounter(schema::kMetaRecordBytes, *bytes, change, bytes));
       fixes_.push_back(Fix{Fix::kPut, s_->records(), oid.Bytes(), rec});
       if (fixes_.size() >= kFixesPerTxn) DURUS_RETURN_IF_ERROR(ApplyFixes());
     }
@@ -748,10 +794,15 @@ class Verifier {
         }
         cursors.records.Close();
         cursors.counts.Close();
-        uint64_t objects = s_->object_count_ + delta.objects;
-        uint64_t bytes = s_->record_bytes_ + delta.bytes;
-        uint64_t pending = s_->pending_count_ + delta.pending;
+        uint64_t objects = 0, bytes = 0, pending = 0;
         if (ret == 0) {
+          // A counter going below zero is a bug to report, never to write.
+          DURUS_RETURN_IF_ERROR(AddToCounter(schema::kMetaObjectCount, s_->object_count_,
+                                             delta.objects, &objects));
+          DURUS_RETURN_IF_ERROR(AddToCounter(schema::kMetaRecordBytes, s_->record_bytes_,
+                                             delta.bytes, &bytes));
+          DURUS_RETURN_IF_ERROR(AddToCounter(schema::kMetaPendingCount, s_->pending_count_,
+                                             delta.pending, &pending));
           Status st =
               s_->PutMetaCounters(txn.get(), s_->max_stored_next_, objects, bytes, pending);
           if (!st.ok()) return st;
@@ -814,6 +865,7 @@ class Verifier {
   TraceState trace_;            // the running trace, if any, at the start
   Db* trace_marks_ = nullptr;   // its marks (owned by the Trace)
   uint64_t queue_after_ = 0;  // queue entries once repaired
+  const bool writing_;
   gc::RepairSummary repair_;
   std::vector<Fix> fixes_;
   DbPtr counts_, marks_, frontier_, unreach_, zero_, missing_;
@@ -822,12 +874,55 @@ class Verifier {
 
 }  // namespace bdb
 
+namespace {
+
+// Why the repair pass must not run after `r` (empty: it may).  Repair
+// rewrites counts, the queue and ref lists from what verify read: from an
+// incomplete reading it would take unread records for missing ones and
+// free what they keep alive (issue 11).
+std::string RepairRefusal(const gc::VerifyReport& r) {
+  if (r.damaged) {
+    return "the home is damaged (" + r.incomplete +
+           "); it needs salvage (durus-bdb salvage) or a backup";
+  }
+  if (!r.complete) {
+    return "verify could not read everything (" + r.incomplete +
+           "), and what it could not read is no evidence that anything is missing";
+  }
+  uint64_t malformed = r.count(gc::ProblemKind::kMalformedRecord);
+  if (malformed > 0) {
+    return std::to_string(malformed) +
+           " record(s) do not parse, so what they reference is unknown: recounting without "
+           "them could free objects they keep alive (restore or remove those records first)";
+  }
+  return "";
+}
+
+}  // namespace
+
 Status VerifyStorage(Storage* storage, const VerifyOptions& options, gc::VerifyReport* report) {
   *report = gc::VerifyReport();
   bdb::BdbStorage* s = bdb::AsBdb(storage);
   if (s == nullptr) return Status::InvalidArgument("verify needs a Berkeley DB storage");
-  bdb::Verifier v(s, options, report);
-  return v.Run();
+  // First a pass that only reads; the repair pass runs only when that one
+  // read everything and found problems, so that nothing is changed on the
+  // strength of a partial reading.
+  {
+    bdb::Verifier v(s, options, report, /*writing=*/false);
+    DURUS_RETURN_IF_ERROR(v.Run());
+  }
+  if (!options.repair || report->clean()) return Status::OK();
+  std::string refusal = RepairRefusal(*report);
+  if (!refusal.empty()) {
+    report->repair_refused = refusal;
+    return Status::OK();
+  }
+  gc::VerifyReport second;
+  bdb::Verifier v(s, options, &second, /*writing=*/true);
+  DURUS_RETURN_IF_ERROR(v.Run());
+  second.seconds += report->seconds;
+  *report = std::move(second);
+  return Status::OK();
 }
 
 Status CollectWithProgress(Storage* storage, bool cycles, const MaintenanceProgressFn& progress,

@@ -1,0 +1,71 @@
+"""`durus-bdb verify` on homes written by Durus (issue 11).
+
+- LargeRecords: a Durus application storing a record of 2 MiB next to small
+  ones.  verify used to see 1 record of 3 (its chunked reader stopped at the
+  first record larger than its 1 MiB buffer), reported the others missing,
+  and `--repair` then dropped the references to them so that the next
+  `gc --cycles` deleted live objects.  Now verify is clean, repair changes
+  nothing, and Durus reads back every object after `gc --cycles`.
+
+Environment: as test_gc_python (tests/gc/CMakeLists.txt).  Missing Durus,
+module or binary: skipped, or a failure when CI=true.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from test_gc_python import DURUS_BDB, require_durus, require_module, verify
+
+
+class LargeRecords(unittest.TestCase):
+
+    def setUp(self):
+        require_durus()
+        require_module()
+        self.tmp = tempfile.mkdtemp(prefix='durus-verify-test-')
+        self.home = os.path.join(self.tmp, 'home')
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def open(self):
+        from durus.connection import Connection
+        from durus_bdb import BerkeleyDBStorage
+        return Connection(BerkeleyDBStorage(self.home))
+
+    def test_a_2_mib_record_verifies_clean_and_repair_keeps_everything(self):
+        from durus.persistent_dict import PersistentDict
+        blob = os.urandom(2 << 20)
+        conn = self.open()
+        root = conn.get_root()
+        root['big'] = PersistentDict(blob=blob)
+        root['small'] = PersistentDict(x=1)
+        conn.commit()
+        conn.get_storage().close()
+
+        code, report = verify(self.home)
+        self.assertEqual(code, 0, report)
+        self.assertTrue(report['clean'], report)
+        self.assertEqual(report['records'], 3, report)
+
+        code, report = verify(self.home, '--repair')
+        self.assertEqual(code, 0, report)
+        self.assertEqual(report['records'], 3, report)
+        self.assertEqual(sum(report['repaired'].values()), 0, report)
+
+        p = subprocess.run([DURUS_BDB, 'gc', self.home, '--cycles'],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        conn = self.open()
+        root = conn.get_root()
+        self.assertEqual(root['small']['x'], 1)
+        self.assertEqual(root['big']['blob'], blob)
+        stat = conn.get_storage().stat()
+        self.assertEqual(stat['object_count'], 3, stat)
+        conn.get_storage().close()
+
+
+if __name__ == '__main__':
+    unittest.main()
