@@ -186,6 +186,7 @@ Status FindUnreadableRecords(const std::string& path, size_t max,
         u.after_only = true;
         u.oid = last.size() == 8 ? GetU64(last.data()) : 0;
         u.message = msg.empty() ? DbEnv::strerror(ret) : msg.substr(0, msg.find('\n'));
+        if (ret == DB_BUFFER_SMALL) u.message = "a damaged key (" + u.message + ")";
         out->push_back(std::move(u));
         return Status::OK();
       }

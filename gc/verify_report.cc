@@ -97,16 +97,23 @@ const char* ProblemKindDescription(ProblemKind kind) {
 std::string FormatVerifyText(const VerifyReport& r) {
   char line[256];
   std::string out;
-  snprintf(line, sizeof(line),
-           "records %" PRIu64 " (%" PRIu64 " bytes), references %" PRIu64 ", count entries %" PRIu64
-           ", queued %" PRIu64 "\n",
-           r.records, r.record_bytes, r.refs, r.count_entries, r.queued);
-  out += line;
-  snprintf(line, sizeof(line),
-           "reachable %" PRIu64 ", unreachable %" PRIu64 " (%" PRIu64
-           " freed by counting, %" PRIu64 " leaked in cycles)\n",
-           r.reachable, r.unreachable, r.collectable, r.leaked);
-  out += line;
+  if (r.damaged) {
+    // The figures would count only what was read before the damage.
+    snprintf(line, sizeof(line), "table files verified page by page: %" PRIu64 "\n",
+             r.files_verified);
+    out += line;
+  } else {
+    snprintf(line, sizeof(line),
+             "records %" PRIu64 " (%" PRIu64 " bytes), references %" PRIu64
+             ", count entries %" PRIu64 ", queued %" PRIu64 "\n",
+             r.records, r.record_bytes, r.refs, r.count_entries, r.queued);
+    out += line;
+    snprintf(line, sizeof(line),
+             "reachable %" PRIu64 ", unreachable %" PRIu64 " (%" PRIu64
+             " freed by counting, %" PRIu64 " leaked in cycles)\n",
+             r.reachable, r.unreachable, r.collectable, r.leaked);
+    out += line;
+  }
   if (r.trace_running) {
     snprintf(line, sizeof(line),
              "a trace (pack) is in progress: it will free %" PRIu64
