@@ -225,7 +225,8 @@ class BulkLoaderImpl : public BulkLoader {
 
 Status BulkLoaderImpl::OpenNonDurable(const char* file, DbPtr* out) {
   DbPtr db(new Db(env_.get(), 0));
-  int ret = db->set_flags(DB_TXN_NOT_DURABLE);
+  // Page checksums as in every home of format 2 (environment.cc OpenBtree).
+  int ret = db->set_flags(DB_TXN_NOT_DURABLE | DB_CHKSUM);
   if (ret == 0) {
     ret = db->open(nullptr, file, nullptr, DB_BTREE, DB_CREATE | DB_AUTO_COMMIT, 0644);
   }

@@ -1,6 +1,9 @@
 #include "bdb/environment.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,13 +15,85 @@ namespace durus::bdb {
 
 namespace {
 
-// Berkeley DB's own explanation of the last error on this thread, added to
-// the Status message of an environment open.
-thread_local std::string t_last_db_error;
+bool Mentions(const std::string& text, const char* what) {
+  return text.find(what) != std::string::npos;
+}
 
-void RememberDbError(const DbEnv*, const char*, const char* msg) { t_last_db_error = msg; }
+// "... log.0000000001 ..." or an LSN "[1][4567]" in Berkeley DB's messages:
+// the log file named by number.
+std::string LogFileOf(const std::string& text) {
+  size_t at = text.find("log.");
+  if (at != std::string::npos && at + 14 <= text.size()) return text.substr(at, 14);
+  at = text.find('[');
+  if (at != std::string::npos) {
+    unsigned long file = strtoul(text.c_str() + at + 1, nullptr, 10);
+    if (file > 0) {
+      char name[32];
+      snprintf(name, sizeof name, "log.%010lu", file);
+      return name;
+    }
+  }
+  return "";
+}
 
 }  // namespace
+
+Status ExplainOpenFailure(const std::string& home, int ret) {
+  const std::string detail = LastDbError();
+  const std::string what = "opening the Berkeley DB environment in " + home;
+  for (const char* cause : {"Permission denied", "Operation not permitted", "Read-only file system",
+                            "No space left on device"}) {
+    if (Mentions(detail, cause) || Mentions(DbEnv::strerror(ret), cause)) {
+      return Status::IOError(what + ": " + detail);
+    }
+  }
+  // Recovery met a log record it cannot read (a checksum mismatch or a
+  // record that makes no sense) before the end of the log.  A damaged tail
+  // is cut off by Berkeley DB itself (see RepairLogTail); this is damage
+  // recovery cannot step over.  Reopening will fail the same way.
+  bool log_damage = Mentions(detail, "checksum") || Mentions(detail, "Log file corrupt") ||
+                    Mentions(detail, "log record") || Mentions(detail, "Illegal record type") ||
+                    Mentions(detail, "LSN");
+  if (ret == DB_RUNRECOVERY && log_damage) {
+    std::string file = LogFileOf(detail);
+    return Status::Corruption(
+        "the log of " + home + " is damaged" +
+        (file.empty() ? "" : " in " + home + "/" + file) +
+        " and recovery cannot read past it (" + detail +
+        "). The database files are intact up to the last checkpoint: copy what they hold with "
+        "`durus-bdb salvage " + home + " DUMP` and load it with `durus-bdb migrate DUMP NEWHOME`, "
+        "or restore a backup (with archived logs: `durus-bdb restore`)");
+  }
+  return FromDb(ret, what + (detail.empty() ? "" : " (" + detail + ")"));
+}
+
+Status CheckHomeAccess(const std::string& home, bool write) {
+  // Berkeley DB reports a file it may not write as a failed recovery
+  // (DB_RUNRECOVERY, "run recovery"), which sends the user looking for
+  // corruption.  Ask the file system first and name the file.
+  const int mode = write ? (R_OK | W_OK) : R_OK;
+  std::vector<std::string> paths{home};
+  if (DIR* d = opendir(home.c_str())) {
+    while (struct dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n == "." || n == "..") continue;
+      paths.push_back(home + "/" + n);
+    }
+    closedir(d);
+  }
+  for (const std::string& p : paths) {
+    if (access(p.c_str(), mode) != 0) {
+      int err = errno;
+      return Status::IOError("cannot " + std::string(write ? "write " : "read ") + p + ": " +
+                             strerror(err) +
+                             (write ? " (a read-write open writes every file of the home: check "
+                                      "its owner, mode, attributes (chattr -i) and mount, or open "
+                                      "it read-only)"
+                                    : ""));
+    }
+  }
+  return Status::OK();
+}
 
 Status MakeDirs(const std::string& path) {
   size_t pos = 0;
@@ -36,7 +111,7 @@ Status MakeDirs(const std::string& path) {
 
 Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPtr* out) {
   EnvPtr env(new DbEnv(DB_CXX_NO_EXCEPTIONS));
-  env->set_errcall(&RememberDbError);
+  env->set_errcall(&DbErrorCallback);
   uint64_t cache = uint64_t{options.cache_mb} << 20;
   int ret = env->set_cachesize(static_cast<u_int32_t>(cache >> 30),
                                static_cast<u_int32_t>(cache & ((1u << 30) - 1)), 1);
@@ -79,23 +154,100 @@ Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPt
                         std::to_string(kRecoveryJoinWaitMs / 1000) + " s; try again when it ends");
   }
   DURUS_RETURN_IF_ERROR(js);
-  t_last_db_error.clear();
+  ClearLastDbError();
   ret = env->open(home.c_str(), flags, 0644);
-  if (ret != 0) {
-    return FromDb(ret, "opening the Berkeley DB environment in " + home +
-                           (t_last_db_error.empty() ? "" : " (" + t_last_db_error + ")"));
-  }
+  if (ret != 0) return ExplainOpenFailure(home, ret);
+  *out = std::move(env);
+  return Status::OK();
+}
+
+Status OpenReadOnlySnapshot(const std::string& home, const BdbOptions& options, EnvPtr* out) {
+  EnvPtr env(new DbEnv(DB_CXX_NO_EXCEPTIONS));
+  env->set_errcall(&DbErrorCallback);
+  uint64_t cache = uint64_t{options.cache_mb} << 20;
+  int ret = env->set_cachesize(static_cast<u_int32_t>(cache >> 30),
+                               static_cast<u_int32_t>(cache & ((1u << 30) - 1)), 1);
+  if (ret != 0) return FromDb(ret, "configuring a read-only view of " + home);
+  // DB_PRIVATE: the cache lives in this process's heap, no region file is
+  // written; no log, no transactions, no recovery (the caller checked the
+  // home was closed cleanly, so its files are consistent).
+  ClearLastDbError();
+  ret = env->open(home.c_str(), DB_CREATE | DB_INIT_MPOOL | DB_PRIVATE | DB_THREAD, 0);
+  if (ret != 0) return ExplainOpenFailure(home, ret);
   *out = std::move(env);
   return Status::OK();
 }
 
 Status OpenBtree(DbEnv* env, const std::string& home, const char* file, bool readonly,
-                 DbPtr* out) {
+                 DbPtr* out, bool create) {
   DbPtr db(new Db(env, 0));
-  uint32_t flags = DB_THREAD | DB_AUTO_COMMIT | (readonly ? DB_RDONLY : DB_CREATE);
-  int ret = db->open(nullptr, file, nullptr, DB_BTREE, flags, 0644);
-  if (ret != 0) return FromDb(ret, "opening " + home + "/" + file);
+  // Page checksums (format 2): every page read from disk is checked, so a
+  // damaged page is an error instead of a wrong record.  Only takes effect
+  // when the file is created; an existing file keeps what it was made with
+  // (format 1 homes: none).
+  int ret = db->set_flags(DB_CHKSUM);
+  if (ret != 0) return FromDb(ret, "configuring " + home + "/" + file);
+  uint32_t flags = DB_THREAD | (readonly ? DB_RDONLY : 0) | (create && !readonly ? DB_CREATE : 0);
+  // A transactional environment needs DB_AUTO_COMMIT for an open outside a
+  // transaction; a private read-only one (OpenReadOnlySnapshot) has none.
+  u_int32_t env_flags = 0;
+  if (env->get_open_flags(&env_flags) == 0 && (env_flags & DB_INIT_TXN)) flags |= DB_AUTO_COMMIT;
+  ClearLastDbError();
+  ret = db->open(nullptr, file, nullptr, DB_BTREE, flags, 0644);
+  std::string path = home + "/" + file;
+  if (ret == ENOENT && !create) {
+    return Status::Corruption(path + " is missing from an initialised home: the home is damaged "
+                              "(restore a backup, or `durus-bdb salvage` what remains)");
+  }
+  if (ret != 0 && LastDbError().find("not a multiple of the pagesize") != std::string::npos) {
+    return Status::Corruption(path + " is truncated (its size is not a whole number of pages): "
+                              "the home is damaged (restore a backup, or `durus-bdb salvage` what "
+                              "remains)");
+  }
+  if (ret != 0) {
+    return FromDb(ret, "opening " + path +
+                           (LastDbError().empty() ? "" : " (" + LastDbError() + ")"));
+  }
+  DURUS_RETURN_IF_ERROR(CheckNotTruncated(path));
   *out = std::move(db);
+  return Status::OK();
+}
+
+Status CheckNotTruncated(const std::string& path) {
+  // The generic meta page (page 0, Berkeley DB's DBMETA): bytes 12-15 the
+  // magic (its byte order is the file's), 20-23 the page size, 32-35 the
+  // number of the last page.  A file shorter than its last page has lost
+  // pages: Berkeley DB would read the missing ones as empty, and a store
+  // would look smaller than it is with no error at all.
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::OK();  // the open that follows reports it
+  unsigned char meta[36];
+  ssize_t got = pread(fd, meta, sizeof meta, 0);
+  struct stat st;
+  int sr = fstat(fd, &st);
+  close(fd);
+  if (got != static_cast<ssize_t>(sizeof meta) || sr != 0) {
+    return Status::Corruption(path + " is truncated (shorter than its first page): the home is "
+                              "damaged (restore a backup, or `durus-bdb salvage` what remains)");
+  }
+  auto u32 = [&](int at, bool swap) {
+    uint32_t v;
+    memcpy(&v, meta + at, 4);
+    return swap ? __builtin_bswap32(v) : v;
+  };
+  constexpr uint32_t kBtreeMagic = 0x053162;
+  bool swap = u32(12, false) != kBtreeMagic;
+  if (swap && u32(12, true) != kBtreeMagic) return Status::OK();  // not ours to judge
+  uint64_t page_size = u32(20, swap);
+  uint64_t last_pgno = u32(32, swap);
+  uint64_t need = (last_pgno + 1) * page_size;
+  if (static_cast<uint64_t>(st.st_size) < need) {
+    return Status::Corruption(path + " is truncated: " + std::to_string(st.st_size) +
+                              " bytes, but its last page (" + std::to_string(last_pgno) +
+                              ") ends at " + std::to_string(need) +
+                              ": the home is damaged (restore a backup, or `durus-bdb salvage` "
+                              "what remains)");
+  }
   return Status::OK();
 }
 

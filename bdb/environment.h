@@ -24,9 +24,33 @@ inline constexpr uint32_t kRecoveryJoinWaitMs = 60000;
 // recovery with the join lock (bdb/backup.h) held exclusively.
 Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPtr* env);
 
-// Open (creating unless readonly) the btree `file` in `env`.
+// A read-only view of a home this process cannot write (read-only mount,
+// another user's files) that was closed cleanly: a private environment
+// (cache in this process's memory, no region or log file written, no
+// recovery).  Databases opened in it are read without transactions.
+Status OpenReadOnlySnapshot(const std::string& home, const BdbOptions& options, EnvPtr* env);
+
+// Open the btree `file` in `env`, creating it when `create` (and not
+// readonly), with page checksums (DB_CHKSUM) when it is created.  A file
+// that should exist (!create) and does not is Corruption, and so is one
+// shorter than its last page (CheckNotTruncated).
 Status OpenBtree(DbEnv* env, const std::string& home, const char* file, bool readonly,
-                 DbPtr* db);
+                 DbPtr* db, bool create = true);
+
+// Corruption if the Berkeley DB file at `path` is shorter than the last
+// page its meta page records (pages lost to a truncation).
+Status CheckNotTruncated(const std::string& path);
+
+// IOError naming the first file of `home` (or the directory) that this
+// process cannot read (or, with `write`, write): permission denied,
+// read-only file system, an immutable file.
+Status CheckHomeAccess(const std::string& home, bool write);
+
+// The Status for a failed DbEnv::open in `home`, from Berkeley DB's
+// messages (LastDbError): permission / read-only / full disk as IOError
+// with the cause, a log that recovery cannot read as Corruption naming the
+// log file and what to do.
+Status ExplainOpenFailure(const std::string& home, int ret);
 
 // Create `path` and its parents.
 Status MakeDirs(const std::string& path);

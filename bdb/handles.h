@@ -21,7 +21,25 @@ namespace durus::bdb {
 
 // Status for a Berkeley DB return code; `what` says what was being done
 // ("put oid 17 into records.db").  DB_NOTFOUND maps to NotFound.
+// DB_RUNRECOVERY (the environment has panicked) maps to Corruption carrying
+// the cause Berkeley DB gave when it panicked, e.g. "page 7 fails its
+// checksum", and what to do; permission and read-only file system errors
+// stay IOError with their system message.
 Status FromDb(int ret, const std::string& what);
+
+// Berkeley DB's error messages.  Every environment we open installs
+// DbErrorCallback (DbEnv::set_errcall): the messages of each thread since
+// ClearLastDbError are kept for the Status of a failed open (LastDbError,
+// joined by "; "), and the message that
+// explains a panic (a checksum failure) is kept per process for FromDb,
+// since after a panic every call on every thread returns DB_RUNRECOVERY.
+void DbErrorCallback(const DbEnv* env, const char* prefix, const char* msg);
+const std::string& LastDbError();
+void ClearLastDbError();
+// The cause recorded for `env`'s panic, if any ("" otherwise); forgotten
+// when the environment is closed.
+std::string DbPanicCause();
+void ForgetDbPanicCause(const DbEnv* env);
 
 // True for the return codes that mean "abort and retry the transaction".
 inline bool IsRetryable(int ret) { return ret == DB_LOCK_DEADLOCK || ret == DB_LOCK_NOTGRANTED; }

@@ -61,7 +61,47 @@ Status HomeLock::Acquire(const std::string& home) {
   return Status::OK();
 }
 
+Status HomeLock::AcquireSharedReadOnly(const std::string& home) {
+  Release();
+  std::string path = home + "/" + schema::kLockFile;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::OK();
+    return Status::IOError("cannot open " + path + ": " + strerror(errno));
+  }
+  if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    int err = errno;
+    close(fd);
+    if (err == EWOULDBLOCK) {
+      std::string holder = DescribeHolder(home);
+      return Status::Busy("home " + home + " is in use by process " +
+                          (holder.empty() ? std::string("(unknown)") : holder));
+    }
+    return Status::IOError("cannot lock " + path + ": " + strerror(err));
+  }
+  // A clean close empties the file (Release); a crashed holder leaves its
+  // description behind.
+  std::string holder = DescribeHolder(home);
+  if (!holder.empty()) {
+    close(fd);
+    return Status::InvalidArgument(
+        "home " + home + " was not closed cleanly (last held by process " + holder +
+        ") and this process cannot write it, so it cannot be recovered: open it once "
+        "read-write (e.g. `durus-bdb verify " + home + "` as its owner, or on a writable mount), "
+        "or copy it somewhere writable");
+  }
+  shared_ = true;
+  fd_ = fd;
+  return Status::OK();
+}
+
 void HomeLock::Release() {
+  if (fd_ >= 0 && shared_) {
+    close(fd_);
+    fd_ = -1;
+    shared_ = false;
+    return;
+  }
   if (fd_ >= 0) {
     if (ftruncate(fd_, 0) != 0) {
       // Best effort: a stale description is harmless, the flock is gone.

@@ -25,10 +25,19 @@ class HomeLock {
 
   // Busy("... in use by pid N (cmd)") if another holder exists.
   Status Acquire(const std::string& home);
+  // For a read-only open of a home this process may not write (a read-only
+  // mount, another user's home): a shared flock through a read-only
+  // descriptor, which keeps a writer out while we read (its exclusive
+  // flock fails) and needs no write access.  Busy if a writer holds the
+  // home; InvalidArgument if the last holder did not close it (the lock
+  // file still names it), since only recovery, which writes, can make its
+  // files consistent.  No lock file: nothing to guard (OK).
+  Status AcquireSharedReadOnly(const std::string& home);
   void Release();
 
  private:
   int fd_ = -1;
+  bool shared_ = false;  // AcquireSharedReadOnly: the file is not ours to empty
 };
 
 // "pid command" of the current holder of `home`, or "" if none.

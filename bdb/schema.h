@@ -39,7 +39,10 @@
 //
 //   name             value
 //   ---------------  ------------------------------------------------------
-//   format_version   u32 BE, currently 1
+//   format_version   u32 BE: 2 for homes created now (every database file
+//                    has Berkeley DB page checksums, DB_CHKSUM); 1 for
+//                    homes created before (no checksums; still read and
+//                    written; `durus-bdb migrate OLD NEW` upgrades)
 //   state            "complete" or "incomplete" (a migration in progress:
 //                    such a home is refused by OpenBdbStorage)
 //   next_oid         > every oid ever stored; NewOid() starts here
@@ -59,7 +62,11 @@
 
 namespace durus::schema {
 
-inline constexpr uint32_t kFormatVersion = 1;
+// The version new homes get, and the oldest this code opens.  Version 2
+// differs from 1 only in the page checksums, which Berkeley DB records in
+// each file's meta page: the code paths are the same.
+inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kMinFormatVersion = 1;
 
 inline constexpr const char* kRecordsFile = "records.db";
 inline constexpr const char* kRefcountsFile = "refcounts.db";

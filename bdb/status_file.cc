@@ -42,7 +42,8 @@ Status WriteStatusFile(const std::string& home, const StorageStats& st) {
       << "trace_running " << (st.trace_running ? 1 : 0) << "\n"
       << "trace_phase " << (st.trace_phase.empty() ? "-" : st.trace_phase) << "\n"
       << "trace_traced " << st.trace_traced << "\n"
-      << "trace_swept " << st.trace_swept << "\n";
+      << "trace_swept " << st.trace_swept << "\n"
+      << "format_version " << st.format_version << "\n";
   const std::string text = out.str();
   const std::string path = home + "/" + schema::kStatusFile;
   const std::string tmp = path + ".tmp";
@@ -103,10 +104,10 @@ Status ParseStatusText(const std::string& text, StorageStats* st, int64_t* pid,
     else if (name == "trace_running") st->trace_running = v != 0;
     else if (name == "trace_traced") st->trace_traced = v;
     else if (name == "trace_swept") st->trace_swept = v;
+    else if (name == "format_version") st->format_version = static_cast<uint32_t>(v);
     // Unknown names: a newer writer; ignored.
   }
   if (*pid <= 0) return Status::InvalidArgument("status file names no pid");
-  st->format_version = schema::kFormatVersion;
   return Status::OK();
 }
 

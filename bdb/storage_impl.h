@@ -101,6 +101,10 @@ class BdbStorage : public Storage {
   const BdbOptions options_;
 
   HomeLock lock_;
+  // A read-only view of a home this process cannot write
+  // (OpenReadOnlySnapshot): no transactions, no recovery, no region files.
+  bool snapshot_ = false;
+  uint32_t format_version_ = 0;  // meta.db format_version (schema.h)
   EnvPtr env_;
   DbPtr records_, refcounts_, pending_, meta_;
 

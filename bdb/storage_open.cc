@@ -1,6 +1,7 @@
 // Opening, creating and closing a home.
 #include <sys/stat.h>
 #include <dirent.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -121,8 +122,18 @@ Status BdbStorage::Open() {
       return Status::NotFound("home " + home_ + " is not a durus-bdb home (no meta.db)");
     }
   }
-  DURUS_RETURN_IF_ERROR(lock_.Acquire(home_));
-  Status s = OpenEnv();
+  // A read-only open of a home we may not write (a read-only mount):
+  // recovery and the region files would need writes, so read a clean
+  // home's files through a private cache instead.
+  snapshot_ = options_.readonly && access(home_.c_str(), W_OK) != 0;
+  Status s = snapshot_ ? lock_.AcquireSharedReadOnly(home_) : lock_.Acquire(home_);
+  if (!s.ok()) {
+    // The lock file is the first thing we write: say why we cannot.
+    if (s.IsIOError()) DURUS_RETURN_IF_ERROR(CheckHomeAccess(home_, !options_.readonly));
+    return s;
+  }
+  s = CheckHomeAccess(home_, !options_.readonly);
+  if (s.ok()) s = OpenEnv();
   if (s.ok()) s = OpenDatabases();
   if (s.ok()) s = LoadMeta();
   if (!s.ok()) {
@@ -139,7 +150,10 @@ Status BdbStorage::Open() {
   return Status::OK();
 }
 
-Status BdbStorage::OpenEnv() { return OpenEnvironment(home_, options_, &env_); }
+Status BdbStorage::OpenEnv() {
+  return snapshot_ ? OpenReadOnlySnapshot(home_, options_, &env_)
+                   : OpenEnvironment(home_, options_, &env_);
+}
 
 Status BdbStorage::OpenDatabases() {
   // meta.db first: a new home is recognised by it (IsBdbHome), so a crash
@@ -155,8 +169,18 @@ Status BdbStorage::OpenDatabases() {
                {&records_, schema::kRecordsFile},
                {&refcounts_, schema::kRefcountsFile},
                {&pending_, schema::kPendingFile}};
+  // Once meta.db holds a format version the home is initialised (meta is
+  // initialised last, after every file exists): a database file missing
+  // then is damage, never a reason to create an empty one.
+  bool initialised = false;
   for (const Spec& spec : specs) {
-    DURUS_RETURN_IF_ERROR(OpenBtree(env_.get(), home_, spec.file, options_.readonly, spec.db));
+    DURUS_RETURN_IF_ERROR(
+        OpenBtree(env_.get(), home_, spec.file, options_.readonly, spec.db, !initialised));
+    if (spec.db == &meta_) {
+      Dbt key = InDbt(schema::kMetaFormatVersion, strlen(schema::kMetaFormatVersion));
+      std::string v;
+      initialised = GetInto(meta_.get(), nullptr, &key, &v, 0) == 0;
+    }
   }
   return Status::OK();
 }
@@ -220,12 +244,15 @@ Status BdbStorage::LoadMeta() {
   } else if (!s.ok()) {
     return s;
   }
-  if (version.size() != 4 || GetU32(version.data()) != schema::kFormatVersion) {
+  if (version.size() != 4 || GetU32(version.data()) < schema::kMinFormatVersion ||
+      GetU32(version.data()) > schema::kFormatVersion) {
     return Status::InvalidArgument(
         "home " + home_ + " has format version " +
         (version.size() == 4 ? std::to_string(GetU32(version.data())) : "?") +
-        "; this durus-bdb reads version " + std::to_string(schema::kFormatVersion));
+        "; this durus-bdb reads versions " + std::to_string(schema::kMinFormatVersion) + " to " +
+        std::to_string(schema::kFormatVersion));
   }
+  format_version_ = GetU32(version.data());
   std::string state;
   DURUS_RETURN_IF_ERROR(GetMeta(meta_.get(), nullptr, schema::kMetaState, &state));
   if (state != schema::kStateComplete) {

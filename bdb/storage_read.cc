@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include "bdb/schema.h"
 #include "bdb/status_file.h"
 #include "bdb/storage_impl.h"
 #include "engine/record.h"
@@ -28,7 +29,8 @@ Status BdbStorage::Load(Oid oid, std::string* record) {
     if (!IsRetryable(ret)) break;
   }
   if (ret == DB_NOTFOUND) return Status::NotFound("no record for oid " + OidToString(oid), {oid});
-  return FromDb(ret, "loading oid " + OidToString(oid) + " from " + home_);
+  return FromDb(ret, "loading oid " + OidToString(oid) + " from " + home_ + "/" +
+                         schema::kRecordsFile);
 }
 
 Status BdbStorage::Scan(Oid start, size_t max, std::vector<std::pair<Oid, std::string>>* out) {
@@ -132,7 +134,7 @@ Status BdbStorage::GetStats(StorageStats* stats) {
     stats->pending_garbage = pending_count_;
   }
   stats->next_oid = next_oid_.load();
-  stats->format_version = 1;
+  stats->format_version = format_version_;
   // A read-only opener (durus-bdb stat) reports the mode the home is run
   // with, as recorded by its last writer.
   stats->durability = recorded_durability_;

@@ -85,6 +85,7 @@ int RunStat(const std::vector<std::string>& args) {
   std::ostringstream out;
   if (json) {
     out << "{\"home\": " << JsonString(home) << ", \"format_version\": " << st.format_version
+        << ", \"page_checksums\": " << (st.format_version >= 2 ? "true" : "false")
         << ", \"durability\": " << JsonString(st.durability)
         << ", \"object_count\": " << st.object_count << ", \"record_bytes\": " << st.record_bytes
         << ", \"pending_garbage\": " << st.pending_garbage << ", \"next_oid\": " << st.next_oid
@@ -119,7 +120,12 @@ int RunStat(const std::vector<std::string>& args) {
       row("in use by", "process " + std::to_string(live.pid) + " (live figures, " + age.str() +
                            " s old)");
     }
-    row("format version", std::to_string(st.format_version));
+    // Format 2 added Berkeley DB page checksums (bdb/schema.h).
+    row("format version", std::to_string(st.format_version) +
+                              (st.format_version >= 2
+                                   ? " (page checksums on)"
+                                   : " (no page checksums: `durus-bdb migrate HOME NEWHOME` "
+                                     "copies it into a new home that has them)"));
     row("durability", st.durability);
     row("objects", std::to_string(st.object_count));
     row("record bytes", std::to_string(st.record_bytes) + " (" + HumanBytes(st.record_bytes) + ")");

@@ -62,7 +62,7 @@ TEST(CliTest, StatJsonMatchesTheStoredData) {
   EXPECT_NE(r.out.find("\"record_bytes\": " + std::to_string(bytes) + ","), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("\"pending_garbage\": 1,"), std::string::npos) << r.out;  // oid 3
-  EXPECT_NE(r.out.find("\"format_version\": 1,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"format_version\": 2,"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"durability\": \"sync\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"census\": {\"Leaf\": 2, \"Orphan\": 1, \"PersistentDict\": 1}"),
             std::string::npos)
