@@ -61,10 +61,11 @@ int TableReader::Next(std::string_view* key, std::string_view* value, bool* end)
   }
 }
 
-// Positions `c` on the first key >= last_key_ without reading its data;
-// *found_next: that key is not last_key_ (it was deleted meanwhile), so the
-// chunk starts with it rather than after it.
-int TableReader::Position(Dbc* c, bool* found_next) {
+// Positions `c` on the first key >= last_key_ without reading its data,
+// leaving that key in kbuf_[0, *found_size); *found_next: it is not
+// last_key_ (that one was deleted meanwhile), so the chunk starts with it
+// rather than after it.
+int TableReader::Position(Dbc* c, bool* found_next, size_t* found_size) {
   for (;;) {
     if (kbuf_.size() < last_key_.size()) kbuf_.resize(last_key_.size());
     std::copy(last_key_.begin(), last_key_.end(), kbuf_.begin());
@@ -85,8 +86,10 @@ int TableReader::Position(Dbc* c, bool* found_next) {
       continue;
     }
     if (ret != 0) return ret;
+    // kbuf_ holds the key found (last_key_ is left alone: it is what was
+    // returned, and a retry of the chunk must position from it again).
     *found_next = std::string_view(kbuf_.data(), key.get_size()) != last_key_;
-    if (*found_next) last_key_.assign(kbuf_.data(), key.get_size());
+    *found_size = key.get_size();
     return 0;
   }
 }
@@ -97,9 +100,10 @@ int TableReader::Fetch() {
     int ret = c.Open(db_, nullptr);
     if (ret != 0) return ret;
     uint32_t flag = DB_FIRST;
+    size_t key_size = 0;
     if (started_) {
       bool found_next = false;
-      ret = Position(c.get(), &found_next);
+      ret = Position(c.get(), &found_next, &key_size);
       if (ret == DB_NOTFOUND) {
         eof_ = true;
         return 0;
@@ -109,13 +113,13 @@ int TableReader::Fetch() {
       // DB_SET_RANGE on an existing key starts with that key).
       flag = found_next ? DB_SET_RANGE : DB_NEXT;
     }
+    // DB_SET_RANGE starts from the key found (in kbuf_); DB_FIRST and
+    // DB_NEXT do not read it.
     Dbt key;
     key.set_flags(DB_DBT_USERMEM);
-    if (kbuf_.size() < last_key_.size()) kbuf_.resize(last_key_.size());
-    std::copy(last_key_.begin(), last_key_.end(), kbuf_.begin());
     key.set_data(kbuf_.data());
     key.set_ulen(static_cast<u_int32_t>(kbuf_.size()));
-    key.set_size(static_cast<u_int32_t>(last_key_.size()));
+    key.set_size(static_cast<u_int32_t>(key_size));
     Dbt data;
     data.set_flags(DB_DBT_USERMEM);
     data.set_data(buf_.data());

@@ -52,7 +52,7 @@ class TableReader {
 
  private:
   int Fetch();
-  int Position(Dbc* c, bool* found_next);
+  int Position(Dbc* c, bool* found_next, size_t* found_size);
 
   Db* db_;
   std::vector<char> buf_;

@@ -185,8 +185,11 @@ class Verifier {
   // through the storage (a checksum failure would panic its environment);
   // the damaged pages and the records they make unreadable are reported.
   Status CheckPages() {
-    int ret = s_->env()->memp_sync(nullptr);
-    if (ret != 0) return FromDb(ret, "writing the cache back before verifying the files");
+    // A panicked environment (a load met a damaged page before us) cannot
+    // write its cache back, and has nothing to write (nothing could commit
+    // since); the files on disk, where the damage is, are verified anyway.
+    Status synced = FromDb(s_->env()->memp_sync(nullptr),
+                           "writing the cache back before verifying the files");
     std::vector<DamagedPage> pages;
     uint64_t more = 0;
     for (const char* f : {schema::kRecordsFile, schema::kRefcountsFile, schema::kPendingFile,
@@ -196,7 +199,7 @@ class Verifier {
           VerifyTableFile(s_->home(), f, opt_.max_samples, &pages, &more, &examined));
       if (opt_.progress) opt_.progress("pages", ++rep_->files_verified, 5);
     }
-    if (pages.empty()) return Status::OK();
+    if (pages.empty()) return synced;
     rep_->damaged = true;
     rep_->complete = false;
     std::set<uint64_t> named;
