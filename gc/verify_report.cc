@@ -25,6 +25,7 @@ constexpr KindInfo kKinds[] = {
     {"meta_mismatch", "metadata counter is wrong"},
     {"damaged_page", "a page of a table file is damaged"},
     {"unreadable_record", "a record cannot be read (damaged page)"},
+    {"read_error", "verify could not read everything"},
 };
 static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == static_cast<int>(ProblemKind::kNumKinds));
 
@@ -76,6 +77,8 @@ std::string ProblemText(const Problem& p) {
       return s + p.detail;
     case ProblemKind::kUnreadableRecord:
       return s + "oid " + U(p.oid) + ": " + p.detail;
+    case ProblemKind::kReadError:
+      return s + p.detail;
     case ProblemKind::kNumKinds:
       break;
   }

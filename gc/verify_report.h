@@ -31,6 +31,8 @@ enum class ProblemKind : int {
   kDamagedPage,         // Berkeley DB's structural verification (or a page
                         // checksum) failed on a page of a table file
   kUnreadableRecord,    // a record whose read failed (a damaged page)
+  kReadError,           // verify could not read a table to the end (detail:
+                        // the error); what it did not read is unchecked
   kNumKinds,
 };
 
