@@ -148,15 +148,14 @@ Status Verifier::DropDanglingRefs(uint64_t* bytes) {
       DURUS_RETURN_IF_ERROR(st.Advance("missing oids"));
     }
   }
-  TableReader reader(s_->records());
+  Stream recs(s_->records());
   std::string v;
   for (;;) {
-    std::string_view key, value;
-    bool end;
-    int ret = reader.Next(&key, &value, &end);
-    if (ret != 0) return FromDb(ret, "scanning records.db");
-    if (end) break;
-    Oid oid = Oid::FromBytes(key.data());
+    DURUS_RETURN_IF_ERROR(recs.Advance("records.db"));
+    if (!recs.valid) break;
+    Oid oid = recs.key;
+    std::string_view value = recs.value;
+    int ret;
     RecordView view;
     if (!UnpackRecord(value, &view).ok()) continue;
     std::string kept;

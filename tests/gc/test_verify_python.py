@@ -24,7 +24,8 @@ import unittest
 from test_gc_python import DURUS_BDB, require_durus, require_module, verify
 
 
-class LargeRecords(unittest.TestCase):
+class HomeTest(unittest.TestCase):
+    """A fresh home directory per test."""
 
     def setUp(self):
         require_durus()
@@ -34,6 +35,9 @@ class LargeRecords(unittest.TestCase):
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class LargeRecords(HomeTest):
 
     def open(self):
         from durus.connection import Connection
@@ -72,16 +76,7 @@ class LargeRecords(unittest.TestCase):
         conn.get_storage().close()
 
 
-class DamagedRecord(unittest.TestCase):
-
-    def setUp(self):
-        require_durus()
-        require_module()
-        self.tmp = tempfile.mkdtemp(prefix='durus-verify-test-')
-        self.home = os.path.join(self.tmp, 'home')
-
-    def tearDown(self):
-        shutil.rmtree(self.tmp, ignore_errors=True)
+class DamagedRecord(HomeTest):
 
     def test_flipped_bytes_inside_a_record_name_its_oid(self):
         from durus.connection import Connection
