@@ -10,7 +10,7 @@
 //   - the scan ends (no more calls than entries + 1) without an error.
 // Input layout: byte 0: chunk size (1..64 KiB) and whether to delete;
 // then entries {u8 key length, u16 LE value length, u8 repeat, key bytes,
-// value bytes}, each value repeated 1 + repeat % 32 times.
+// value bytes}, each value repeated 1 + repeat % 8 times.
 #include <cstddef>
 #include <cstdio>
 #include <cstdint>
@@ -38,7 +38,7 @@ std::map<std::string, std::string> ParseTable(const uint8_t* data, size_t size) 
   while (i + 4 <= size) {
     size_t klen = data[i];
     size_t vlen = data[i + 1] | (size_t{data[i + 2]} << 8);
-    size_t repeat = 1 + data[i + 3] % 32;
+    size_t repeat = 1 + data[i + 3] % 8;
     i += 4;
     if (i + klen > size) break;
     std::string key(reinterpret_cast<const char*>(data + i), klen);

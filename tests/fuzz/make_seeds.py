@@ -27,7 +27,8 @@ def put(kind, name, data):
 
 def table_reader_seeds():
     # fuzz_table_reader: byte 0 = chunk size (1 + b % 64 KiB) | 0x80 delete
-    # mode, then {u8 key length, u16 LE value length, u8 repeat, key, value}.
+    # mode, then {u8 key length, u16 LE value length, u8 repeat (1 + r % 8 copies),
+    # key, value}.
     os.makedirs(os.path.join(C, 'table_reader'), exist_ok=True)
 
     def entry(key, value, repeat=0):
@@ -39,7 +40,7 @@ def table_reader_seeds():
     put('table_reader', 'empty', b'\x00')
     put('table_reader', 'small', b'\x00' + b''.join(small))
     # The issue 11 shape: small, a value of many chunks, small after it.
-    big = entry(oid(2), b'B' * 4000, 31)
+    big = entry(oid(2), b'B' * 4000, 7)
     put('table_reader', 'big_between', b'\x00' + small[0] + small[1] + big + small[3] + small[4])
     put('table_reader', 'big_between_delete',
         b'\x80' + small[0] + small[1] + big + small[3] + small[4])
