@@ -31,6 +31,11 @@
 
 namespace durus::bdb {
 
+// The report's types, as the verifier's files use them.
+using gc::Problem;
+using gc::ProblemKind;
+using gc::VerifyReport;
+
 inline constexpr size_t kVerifyFixesPerTxn = 1000;
 inline constexpr int kVerifyMaxRetries = 50;
 

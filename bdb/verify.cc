@@ -19,10 +19,6 @@ namespace bdb {
 
 namespace {
 
-using gc::Problem;
-using gc::ProblemKind;
-using gc::VerifyReport;
-
 constexpr size_t kRefBuffer = 1u << 19;  // (target, referrer) pairs: 8 MiB
 
 }  // namespace

@@ -12,10 +12,6 @@ namespace durus::bdb {
 
 namespace {
 
-using gc::Problem;
-using gc::ProblemKind;
-using gc::VerifyReport;
-
 const char kEmpty[1] = {0};
 
 }  // namespace

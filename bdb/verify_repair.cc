@@ -21,10 +21,6 @@ namespace bdb {
 
 namespace {
 
-using gc::Problem;
-using gc::ProblemKind;
-using gc::VerifyReport;
-
 // value + delta into *out; Corruption (nothing written) when that would go
 // below zero: the counters were recomputed from the records just before,
 // so it can only be a bug, and writing a wrapped counter (18446744073709551615
