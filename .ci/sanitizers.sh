@@ -94,7 +94,8 @@ if [[ $which == fuzz || $which == all ]]; then
   CC=clang CXX=clang++ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DDURUS_SANITIZE=address -DDURUS_FUZZ=ON -DDURUS_FUZZ_RUNS="${FUZZ_RUNS:-200000}" \
         -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
-  cmake --build "$dir" -j"$jobs" --target fuzz_record fuzz_protocol fuzz_shelf fuzz_dfs20 fuzz_dump fuzz_salvage
+  cmake --build "$dir" -j"$jobs" --target fuzz_record fuzz_protocol fuzz_shelf fuzz_dfs20 fuzz_dump \
+    fuzz_salvage fuzz_table_reader
   t1=$(now)
   export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
   # Verbose, to a log: libFuzzer's closing line per target (executions) is

@@ -5,6 +5,12 @@
 // db_cxx.h.
 //
 // What verify checks (bdb/schema.h states the invariants):
+//   - every page of every table file: Berkeley DB's structural verification
+//     (Db::verify, page checksums included in format 2 homes), run on the
+//     files outside the storage's environment (bdb/verify_pages.h).  Damage
+//     is reported with the file, the page and the records it makes
+//     unreadable, and ends the check there (report.damaged, not complete):
+//     the home needs salvage or a backup;
 //   - every count equals the number of distinct records referencing the oid
 //     (recounted from the records into a temporary Berkeley DB table, so
 //     memory does not grow with the store);
@@ -24,12 +30,18 @@
 // raise ReadConflictError / KeyError for such a reference, as it would
 // anyway), rewrites the counters, and, when anything is leaked, deletes
 // every unreachable object (as the trace would).  Malformed records are
-// reported but never changed.
+// reported but never changed.  Repair is a second pass, run only when a
+// first, read-only pass read everything: it is refused (report.
+// repair_refused says why; nothing is changed) when that reading was
+// incomplete, pages are damaged or records do not parse, since what could
+// not be read is no evidence that anything is missing.
 //
 // Threading: VerifyStorage holds the storage's writer lock for its whole
 // run, so commits and the collector wait (loads continue); meant for
 // offline use (durus-bdb verify opens the home itself).  Errors: Status;
-// problems found are not errors, they are in the report.
+// problems found are not errors, they are in the report, and neither is
+// damage or a read error met while checking (report.complete false, a
+// read_error problem): only failures of the repair itself are errors.
 #ifndef DURUS_BDB_BDB_VERIFY_H_
 #define DURUS_BDB_BDB_VERIFY_H_
 

@@ -23,6 +23,9 @@ constexpr KindInfo kKinds[] = {
     {"leaked", "unreachable and never freed by counting (cycle)"},
     {"malformed_record", "record does not parse"},
     {"meta_mismatch", "metadata counter is wrong"},
+    {"damaged_page", "a page of a table file is damaged"},
+    {"unreadable_record", "a record cannot be read (damaged page)"},
+    {"read_error", "verify could not read everything"},
 };
 static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == static_cast<int>(ProblemKind::kNumKinds));
 
@@ -70,6 +73,12 @@ std::string ProblemText(const Problem& p) {
       return s + "oid " + U(p.oid) + ": " + p.detail;
     case ProblemKind::kMetaMismatch:
       return s + p.detail + " is " + U(p.stored) + ", should be " + U(p.expected);
+    case ProblemKind::kDamagedPage:
+      return s + p.detail;
+    case ProblemKind::kUnreadableRecord:
+      return s + "oid " + U(p.oid) + ": " + p.detail;
+    case ProblemKind::kReadError:
+      return s + p.detail;
     case ProblemKind::kNumKinds:
       break;
   }
@@ -91,16 +100,23 @@ const char* ProblemKindDescription(ProblemKind kind) {
 std::string FormatVerifyText(const VerifyReport& r) {
   char line[256];
   std::string out;
-  snprintf(line, sizeof(line),
-           "records %" PRIu64 " (%" PRIu64 " bytes), references %" PRIu64 ", count entries %" PRIu64
-           ", queued %" PRIu64 "\n",
-           r.records, r.record_bytes, r.refs, r.count_entries, r.queued);
-  out += line;
-  snprintf(line, sizeof(line),
-           "reachable %" PRIu64 ", unreachable %" PRIu64 " (%" PRIu64
-           " freed by counting, %" PRIu64 " leaked in cycles)\n",
-           r.reachable, r.unreachable, r.collectable, r.leaked);
-  out += line;
+  if (r.damaged) {
+    // The figures would count only what was read before the damage.
+    snprintf(line, sizeof(line), "table files verified page by page: %" PRIu64 "\n",
+             r.files_verified);
+    out += line;
+  } else {
+    snprintf(line, sizeof(line),
+             "records %" PRIu64 " (%" PRIu64 " bytes), references %" PRIu64
+             ", count entries %" PRIu64 ", queued %" PRIu64 "\n",
+             r.records, r.record_bytes, r.refs, r.count_entries, r.queued);
+    out += line;
+    snprintf(line, sizeof(line),
+             "reachable %" PRIu64 ", unreachable %" PRIu64 " (%" PRIu64
+             " freed by counting, %" PRIu64 " leaked in cycles)\n",
+             r.reachable, r.unreachable, r.collectable, r.leaked);
+    out += line;
+  }
   if (r.trace_running) {
     snprintf(line, sizeof(line),
              "a trace (pack) is in progress: it will free %" PRIu64
@@ -110,7 +126,7 @@ std::string FormatVerifyText(const VerifyReport& r) {
   }
   if (r.clean()) {
     out += "no problems found\n";
-  } else {
+  } else if (r.total_problems() > 0) {
     snprintf(line, sizeof(line), "%" PRIu64 " problem(s):\n", r.total_problems());
     out += line;
     for (int k = 0; k < static_cast<int>(ProblemKind::kNumKinds); ++k) {
@@ -124,7 +140,14 @@ std::string FormatVerifyText(const VerifyReport& r) {
       out += "  (" + U(r.total_problems() - r.samples.size()) + " more not listed)\n";
     }
   }
-  if (r.repair_requested && !r.clean()) {
+  if (!r.complete) out += "verification incomplete: " + r.incomplete + "\n";
+  if (r.damaged) {
+    out += "the home is damaged: it needs salvage or a backup (its other figures cover only "
+           "what could be read)\n";
+  }
+  if (!r.repair_refused.empty()) {
+    out += "not repaired (nothing was changed): " + r.repair_refused + "\n";
+  } else if (r.repair_requested && !r.clean()) {
     const RepairSummary& s = r.repaired;
     snprintf(line, sizeof(line),
              "repaired: %" PRIu64 " count(s) set, %" PRIu64 " removed; queue +%" PRIu64
@@ -148,6 +171,10 @@ std::string FormatVerifyJson(const VerifyReport& r) {
     o += "\": " + v;
   };
   field("clean", r.clean() ? "true" : "false");
+  field("complete", r.complete ? "true" : "false");
+  field("incomplete", JsonString(r.incomplete));
+  field("damaged", r.damaged ? "true" : "false");
+  field("files_verified", U(r.files_verified));
   field("records", U(r.records));
   field("record_bytes", U(r.record_bytes));
   field("refs", U(r.refs));
@@ -178,6 +205,7 @@ std::string FormatVerifyJson(const VerifyReport& r) {
   }
   field("samples", samples + "]");
   field("repair", r.repair_requested ? "true" : "false");
+  field("repair_refused", JsonString(r.repair_refused));
   if (r.repair_requested) {
     const RepairSummary& s = r.repaired;
     field("repaired", "{\"counts_set\": " + U(s.counts_set) + ", \"counts_removed\": " +

@@ -28,6 +28,11 @@ enum class ProblemKind : int {
                         // or hanging off one): only the trace can
   kMalformedRecord,     // a record that does not parse
   kMetaMismatch,        // object_count / record_bytes / pending_count / next_oid
+  kDamagedPage,         // Berkeley DB's structural verification (or a page
+                        // checksum) failed on a page of a table file
+  kUnreadableRecord,    // a record whose read failed (a damaged page)
+  kReadError,           // verify could not read a table to the end (detail:
+                        // the error); what it did not read is unchecked
   kNumKinds,
 };
 
@@ -41,7 +46,10 @@ struct Problem {
   uint64_t stored = 0;    // the stored value (count, counter), when meaningful
   uint64_t expected = 0;  // the recomputed value, when meaningful
   uint64_t other = 0;     // dangling: a referrer; meta: unused
-  std::string detail;     // meta: the counter name; malformed: the parse error
+  // meta: the counter name; malformed: the parse error; damaged page: the
+  // file, page and what is wrong with it, and the oids it holds;
+  // unreadable: the error.
+  std::string detail;
 };
 
 struct RepairSummary {
@@ -56,6 +64,7 @@ struct RepairSummary {
 
 struct VerifyReport {
   // What was scanned.
+  uint64_t files_verified = 0;  // table files checked page by page (Db::verify)
   uint64_t records = 0;
   uint64_t record_bytes = 0;
   uint64_t refs = 0;          // distinct (referrer, target) pairs
@@ -78,8 +87,18 @@ struct VerifyReport {
   std::array<uint64_t, static_cast<int>(ProblemKind::kNumKinds)> problems{};
   std::vector<Problem> samples;
   uint64_t max_samples = 100;
-  // --repair.
+  // Damage.  `complete` false: verify could not read everything (a damaged
+  // page, a read error), so the figures above cover only what was read and
+  // say nothing about what was not: `incomplete` says why.  `damaged`: the
+  // files themselves are damaged; the home needs salvage or a backup.
+  bool complete = true;
+  std::string incomplete;
+  bool damaged = false;
+  // --repair.  `repair_refused` (non-empty): why nothing was changed (an
+  // unreadable table or record is no evidence that what it holds is
+  // missing, so repairing from a partial reading could destroy data).
   bool repair_requested = false;
+  std::string repair_refused;
   RepairSummary repaired;
   double seconds = 0;
 
@@ -89,7 +108,7 @@ struct VerifyReport {
     for (uint64_t v : problems) n += v;
     return n;
   }
-  bool clean() const { return total_problems() == 0; }
+  bool clean() const { return total_problems() == 0 && complete && !damaged; }
   uint64_t count(ProblemKind k) const { return problems[static_cast<int>(k)]; }
   // Counts the problem and keeps it as a sample while there is room.
   void Add(Problem p) {

@@ -20,16 +20,21 @@ using durus::Status;
 const char kUsage[] =
     "usage: durus-bdb verify HOME [OPTIONS]\n"
     "\n"
-    "Check a durus-bdb home: every reference count against a recount from the\n"
-    "records, dangling references, the pending-garbage queue (entries with\n"
+    "Check a durus-bdb home: Berkeley DB's verification of every page of its\n"
+    "files (and page checksums), every reference count against a recount from\n"
+    "the records, dangling references, the pending-garbage queue (entries with\n"
     "referrers, missing entries), the counters, and reachability from the root\n"
     "(unreachable objects that reference counting will never free: leaked\n"
-    "cycles).  Needs the home to itself (stop the server first).  Memory use\n"
-    "does not grow with the store.\n"
+    "cycles).  Damaged pages are reported with the file, the page and the\n"
+    "records they make unreadable.  Needs the home to itself (stop the server\n"
+    "first).  Memory use does not grow with the store.\n"
     "\n"
     "  --repair            fix what was found: counts, queue, counters; drop\n"
     "                      dangling oids from ref lists; delete unreachable\n"
     "                      objects when cycles leaked.  Then verify again.\n"
+    "                      Refused (nothing changed, exit 1) when verify could\n"
+    "                      not read everything, pages are damaged or records\n"
+    "                      do not parse.\n"
     "  --json              print the report as one JSON object\n"
     "  --no-reachability   skip the reachability trace (counts and queue only)\n"
     "  --max-problems N    list at most N problems (default 100; all are counted)\n"
@@ -107,7 +112,7 @@ int Verify(const std::vector<std::string>& args) {
   }
   durus::gc::VerifyReport after;
   bool repaired = false;
-  if (repair && !report.clean()) {
+  if (repair && !report.clean() && report.repair_refused.empty()) {
     durus::VerifyOptions again = vo;
     again.repair = false;
     st = durus::VerifyStorage(storage.get(), again, &after);
@@ -118,8 +123,9 @@ int Verify(const std::vector<std::string>& args) {
     repaired = true;
   }
   bar.Finish();
-  st = storage->Close();
-  if (!st.ok()) return durus::tools::FailStatus("verify", st);
+  // A damaged home may have panicked the environment (a checksum failure):
+  // closing it then fails, which must not hide the report.
+  Status closed = storage->Close();
 
   int code = report.clean() ? 0 : (repaired && after.clean() ? 3 : 1);
   if (json) {
@@ -127,7 +133,7 @@ int Verify(const std::vector<std::string>& args) {
     out.pop_back();  // the closing brace
     out += ", \"home\": \"" + home + "\"";
     if (repaired) out += ", \"after_repair\": " + durus::gc::FormatVerifyJson(after);
-    out += ", \"exit_code\": " + std::to_string(code) + "}";
+    out += ", \"exit_code\": " + std::to_string(closed.ok() ? code : 1) + "}";
     std::cout << out << std::endl;
   } else {
     std::cout << "verify " << home << "\n" << durus::gc::FormatVerifyText(report);
@@ -139,6 +145,13 @@ int Verify(const std::vector<std::string>& args) {
       if (!after.clean()) std::cout << durus::gc::FormatVerifyText(after);
     }
   }
+  if (!report.repair_refused.empty()) {
+    durus::tools::Fail("verify", "not repairing " + home + ": " + report.repair_refused +
+                                     "; nothing was changed");
+  } else if (report.damaged) {
+    durus::tools::Fail("verify", home + " is damaged: it needs salvage or a backup");
+  }
+  if (!closed.ok()) return durus::tools::FailStatus("verify", closed);
   return code;
 }
 

@@ -25,6 +25,31 @@ def put(kind, name, data):
         f.write(data)
 
 
+def table_reader_seeds():
+    # fuzz_table_reader: byte 0 = chunk size (1 + b % 64 KiB) | 0x80 delete
+    # mode, then {u8 key length, u16 LE value length, u8 repeat (1 + r % 8 copies),
+    # key, value}.
+    os.makedirs(os.path.join(C, 'table_reader'), exist_ok=True)
+
+    def entry(key, value, repeat=0):
+        return struct.pack('<BHB', len(key), len(value), repeat) + key + value
+
+    def oid(n):
+        return struct.pack('>Q', n)
+    small = [entry(oid(i), rec(i, b'cmod\nThing\nq.s', [i + 1])) for i in range(5)]
+    put('table_reader', 'empty', b'\x00')
+    put('table_reader', 'small', b'\x00' + b''.join(small))
+    # The issue 11 shape: small, a value of many chunks, small after it.
+    big = entry(oid(2), b'B' * 4000, 7)
+    put('table_reader', 'big_between', b'\x00' + small[0] + small[1] + big + small[3] + small[4])
+    put('table_reader', 'big_between_delete',
+        b'\x80' + small[0] + small[1] + big + small[3] + small[4])
+    put('table_reader', 'big_first', b'\x03' + big + b''.join(small[3:]))
+    put('table_reader', 'odd_keys',
+        b'\x01' + entry(b'', b'empty key') + entry(b'\xff' * 40, b'v' * 700, 2) +
+        entry(b'\x00', b'') + entry(b'a', b'x' * 1023))
+
+
 def main(durus_bdb):
     recs = [rec(0, b'cdurus.persistent_dict\nPersistentDict\nq.x\x9c', [1, 2]),
             rec(1, b'cmod\nThing\nq.state', []),
@@ -38,6 +63,7 @@ def main(durus_bdb):
     put('protocol', 'commit4', tdata)
     put('protocol', 'one', struct.pack('>I', 8 + len(recs[1])) + recs[1][:8] + recs[1])
     put('protocol', 'badlen', struct.pack('>I', 4) + b'abcd')
+    table_reader_seeds()
 
     from durus.connection import Connection
     from durus.file_storage import FileStorage

@@ -5,7 +5,11 @@
 #define DURUS_BDB_TESTS_GC_GC_TEST_UTIL_H_
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <string>
@@ -145,6 +149,40 @@ inline StorageStats Stats(Storage* s) {
   EXPECT_TRUE(s->GetStats(&st).ok());
   return st;
 }
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// Overwrites `bytes` at `offset` of `path` (damage injection).
+inline void WriteAt(const std::string& path, uint64_t offset, const std::string& bytes) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(f.good()) << path;
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(f.good()) << path;
+}
+
+#ifdef DURUS_BDB_BINARY
+struct CommandResult {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs `durus-bdb ARGS` (a real process), capturing stdout and stderr.
+inline CommandResult RunCommand(const std::string& args) {
+  TempDir tmp;
+  std::string cmd = std::string(DURUS_BDB_BINARY) + " " + args + " >" + tmp.Sub("out") + " 2>" +
+                    tmp.Sub("err");
+  int st = system(cmd.c_str());
+  CommandResult r;
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  r.out = ReadFile(tmp.Sub("out"));
+  r.err = ReadFile(tmp.Sub("err"));
+  return r;
+}
+#endif
 
 }  // namespace durus::gctest
 
