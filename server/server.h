@@ -52,11 +52,12 @@
 //    commit is durable, and only then is 'O' sent.
 //  - Degree-3 isolation with parallel loads: a commit's oids are added to
 //    the other clients' invalid sets *before* the commit can become
-//    visible, and stay registered as "in flight" until Commit returns; a
-//    sync (S or C) re-adds in-flight oids after draining, and a new client
-//    starts with them.  A load reads the record first and checks the
-//    client's invalid set after.  So a client never receives a record
-//    committed after its last sync without getting 'I' (doc/server.md).
+//    visible, and stay registered as "in flight" until Commit returns
+//    (InflightTable).  A load of an in-flight oid not in the client's
+//    invalid set waits until the commit has returned (one fsync at most),
+//    then reads the record, then checks the invalid set.  So a client
+//    never receives a record committed after its last sync without
+//    getting 'I', nor one older than its last sync (doc/server.md).
 //  - Robustness: a malformed frame, an unknown command, an oversized
 //    length, a client vanishing or stalling mid-request drops that client
 //    (log line); nothing of an incomplete commit is stored.
