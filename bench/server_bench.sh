@@ -6,7 +6,13 @@
 #   bench/server_bench.sh [BUILD_DIR]        (default: build)
 #   env: SECONDS_PER_RUN (3), REPEAT (2: best of), OBJECTS (20000),
 #        SETTLE (2.5: seconds to wait after populating), DURUS_SOURCE_DIR,
-#        PYTHON
+#        PYTHON, HOT_CLIENTS (3), HOT_SECONDS (3), ONLY=hot (just the
+#        hot-object workload)
+#
+# Hot object: HOT_CLIENTS real Durus client processes
+# (tests/server/counter_client.py) increment one shared counter for
+# HOT_SECONDS, retrying on ConflictError as Durus applications do; printed:
+# commits/s and conflicts per commit on each server.
 #
 # Both servers log at warning level (Durus's logs every commit at INFO).
 set -euo pipefail
@@ -20,7 +26,7 @@ SECS=${SECONDS_PER_RUN:-3}
 REPEAT=${REPEAT:-2}
 OBJECTS=${OBJECTS:-20000}
 SETTLE=${SETTLE:-2.5}
-for f in "$LOADGEN" "$DURUS_BDB"; do
+for f in $([ "${ONLY:-}" = hot ] || echo "$LOADGEN") "$DURUS_BDB"; do
   [ -x "$f" ] || { echo "missing $f (build the server_loadgen and durus-bdb targets)" >&2; exit 1; }
 done
 [ -d "$DURUS_SOURCE_DIR/durus" ] || { echo "Durus not found at $DURUS_SOURCE_DIR" >&2; exit 1; }
@@ -102,17 +108,48 @@ suite() {  # label
   run "$1" commit 8
 }
 
+COUNTER=$HERE/../tests/server/counter_client.py
+hot() {  # label: N clients on one hot object
+  local n=${HOT_CLIENTS:-3} secs=${HOT_SECONDS:-3} start pids=() i
+  PYTHONPATH=$DURUS_SOURCE_DIR "$PYTHON" "$COUNTER" setup "127.0.0.1:$PORT"
+  start=$("$PYTHON" -c 'import time; print(time.time() + 1.5)')
+  for i in $(seq "$n"); do
+    PYTHONPATH=$DURUS_SOURCE_DIR "$PYTHON" "$COUNTER" run "127.0.0.1:$PORT" "-$secs" "$start" \
+      > "$TMP/hot-$1-$i.json" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  cat "$TMP"/hot-"$1"-*.json | "$PYTHON" -c '
+import json, sys
+rs = [json.loads(l) for l in sys.stdin if l.strip()]
+commits = sum(r["commits"] for r in rs)
+conflicts = sum(r["read_conflicts"] + r["write_conflicts"] for r in rs)
+secs = max(r["seconds"] for r in rs)
+print("%-8s hot     %2d clients: %10.1f commits/s   %.2f conflicts per commit (%d read, %d write), worst %d retries"
+      % (sys.argv[1], len(rs), commits / secs, conflicts / max(commits, 1),
+         sum(r["read_conflicts"] for r in rs), sum(r["write_conflicts"] for r in rs),
+         max(r["worst"] for r in rs)))' "$1"
+}
+
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) (other processes skew the figures)"
+if [ "${ONLY:-}" = hot ]; then
+  start_durus; hot durus; stop_server
+  start_ours write_nosync; hot nosync; stop_server
+  start_ours sync; hot sync; stop_server
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit 0
+fi
 echo "== Durus StorageServer (FileStorage, no fsync) =="
-start_durus; suite durus; stop_server
+start_durus; suite durus; hot durus; stop_server
 echo "== durus-bdb serve, write_nosync =="
-start_ours write_nosync; suite nosync; stop_server
+start_ours write_nosync; suite nosync; hot nosync; stop_server
 echo "== durus-bdb serve, sync (group commit) =="
 start_ours sync
 populate
 run sync commit 1
 run sync commit 4
 run sync commit 8
+hot sync
 stop_server
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 

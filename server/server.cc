@@ -21,6 +21,7 @@
 #include "engine/record.h"
 #include "server/protocol.h"
 #include "server/socket_stream.h"
+#include "server/unused_oids.h"
 
 namespace durus::server {
 
@@ -54,7 +55,7 @@ struct Server::Client {
   // Touched by other clients' committers and syncs: guarded by mu.
   std::mutex mu;
   std::unordered_set<Oid> invalid;      // oids to report at the next S or C
-  std::unordered_set<Oid> unused_oids;  // handed out by N/M, not yet committed
+  UnusedOids unused_oids;  // handed out by N/M, not yet committed
 };
 
 namespace {
@@ -101,7 +102,7 @@ std::string PeerName(const sockaddr_storage& sa, socklen_t len, const std::strin
 }  // namespace
 
 Server::Server(Storage* storage, ServerOptions options, Logger* logger)
-    : storage_(storage), options_(std::move(options)), log_(logger) {}
+    : storage_(storage), options_(std::move(options)), log_(logger), budget_(options_.max_request_memory) {}
 
 Server::~Server() {
   if (!workers_.empty()) {
@@ -169,6 +170,23 @@ void Server::SignalStop() {
   }
 }
 
+ServerFigures Server::figures() const {
+  ServerFigures f;
+  {
+    std::lock_guard<std::mutex> l(publish_mu_);
+    f.clients = clients_.size();
+  }
+  f.commits = commits_.load();
+  f.commit_conflicts = commit_conflicts_.load();
+  f.commits_refused = commits_refused_.load();
+  f.load_conflicts = load_conflicts_.load();
+  f.load_waits = inflight_.waits();
+  f.grace_expired = grace_expired_.load();
+  f.dropped = dropped_.load();
+  f.request_bytes = budget_.in_use();
+  return f;
+}
+
 std::string Server::stop_reason() const {
   std::lock_guard<std::mutex> l(stop_mu_);
   return stop_reason_.empty() ? "signal" : stop_reason_;
@@ -202,10 +220,14 @@ void Server::Wait() {
     open = clients_.size();
     clients_.clear();  // closes the sockets
   }
+  if (!options_.status_path.empty()) RemoveServerStatus(options_.status_path);
   log_->Log(LogLevel::kInfo,
             "stopped (%s): closed %zu client connections; %" PRIu64 " commits, %" PRIu64
-            " conflicts, %" PRIu64 " clients dropped",
-            stop_reason().c_str(), open, commits_.load(), conflicts_.load(), dropped_.load());
+            " commit conflicts (%" PRIu64 " refused by the server), %" PRIu64
+            " loads answered I (%" PRIu64 " waited for a commit in flight), %" PRIu64
+            " clients dropped",
+            stop_reason().c_str(), open, commits_.load(), commit_conflicts_.load(),
+            commits_refused_.load(), load_conflicts_.load(), inflight_.waits(), dropped_.load());
 }
 
 // The events one worker took from one epoll_wait.  Taking several at once
@@ -323,6 +345,7 @@ void Server::MonitorLoop() {
   std::vector<uint64_t> expired;
   const auto window = dur(0.1);
   auto window_start = Clock::now();
+  auto published_at = Clock::time_point();
   while (!stopping_.load()) {
     {
       std::unique_lock<std::mutex> l(monitor_mu_);
@@ -338,6 +361,11 @@ void Server::MonitorLoop() {
       window_.fetch_add(1, std::memory_order_relaxed);
       int clients = window_clients_.exchange(0, std::memory_order_relaxed);
       SetLimit(std::clamp(clients, 1, max_active_));
+    }
+    // Live figures for `durus-bdb stat` (informational: errors ignored).
+    if (!options_.status_path.empty() && now - published_at >= dur(1.0)) {
+      published_at = now;
+      WriteServerStatus(options_.status_path, figures()).IgnoreError();
     }
     // Workers stuck in one request without saying they block.
     for (int i = 0; i < n; ++i) {
@@ -522,14 +550,13 @@ void Server::AcceptAll() {
     }
     Client* c;
     {
-      // Registered under publish_mu_: a commit between "publish" and
-      // "visible" cannot straddle the new client's arrival.
+      // Registered under publish_mu_: connecting counts as a sync, and a
+      // commit published before it is in this client's snapshot (its loads
+      // wait for it while it is in flight: InflightTable).
       std::lock_guard<std::mutex> l(publish_mu_);
       uint64_t id = next_client_id_++;
       auto owned = std::make_unique<Client>(id, PeerName(sa, len, listener_.description()), fd, stop_fd_);
       c = owned.get();
-      // Commits in flight may already be visible to this client's loads.
-      for (const auto& [oid, n] : inflight_) c->invalid.insert(oid);
       clients_.emplace(id, std::move(owned));
     }
     DURUS_LOG(*log_, kInfo, "client %" PRIu64 " connected from %s", c->id, c->peer.c_str());
@@ -605,6 +632,9 @@ void Server::Serve(Client* c) {
       // Dropped, or queued for the commit token (then `c` is the token
       // queue's: not to be touched, nor released).
       if (outcome != Outcome::kKept) return;
+      // The reply buffer is reused across requests; one large reply (a
+      // big record) must not stay allocated for the connection's life.
+      if (c->reply.capacity() > (1u << 20)) std::string().swap(c->reply);
       continue;
     }
     // Nothing buffered and the socket drained: any later byte raises an
@@ -726,14 +756,50 @@ void Server::PublishCollectedLocked() {
 }
 
 std::vector<Oid> Server::DrainInvalidLocked(Client* c) {
+  // A commit published before this drain but still in Storage::Commit is
+  // part of the client's snapshot from now on: its oids are in the list
+  // returned here, and a load of one of them waits until the commit has
+  // returned (SettleInflight) instead of reading the older version.
   std::lock_guard<std::mutex> l(c->mu);
   std::vector<Oid> out(c->invalid.begin(), c->invalid.end());
-  c->invalid.clear();
-  // A commit published but still in Storage::Commit may become visible
-  // after this sync: keep its oids invalid so that loading them answers
-  // 'I' and the client's next sync reports them again.
-  for (const auto& [oid, n] : inflight_) c->invalid.insert(oid);
+  std::unordered_set<Oid>().swap(c->invalid);  // gives a large set's memory back
   return out;
+}
+
+bool Server::SettleInflight(Client* c, const Oid* oids, size_t n) {
+  auto invalid = [c](Oid oid) {
+    std::lock_guard<std::mutex> l(c->mu);
+    return c->invalid.count(oid) != 0;
+  };
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options_.inflight_wait_s * 1000));
+  InflightTable::Wait w = inflight_.WaitUntilSettled(oids, n, invalid, timeout, [this] { GoOut(); });
+  if (w == InflightTable::Wait::kTimedOut) {
+    log_->Log(LogLevel::kWarn,
+              "client %" PRIu64 ": a commit in flight on the oids it loads did not return within "
+              "%.1f s: answered I",
+              c->id, options_.inflight_wait_s);
+  }
+  return w != InflightTable::Wait::kTimedOut;
+}
+
+bool Server::AcquireRequestBytes(Client* c, uint64_t bytes, const char* what) {
+  auto before_wait = [&] {
+    GoOut();
+    log_->Log(LogLevel::kInfo,
+              "client %" PRIu64 ": %s of %" PRIu64 " bytes waits for request memory (%" PRIu64
+              " of --max-request-memory %" PRIu64 " in use)",
+              c->id, what, bytes, budget_.in_use(), budget_.limit());
+    // A committer must not hold the commit token while it waits: those
+    // holding the memory may need the token to finish.  Its commit then
+    // goes ahead only if nothing changed meanwhile (as after the grace).
+    ReleaseToken(c, /*grace_expired=*/false);
+  };
+  if (budget_.Acquire(bytes, RequestDeadline(bytes), before_wait)) return true;
+  Drop(c, LogLevel::kWarn,
+       std::string(what) + " of " + std::to_string(bytes) + " bytes: --max-request-memory " +
+           std::to_string(budget_.limit()) + " stayed in use by other requests until the deadline "
+           "(nothing stored)");
+  return false;
 }
 
 bool Server::HandleVersion(Client* c) {
@@ -759,9 +825,20 @@ bool Server::HandleNewOids(Client* c, int count) {
       return false;
     }
   }
+  uint64_t unused;
+  size_t ranges;
   {
     std::lock_guard<std::mutex> l(c->mu);
-    c->unused_oids.insert(oids.begin(), oids.end());
+    for (const Oid& o : oids) c->unused_oids.Insert(o);
+    unused = c->unused_oids.size();
+    ranges = c->unused_oids.ranges();
+  }
+  if (unused > options_.max_unused_oids || ranges > options_.max_unused_oids / 10) {
+    Drop(c, LogLevel::kWarn,
+         "holds " + std::to_string(unused) + " oids from N/M it has not stored (" +
+             std::to_string(ranges) + " runs), over --max-unused-oids " +
+             std::to_string(options_.max_unused_oids));
+    return false;
   }
   c->reply.resize(oids.size() * Oid::kSize);
   for (size_t i = 0; i < oids.size(); ++i) oids[i].ToBytes(&c->reply[i * Oid::kSize]);
@@ -772,18 +849,21 @@ bool Server::HandleLoad(Client* c) {
   std::string oid_bytes;
   if (!Read(c, &oid_bytes, Oid::kSize, RequestDeadline(Oid::kSize), "oid to load")) return false;
   Oid oid = Oid::FromBytes(oid_bytes.data());
+  // A commit in flight on the oid since before our last sync: wait until
+  // it has returned, so that we read its version, not the one before.
+  bool invalid = !SettleInflight(c, &oid, 1);
   // Read first, check the invalid set after: if the record we read came
   // from a commit newer than this client's last sync, that commit had
   // already published the oid here (it does so before becoming visible).
   std::string record;
-  Status st = storage_->Load(oid, &record);
-  bool invalid;
-  {
+  Status st = invalid ? Status::OK() : storage_->Load(oid, &record);
+  if (!invalid) {
     std::lock_guard<std::mutex> l(c->mu);
     invalid = c->invalid.count(oid) != 0;
   }
   c->reply.clear();
   if (invalid || st.IsReadConflict()) {
+    load_conflicts_.fetch_add(1, std::memory_order_relaxed);
     c->reply.push_back(kStatusInvalid);
   } else if (st.ok()) {
     AppendLoadOkay(record, &c->reply);
@@ -807,40 +887,70 @@ bool Server::HandleBulkLoad(Client* c) {
          "bulk load of " + std::to_string(n) + " oids exceeds --max-commit-bytes");
     return false;
   }
+  // The oid list is request memory; the replies are streamed in pieces
+  // of about kReplyPiece bytes, so that a small request naming a large
+  // object many times cannot make the server build a reply of gigabytes
+  // (issue 12: 12 KB naming a 1 MiB object 1,500 times).
+  const uint64_t list_bytes = n * Oid::kSize;
+  if (!AcquireRequestBytes(c, list_bytes, "bulk load oid list")) return false;
+  RequestBudget::Lease held(&budget_, list_bytes);
   std::string oid_bytes;
-  if (!Read(c, &oid_bytes, n * Oid::kSize, RequestDeadline(n * Oid::kSize), "bulk load oids")) {
-    return false;
-  }
-  std::vector<Oid> oids = SplitOids(oid_bytes);
+  if (!Read(c, &oid_bytes, list_bytes, RequestDeadline(list_bytes), "bulk load oids")) return false;
+  constexpr size_t kReplyPiece = 1 << 20;
+  constexpr size_t kMaxChunk = 256;
+  size_t chunk = 1;  // oids per storage call; adapts to the record sizes
+  std::vector<Oid> oids;
   std::vector<LoadResult> results;
-  Status st = storage_->BulkLoad(oids, &results);
-  if (!st.ok()) {
-    Drop(c, LogLevel::kError, "bulk load failed: " + st.ToString());
-    return false;
-  }
-  std::vector<char> invalid(oids.size());
-  {
-    std::lock_guard<std::mutex> l(c->mu);
-    if (!c->invalid.empty()) {
-      for (size_t i = 0; i < oids.size(); ++i) invalid[i] = c->invalid.count(oids[i]) != 0;
-    }
-  }
+  std::vector<char> invalid;
   c->reply.clear();
-  for (size_t i = 0; i < oids.size(); ++i) {
-    const LoadResult& r = results[i];
-    if (invalid[i] || r.status.IsReadConflict()) {
-      c->reply.push_back(kStatusInvalid);
-    } else if (r.status.ok()) {
-      AppendLoadOkay(r.record, &c->reply);
-    } else if (r.status.IsNotFound()) {
-      c->reply.push_back(kStatusKeyError);
+  for (size_t done = 0; done < n;) {
+    const size_t k = std::min<size_t>(chunk, n - done);
+    oids.resize(k);
+    for (size_t i = 0; i < k; ++i) oids[i] = Oid::FromBytes(&oid_bytes[(done + i) * Oid::kSize]);
+    const bool settled = SettleInflight(c, oids.data(), k);
+    results.clear();
+    size_t bytes = 0;
+    if (settled) {
+      Status st = storage_->BulkLoad(oids, &results);
+      if (!st.ok()) {
+        Drop(c, LogLevel::kError, "bulk load failed: " + st.ToString());
+        return false;
+      }
+      invalid.assign(k, 0);
+      std::lock_guard<std::mutex> l(c->mu);
+      if (!c->invalid.empty()) {
+        for (size_t i = 0; i < k; ++i) invalid[i] = c->invalid.count(oids[i]) != 0;
+      }
     } else {
-      Drop(c, LogLevel::kError, "load of oid " + OidToString(oids[i]) + " failed: " + r.status.ToString());
-      return false;
+      invalid.assign(k, 1);
+    }
+    for (size_t i = 0; i < k; ++i) {
+      if (invalid[i] || results[i].status.IsReadConflict()) {
+        load_conflicts_.fetch_add(1, std::memory_order_relaxed);
+        c->reply.push_back(kStatusInvalid);
+        continue;
+      }
+      const LoadResult& r = results[i];
+      if (r.status.ok()) {
+        bytes += r.record.size();
+        AppendLoadOkay(r.record, &c->reply);
+      } else if (r.status.IsNotFound()) {
+        c->reply.push_back(kStatusKeyError);
+      } else {
+        Drop(c, LogLevel::kError, "load of oid " + OidToString(oids[i]) + " failed: " + r.status.ToString());
+        return false;
+      }
+    }
+    done += k;
+    // Next chunk: about a piece's worth of records of the sizes just seen.
+    chunk = std::clamp<size_t>(kReplyPiece / std::max<size_t>(bytes / k, 1), 1, kMaxChunk);
+    if (c->reply.size() >= kReplyPiece || done == n) {
+      if (!Write(c, c->reply, RequestDeadline(c->reply.size()), "bulk load replies")) return false;
+      c->reply.clear();
     }
   }
-  DURUS_LOG(*log_, kDebug, "client %" PRIu64 " bulk load of %zu oids", c->id, oids.size());
-  return Write(c, c->reply, RequestDeadline(c->reply.size()), "bulk load replies");
+  DURUS_LOG(*log_, kDebug, "client %" PRIu64 " bulk load of %" PRIu64 " oids", c->id, n);
+  return true;
 }
 
 // The commit token serialises committers from "invalidations sent" to
@@ -936,8 +1046,12 @@ void Server::ReleaseToken(Client* holder, bool grace_expired) {
     // The holder may have read its data meanwhile and be publishing.
     if (grace_expired && !token_graceable_) return;
     if (grace_expired) {
-      DURUS_LOG(*log_, kDebug, "client %" PRIu64 " slow to send its commit: released the commit token",
-                holder->id);
+      grace_expired_.fetch_add(1);
+      log_->Log(LogLevel::kWarn,
+                "client %" PRIu64 " (%s) has not sent its commit data %.2f s after its invalidations: "
+                "released the commit token (--commit-grace); its commit goes ahead only if nothing "
+                "it may have read changes meanwhile",
+                holder->id, holder->peer.c_str(), options_.commit_grace_s);
     }
     if (token_waiters_.empty()) {
       token_holder_ = nullptr;
@@ -1055,8 +1169,9 @@ bool Server::ContinueCommit(Client* c) {
   if (r != IoResult::kOk) return io_fail(r, "while reading the commit length");
   uint32_t tlen = GetU32(len_bytes.data());
   if (tlen == 0) {
-    // The client found a conflict in the invalidations (or had nothing to
-    // store): no reply expected.
+    // The client found a conflict in the invalidations (Durus's client
+    // sends an empty commit only then): no reply expected.
+    commit_conflicts_.fetch_add(1, std::memory_order_relaxed);
     ReleaseToken(c);
     DURUS_LOG(*log_, kDebug, "client %" PRIu64 " abandoned its commit (%zu invalidations)", c->id,
               n_invalid);
@@ -1068,6 +1183,10 @@ bool Server::ContinueCommit(Client* c) {
              std::to_string(options_.max_commit_bytes) + " (nothing stored)");
     return false;
   }
+  // The data, then the parsed batch, stay in memory until the commit is
+  // answered: request memory, bounded across clients.
+  if (!AcquireRequestBytes(c, tlen, "commit data")) return false;
+  RequestBudget::Lease held(&budget_, tlen);
   std::string tdata;
   tdata.reserve(std::min<size_t>(tlen, 1 << 20));
   r = c->io.ReadUntil(&tdata, tlen, RequestDeadline(tlen));
@@ -1104,6 +1223,7 @@ bool Server::ContinueCommit(Client* c) {
   bool raced = false;
   bool stolen = false;
   Oid stolen_oid;
+  std::vector<Oid> oids;  // published, hence in flight until Commit returns
   {
     std::lock_guard<std::mutex> p(publish_mu_);
     if (optimistic) {
@@ -1118,7 +1238,7 @@ bool Server::ContinueCommit(Client* c) {
         std::lock_guard<std::mutex> l(other->mu);
         if (other->unused_oids.empty()) continue;
         for (const auto& e : batch.entries()) {
-          if (other->unused_oids.count(e.oid)) {
+          if (other->unused_oids.Contains(e.oid)) {
             stolen = true;
             stolen_oid = e.oid;
             break;
@@ -1135,7 +1255,9 @@ bool Server::ContinueCommit(Client* c) {
         std::lock_guard<std::mutex> l(other->mu);
         for (const auto& e : batch.entries()) other->invalid.insert(e.oid);
       }
-      for (const auto& e : batch.entries()) ++inflight_[e.oid];
+      oids.reserve(batch.size());
+      for (const auto& e : batch.entries()) oids.push_back(e.oid);
+      inflight_.Add(oids);
     }
   }
   // Later committers may validate now: they have seen our oids.
@@ -1149,7 +1271,8 @@ bool Server::ContinueCommit(Client* c) {
   }
   c->reply.clear();
   if (raced) {
-    conflicts_.fetch_add(1);
+    commit_conflicts_.fetch_add(1);
+    commits_refused_.fetch_add(1);
     DURUS_LOG(*log_, kInfo,
               "client %" PRIu64 " commit refused (conflict): objects changed while it was slow to "
               "send its commit data",
@@ -1164,15 +1287,10 @@ bool Server::ContinueCommit(Client* c) {
   GoOut();  // the storage may wait for its write lock and the disk
   st = storage_->Commit(batch);
   const double apply_ms = MillisSince(t_apply);
-  {
-    std::lock_guard<std::mutex> p(publish_mu_);
-    for (const auto& e : batch.entries()) {
-      auto it = inflight_.find(e.oid);
-      if (--it->second == 0) inflight_.erase(it);
-    }
-  }
+  inflight_.Remove(oids);
   if (st.IsConflict()) {
-    conflicts_.fetch_add(1);
+    commit_conflicts_.fetch_add(1);
+    commits_refused_.fetch_add(1);
     DURUS_LOG(*log_, kInfo, "client %" PRIu64 " commit refused (conflict): %s", c->id,
               st.ToString().c_str());
     c->reply.push_back(kStatusInvalid);
@@ -1184,7 +1302,7 @@ bool Server::ContinueCommit(Client* c) {
   } else {
     {
       std::lock_guard<std::mutex> l(c->mu);
-      for (const auto& e : batch.entries()) c->unused_oids.erase(e.oid);
+      for (const auto& e : batch.entries()) c->unused_oids.Erase(e.oid);
     }
     ++c->commits;
     commits_.fetch_add(1);

@@ -52,11 +52,12 @@
 //    commit is durable, and only then is 'O' sent.
 //  - Degree-3 isolation with parallel loads: a commit's oids are added to
 //    the other clients' invalid sets *before* the commit can become
-//    visible, and stay registered as "in flight" until Commit returns; a
-//    sync (S or C) re-adds in-flight oids after draining, and a new client
-//    starts with them.  A load reads the record first and checks the
-//    client's invalid set after.  So a client never receives a record
-//    committed after its last sync without getting 'I' (doc/server.md).
+//    visible, and stay registered as "in flight" until Commit returns
+//    (InflightTable).  A load of an in-flight oid not in the client's
+//    invalid set waits until the commit has returned (one fsync at most),
+//    then reads the record, then checks the invalid set.  So a client
+//    never receives a record committed after its last sync without
+//    getting 'I', nor one older than its last sync (doc/server.md).
 //  - Robustness: a malformed frame, an unknown command, an oversized
 //    length, a client vanishing or stalling mid-request drops that client
 //    (log line); nothing of an incomplete commit is stored.
@@ -82,8 +83,11 @@
 
 #include "engine/status.h"
 #include "engine/storage.h"
+#include "server/inflight_table.h"
 #include "server/listener.h"
 #include "server/log.h"
+#include "server/request_budget.h"
+#include "server/server_status.h"
 #include "server/socket_stream.h"
 
 namespace durus::server {
@@ -105,9 +109,24 @@ struct ServerOptions {
   // slower client is dropped.  Clients idle *between* requests are kept,
   // as with Durus (a Durus client may sit idle for hours).
   double idle_timeout_s = 10;
-  // How long a committer may hold the commit lock waiting for its commit
-  // data before continuing optimistically (see above).
-  double commit_grace_s = 0.25;
+  // How long a committer may hold the commit token waiting for its commit
+  // data before continuing optimistically (see above); then a log line.  A
+  // healthy client answers in a round trip, far below the default.
+  double commit_grace_s = 2.0;
+  // Oids handed out to one client by N/M and not yet stored by it; past
+  // this (or past a tenth as many separate runs of consecutive oids, each
+  // costing a map node) the client is dropped (an `M` flood).
+  uint64_t max_unused_oids = 8u << 20;
+  // Server-wide bound on request bytes held at once (commit data, bulk-load
+  // oid lists): a request that does not fit waits for others, until its
+  // deadline, then its client is dropped (server/request_budget.h).
+  uint64_t max_request_memory = 512ull << 20;
+  // Where to publish the live figures for `durus-bdb stat` about once a
+  // second (server/server_status.h); empty: nowhere.
+  std::string status_path;
+  // A load that meets a commit in flight (published, Storage::Commit not
+  // returned) waits for it this long at most, then answers 'I'.
+  double inflight_wait_s = 5.0;
   // Workers running at once outside blocking waits (0: one per CPU).  The
   // other workers park, so events are not spread over more threads than
   // can run: a busy worker finds the next requests already waiting
@@ -150,6 +169,8 @@ class Server {
   int port() const { return listener_.port(); }
   // Why the server stopped ("quit by client 3", "signal", ...).
   std::string stop_reason() const;
+  // The counters (as published in the status file).
+  ServerFigures figures() const;
 
  private:
   struct Client;
@@ -215,6 +236,11 @@ class Server {
   bool HandleNewOids(Client* c, int count);
   bool HandleLoad(Client* c);
   bool HandleBulkLoad(Client* c);
+  // Before reading oids[0..n) for `c`: wait for the commits in flight on
+  // them (InflightTable).  False: answer 'I' for all of them.
+  bool SettleInflight(Client* c, const Oid* oids, size_t n);
+  // Take `bytes` of the request budget for `c` (dropping it on failure).
+  bool AcquireRequestBytes(Client* c, uint64_t bytes, const char* what);
   Outcome HandleCommit(Client* c);
   // Phase kList: send the rest of the list, then enter kData.
   bool ContinueListSend(Client* c);
@@ -295,16 +321,19 @@ class Server {
   // Lock order: conns_mu_ and publish_mu_ are never held together.
   // Guards clients_ membership, inflight_, and every publication into or
   // drain of an invalid set.
-  std::mutex publish_mu_;
+  mutable std::mutex publish_mu_;
   std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;
-  // Oids of commits published but not yet returned from Storage::Commit
-  // (a count per oid: two commits may be in flight on one oid only if one
-  // of them is refused).
-  std::unordered_map<Oid, int> inflight_;
   uint64_t next_client_id_ = 1;
+  // Oids of commits published but not yet returned from Storage::Commit;
+  // added under publish_mu_ (see DrainInvalidLocked).
+  InflightTable inflight_;
+  RequestBudget budget_;
 
   std::atomic<uint64_t> commits_{0};
-  std::atomic<uint64_t> conflicts_{0};
+  std::atomic<uint64_t> commit_conflicts_{0};  // abandoned by the client or refused
+  std::atomic<uint64_t> commits_refused_{0};   // answered 'I'
+  std::atomic<uint64_t> load_conflicts_{0};    // oids answered 'I' to L and B
+  std::atomic<uint64_t> grace_expired_{0};
   std::atomic<uint64_t> dropped_{0};
 };
 

@@ -2,9 +2,11 @@
 // (server/server.h).  Stops on a client's Q (`durus-bdb stop`), SIGINT or
 // SIGTERM: the commit in progress finishes, connections close, the storage
 // is closed (checkpointed), then the listening socket goes away.
+#include <malloc.h>
 #include <signal.h>
 
 #include <atomic>
+#include <cstdint>
 #include <iostream>
 #include <memory>
 
@@ -33,6 +35,15 @@ const char kUsage[] =
     "  --threads N         worker threads serving requests (default 16)\n"
     "  --max-commit-bytes N  largest commit accepted (default 268435456); a client\n"
     "                      sending more is dropped\n"
+    "  --commit-grace S    how long a committer's client may take to send its\n"
+    "                      commit data while holding up other committers\n"
+    "                      (default 2; then a log line, and its commit goes\n"
+    "                      ahead only if nothing it read changed meanwhile)\n"
+    "  --max-request-memory N  request bytes (commit data, bulk-load oid lists)\n"
+    "                      held at once over all clients (default 536870912);\n"
+    "                      past it a request waits, then its client is dropped\n"
+    "  --max-unused-oids N oids a client may hold from N/M without storing them\n"
+    "                      (default 8388608); past it the client is dropped\n"
     "  --idle-timeout S    a request must arrive and its reply be taken within S\n"
     "                      seconds (+1 s per MiB) or the client is dropped\n"
     "                      (default 10; 0: never).  Idle clients between\n"
@@ -120,6 +131,14 @@ int Serve(const std::vector<std::string>& args) {
     } else if (name == "max-commit-bytes") {
       st = flags.IntValue(1024, 0xffffffffLL, &n);
       options.max_commit_bytes = static_cast<uint64_t>(n);
+    } else if (name == "commit-grace") {
+      st = flags.DoubleValue(0.001, &options.commit_grace_s);
+    } else if (name == "max-request-memory") {
+      st = flags.IntValue(1 << 20, INT64_MAX, &n);
+      options.max_request_memory = static_cast<uint64_t>(n);
+    } else if (name == "max-unused-oids") {
+      st = flags.IntValue(256, INT64_MAX, &n);
+      options.max_unused_oids = static_cast<uint64_t>(n);
     } else if (name == "idle-timeout") {
       st = flags.DoubleValue(0, &options.idle_timeout_s);
     } else if (name == "batch") {
@@ -158,6 +177,11 @@ int Serve(const std::vector<std::string>& args) {
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // Large buffers (commit data, replies) straight from mmap, so that
+  // freeing them returns the memory at once; glibc's default threshold
+  // grows with every large free and then keeps such buffers in the heap.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+
   srv::Logger log(level);
   std::unique_ptr<durus::Storage> storage;
   if (memory) {
@@ -169,6 +193,7 @@ int Serve(const std::vector<std::string>& args) {
 
   int rc = 0;
   {
+    if (!memory) options.status_path = home + "/" + srv::kServerStatusFile;
     srv::Server server(storage.get(), options, &log);
     st = server.Start();
     if (!st.ok()) {

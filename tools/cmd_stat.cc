@@ -5,12 +5,16 @@
 // histogram, which reads every record.  A home held by another process (a
 // running server) cannot be opened: stat then prints the figures that
 // process publishes about once a second (bdb/status_file.h) — the
-// collector's backlog and progress as they happen.
+// collector's backlog and progress as they happen — and, for a home a
+// `durus-bdb serve` is using, the server's own figures
+// (server/server_status.h): clients, commits, conflicts at commit and 'I'
+// answered to loads.
 #include <iostream>
 #include <map>
 #include <sstream>
 
 #include "bdb/bdb_storage.h"
+#include "server/server_status.h"
 #include "tools/command.h"
 #include "tools/json.h"
 
@@ -59,6 +63,8 @@ int RunStat(const std::vector<std::string>& args) {
   std::map<std::string, uint64_t> classes;
   LiveStats live;
   bool is_live = false;
+  server::ServerFigures srv;
+  bool has_server = false;
   Status s = OpenBdbStorage(home, opts, &storage);
   if (s.IsBusy()) {
     // A server holds the home: its published figures, if it publishes.
@@ -70,6 +76,12 @@ int RunStat(const std::vector<std::string>& args) {
     }
     st = live.stats;
     is_live = true;
+    int64_t srv_pid = 0;
+    double srv_age = 0;
+    // Only the holder's own figures: a file left by another process is stale.
+    has_server = server::ReadServerStatus(home + "/" + server::kServerStatusFile, &srv, &srv_pid,
+                                          &srv_age).ok() &&
+                 srv_pid == live.pid;
   } else {
     if (!s.ok()) return FailStatus("stat", s);
     s = storage->GetStats(&st);
@@ -97,6 +109,14 @@ int RunStat(const std::vector<std::string>& args) {
     if (is_live) {
       out << ", \"live\": {\"pid\": " << live.pid << ", \"age_seconds\": " << live.age_seconds
           << "}";
+    }
+    if (has_server) {
+      out << ", \"server\": {\"clients\": " << srv.clients << ", \"commits\": " << srv.commits
+          << ", \"commit_conflicts\": " << srv.commit_conflicts
+          << ", \"commits_refused\": " << srv.commits_refused
+          << ", \"load_conflicts\": " << srv.load_conflicts << ", \"load_waits\": " << srv.load_waits
+          << ", \"grace_expired\": " << srv.grace_expired << ", \"dropped\": " << srv.dropped
+          << ", \"request_bytes\": " << srv.request_bytes << "}";
     }
     if (census) {
       out << ", \"census\": {";
@@ -137,6 +157,15 @@ int RunStat(const std::vector<std::string>& args) {
                              " unreachable deleted");
     } else {
       row("cycle trace", "not running");
+    }
+    if (has_server) {
+      row("server", std::to_string(srv.clients) + " clients, " + std::to_string(srv.commits) +
+                        " commits, " + std::to_string(srv.dropped) + " clients dropped");
+      row("conflicts", std::to_string(srv.commit_conflicts) + " at commit (" +
+                           std::to_string(srv.commits_refused) + " refused by the server), " +
+                           std::to_string(srv.load_conflicts) + " loads answered I");
+      row("load waits", std::to_string(srv.load_waits) + " loads waited for a commit in flight");
+      row("commit grace", std::to_string(srv.grace_expired) + " times a slow client's token was released");
     }
     row("next oid", std::to_string(st.next_oid));
     row("disk", std::to_string(st.disk_bytes) + " (" + HumanBytes(st.disk_bytes) + ")");

@@ -1,0 +1,22 @@
+#include "server/request_budget.h"
+
+#include <malloc.h>
+
+namespace durus::server {
+
+void RequestBudget::Release(uint64_t bytes) {
+  bool trim = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    used_ -= bytes;
+    const auto now = std::chrono::steady_clock::now();
+    if (bytes >= (1u << 20) && now - trimmed_at_ >= std::chrono::seconds(1)) {
+      trimmed_at_ = now;
+      trim = true;
+    }
+  }
+  cv_.notify_all();
+  if (trim) ::malloc_trim(0);
+}
+
+}  // namespace durus::server
