@@ -52,6 +52,11 @@ struct BdbOptions {
   uint32_t log_file_mb = 32;
   // Largest commit accepted, in records (the lock table is sized for it).
   uint32_t max_commit_records = 250000;
+  // Berkeley DB page checksums in the database files of a *new* home
+  // (format 2).  false creates a format 1 home without them: for measuring
+  // their cost and testing the upgrade path only.  Existing files keep
+  // what they were created with.
+  bool page_checksums = true;
 
   // Garbage collector (gc/).  The background collector deletes queued
   // oids in transactions of `gc_batch` records, at most `gc_per_second`

@@ -195,13 +195,13 @@ Status OpenReadOnlySnapshot(const std::string& home, const BdbOptions& options, 
 }
 
 Status OpenBtree(DbEnv* env, const std::string& home, const char* file, bool readonly,
-                 DbPtr* out, bool create) {
+                 DbPtr* out, bool create, bool checksums) {
   DbPtr db(new Db(env, 0));
   // Page checksums (format 2): every page read from disk is checked, so a
   // damaged page is an error instead of a wrong record.  Only takes effect
   // when the file is created; an existing file keeps what it was made with
   // (format 1 homes: none).
-  int ret = db->set_flags(DB_CHKSUM);
+  int ret = checksums ? db->set_flags(DB_CHKSUM) : 0;
   if (ret != 0) return FromDb(ret, "configuring " + home + "/" + file);
   uint32_t flags = DB_THREAD | (readonly ? DB_RDONLY : 0) | (create && !readonly ? DB_CREATE : 0);
   // A transactional environment needs DB_AUTO_COMMIT for an open outside a

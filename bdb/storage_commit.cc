@@ -224,9 +224,13 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
   // 4. Counters.
   uint64_t next = std::max(max_stored_next_, plan.max_oid.value() + 1);
   next = std::max<uint64_t>(next, next_oid_.load());
-  uint64_t objects = object_count_ + plan.objects_delta;
-  uint64_t bytes = record_bytes_ + plan.bytes_delta;
-  uint64_t pending = pending_count_ + pending_delta;
+  uint64_t objects, bytes, pending;
+  DURUS_RETURN_IF_ERROR(
+      AddToMetaCounter(schema::kMetaObjectCount, object_count_, plan.objects_delta, &objects));
+  DURUS_RETURN_IF_ERROR(
+      AddToMetaCounter(schema::kMetaRecordBytes, record_bytes_, plan.bytes_delta, &bytes));
+  DURUS_RETURN_IF_ERROR(
+      AddToMetaCounter(schema::kMetaPendingCount, pending_count_, pending_delta, &pending));
   // Only the counters that changed: the in-memory copies equal meta.db at
   // every writer boundary (each writer updates them under write_mu_ after
   // its transaction committed), so an unchanged one needs no put.

@@ -35,6 +35,13 @@
 
 namespace durus::bdb {
 
+// value + delta for a meta counter (object_count, record_bytes,
+// pending_count), into *out; Corruption, with nothing written, when that
+// would go below zero.  Every writer (commit, collector, trace, repair)
+// goes through it: a wrapped counter (18446744073709551615 objects, seen
+// after a wrong repair) hides the bug that caused it.
+Status AddToMetaCounter(const char* name, uint64_t value, int64_t delta, uint64_t* out);
+
 class BdbStorage : public Storage {
  public:
   BdbStorage(std::string home, BdbOptions options);

@@ -223,7 +223,8 @@ Status BdbStorage::OpenDatabases() {
   bool initialised = false;
   for (const Spec& spec : specs) {
     DURUS_RETURN_IF_ERROR(
-        OpenBtree(env_.get(), home_, spec.file, options_.readonly, spec.db, !initialised));
+        OpenBtree(env_.get(), home_, spec.file, options_.readonly, spec.db, !initialised,
+                  options_.page_checksums));
     if (spec.db == &meta_) {
       Dbt key = InDbt(schema::kMetaFormatVersion, strlen(schema::kMetaFormatVersion));
       std::string v;
@@ -263,6 +264,17 @@ std::string U64(uint64_t v) {
 
 }  // namespace
 
+Status AddToMetaCounter(const char* name, uint64_t value, int64_t delta, uint64_t* out) {
+  if (delta < 0 && static_cast<uint64_t>(-(delta + 1)) + 1 > value) {
+    return Status::Corruption(std::string("meta counter ") + name + " would go below zero (" +
+                              std::to_string(value) + " " + std::to_string(delta) +
+                              "): the counters disagree with the tables; nothing was written "
+                              "(run `durus-bdb verify HOME` and report this)");
+  }
+  *out = value + static_cast<uint64_t>(delta);
+  return Status::OK();
+}
+
 Status BdbStorage::PutMetaCounters(DbTxn* txn, uint64_t next_oid, uint64_t objects,
                                    uint64_t bytes, uint64_t pending) {
   DURUS_RETURN_IF_ERROR(PutMeta(meta_.get(), txn, schema::kMetaNextOid, U64(next_oid)));
@@ -273,7 +285,8 @@ Status BdbStorage::PutMetaCounters(DbTxn* txn, uint64_t next_oid, uint64_t objec
 
 Status BdbStorage::InitializeMeta(DbTxn* txn) {
   std::string version;
-  PutU32(&version, schema::kFormatVersion);
+  // Format 1 is format 2 without page checksums (schema.h).
+  PutU32(&version, options_.page_checksums ? schema::kFormatVersion : 1);
   DURUS_RETURN_IF_ERROR(PutMeta(meta_.get(), txn, schema::kMetaFormatVersion, version));
   DURUS_RETURN_IF_ERROR(PutMeta(meta_.get(), txn, schema::kMetaState, schema::kStateComplete));
   return PutMetaCounters(txn, 0, 0, 0, 0);

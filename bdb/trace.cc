@@ -99,7 +99,8 @@ int ReadKeys(Db* db, DbTxn* txn, const char* start, size_t prefix_len, uint64_t 
 Status Trace::OpenMarksLocked() {
   if (marks_) return Status::OK();
   // Read-only storages open it only to show a trace in progress (stat).
-  return OpenBtree(s_->env(), s_->home(), schema::kMarksFile, s_->options_.readonly, &marks_);
+  return OpenBtree(s_->env(), s_->home(), schema::kMarksFile, s_->options_.readonly, &marks_,
+                   /*create=*/true, s_->options_.page_checksums);
 }
 
 int Trace::PutStateLocked(DbTxn* txn, const TraceState& st) {
@@ -427,9 +428,17 @@ Status Trace::StepOnce(uint32_t max, TraceStepResult* result, bool* retry,
   ret = PutStateLocked(t, *next);
   if (ret != 0) return fail(ret, "saving the trace state");
   if (delta->objects != 0 || delta->bytes != 0 || delta->pending != 0) {
-    uint64_t objects = s_->object_count_ + delta->objects;
-    uint64_t bytes = s_->record_bytes_ + delta->bytes;
-    uint64_t pending = s_->pending_count_ + delta->pending;
+    uint64_t objects, bytes, pending;
+    Status cs = AddToMetaCounter(schema::kMetaObjectCount, s_->object_count_, delta->objects,
+                                 &objects);
+    if (cs.ok()) {
+      cs = AddToMetaCounter(schema::kMetaRecordBytes, s_->record_bytes_, delta->bytes, &bytes);
+    }
+    if (cs.ok()) {
+      cs = AddToMetaCounter(schema::kMetaPendingCount, s_->pending_count_, delta->pending,
+                            &pending);
+    }
+    if (!cs.ok()) return cs;
     Status ms = s_->PutMetaCounters(t, s_->max_stored_next_, objects, bytes, pending);
     if (!ms.ok()) return ms;
   }

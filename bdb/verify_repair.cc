@@ -21,20 +21,6 @@ namespace bdb {
 
 namespace {
 
-// value + delta into *out; Corruption (nothing written) when that would go
-// below zero: the counters were recomputed from the records just before,
-// so it can only be a bug, and writing a wrapped counter (18446744073709551615
-// objects) hides it.
-Status AddToCounter(const char* name, uint64_t value, int64_t delta, uint64_t* out) {
-  if (delta < 0 && static_cast<uint64_t>(-(delta + 1)) + 1 > value) {
-    return Status::Corruption(std::string("repair would take ") + name + " below zero (" +
-                              std::to_string(value) + " " + std::to_string(delta) +
-                              "): a bug; stopped before writing it (please report this)");
-  }
-  *out = value + static_cast<uint64_t>(delta);
-  return Status::OK();
-}
-
 uint64_t TableFileBytes(const std::string& home) {
   uint64_t total = 0;
   for (const char* f : {schema::kRecordsFile, schema::kRefcountsFile, schema::kPendingFile,
@@ -170,7 +156,7 @@ Status Verifier::DropDanglingRefs(uint64_t* bytes) {
     if (!changed) continue;
     std::string rec = PackRecordRaw(view.oid, view.data, kept);
     int64_t change = static_cast<int64_t>(rec.size()) - static_cast<int64_t>(value.size());
-    DURUS_RETURN_IF_ERROR(AddToCounter(schema::kMetaRecordBytes, *bytes, change, bytes));
+    DURUS_RETURN_IF_ERROR(AddToMetaCounter(schema::kMetaRecordBytes, *bytes, change, bytes));
     fixes_.push_back(Fix{Fix::kPut, s_->records(), oid.Bytes(), rec});
     if (fixes_.size() >= kVerifyFixesPerTxn) DURUS_RETURN_IF_ERROR(ApplyFixes());
   }
@@ -209,11 +195,11 @@ Status Verifier::DeleteUnreachable() {
       uint64_t objects = 0, bytes = 0, pending = 0;
       if (ret == 0) {
         // A counter going below zero is a bug to report, never to write.
-        DURUS_RETURN_IF_ERROR(AddToCounter(schema::kMetaObjectCount, s_->object_count_,
+        DURUS_RETURN_IF_ERROR(AddToMetaCounter(schema::kMetaObjectCount, s_->object_count_,
                                            delta.objects, &objects));
-        DURUS_RETURN_IF_ERROR(AddToCounter(schema::kMetaRecordBytes, s_->record_bytes_,
+        DURUS_RETURN_IF_ERROR(AddToMetaCounter(schema::kMetaRecordBytes, s_->record_bytes_,
                                            delta.bytes, &bytes));
-        DURUS_RETURN_IF_ERROR(AddToCounter(schema::kMetaPendingCount, s_->pending_count_,
+        DURUS_RETURN_IF_ERROR(AddToMetaCounter(schema::kMetaPendingCount, s_->pending_count_,
                                            delta.pending, &pending));
         Status st =
             s_->PutMetaCounters(txn.get(), s_->max_stored_next_, objects, bytes, pending);

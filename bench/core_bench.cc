@@ -101,6 +101,7 @@ struct Config {
   std::string dir;              // parent of the temporary homes
   bool keep = false;            // keep the homes (paths are printed)
   uint64_t seed = 301;
+  bool checksums = true;        // page checksums on both sides (format 2)
 };
 
 const char* kUsage =
@@ -122,7 +123,8 @@ const char* kUsage =
     "  --side=both|ours|raw   run only one side (profiling)\n"
     "  --dir=PATH             where the temporary homes go ($TMPDIR or /tmp)\n"
     "  --keep                 do not delete the homes\n"
-    "  --seed=N\n";
+    "  --seed=N\n"
+    "  --checksums=on|off     Berkeley DB page checksums, both sides (on: format 2)\n";
 
 std::vector<std::string> Split(const std::string& s) {
   std::vector<std::string> out;
@@ -198,6 +200,8 @@ bool ParseFlags(int argc, char** argv, Config* c) {
       c->dir = v;
     } else if (name == "seed") {
       u64(&c->seed);
+    } else if (name == "checksums") {
+      c->checksums = v != "off" && v != "0";
     } else {
       fprintf(stderr, "unknown flag --%s\n%s", name.c_str(), kUsage);
       return false;
@@ -496,6 +500,7 @@ BdbOptions OurOptions(const Config& c, Durability d) {
   o.durability = d;
   o.cache_mb = c.cache_mb;
   o.gc_background = false;
+  o.page_checksums = c.checksums;
   return o;
 }
 
@@ -537,7 +542,8 @@ class RawStore {
     BdbOptions o = OurOptions(c, d);
     Check(bdb::MakeDirs(home), "creating " + home);
     Check(bdb::OpenEnvironment(home, o, &env_), "opening the raw environment");
-    Check(bdb::OpenBtree(env_.get(), home, "records.db", false, &db_), "opening raw records.db");
+    Check(bdb::OpenBtree(env_.get(), home, "records.db", false, &db_, true, c.checksums),
+          "opening raw records.db");
     buf_.resize(4096);
   }
   ~RawStore() {

@@ -317,3 +317,49 @@ TEST(ErrorCauseTest, AnUnwritableFileIsNamedWithPermissionDenied) {
 
 }  // namespace
 }  // namespace durus
+
+namespace durus {
+namespace {
+
+// Homes made before page checksums (format 1) still open and work, say
+// so, and `durus-bdb migrate OLD NEW` upgrades them.
+TEST(FormatOneTest, OpensAndMigrateUpgradesToChecksums) {
+  TempDir dir;
+  std::string old_home = dir.Sub("old"), new_home = dir.Sub("new");
+  BdbOptions o = NoBackground();
+  o.page_checksums = false;  // what every home created before format 2 is
+  {
+    auto s = OpenBdb(old_home, o);
+    ASSERT_TRUE(s);
+    for (int i = 1; i <= 20; ++i) {
+      Commit(s.get(), {{0, RootRec(i)}, {static_cast<uint64_t>(i), Rec(i, {}, "v1")}});
+    }
+    ASSERT_TRUE(s->Close().ok());
+  }
+  std::map<uint64_t, std::string> before;
+  {
+    auto s = OpenBdb(old_home, NoBackground());  // an ordinary opener
+    ASSERT_TRUE(s);
+    StorageStats stats;
+    ASSERT_TRUE(s->GetStats(&stats).ok());
+    EXPECT_EQ(stats.format_version, 1u);
+    Commit(s.get(), {{0, RootRec(21)}, {21, Rec(21, {}, "v1")}});
+    before = test::ScanAll(s.get());
+    ASSERT_TRUE(s->Close().ok());
+  }
+  ASSERT_EQ(before.size(), 22u);
+  auto stat = test::RunCommandLine(std::string(DURUS_BDB_BINARY) + " stat '" + old_home + "'");
+  EXPECT_NE(stat.out.find("no page checksums"), std::string::npos) << stat.out;
+  auto run = test::RunCommandLine(std::string(DURUS_BDB_BINARY) + " migrate '" + old_home +
+                                  "' '" + new_home + "'");
+  ASSERT_EQ(run.status, 0) << run.out;
+  auto s = OpenBdb(new_home, NoBackground());
+  ASSERT_TRUE(s);
+  StorageStats stats;
+  ASSERT_TRUE(s->GetStats(&stats).ok());
+  EXPECT_EQ(stats.format_version, 2u);
+  EXPECT_EQ(test::ScanAll(s.get()), before);
+}
+
+}  // namespace
+}  // namespace durus
