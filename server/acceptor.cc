@@ -161,7 +161,10 @@ bool Acceptor::AcceptReady() {
       ++refused_;
       continue;
     }
-    if (at_limit_) {
+    // The episode ends once a tenth of the room is free again, not at the
+    // first departure: at the limit with clients coming and going, one
+    // line per episode rather than two per departure.
+    if (at_limit_ && open_.load(std::memory_order_acquire) < max_clients_ - max_clients_ / 10) {
       log_->Log(LogLevel::kInfo, "accepting new connections again (%" PRIu64 " refused meanwhile)", refused_);
       at_limit_ = false;
       refused_ = 0;

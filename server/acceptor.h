@@ -14,7 +14,8 @@
 // storage (ClientBudget).  Past that, a new connection is accepted and
 // closed at once (the client sees the connection closed; a Durus client
 // raises an error instead of hanging), with one log line when the limit is
-// reached and one when connections are accepted again.  Should accept()
+// reached and one when a tenth of the room is free again (clients coming
+// and going at the limit make one episode, not two lines per departure).  Should accept()
 // still fail for want of descriptors (EMFILE, ENFILE, ...), the acceptor
 // logs it once, stops accepting and tries again when a client leaves (or
 // after a second).  Connected clients are served throughout.
