@@ -132,13 +132,14 @@ Status Server::Start() {
                                         [this](int fd, const PeerInfo& peer) { AddClient(fd, peer); }));
   const std::string exposure = ExposureWarning(options_.access, listener_.fd(), listener_.description());
   if (!exposure.empty()) log_->Log(LogLevel::kWarn, "%s", exposure.c_str());
-  log_->Log(LogLevel::kInfo, "ready on %s (storage %s, %d threads%s)", listener_.description().c_str(),
-            storage_->Describe().c_str(), options_.threads, options_.read_only ? ", read-only" : "");
   log_->Log(LogLevel::kInfo, "serving up to %zu clients (%s); quit (Q) honoured from %s", max_clients,
             how.c_str(),
             options_.access.allow_stop == StopPolicy::kLocal ? "this machine only"
             : options_.access.allow_stop == StopPolicy::kAny ? "any client"
                                                              : "no client");
+  // Last: scripts and tests wait for this line.
+  log_->Log(LogLevel::kInfo, "ready on %s (storage %s, %d threads%s)", listener_.description().c_str(),
+            storage_->Describe().c_str(), options_.threads, options_.read_only ? ", read-only" : "");
   return Status::OK();
 }
 

@@ -200,28 +200,25 @@ class Misbehaving(threading.Thread):
             s.close()
         time.sleep(0.05)
 
-    def do_stall(self):
-        # Half a request, then nothing: the server must drop us.
+    def send_until_dropped(self, data, timeout):
+        """Connect, send `data`, read until the server closes."""
         s = self.connect()
         try:
-            s.sendall(b'L\0\0\0')
-            s.settimeout(60)
+            s.sendall(data)
+            s.settimeout(timeout)
             while s.recv(4096):
                 pass
         finally:
             s.close()
 
+    def do_stall(self):
+        # Half a request, then nothing: the server must drop us.
+        self.send_until_dropped(b'L\0\0\0', 60)
+
     def do_quit(self):
         # Q from a client not allowed to stop the server: dropped, and the
         # server goes on.
-        s = self.connect()
-        try:
-            s.sendall(b'Q')
-            s.settimeout(30)
-            while s.recv(4096):
-                pass
-        finally:
-            s.close()
+        self.send_until_dropped(b'Q', 30)
         time.sleep(0.2)
 
     def do_newcomer(self):
