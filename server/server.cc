@@ -26,11 +26,12 @@
 namespace durus::server {
 
 struct Server::Client {
-  Client(uint64_t id_, std::string peer_, int fd, int stop_fd)
-      : id(id_), peer(std::move(peer_)), io(fd, stop_fd), connected_at(Clock::now()) {}
+  Client(uint64_t id_, std::string peer_, bool may_stop_, int fd, int stop_fd)
+      : id(id_), peer(std::move(peer_)), may_stop(may_stop_), io(fd, stop_fd), connected_at(Clock::now()) {}
 
   const uint64_t id;
   const std::string peer;
+  const bool may_stop;  // Q honoured (ServerOptions::access.allow_stop)
   SocketStream io;  // used only by the worker serving this client
   std::string reply;  // reply buffer, reused across requests
   uint64_t requests = 0;
@@ -63,7 +64,6 @@ namespace {
 // epoll event tags (epoll_event::data.u64).  Client ids start at 1.
 constexpr uint64_t kHandedOffTag = 0;  // a batch slot passed to another worker
 constexpr uint64_t kStopTag = ~uint64_t{0};
-constexpr uint64_t kListenTag = ~uint64_t{0} - 1;
 constexpr uint64_t kReadyTag = ~uint64_t{0} - 2;
 
 constexpr uint32_t kIdle = 0;
@@ -84,25 +84,14 @@ double MillisSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-std::string PeerName(const sockaddr_storage& sa, socklen_t len, const std::string& listen_desc) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  if (sa.ss_family == AF_INET) {
-    auto* s4 = reinterpret_cast<const sockaddr_in*>(&sa);
-    inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-    return std::string(host) + ":" + std::to_string(ntohs(s4->sin_port));
-  }
-  if (sa.ss_family == AF_INET6) {
-    auto* s6 = reinterpret_cast<const sockaddr_in6*>(&sa);
-    inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-    return std::string("[") + host + "]:" + std::to_string(ntohs(s6->sin6_port));
-  }
-  return "unix:" + listen_desc;
-}
-
 }  // namespace
 
 Server::Server(Storage* storage, ServerOptions options, Logger* logger)
-    : storage_(storage), options_(std::move(options)), log_(logger), budget_(options_.max_request_memory) {}
+    : storage_(storage),
+      options_(std::move(options)),
+      log_(logger),
+      acceptor_(logger),
+      budget_(options_.max_request_memory) {}
 
 Server::~Server() {
   if (!workers_.empty()) {
@@ -127,11 +116,6 @@ Status Server::Start() {
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, stop_fd_, &ev) != 0) {
     return Status::IOError(std::string("epoll_ctl: ") + strerror(errno));
   }
-  ev.events = EPOLLIN | EPOLLONESHOT;
-  ev.data.u64 = kListenTag;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listener_.fd(), &ev) != 0) {
-    return Status::IOError(std::string("epoll_ctl: ") + strerror(errno));
-  }
   ready_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
   ev.events = EPOLLIN;  // level-triggered: one read per handed-off client
   ev.data.u64 = kReadyTag;
@@ -146,8 +130,21 @@ Status Server::Start() {
   active_.store(options_.threads);  // the surplus parks at its first loop
   for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
   monitor_ = std::thread([this] { MonitorLoop(); });
-  log_->Log(LogLevel::kInfo, "ready on %s (storage %s, %d threads)", listener_.description().c_str(),
-            storage_->Describe().c_str(), options_.threads);
+  std::string how;
+  const size_t max_clients = ClientBudget(options_.max_clients, options_.fd_reserve, &how);
+  DURUS_RETURN_IF_ERROR(acceptor_.Start(listener_.fd(), listener_.is_unix(), listener_.description(), stop_fd_,
+                                        &options_.access, max_clients,
+                                        [this](int fd, const PeerInfo& peer) { AddClient(fd, peer); }));
+  const std::string exposure = ExposureWarning(options_.access, listener_.fd(), listener_.description());
+  if (!exposure.empty()) log_->Log(LogLevel::kWarn, "%s", exposure.c_str());
+  log_->Log(LogLevel::kInfo, "serving up to %zu clients (%s); quit (Q) honoured from %s", max_clients,
+            how.c_str(),
+            options_.access.allow_stop == StopPolicy::kLocal ? "this machine only"
+            : options_.access.allow_stop == StopPolicy::kAny ? "any client"
+                                                             : "no client");
+  // Last: scripts and tests wait for this line.
+  log_->Log(LogLevel::kInfo, "ready on %s (storage %s, %d threads%s)", listener_.description().c_str(),
+            storage_->Describe().c_str(), options_.threads, options_.read_only ? ", read-only" : "");
   return Status::OK();
 }
 
@@ -195,6 +192,7 @@ std::string Server::stop_reason() const {
 void Server::Wait() {
   for (auto& t : workers_) t.join();
   workers_.clear();
+  acceptor_.Join();  // adds no client after this
   {
     std::lock_guard<std::mutex> l(park_mu_);
   }
@@ -427,7 +425,7 @@ void Server::HandOffBatch() {
     std::lock_guard<std::mutex> l(ready_mu_);
     for (int i = b->next; i < b->n; ++i) {
       uint64_t tag = b->events[i].data.u64;
-      if (tag == kStopTag || tag == kListenTag || tag == kReadyTag || tag == kHandedOffTag) continue;
+      if (tag == kStopTag || tag == kReadyTag || tag == kHandedOffTag) continue;
       ready_.push_back(tag);
       b->events[i].data.u64 = kHandedOffTag;
       ++moved;
@@ -485,10 +483,6 @@ void Server::WorkerLoop(int index) {
         park_cv_.notify_all();
         return;
       }
-      if (tag == kListenTag) {
-        AcceptAll();
-        continue;
-      }
       if (tag == kReadyTag) {
         uint64_t one;
         if (::read(ready_fd_, &one, sizeof(one)) != sizeof(one)) continue;  // taken by another
@@ -530,61 +524,38 @@ void Server::OnClientEvent(uint64_t id) {
   if (Client* c = TryClaim(id, /*mark_pending=*/true)) Serve(c);
 }
 
-void Server::AcceptAll() {
-  while (!stopping_.load()) {
-    sockaddr_storage sa;
-    socklen_t len = sizeof(sa);
-    int fd = ::accept4(listener_.fd(), reinterpret_cast<sockaddr*>(&sa), &len,
-                       SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      // EMFILE and friends: say so and back off instead of spinning.
-      log_->Log(LogLevel::kError, "accept: %s", strerror(errno));
-      ::usleep(100 * 1000);
-      break;
-    }
-    if (!listener_.is_unix()) {
-      int one = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
-    Client* c;
-    {
-      // Registered under publish_mu_: connecting counts as a sync, and a
-      // commit published before it is in this client's snapshot (its loads
-      // wait for it while it is in flight: InflightTable).
-      std::lock_guard<std::mutex> l(publish_mu_);
-      uint64_t id = next_client_id_++;
-      auto owned = std::make_unique<Client>(id, PeerName(sa, len, listener_.description()), fd, stop_fd_);
-      c = owned.get();
-      clients_.emplace(id, std::move(owned));
-    }
-    DURUS_LOG(*log_, kInfo, "client %" PRIu64 " connected from %s", c->id, c->peer.c_str());
-    // Claimed by us until registered in epoll, so that a failure can drop it.
-    c->state.store(kBusy, std::memory_order_relaxed);
-    {
-      std::unique_lock<std::shared_mutex> l(conns_mu_);
-      conns_.emplace(c->id, c);
-    }
-    epoll_event ev{};
-    ev.events = kArmedEvents;
-    ev.data.u64 = c->id;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      Drop(c, LogLevel::kError, std::string("epoll_ctl: ") + strerror(errno));
-      continue;
-    }
-    // Bytes that came before the registration raised an event at ADD; if
-    // a worker got it meanwhile and marked the connection pending, pass
-    // the connection on (not served here: accepting must not block).
-    const uint64_t id = c->id;  // `c` may be gone once released
-    if (c->state.exchange(kIdle, std::memory_order_acq_rel) == kPending) QueueReady(id);
+void Server::AddClient(int fd, const PeerInfo& peer) {
+  const bool may_stop = MayStop(options_.access, peer, static_cast<int64_t>(::geteuid()));
+  Client* c;
+  {
+    // Registered under publish_mu_: connecting counts as a sync, and a
+    // commit published before it is in this client's snapshot (its loads
+    // wait for it while it is in flight: InflightTable).
+    std::lock_guard<std::mutex> l(publish_mu_);
+    uint64_t id = next_client_id_++;
+    auto owned = std::make_unique<Client>(id, peer.name, may_stop, fd, stop_fd_);
+    c = owned.get();
+    clients_.emplace(id, std::move(owned));
   }
-  if (!stopping_.load()) {
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLONESHOT;
-    ev.data.u64 = kListenTag;
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listener_.fd(), &ev);
+  DURUS_LOG(*log_, kInfo, "client %" PRIu64 " connected from %s", c->id, c->peer.c_str());
+  // Claimed by us until registered in epoll, so that a failure can drop it.
+  c->state.store(kBusy, std::memory_order_relaxed);
+  {
+    std::unique_lock<std::shared_mutex> l(conns_mu_);
+    conns_.emplace(c->id, c);
   }
+  epoll_event ev{};
+  ev.events = kArmedEvents;
+  ev.data.u64 = c->id;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    Drop(c, LogLevel::kError, std::string("epoll_ctl: ") + strerror(errno));
+    return;
+  }
+  // Bytes that came before the registration raised an event at ADD; if
+  // a worker got it meanwhile and marked the connection pending, pass
+  // the connection on (not served here: accepting must not block).
+  const uint64_t id = c->id;  // `c` may be gone once released
+  if (c->state.exchange(kIdle, std::memory_order_acq_rel) == kPending) QueueReady(id);
 }
 
 void Server::Serve(Client* c) {
@@ -664,6 +635,12 @@ void Server::Serve(Client* c) {
 
 Server::Outcome Server::Dispatch(Client* c, uint8_t cmd) {
   auto kept = [](bool k) { return k ? Outcome::kKept : Outcome::kDropped; };
+  if (options_.read_only) {
+    if (const char* what = RefusedWhenReadOnly(cmd)) {
+      Drop(c, LogLevel::kWarn, std::string(what) + " refused: the server is read-only (--read-only)");
+      return Outcome::kDropped;
+    }
+  }
   switch (cmd) {
     case kCmdLoad: return kept(HandleLoad(c));
     case kCmdBulkLoad: return kept(HandleBulkLoad(c));
@@ -678,6 +655,10 @@ Server::Outcome Server::Dispatch(Client* c, uint8_t cmd) {
     case kCmdVersion: return kept(HandleVersion(c));
     case kCmdPack: return kept(HandlePack(c));
     case kCmdQuit:
+      if (!c->may_stop) {
+        Drop(c, LogLevel::kWarn, StopRefusal(options_.access.allow_stop));
+        return Outcome::kDropped;
+      }
       log_->Log(LogLevel::kInfo, "client %" PRIu64 " asked the server to quit", c->id);
       RequestStop("quit requested by client " + std::to_string(c->id));
       return Outcome::kKept;
@@ -740,8 +721,11 @@ void Server::Drop(Client* c, LogLevel level, const std::string& why) {
     std::unique_lock<std::shared_mutex> l(conns_mu_);
     conns_.erase(c->id);
   }
-  std::lock_guard<std::mutex> l(publish_mu_);
-  clients_.erase(c->id);  // closes the socket
+  {
+    std::lock_guard<std::mutex> l(publish_mu_);
+    clients_.erase(c->id);  // closes the socket
+  }
+  acceptor_.Released();
 }
 
 void Server::PublishCollectedLocked() {

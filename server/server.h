@@ -58,6 +58,10 @@
 //    then reads the record, then checks the invalid set.  So a client
 //    never receives a record committed after its last sync without
 //    getting 'I', nor one older than its last sync (doc/server.md).
+//  - Accepting runs in a thread of its own (server/acceptor.h), which
+//    also keeps descriptors in reserve for the storage and applies
+//    --allow-from; Q is honoured per --allow-stop and a --read-only server
+//    refuses N, M, C and P (server/access.h, doc/security.md).
 //  - Robustness: a malformed frame, an unknown command, an oversized
 //    length, a client vanishing or stalling mid-request drops that client
 //    (log line); nothing of an incomplete commit is stored.
@@ -84,6 +88,8 @@
 #include "engine/status.h"
 #include "engine/storage.h"
 #include "server/inflight_table.h"
+#include "server/access.h"
+#include "server/acceptor.h"
 #include "server/listener.h"
 #include "server/log.h"
 #include "server/request_budget.h"
@@ -138,6 +144,16 @@ struct ServerOptions {
   // read, a lock wait in the storage) is presumed blocked and a parked
   // worker takes its place.
   double stall_s = 0.01;
+  // Who may connect (TCP) and who may stop the server with Q.
+  AccessPolicy access;
+  // Refuse every request that writes (N, M, C, P): the client is dropped
+  // with a log line.
+  bool read_only = false;
+  // Most client connections served at once (0: what RLIMIT_NOFILE allows
+  // after fd_reserve; see acceptor.h).  Past it new connections are closed.
+  size_t max_clients = 0;
+  // Descriptors kept free for the storage (log files, databases).
+  size_t fd_reserve = 32;
 };
 
 class Server {
@@ -218,7 +234,8 @@ class Server {
   // Take claimed `c` out of epoll's interest until Serve releases it:
   // bytes expected within the current request then wake no other worker.
   void Disarm(Client* c);
-  void AcceptAll();
+  // Register a connection the acceptor accepted (its thread).
+  void AddClient(int fd, const PeerInfo& peer);
   // An event for connection `id`: claim it and serve it, or mark it
   // pending if another worker is serving it (which then looks again).
   void OnClientEvent(uint64_t id);
@@ -274,6 +291,7 @@ class Server {
   const ServerOptions options_;
   Logger* const log_;
   Listener listener_;
+  Acceptor acceptor_;
   int epoll_fd_ = -1;
   int stop_fd_ = -1;  // eventfd: readable once the server is stopping
   int ready_fd_ = -1;  // eventfd (semaphore): one count per handed-off client

@@ -49,6 +49,7 @@ const char kUsage[] =
     "                      (default 10; 0: never).  Idle clients between\n"
     "                      requests are kept.\n"
     "  --cache-mb N        Berkeley DB cache size (default 64)\n"
+    "  --log-file-mb N     size of each Berkeley DB log file (default 32)\n"
     "  --batch N           tuning: ready connections a worker serves per wake-up\n"
     "                      (1-8, default 4)\n"
     "  --log-archive DIR   archive the home's log files into DIR instead of\n"
@@ -58,13 +59,26 @@ const char kUsage[] =
     "                      12h; default: keep)\n"
     "  --log-archive-max-size SIZE prune the oldest archived logs beyond SIZE\n"
     "                      in total (e.g. 50G, 800M; default: keep)\n"
+    "  --allow-from CIDRS  TCP clients allowed to connect, e.g. 10.0.0.0/8,fd00::/8\n"
+    "                      (default: anyone who reaches the port; a warning is\n"
+    "                      logged when listening beyond loopback without it)\n"
+    "  --allow-stop WHO    who may stop the server with Q: local (default: loopback\n"
+    "                      TCP, or a unix-socket peer with the server's uid), any\n"
+    "                      (Durus's behaviour), none (only signals stop it)\n"
+    "  --read-only         serve loads, bulk loads and syncs only; a client asking\n"
+    "                      for new oids, a commit or a pack is dropped (the home\n"
+    "                      is opened read-only)\n"
+    "  --max-clients N     most client connections at once (default: what the\n"
+    "                      descriptor limit allows, keeping 32 for the storage);\n"
+    "                      further connections are closed at once\n"
     "  --log-level L       error, warn, info (default: a line per connection and\n"
     "                      per commit), debug (a line per request)\n"
     "  --memory            serve an in-memory storage instead (testing only;\n"
     "                      nothing is kept)\n"
     "\n"
     "Prints \"ready on ADDRESS\" on stderr once listening.  Stop it with\n"
-    "`durus-bdb stop` (same address options), SIGINT or SIGTERM.\n";
+    "`durus-bdb stop` (same address options), SIGINT or SIGTERM.  Protocol 1 has\n"
+    "no authentication: see doc/security.md before listening beyond loopback.\n";
 
 // "14d" -> 14 * 86400 with kAgeUnits; "50G" -> 50 << 30 with kSizeUnits.
 struct Unit {
@@ -156,9 +170,23 @@ int Serve(const std::vector<std::string>& args) {
                          name == "log-archive-max-age" ? &bdb.log_archive_max_age_s
                                                        : &bdb.log_archive_max_bytes);
       }
+    } else if (name == "log-file-mb") {
+      st = flags.IntValue(1, 1024, &n);
+      bdb.log_file_mb = static_cast<uint32_t>(n);
     } else if (name == "log-level") {
       st = flags.Value(&v);
       if (st.ok()) st = srv::ParseLogLevel(v, &level);
+    } else if (name == "allow-from") {
+      st = flags.Value(&v);
+      if (st.ok()) st = srv::ParseCidrList(v, &options.access.allow_from);
+    } else if (name == "allow-stop") {
+      st = flags.Value(&v);
+      if (st.ok()) st = srv::ParseStopPolicy(v, &options.access.allow_stop);
+    } else if (name == "read-only") {
+      options.read_only = true;
+    } else if (name == "max-clients") {
+      st = flags.IntValue(1, 1 << 24, &n);
+      options.max_clients = static_cast<size_t>(n);
     } else if (name == "memory") {
       memory = true;
     } else {
@@ -181,6 +209,9 @@ int Serve(const std::vector<std::string>& args) {
   // freeing them returns the memory at once; glibc's default threshold
   // grows with every large free and then keeps such buffers in the heap.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  // Clients cost a descriptor each: use what the hard limit allows.
+  srv::RaiseDescriptorLimit();
+  bdb.readonly = options.read_only;
 
   srv::Logger log(level);
   std::unique_ptr<durus::Storage> storage;

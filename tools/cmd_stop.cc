@@ -1,6 +1,7 @@
 // durus-bdb stop: ask a running server to quit (Durus's Q, as
 // `durus -s --stop`), then wait until it has closed its storage and its
-// listening socket.
+// listening socket.  The server honours Q per its --allow-stop (by
+// default from its own machine only).
 #include <poll.h>
 #include <unistd.h>
 
@@ -79,8 +80,12 @@ int Stop(const std::vector<std::string>& args) {
     ::close(probe);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  // A server that does not take Q from us (--allow-stop) closes our
+  // connection as one that is stopping does; its log says which.
   return durus::tools::Fail("stop", "server at " + Describe(where) + " still running after " +
-                                        std::to_string(static_cast<int>(wait_s)) + " s");
+                                        std::to_string(static_cast<int>(wait_s)) +
+                                        " s (if its log says 'quit (Q) refused', see --allow-stop "
+                                        "in doc/security.md; SIGTERM stops it)");
 }
 
 const durus::tools::CommandRegistration kReg{

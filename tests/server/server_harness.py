@@ -53,10 +53,12 @@ class ServerProcess(object):
     port; the ready line names it).  `address` switches to a unix socket.
     """
 
-    def __init__(self, home, address=None, args=()):
+    def __init__(self, home, address=None, args=(), wrapper=()):
         self.home = home
         self.address = address
         self.args = list(args)
+        # Prepended to the command, e.g. ['prlimit', '--nofile=128:128'].
+        self.wrapper = list(wrapper)
         self.proc = None
         self.lines = []
         self.cond = threading.Condition()
@@ -64,7 +66,7 @@ class ServerProcess(object):
         self.host = None
 
     def start(self, timeout=60):
-        cmd = [DURUS_BDB, 'serve', '--home', self.home, '--log-level', 'info']
+        cmd = self.wrapper + [DURUS_BDB, 'serve', '--home', self.home, '--log-level', 'info']
         if self.address is None:
             cmd += ['--host', '127.0.0.1', '--port', '0']
         else:

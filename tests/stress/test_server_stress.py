@@ -2,9 +2,15 @@
 `durus-bdb serve` -- real Durus clients committing (ClientStorage +
 Connection, threads in a few processes), slow clients trickling their
 requests byte by byte, clients disconnecting in the middle of a commit,
-clients sending garbage, clients that stall mid-request -- for
-STRESS_SECONDS (default 30).  Checks:
-  - the server never crashes and keeps serving;
+clients sending garbage (Q included: the server runs with --allow-stop
+none), clients that stall mid-request, clients sending Q, connection
+hoarders that push the server to its descriptor limit (it runs under
+`prlimit --nofile`), and newcomers that must be accepted and answered
+while all that goes on -- for STRESS_SECONDS (default 30).  Checks:
+  - the server never crashes and keeps serving; a refused Q leaves it
+    running; a newcomer is answered or refused, never left waiting;
+  - at the descriptor limit: one log line per episode, no accept() error,
+    no Berkeley DB failure;
   - its memory does not grow without bound: anonymous RSS (the heap; the
     Berkeley DB cache is a file-backed region) at the end is within 1.5x
     + 32 MiB of the value after warm-up (both printed, with VmRSS);
@@ -16,6 +22,7 @@ tests/server and tests/crash.
 """
 import os
 import random
+import re
 import shutil
 import socket
 import struct
@@ -37,6 +44,14 @@ SLOW = 8
 DISCONNECTORS = 6
 GARBAGE = 6
 STALLERS = 4                # 30 + 8 + 6 + 6 + 4 = 54 concurrent clients
+QUITTERS = 2
+NEWCOMERS = 2
+HOARDERS = 2                # each holds up to HOARD idle connections at a time
+HOARD = 40
+# The server's RLIMIT_NOFILE: with ~20 descriptors open at start and 32
+# kept for the storage, room for ~108 clients, fewer than the ~66 above
+# plus the hoards.
+NOFILE = 160
 
 COMMITTER = r'''
 import sys, threading, time, zlib
@@ -105,6 +120,8 @@ class Misbehaving(threading.Thread):
         self.server, self.kind, self.rng, self.stop = server, kind, random.Random(seed), stop
         self.rounds = 0
         self.failures = []
+        self.refused = 0  # connections the server closed at its limit
+        self.served = 0
 
     def connect(self):
         s = socket.create_connection((self.server.host, self.server.port), timeout=20)
@@ -164,10 +181,8 @@ class Misbehaving(threading.Thread):
         try:
             kind = self.rng.randrange(4)
             if kind == 0:
-                # Random bytes, except 'Q': in protocol 1 any client may stop
-                # the server with it (as with Durus's own server).
-                s.sendall(bytes(b for b in (self.rng.randrange(256) for _ in range(64))
-                                if b != ord('Q')))
+                # Random bytes, 'Q' included: --allow-stop none.
+                s.sendall(bytes(self.rng.randrange(256) for _ in range(64)))
             elif kind == 1:
                 s.sendall(b'B' + struct.pack('>I', 0xFFFFFFFF))
             elif kind == 2:
@@ -185,16 +200,72 @@ class Misbehaving(threading.Thread):
             s.close()
         time.sleep(0.05)
 
-    def do_stall(self):
-        # Half a request, then nothing: the server must drop us.
+    def send_until_dropped(self, data, timeout):
+        """Connect, send `data`, read until the server closes."""
         s = self.connect()
         try:
-            s.sendall(b'L\0\0\0')
-            s.settimeout(60)
+            s.sendall(data)
+            s.settimeout(timeout)
             while s.recv(4096):
                 pass
         finally:
             s.close()
+
+    def do_stall(self):
+        # Half a request, then nothing: the server must drop us.
+        self.send_until_dropped(b'L\0\0\0', 60)
+
+    def do_quit(self):
+        # Q from a client not allowed to stop the server: dropped, and the
+        # server goes on.
+        self.send_until_dropped(b'Q', 30)
+        time.sleep(0.2)
+
+    def do_newcomer(self):
+        # A new connection and a load, while stallers hold half requests
+        # and hoarders hold descriptors: answered, or refused at once
+        # (closed) when the server is at its limit; a timeout is a failure.
+        try:
+            s = self.connect()
+        except socket.timeout:
+            self.failures.append('a newcomer got no answer to its handshake within 20 s')
+            self.stop.set()
+            return
+        except ConnectionError:
+            self.refused += 1
+            time.sleep(0.05)
+            return
+        try:
+            s.sendall(b'L' + b'\0' * 8)
+            s.settimeout(30)
+            try:
+                status = s.recv(1)
+            except socket.timeout:
+                self.failures.append('a connected newcomer got no answer to a load within 30 s')
+                self.stop.set()
+                return
+            if status != b'O':
+                raise ConnectionError('load answered %r' % status)
+            self.served += 1
+        finally:
+            s.close()
+        time.sleep(0.05)
+
+    def do_hoard(self):
+        # Open connections until HOARD or refused; hold them; let go.
+        held = []
+        try:
+            while len(held) < HOARD and not self.stop.is_set():
+                try:
+                    held.append(self.connect())
+                except ConnectionError:
+                    self.refused += 1
+                    break
+            self.stop.wait(self.rng.uniform(0.5, 2.0))
+        finally:
+            for s in held:
+                s.close()
+        self.stop.wait(self.rng.uniform(0.2, 1.0))
 
     @staticmethod
     def recv_exact(s, n):
@@ -226,7 +297,9 @@ class ServerStress(unittest.TestCase):
         home = os.path.join(self.tmp, 'home')
         # 2 s per request: stalled clients are dropped quickly.
         self.server = srv = ServerProcess(
-            home, args=['--idle-timeout', '2', '--threads', '24']).start()
+            home, args=['--idle-timeout', '2', '--threads', '24', '--allow-stop', 'none',
+                        '--log-file-mb', '1'],
+            wrapper=['prlimit', '--nofile=%d:%d' % (NOFILE, NOFILE)]).start()
         env = child_env()
         env['PYTHONPATH'] = CRASH_DIR + os.pathsep + env['PYTHONPATH']
         client = os.path.join(CRASH_DIR, 'server_crash_client.py')
@@ -243,12 +316,18 @@ class ServerStress(unittest.TestCase):
         stop = threading.Event()
         bad = []
         for kind, n in (('slow', SLOW), ('disconnect', DISCONNECTORS), ('garbage', GARBAGE),
-                        ('stall', STALLERS)):
+                        ('stall', STALLERS), ('quit', QUITTERS), ('newcomer', NEWCOMERS)):
             for i in range(n):
                 bad.append(Misbehaving(srv, kind, hash((kind, i)), stop))
         for b in bad:
             b.start()
         time.sleep(min(5.0, SECONDS / 4))
+        # The committers are connected by now: the hoarders may fill the
+        # server up without keeping them out.
+        hoarders = [Misbehaving(srv, 'hoard', i, stop) for i in range(HOARDERS)]
+        for h in hoarders:
+            h.start()
+        bad += hoarders
         start = rss(srv.proc.pid)
         samples = [start]
         deadline = time.time() + SECONDS
@@ -274,8 +353,10 @@ class ServerStress(unittest.TestCase):
             b.join(90)
         self.assertIsNone(srv.proc.poll(), 'the server died:\n' + srv.log()[-5000:])
         end = rss(srv.proc.pid)
-        rounds = {k: sum(b.rounds for b in bad if b.kind == k)
-                  for k in ('slow', 'disconnect', 'garbage', 'stall')}
+        kinds = ('slow', 'disconnect', 'garbage', 'stall', 'quit', 'newcomer', 'hoard')
+        rounds = {k: sum(b.rounds for b in bad if b.kind == k) for k in kinds}
+        refused = sum(b.refused for b in bad)
+        newcomers_served = sum(b.served for b in bad if b.kind == 'newcomer')
         for b in bad:
             self.assertEqual(b.failures, [], b.kind)
         self.assertEqual(errors, [], 'Durus clients failed:\n' + '\n'.join(errors) +
@@ -287,6 +368,16 @@ class ServerStress(unittest.TestCase):
                                 str(acked.get(w, 0))], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, timeout=120)
             self.assertEqual(r.returncode, 0, r.stderr.decode())
+        log = srv.log()
+        self.assertNotIn('DB_RUNRECOVERY', log)
+        self.assertNotRegex(log, r'\baccept: ')
+        self.assertNotRegex(log, r'stopped \(quit')
+        self.assertRegex(log, r'quit \(Q\) refused')
+        # One line when the limit is reached, one when accepting again.
+        limit_lines = len(re.findall(r'refusing new connections', log))
+        again_lines = len(re.findall(r'accepting new connections again', log))
+        self.assertLessEqual(limit_lines, again_lines + 1)
+        self.assertGreater(newcomers_served, 0)
         srv.stop()
         tool = os.environ.get('DURUS_CHECK_STORE')
         check = ''
@@ -301,6 +392,8 @@ class ServerStress(unittest.TestCase):
         print('server RSS after warm-up: VmRSS %d kB (anon %d kB); at the end: VmRSS %d kB '
               '(anon %d kB); max anon %d kB' % (start['VmRSS'], start['RssAnon'], end['VmRSS'],
                                                end['RssAnon'], max(s['RssAnon'] for s in samples)))
+        print('descriptor limit (RLIMIT_NOFILE %d): %d episodes, %d connections refused; '
+              '%d newcomers served' % (NOFILE, limit_lines, refused, newcomers_served))
         print('home check: ' + check)
         self.assertGreater(sum(acked.values()), 0)
         self.assertLessEqual(end['RssAnon'], start['RssAnon'] * 1.5 + 32 * 1024,
