@@ -18,9 +18,9 @@
 // it), so damage there is corruption.  A malformed transaction after the
 // map is the torn tail a crash during a commit leaves -- skipped, as
 // Durus's repair=True would truncate it -- only if nothing valid follows
-// it and it looks like an interrupted write: it runs past the end of the
-// file, or everything from its first malformed byte on is zeros (blocks
-// the file system allocated but never wrote).  Anything else is damage:
+// it and it looks like an interrupted write: a valid prefix of itself,
+// cut off by the end of the file or by the zeros that end it (blocks the
+// file system allocated but never wrote).  Anything else is damage:
 // Corruption naming the offset, or under salvage, resynchronisation (the
 // next valid transaction bounds the damaged one; inside it, the next valid
 // item), with every skipped range and every identifiable lost item
@@ -71,7 +71,7 @@ class ShelfSource : public RecordSource {
   // transaction / a valid item starts; the limit if none.
   Status NextTransaction(uint64_t from, uint64_t* q);
   Status NextItem(uint64_t from, uint64_t limit, uint64_t* r);
-  Status AllZero(uint64_t from, uint64_t to, bool* zero);
+  Status IsTornWrite(uint64_t pos, bool* torn);
   // Salvage: record [from, to) as skipped, with the items identifiable in it.
   Status Skip(uint64_t from, uint64_t to, const std::string& why);
   // Salvage: the offset map when the initial transaction's length is wrong.
@@ -268,26 +268,48 @@ Status ShelfSource::NextItem(uint64_t from, uint64_t limit, uint64_t* r) {
   return Status::OK();
 }
 
-Status ShelfSource::AllZero(uint64_t from, uint64_t to, bool* zero) {
-  *zero = true;
-  file_.Seek(from);
-  while (file_.pos() < to) {
+// What a crash during a commit leaves: a prefix of the transaction, then
+// possibly zeros up to the size the file system recorded.  So: with z the
+// start of the file's trailing zeros, [pos, z) holds less than the
+// transaction's length, and its items are valid up to one cut off by z.
+Status ShelfSource::IsTornWrite(uint64_t pos, bool* torn) {
+  *torn = false;
+  uint64_t z = file_.size();
+  while (z > pos) {
+    uint64_t from = z - std::min<uint64_t>(z - pos, 1 << 16);
+    file_.Seek(from);
     std::string_view b;
-    DURUS_RETURN_IF_ERROR(file_.Read(static_cast<size_t>(std::min<uint64_t>(to - file_.pos(), 1 << 16)), &b));
-    if (b.empty()) break;
-    for (char c : b) {
-      if (c != 0) {
-        *zero = false;
-        return Status::OK();
-      }
-    }
+    DURUS_RETURN_IF_ERROR(file_.Read(static_cast<size_t>(z - from), &b));
+    size_t i = b.size();
+    while (i > 0 && b[i - 1] == 0) --i;
+    z = from + i;
+    if (i > 0 || b.empty()) break;
   }
+  if (z - pos < 8) {
+    *torn = true;
+    return Status::OK();
+  }
+  uint64_t t = 0;
+  bool short_read = false;
+  DURUS_RETURN_IF_ERROR(ReadU64At(pos, &t, &short_read));
+  if (short_read || t <= z - pos - 8) return Status::OK();
+  uint64_t stop = 0, count = 0;
+  std::string why;
+  DURUS_RETURN_IF_ERROR(ItemChain(pos + 8, z, &stop, &count, &why));
+  if (z - stop < 8) {
+    *torn = true;
+    return Status::OK();
+  }
+  uint64_t len = 0;
+  DURUS_RETURN_IF_ERROR(ReadU64At(stop, &len, &short_read));
+  *torn = !short_read && len > z - stop - 8;
   return Status::OK();
 }
 
 // Items in a damaged range are found by their oid, written twice at an
-// item's start (the item's and its record's), after a non-zero length and
-// followed by a record length that fits the range.
+// item's start (the item's and its record's), with a non-zero item length
+// before it and either that length or the record's data length fitting
+// the range.
 Status ShelfSource::Skip(uint64_t from, uint64_t to, const std::string& why) {
   if (to <= from) return Status::OK();
   skipped_.push_back(SkippedRange{from, to - from, "bytes", why});
@@ -296,19 +318,21 @@ Status ShelfSource::Skip(uint64_t from, uint64_t to, const std::string& why) {
     file_.Seek(k - 8);
     std::string_view b;
     DURUS_RETURN_IF_ERROR(file_.Read(8 + 8 + kRecordHeaderSize, &b));
-    if (b.size() < 8 + 8 + kRecordHeaderSize || memcmp(b.data() + 8, b.data() + 16, 8) != 0 ||
-        GetU64(b.data()) == 0) {
+    uint64_t len = b.size() < 28 ? 0 : GetU64(b.data());
+    if (len == 0 || memcmp(b.data() + 8, b.data() + 16, 8) != 0) {
       ++k;
       continue;
     }
     uint64_t data_len = GetU32(b.data() + 24);
-    if (data_len > to - k - 20) {
+    bool len_fits = len >= kMinItem - 8 && len <= to - k;
+    bool data_fits = data_len <= to - k - 20;
+    if (!len_fits && !data_fits) {
       ++k;
       continue;
     }
     Oid oid = Oid::FromBytes(b.data() + 8);
     if (seen.insert(oid.value()).second) lost_.push_back(LostVersion{oid, k - 8});
-    k += 20 + data_len;
+    k += len_fits ? len : 20 + data_len;
   }
   return Status::OK();
 }
@@ -360,9 +384,9 @@ Status ShelfSource::StartTransaction(uint64_t pos, bool* done) {
   }
   uint64_t q = size;
   DURUS_RETURN_IF_ERROR(NextTransaction(std::max(pos + 1, bad), &q));
-  bool interrupted_write = short_read || !fits;
-  if (!interrupted_write) DURUS_RETURN_IF_ERROR(AllZero(bad, size, &interrupted_write));
-  if (q == size && interrupted_write) return Torn(pos, count, why, done);
+  bool torn = false;
+  if (q == size) DURUS_RETURN_IF_ERROR(IsTornWrite(pos, &torn));
+  if (torn) return Torn(pos, count, why, done);
   if (!options_.salvage) {
     std::string after = q == size ? "it is complete, so not a torn write"
                                   : "a valid transaction follows at byte offset " +
