@@ -625,9 +625,9 @@ std::string SummaryLine(const MigrateReport& r) {
   if (r.salvage) {
     uint64_t missing = 0;
     for (const LostObject& l : r.lost) missing += l.older_kept ? 0 : 1;
-    s += "; salvage: " + std::to_string(r.skipped.size()) + " range(s) skipped, " +
-         std::to_string(r.lost.size() - missing) + " object(s) from an older version, " +
-         std::to_string(missing) + " missing";
+    s += "; salvage: " + std::to_string(r.skipped.size()) +
+         " range(s) skipped; lost objects identified: " + std::to_string(missing) +
+         " missing, " + std::to_string(r.lost.size() - missing) + " older version kept";
   }
   if (r.dangling > 0) s += "; " + std::to_string(r.dangling) + " dangling refs dropped";
   if (r.restarted) s += "; restarted";

@@ -173,7 +173,8 @@ TEST(CorruptShelfTest, MiddleDamageSalvagedExactly) {
   EXPECT_FALSE(r.lost[0].older_kept);
   EXPECT_TRUE(r.verified);
   EXPECT_EQ(CheckHome(dir.Sub("home")), Without(h.final_records, {lost_oid}));
-  EXPECT_TRUE(Contains(SummaryLine(r), "salvage: 1 range(s) skipped")) << SummaryLine(r);
+  EXPECT_TRUE(Contains(SummaryLine(r), "salvage: 1 range(s) skipped; lost objects identified: 1 missing"))
+      << SummaryLine(r);
 }
 
 TEST(CorruptShelfTest, DamagedHeaderFailsAndSalvageFindsTheOffsetMap) {

@@ -547,6 +547,56 @@ class DamagedSourceTest(MigrateTestCase):
                 migration.migrate(src, self.path('py2'))
             self.assertIn('byte offset %d' % at, str(cm.exception))
 
+    def test_damaged_sqlite_page_is_an_error_and_salvage_skips_its_rows(self):
+        import sqlite3
+        src = self.path('damaged.sqlite')
+        s = SqliteStorage(src)
+        conn = Connection(s)
+        root = conn.get_root()
+        for i in range(1500):
+            root[i] = PersistentDict(x='%d' % i * 100)
+        conn.commit()
+        s.close()
+        intact = durus_records(src, 'sqlite')
+        page_size = 4096
+        pages = os.path.getsize(src) // page_size
+        with open(src, 'r+b') as f:  # a page in the middle: a leaf of objects
+            f.seek(page_size * (pages // 2))
+            f.write(b'\xff' * 16)
+        # What SQLite still reads, row by row.
+        db = sqlite3.connect('file:%s?mode=ro' % src, uri=True)
+        readable = set()
+        for oid in intact:
+            try:
+                db.execute('SELECT data, refs FROM objects WHERE id = ?',
+                           (struct.unpack('>Q', oid)[0],)).fetchall()
+                readable.add(oid)
+            except sqlite3.DatabaseError:
+                pass
+        db.close()
+        self.assertLess(len(readable), len(intact))
+        self.assertGreater(len(readable), len(intact) // 2)
+
+        p = run('migrate', src, self.path('home'), expect=1)
+        self.assertIn(src + ': cannot read row', p.stderr)
+        self.assertIn('use --salvage', p.stderr)
+        self.assertFalse(os.path.exists(self.path('home')))
+
+        p = run('migrate', src, self.path('home'), '--salvage', '--json')
+        report = json.loads(p.stdout)
+        ids = lambda oids: set(struct.unpack('>Q', o)[0] for o in oids)
+        missing = ids(intact) - ids(readable)
+        for k in report['skipped']:
+            self.assertEqual(k['unit'], 'row ids')
+            inside = set(range(k['offset'], k['offset'] + k['length']))
+            self.assertFalse(inside & ids(readable), 'a readable row was skipped')
+            missing -= inside
+        self.assertEqual(missing, set(), 'unreadable rows outside the skipped ranges')
+        home = self.home_records(self.path('home'))
+        self.assertEqual(set(home), readable)
+        for oid in readable - {struct.pack('>Q', 0)}:
+            self.assertEqual(home[oid], intact[oid])
+
     def test_empty_file_and_wrong_magic(self):
         empty = self.path('empty.durus')
         open(empty, 'w').close()
