@@ -52,12 +52,13 @@ struct TornTail {
   std::string detail;
 };
 
-// A range of the source that salvage did not read (sqlite: a range of row
-// ids, `unit` says which).
+// A range of the source that salvage did not read: bytes; for SQLite a
+// range of row ids; for a durus-bdb home a number of records the home
+// counts but could not be read (offset 0).  `unit` says which.
 struct SkippedRange {
   uint64_t offset = 0;
   uint64_t length = 0;
-  const char* unit = "bytes";  // "bytes" or "row ids"
+  const char* unit = "bytes";  // "bytes", "row ids" or "records"
   std::string reason;
 };
 
