@@ -32,6 +32,7 @@ namespace {
 
 constexpr size_t kMagicSize = 6;
 constexpr uint64_t kHeaderSize = kMagicSize + 8;
+constexpr size_t kScanWindow = size_t{1} << 16;
 
 class Dfs20Source : public RecordSource {
  public:
@@ -56,6 +57,9 @@ class Dfs20Source : public RecordSource {
   // (just past the terminator, or the first invalid record).
   Status Chain(uint64_t start, bool* terminated, uint64_t* stop, uint64_t* count,
                std::string* why);
+  // From *pos, the first position whose length fits before `limit`
+  // (*found), or *pos moved past what the window showed.
+  Status NextCandidate(uint64_t* pos, uint64_t limit, bool* found);
   Status NextChain(uint64_t from, uint64_t* q);
   Status NextRecord(uint64_t from, uint64_t limit, uint64_t* r);
   Status Skip(uint64_t from, uint64_t to, const std::string& why);
@@ -116,8 +120,7 @@ Status Dfs20Source::FindIndex(bool* found) {
       continue;
     }
     uint64_t end = 0;
-    std::string why;
-    DURUS_RETURN_IF_ERROR(ValidRecord(pos, file_.size(), &ok, &end, &why));
+    DURUS_RETURN_IF_ERROR(ValidRecord(pos, file_.size(), &ok, &end, nullptr));
     if (ok) {
       pos = end;
       continue;
@@ -166,16 +169,16 @@ Status Dfs20Source::ValidRecord(uint64_t pos, uint64_t limit, bool* ok, uint64_t
   uint32_t len = 0;
   DURUS_RETURN_IF_ERROR(ReadLen(pos, limit, &len, ok));
   if (!*ok) {
-    *why = "partial record length";
+    if (why != nullptr) *why = "partial record length";
     return Status::OK();
   }
   *ok = false;
   if (len < kRecordHeaderSize) {
-    *why = "bad record size " + std::to_string(len);
+    if (why != nullptr) *why = "bad record size " + std::to_string(len);
     return Status::OK();
   }
   if (len > limit - pos - 4) {
-    *why = "record of " + std::to_string(len) + " bytes runs past " +
+    if (why != nullptr) *why = "record of " + std::to_string(len) + " bytes runs past " +
            (limit == file_.size() ? std::string("the end of the file")
                                   : "byte offset " + std::to_string(limit));
     return Status::OK();
@@ -183,12 +186,12 @@ Status Dfs20Source::ValidRecord(uint64_t pos, uint64_t limit, bool* ok, uint64_t
   std::string_view rec;
   DURUS_RETURN_IF_ERROR(file_.Read(len, &rec));
   if (rec.size() != len) {
-    *why = "short read";
+    if (why != nullptr) *why = "short read";
     return Status::OK();
   }
   Oid oid = Oid::FromBytes(rec.data());
   if (!CheckItem(path_, oid, rec, pos).ok()) {
-    *why = "malformed record of oid " + OidToString(oid);
+    if (why != nullptr) *why = "malformed record of oid " + OidToString(oid);
     return Status::OK();
   }
   *ok = true;
@@ -206,7 +209,7 @@ Status Dfs20Source::Chain(uint64_t start, bool* terminated, uint64_t* stop, uint
     bool ok = false;
     DURUS_RETURN_IF_ERROR(ReadLen(pos, file_.size(), &len, &ok));
     if (!ok) {
-      *why = "no transaction terminator before the end of the file";
+      if (why != nullptr) *why = "no transaction terminator before the end of the file";
       break;
     }
     if (len == 0) {
@@ -224,35 +227,59 @@ Status Dfs20Source::Chain(uint64_t start, bool* terminated, uint64_t* stop, uint
   return Status::OK();
 }
 
+// Both scans filter candidates on a window of the file (a length that fits)
+// before the full check, which moves the reader.
+Status Dfs20Source::NextCandidate(uint64_t* pos, uint64_t limit, bool* found) {
+  file_.Seek(*pos);
+  std::string_view w;
+  DURUS_RETURN_IF_ERROR(file_.Read(kScanWindow, &w));
+  size_t i = 0;
+  *found = false;
+  for (; i + 4 <= w.size() && *pos + i + 4 + kRecordHeaderSize <= limit; ++i) {
+    uint32_t len = GetU32(w.data() + i);
+    if (len >= kRecordHeaderSize && len <= limit - (*pos + i) - 4) {
+      *found = true;
+      break;
+    }
+  }
+  *pos += i;
+  if (!*found && i == 0) *pos = limit;  // nothing left to look at
+  return Status::OK();
+}
+
 Status Dfs20Source::NextChain(uint64_t from, uint64_t* q) {
-  for (uint64_t pos = from; pos + 4 + kRecordHeaderSize + 4 <= file_.size(); ++pos) {
-    uint32_t len = 0;
-    bool ok = false;
-    DURUS_RETURN_IF_ERROR(ReadLen(pos, file_.size(), &len, &ok));
-    if (!ok || len < kRecordHeaderSize || len > file_.size() - pos - 4) continue;
+  uint64_t pos = from;
+  while (pos + 4 + kRecordHeaderSize + 4 <= file_.size()) {
+    bool found = false;
+    DURUS_RETURN_IF_ERROR(NextCandidate(&pos, file_.size(), &found));
+    if (!found) continue;
     bool terminated = false;
     uint64_t stop = 0, count = 0;
-    std::string why;
-    DURUS_RETURN_IF_ERROR(Chain(pos, &terminated, &stop, &count, &why));
+    DURUS_RETURN_IF_ERROR(Chain(pos, &terminated, &stop, &count, nullptr));
     if (terminated && count > 0) {
       *q = pos;
       return Status::OK();
     }
+    ++pos;
   }
   *q = file_.size();
   return Status::OK();
 }
 
 Status Dfs20Source::NextRecord(uint64_t from, uint64_t limit, uint64_t* r) {
-  for (uint64_t pos = from; pos + 4 + kRecordHeaderSize <= limit; ++pos) {
+  uint64_t pos = from;
+  while (pos + 4 + kRecordHeaderSize <= limit) {
+    bool found = false;
+    DURUS_RETURN_IF_ERROR(NextCandidate(&pos, limit, &found));
+    if (!found) continue;
     bool ok = false;
     uint64_t end = 0;
-    std::string why;
-    DURUS_RETURN_IF_ERROR(ValidRecord(pos, limit, &ok, &end, &why));
+    DURUS_RETURN_IF_ERROR(ValidRecord(pos, limit, &ok, &end, nullptr));
     if (ok) {
       *r = pos;
       return Status::OK();
     }
+    ++pos;
   }
   *r = limit;
   return Status::OK();

@@ -43,6 +43,7 @@ constexpr char kPrefix[] = "SHELF-1\n";
 constexpr size_t kPrefixSize = 8;
 // u64 L + oid[8] + the smallest record (oid[8] + u32 length).
 constexpr uint64_t kMinItem = 8 + 8 + kRecordHeaderSize;
+constexpr size_t kScanWindow = size_t{1} << 16;
 
 class ShelfSource : public RecordSource {
  public:
@@ -61,7 +62,8 @@ class ShelfSource : public RecordSource {
                               std::to_string(offset) + ": " + what + "; " + kSalvageHint);
   }
   // The item at `pos` if it is valid and ends at or before `limit`
-  // (*end: just past it); otherwise *ok false and why.
+  // (*end: just past it); otherwise *ok false and, if `why` is not null
+  // (the scans pass null: messages cost more than the checks), why.
   Status ValidItem(uint64_t pos, uint64_t limit, bool* ok, uint64_t* end, std::string* why);
   // Valid items from `start` while they fit within `limit`: *stop is where
   // the chain stops (limit, or the first invalid item), *count how many.
@@ -76,7 +78,7 @@ class ShelfSource : public RecordSource {
   Status Skip(uint64_t from, uint64_t to, const std::string& why);
   // Salvage: the offset map when the initial transaction's length is wrong.
   Status FindMap(uint64_t* map_start, uint64_t* map_end, bool* found);
-  Status CheckMap(uint64_t map_start, uint64_t* map_end, std::string* why);
+  Status CheckMap(uint64_t map_start, uint64_t* map_end, bool* ok, std::string* why);
   // Reads the transaction at `pos` and sets the next region to read.
   Status StartTransaction(uint64_t pos, bool* done);
   Status Torn(uint64_t offset, uint64_t records, const std::string& detail, bool* done);
@@ -99,23 +101,27 @@ Status ShelfSource::ReadU64At(uint64_t pos, uint64_t* v, bool* short_read) {
   return Status::OK();
 }
 
-Status ShelfSource::CheckMap(uint64_t map_start, uint64_t* map_end, std::string* why) {
+Status ShelfSource::CheckMap(uint64_t map_start, uint64_t* map_end, bool* ok,
+                             std::string* why) {
   // The offset map: u64 bytes (= 16 + bpw * count), u64 bpw, u64 count.
   uint64_t bytes = 0, bpw = 0, count = 0;
   bool s1, s2, s3;
   DURUS_RETURN_IF_ERROR(ReadU64At(map_start, &bytes, &s1));
   DURUS_RETURN_IF_ERROR(ReadU64At(map_start + 8, &bpw, &s2));
   DURUS_RETURN_IF_ERROR(ReadU64At(map_start + 16, &count, &s3));
-  why->clear();
+  *ok = false;
   if (s1 || s2 || s3) {
-    *why = "file truncated inside the offset map header";
+    if (why != nullptr) *why = "file truncated inside the offset map header";
   } else if (bpw == 0 || bpw > 8 || bytes < 16 || (count != 0 && (bytes - 16) / count != bpw) ||
              bytes != 16 + bpw * count) {
-    *why = "malformed offset map header (bytes=" + std::to_string(bytes) +
-           ", bytes_per_word=" + std::to_string(bpw) + ", count=" + std::to_string(count) + ")";
+    if (why != nullptr) {
+      *why = "malformed offset map header (bytes=" + std::to_string(bytes) +
+             ", bytes_per_word=" + std::to_string(bpw) + ", count=" + std::to_string(count) + ")";
+    }
   } else if (bytes > file_.size() - map_start - 8) {
-    *why = "the offset map runs past the end of the file: truncated file";
+    if (why != nullptr) *why = "the offset map runs past the end of the file: truncated file";
   } else {
+    *ok = true;
     *map_end = map_start + 8 + bytes;
   }
   return Status::OK();
@@ -126,11 +132,11 @@ Status ShelfSource::FindMap(uint64_t* map_start, uint64_t* map_end, bool* found)
   // initial transaction's items before it tile exactly.
   *found = false;
   for (uint64_t m = 16; m + 24 <= file_.size(); ++m) {
-    std::string why;
-    DURUS_RETURN_IF_ERROR(CheckMap(m, map_end, &why));
-    if (!why.empty()) continue;
+    bool ok = false;
+    DURUS_RETURN_IF_ERROR(CheckMap(m, map_end, &ok, nullptr));
+    if (!ok) continue;
     uint64_t stop = 0, count = 0;
-    DURUS_RETURN_IF_ERROR(ItemChain(16, m, &stop, &count, &why));
+    DURUS_RETURN_IF_ERROR(ItemChain(16, m, &stop, &count, nullptr));
     if (stop != m) continue;
     *map_start = m;
     *found = true;
@@ -161,7 +167,8 @@ Status ShelfSource::Init() {
           " bytes) runs past the end of the file (" + std::to_string(file_.size()) +
           " bytes): truncated file";
   } else {
-    DURUS_RETURN_IF_ERROR(CheckMap(map_start, &map_end_, &why));
+    bool ok = false;
+    DURUS_RETURN_IF_ERROR(CheckMap(map_start, &map_end_, &ok, &why));
   }
   if (!why.empty()) {
     uint64_t at = n > file_.size() - 16 ? 8 : map_start;
@@ -189,29 +196,29 @@ Status ShelfSource::ValidItem(uint64_t pos, uint64_t limit, bool* ok, uint64_t* 
   uint64_t len = 0;
   bool short_read = false;
   if (limit < pos + 8) {
-    *why = "partial item length";
+    if (why != nullptr) *why = "partial item length";
     return Status::OK();
   }
   DURUS_RETURN_IF_ERROR(ReadU64At(pos, &len, &short_read));
   if (short_read || len < kMinItem - 8 || len > limit - pos - 8) {
-    *why = "item length " + std::to_string(len) + " does not fit its transaction (which ends at " +
+    if (why != nullptr) *why = "item length " + std::to_string(len) + " does not fit its transaction (which ends at " +
            std::to_string(limit) + ")";
     return Status::OK();
   }
   std::string_view body;
   DURUS_RETURN_IF_ERROR(file_.Read(static_cast<size_t>(len), &body));
   if (body.size() != len) {
-    *why = "short read";
+    if (why != nullptr) *why = "short read";
     return Status::OK();
   }
   if (memcmp(body.data() + 8, body.data(), 8) != 0) {
-    *why = "the item's oid and its record's oid differ";
+    if (why != nullptr) *why = "the item's oid and its record's oid differ";
     return Status::OK();
   }
   Oid oid = Oid::FromBytes(body.data());
   Status s = CheckItem(path_, oid, body.substr(8), pos);
   if (!s.ok()) {
-    *why = "malformed record of oid " + OidToString(oid);
+    if (why != nullptr) *why = "malformed record of oid " + OidToString(oid);
     return Status::OK();
   }
   *ok = true;
@@ -235,43 +242,78 @@ Status ShelfSource::ItemChain(uint64_t start, uint64_t limit, uint64_t* stop, ui
   return Status::OK();
 }
 
+// The scans below filter candidates on a window of the file (a length that
+// fits, an oid written twice) before the full check, which moves the
+// reader: most positions cost a few comparisons.
 Status ShelfSource::NextTransaction(uint64_t from, uint64_t* q) {
-  for (uint64_t pos = from; pos + 8 + kMinItem <= file_.size(); ++pos) {
-    uint64_t t = 0;
+  const uint64_t size = file_.size();
+  uint64_t pos = from;
+  while (pos + 8 + kMinItem <= size) {
+    file_.Seek(pos);
+    std::string_view w;
+    DURUS_RETURN_IF_ERROR(file_.Read(kScanWindow, &w));
+    size_t i = 0;
+    bool candidate = false;
+    for (; i + 8 <= w.size() && pos + i + 8 + kMinItem <= size; ++i) {
+      uint64_t t = GetU64(w.data() + i);
+      if (t >= kMinItem && t <= size - (pos + i) - 8) {
+        candidate = true;
+        break;
+      }
+    }
+    pos += i;
+    if (!candidate) {
+      if (i == 0) break;
+      continue;
+    }
+    uint64_t t = 0, stop = 0, count = 0;
     bool short_read = false;
     DURUS_RETURN_IF_ERROR(ReadU64At(pos, &t, &short_read));
-    if (short_read || t < kMinItem || t > file_.size() - pos - 8) continue;
-    uint64_t stop = 0, count = 0;
-    std::string why;
-    DURUS_RETURN_IF_ERROR(ItemChain(pos + 8, pos + 8 + t, &stop, &count, &why));
+    DURUS_RETURN_IF_ERROR(ItemChain(pos + 8, pos + 8 + t, &stop, &count, nullptr));
     if (stop == pos + 8 + t) {
       *q = pos;
       return Status::OK();
     }
+    ++pos;
   }
-  *q = file_.size();
+  *q = size;
   return Status::OK();
 }
 
 Status ShelfSource::NextItem(uint64_t from, uint64_t limit, uint64_t* r) {
-  for (uint64_t pos = from; pos + kMinItem <= limit; ++pos) {
+  uint64_t pos = from;
+  while (pos + kMinItem <= limit) {
+    file_.Seek(pos);
+    std::string_view w;
+    DURUS_RETURN_IF_ERROR(file_.Read(kScanWindow, &w));
+    size_t i = 0;
+    bool candidate = false;
+    for (; i + 24 <= w.size() && pos + i + kMinItem <= limit; ++i) {
+      uint64_t len = GetU64(w.data() + i);
+      if (len >= kMinItem - 8 && len <= limit - (pos + i) - 8 &&
+          memcmp(w.data() + i + 8, w.data() + i + 16, 8) == 0) {
+        candidate = true;
+        break;
+      }
+    }
+    pos += i;
+    if (!candidate) {
+      if (i == 0) break;
+      continue;
+    }
     bool ok = false;
     uint64_t end = 0;
-    std::string why;
-    DURUS_RETURN_IF_ERROR(ValidItem(pos, limit, &ok, &end, &why));
+    DURUS_RETURN_IF_ERROR(ValidItem(pos, limit, &ok, &end, nullptr));
     if (ok) {
       *r = pos;
       return Status::OK();
     }
+    ++pos;
   }
   *r = limit;
   return Status::OK();
 }
 
-// What a crash during a commit leaves: a prefix of the transaction, then
-// possibly zeros up to the size the file system recorded.  So: with z the
-// start of the file's trailing zeros, [pos, z) holds less than the
-// transaction's length, and its items are valid up to one cut off by z.
 Status ShelfSource::IsTornWrite(uint64_t pos, bool* torn) {
   *torn = false;
   uint64_t z = file_.size();
@@ -294,8 +336,7 @@ Status ShelfSource::IsTornWrite(uint64_t pos, bool* torn) {
   DURUS_RETURN_IF_ERROR(ReadU64At(pos, &t, &short_read));
   if (short_read || t <= z - pos - 8) return Status::OK();
   uint64_t stop = 0, count = 0;
-  std::string why;
-  DURUS_RETURN_IF_ERROR(ItemChain(pos + 8, z, &stop, &count, &why));
+  DURUS_RETURN_IF_ERROR(ItemChain(pos + 8, z, &stop, &count, nullptr));
   if (z - stop < 8) {
     *torn = true;
     return Status::OK();
@@ -314,25 +355,34 @@ Status ShelfSource::Skip(uint64_t from, uint64_t to, const std::string& why) {
   if (to <= from) return Status::OK();
   skipped_.push_back(SkippedRange{from, to - from, "bytes", why});
   std::set<uint64_t> seen;
-  for (uint64_t k = std::max<uint64_t>(from, 8) + 8; k + 8 + kRecordHeaderSize <= to;) {
+  uint64_t k = std::max<uint64_t>(from, 8) + 8;
+  while (k + 8 + kRecordHeaderSize <= to) {
     file_.Seek(k - 8);
-    std::string_view b;
-    DURUS_RETURN_IF_ERROR(file_.Read(8 + 8 + kRecordHeaderSize, &b));
-    uint64_t len = b.size() < 28 ? 0 : GetU64(b.data());
-    if (len == 0 || memcmp(b.data() + 8, b.data() + 16, 8) != 0) {
-      ++k;
-      continue;
+    std::string_view w;
+    DURUS_RETURN_IF_ERROR(file_.Read(kScanWindow, &w));
+    size_t i = 0;
+    uint64_t next = 0;
+    for (; i + 28 <= w.size() && k + i + 8 + kRecordHeaderSize <= to; ++i) {
+      const char* b = w.data() + i;
+      uint64_t len = GetU64(b);
+      if (len == 0 || memcmp(b + 8, b + 16, 8) != 0) continue;
+      uint64_t at = k + i;  // the item's oid
+      uint64_t data_len = GetU32(b + 24);
+      bool len_fits = len >= kMinItem - 8 && len <= to - at;
+      bool data_fits = data_len <= to - at - 20;
+      if (!len_fits && !data_fits) continue;
+      Oid oid = Oid::FromBytes(b + 8);
+      if (seen.insert(oid.value()).second) lost_.push_back(LostVersion{oid, at - 8});
+      next = at + (len_fits ? len : 20 + data_len);
+      break;
     }
-    uint64_t data_len = GetU32(b.data() + 24);
-    bool len_fits = len >= kMinItem - 8 && len <= to - k;
-    bool data_fits = data_len <= to - k - 20;
-    if (!len_fits && !data_fits) {
-      ++k;
-      continue;
+    if (next != 0) {
+      k = next;
+    } else if (i == 0) {
+      break;
+    } else {
+      k += i;
     }
-    Oid oid = Oid::FromBytes(b.data() + 8);
-    if (seen.insert(oid.value()).second) lost_.push_back(LostVersion{oid, k - 8});
-    k += len_fits ? len : 20 + data_len;
   }
   return Status::OK();
 }
@@ -405,8 +455,7 @@ Status ShelfSource::StartTransaction(uint64_t pos, bool* done) {
     // The length itself is wrong unless the items end where it says
     // (then the damage is after them: the next transaction's header).
     uint64_t chain_end = 0, n = 0;
-    std::string w;
-    DURUS_RETURN_IF_ERROR(ItemChain(pos + 8, q, &chain_end, &n, &w));
+    DURUS_RETURN_IF_ERROR(ItemChain(pos + 8, q, &chain_end, &n, nullptr));
     bool length_right = fits && pos + 8 + t <= q && chain_end >= pos + 8 + t;
     if (!length_right) {
       DURUS_RETURN_IF_ERROR(Skip(pos, pos + 8, "transaction length " + std::to_string(t) +
