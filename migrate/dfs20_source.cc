@@ -32,7 +32,6 @@ namespace {
 
 constexpr size_t kMagicSize = 6;
 constexpr uint64_t kHeaderSize = kMagicSize + 8;
-constexpr size_t kScanWindow = size_t{1} << 16;
 
 class Dfs20Source : public RecordSource {
  public:
@@ -58,7 +57,7 @@ class Dfs20Source : public RecordSource {
   Status Chain(uint64_t start, bool* terminated, uint64_t* stop, uint64_t* count,
                std::string* why);
   // From *pos, the first position whose length fits before `limit`
-  // (*found), or *pos moved past what the window showed.
+  // (*found), else *pos = limit.
   Status NextCandidate(uint64_t* pos, uint64_t limit, bool* found);
   Status NextChain(uint64_t from, uint64_t* q);
   Status NextRecord(uint64_t from, uint64_t limit, uint64_t* r);
@@ -227,23 +226,20 @@ Status Dfs20Source::Chain(uint64_t start, bool* terminated, uint64_t* stop, uint
   return Status::OK();
 }
 
-// Both scans filter candidates on a window of the file (a length that fits)
-// before the full check, which moves the reader.
+// Both scans filter candidates (a length that fits) before the full
+// check, which moves the reader.
 Status Dfs20Source::NextCandidate(uint64_t* pos, uint64_t limit, bool* found) {
-  file_.Seek(*pos);
-  std::string_view w;
-  DURUS_RETURN_IF_ERROR(file_.Read(kScanWindow, &w));
-  size_t i = 0;
   *found = false;
-  for (; i + 4 <= w.size() && *pos + i + 4 + kRecordHeaderSize <= limit; ++i) {
-    uint32_t len = GetU32(w.data() + i);
-    if (len >= kRecordHeaderSize && len <= limit - (*pos + i) - 4) {
-      *found = true;
-      break;
-    }
+  if (limit < 4 + kRecordHeaderSize) {
+    *pos = limit;
+    return Status::OK();
   }
-  *pos += i;
-  if (!*found && i == 0) *pos = limit;  // nothing left to look at
+  auto fits = [limit](const char* b, uint64_t p) {
+    uint32_t len = GetU32(b);
+    return len >= kRecordHeaderSize && len <= limit - p - 4;
+  };
+  DURUS_RETURN_IF_ERROR(ScanFor(&file_, pos, limit - 4 - kRecordHeaderSize, 4, fits, found));
+  if (!*found) *pos = limit;
   return Status::OK();
 }
 

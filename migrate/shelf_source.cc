@@ -43,7 +43,6 @@ constexpr char kPrefix[] = "SHELF-1\n";
 constexpr size_t kPrefixSize = 8;
 // u64 L + oid[8] + the smallest record (oid[8] + u32 length).
 constexpr uint64_t kMinItem = 8 + 8 + kRecordHeaderSize;
-constexpr size_t kScanWindow = size_t{1} << 16;
 
 class ShelfSource : public RecordSource {
  public:
@@ -242,30 +241,20 @@ Status ShelfSource::ItemChain(uint64_t start, uint64_t limit, uint64_t* stop, ui
   return Status::OK();
 }
 
-// The scans below filter candidates on a window of the file (a length that
-// fits, an oid written twice) before the full check, which moves the
-// reader: most positions cost a few comparisons.
+// The scans below filter candidates (a length that fits, an oid written
+// twice) before the full check, which moves the reader.
 Status ShelfSource::NextTransaction(uint64_t from, uint64_t* q) {
   const uint64_t size = file_.size();
-  uint64_t pos = from;
-  while (pos + 8 + kMinItem <= size) {
-    file_.Seek(pos);
-    std::string_view w;
-    DURUS_RETURN_IF_ERROR(file_.Read(kScanWindow, &w));
-    size_t i = 0;
-    bool candidate = false;
-    for (; i + 8 <= w.size() && pos + i + 8 + kMinItem <= size; ++i) {
-      uint64_t t = GetU64(w.data() + i);
-      if (t >= kMinItem && t <= size - (pos + i) - 8) {
-        candidate = true;
-        break;
-      }
-    }
-    pos += i;
-    if (!candidate) {
-      if (i == 0) break;
-      continue;
-    }
+  *q = size;
+  if (size < 8 + kMinItem) return Status::OK();
+  auto fits = [size](const char* b, uint64_t p) {
+    uint64_t t = GetU64(b);
+    return t >= kMinItem && t <= size - p - 8;
+  };
+  for (uint64_t pos = from;; ++pos) {
+    bool found = false;
+    DURUS_RETURN_IF_ERROR(ScanFor(&file_, &pos, size - 8 - kMinItem, 8, fits, &found));
+    if (!found) return Status::OK();
     uint64_t t = 0, stop = 0, count = 0;
     bool short_read = false;
     DURUS_RETURN_IF_ERROR(ReadU64At(pos, &t, &short_read));
@@ -274,33 +263,20 @@ Status ShelfSource::NextTransaction(uint64_t from, uint64_t* q) {
       *q = pos;
       return Status::OK();
     }
-    ++pos;
   }
-  *q = size;
-  return Status::OK();
 }
 
 Status ShelfSource::NextItem(uint64_t from, uint64_t limit, uint64_t* r) {
-  uint64_t pos = from;
-  while (pos + kMinItem <= limit) {
-    file_.Seek(pos);
-    std::string_view w;
-    DURUS_RETURN_IF_ERROR(file_.Read(kScanWindow, &w));
-    size_t i = 0;
-    bool candidate = false;
-    for (; i + 24 <= w.size() && pos + i + kMinItem <= limit; ++i) {
-      uint64_t len = GetU64(w.data() + i);
-      if (len >= kMinItem - 8 && len <= limit - (pos + i) - 8 &&
-          memcmp(w.data() + i + 8, w.data() + i + 16, 8) == 0) {
-        candidate = true;
-        break;
-      }
-    }
-    pos += i;
-    if (!candidate) {
-      if (i == 0) break;
-      continue;
-    }
+  *r = limit;
+  if (limit < kMinItem) return Status::OK();
+  auto plausible = [limit](const char* b, uint64_t p) {
+    uint64_t len = GetU64(b);
+    return len >= kMinItem - 8 && len <= limit - p - 8 && memcmp(b + 8, b + 16, 8) == 0;
+  };
+  for (uint64_t pos = from;; ++pos) {
+    bool found = false;
+    DURUS_RETURN_IF_ERROR(ScanFor(&file_, &pos, limit - kMinItem, 24, plausible, &found));
+    if (!found) return Status::OK();
     bool ok = false;
     uint64_t end = 0;
     DURUS_RETURN_IF_ERROR(ValidItem(pos, limit, &ok, &end, nullptr));
@@ -308,12 +284,13 @@ Status ShelfSource::NextItem(uint64_t from, uint64_t limit, uint64_t* r) {
       *r = pos;
       return Status::OK();
     }
-    ++pos;
   }
-  *r = limit;
-  return Status::OK();
 }
 
+// What a crash during a commit leaves: a prefix of the transaction, then
+// possibly zeros up to the size the file system recorded.  So: with z the
+// start of the file's trailing zeros, [pos, z) holds less than the
+// transaction's length, and its items are valid up to one cut off by z.
 Status ShelfSource::IsTornWrite(uint64_t pos, bool* torn) {
   *torn = false;
   uint64_t z = file_.size();
@@ -354,37 +331,30 @@ Status ShelfSource::IsTornWrite(uint64_t pos, bool* torn) {
 Status ShelfSource::Skip(uint64_t from, uint64_t to, const std::string& why) {
   if (to <= from) return Status::OK();
   skipped_.push_back(SkippedRange{from, to - from, "bytes", why});
+  if (to < 8 + 8 + kRecordHeaderSize + 8) return Status::OK();
+  // b points at a candidate item's length; its oid is at b + 8.
+  auto fits = [to](const char* b, uint64_t p, uint64_t* len, uint64_t* data_len) {
+    *len = GetU64(b);
+    *data_len = GetU32(b + 24);
+    bool len_fits = *len >= kMinItem - 8 && *len <= to - p - 8;
+    bool data_fits = *data_len <= to - p - 8 - 20;
+    return *len != 0 && memcmp(b + 8, b + 16, 8) == 0 && (len_fits || data_fits);
+  };
   std::set<uint64_t> seen;
-  uint64_t k = std::max<uint64_t>(from, 8) + 8;
-  while (k + 8 + kRecordHeaderSize <= to) {
-    file_.Seek(k - 8);
-    std::string_view w;
-    DURUS_RETURN_IF_ERROR(file_.Read(kScanWindow, &w));
-    size_t i = 0;
-    uint64_t next = 0;
-    for (; i + 28 <= w.size() && k + i + 8 + kRecordHeaderSize <= to; ++i) {
-      const char* b = w.data() + i;
-      uint64_t len = GetU64(b);
-      if (len == 0 || memcmp(b + 8, b + 16, 8) != 0) continue;
-      uint64_t at = k + i;  // the item's oid
-      uint64_t data_len = GetU32(b + 24);
-      bool len_fits = len >= kMinItem - 8 && len <= to - at;
-      bool data_fits = data_len <= to - at - 20;
-      if (!len_fits && !data_fits) continue;
-      Oid oid = Oid::FromBytes(b + 8);
-      if (seen.insert(oid.value()).second) lost_.push_back(LostVersion{oid, at - 8});
-      next = at + (len_fits ? len : 20 + data_len);
-      break;
-    }
-    if (next != 0) {
-      k = next;
-    } else if (i == 0) {
-      break;
-    } else {
-      k += i;
-    }
+  uint64_t len = 0, data_len = 0;
+  for (uint64_t k = std::max<uint64_t>(from, 8);;) {
+    bool found = false;
+    DURUS_RETURN_IF_ERROR(ScanFor(
+        &file_, &k, to - 8 - 8 - kRecordHeaderSize, 28,
+        [&](const char* b, uint64_t p) { return fits(b, p, &len, &data_len); }, &found));
+    if (!found) return Status::OK();
+    file_.Seek(k + 8);
+    std::string_view b;
+    DURUS_RETURN_IF_ERROR(file_.Read(8, &b));
+    Oid oid = Oid::FromBytes(b.data());
+    if (seen.insert(oid.value()).second) lost_.push_back(LostVersion{oid, k});
+    k += len >= kMinItem - 8 && len <= to - k - 8 ? 8 + len : 8 + 8 + 20 + data_len;
   }
-  return Status::OK();
 }
 
 Status ShelfSource::Torn(uint64_t offset, uint64_t records, const std::string& detail,
