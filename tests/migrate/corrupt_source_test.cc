@@ -62,6 +62,13 @@ void Overwrite(std::string* bytes, uint64_t at, const std::string& with) {
   bytes->replace(at, with.size(), with);
 }
 
+// `bytes` with 4 bytes of 0x7f at `at` (an item's length: far past any
+// end), written to `path`.
+void WriteDamaged(const std::string& path, std::string bytes, uint64_t at) {
+  Overwrite(&bytes, at, std::string(4, '\x7f'));
+  WriteFile(path, bytes);
+}
+
 bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
@@ -76,10 +83,8 @@ TEST(CorruptShelfTest, DamageInTheMiddleFailsNamingTheOffset) {
   TempDir dir;
   History h = MakeHistory(10, 50);
   ASSERT_EQ(h.final_records.size(), 501u);
-  std::string bytes = h.shelf.bytes;
   uint64_t at = ItemOffset(h, 4, 20);
-  Overwrite(&bytes, at, std::string(4, '\x7f'));
-  WriteFile(dir.Sub("s.durus"), bytes);
+  WriteDamaged(dir.Sub("s.durus"), h.shelf.bytes, at);
 
   MigrateReport r;
   Status s = RunMigrate(dir.Sub("s.durus"), dir.Sub("home"), &r);
@@ -158,10 +163,8 @@ uint64_t ItemSize(const History& h, size_t t, size_t i) {
 TEST(CorruptShelfTest, MiddleDamageSalvagedExactly) {
   TempDir dir;
   History h = MakeHistory(10, 50);
-  std::string bytes = h.shelf.bytes;
   uint64_t at = ItemOffset(h, 4, 20);
-  Overwrite(&bytes, at, std::string(4, '\x7f'));
-  WriteFile(dir.Sub("s.durus"), bytes);
+  WriteDamaged(dir.Sub("s.durus"), h.shelf.bytes, at);
   MigrateReport r;
   Status s = Salvage(dir.Sub("s.durus"), dir.Sub("home"), &r);
   ASSERT_TRUE(s.ok()) << s.ToString();
@@ -294,10 +297,8 @@ TEST(CorruptShelfTest, TornLastTransactionIsSkippedWithAWarning) {
 TEST(CorruptShelfTest, DamageInsideTheCompleteLastTransactionFails) {
   TempDir dir;
   History h = MakeHistory(6, 10);
-  std::string bytes = h.shelf.bytes;
   uint64_t at = ItemOffset(h, 5, 4);
-  Overwrite(&bytes, at, std::string(4, '\x7f'));
-  WriteFile(dir.Sub("s.durus"), bytes);
+  WriteDamaged(dir.Sub("s.durus"), h.shelf.bytes, at);
   ExpectDamageError(dir.Sub("s.durus"), dir.Sub("home"), at);
   MigrateReport r;
   Status s = Salvage(dir.Sub("s.durus"), dir.Sub("home"), &r);
@@ -349,10 +350,8 @@ uint64_t Dfs20RecordOffset(const std::vector<Txn>& txns, size_t t, size_t i) {
 TEST(CorruptDfs20Test, MiddleDamageFailsSalvageSkipsTheRecord) {
   TempDir dir;
   History h = MakeHistory(8, 10);
-  std::string bytes = MakeDfs20(h.txns);
   uint64_t at = Dfs20RecordOffset(h.txns, 3, 4);
-  Overwrite(&bytes, at, std::string(4, '\x7f'));
-  WriteFile(dir.Sub("fs2"), bytes);
+  WriteDamaged(dir.Sub("fs2"), MakeDfs20(h.txns), at);
   ExpectDamageError(dir.Sub("fs2"), dir.Sub("home"), at);
   MigrateReport r;
   Status s = Salvage(dir.Sub("fs2"), dir.Sub("home"), &r);
@@ -390,12 +389,7 @@ TEST(CorruptDumpTest, BadBlockFailsSalvageSkipsExactlyThatBlock) {
                  std::string(2000, static_cast<char>('a' + oid % 26)) + std::to_string(oid * oid));
   }
   MakeHome(dir.Sub("a"), g);
-  ExportOptions eo;
-  eo.home = dir.Sub("a");
-  eo.dest = dir.Sub("d.dump");
-  eo.format = ExportFormat::kDump;
-  ExportReport er;
-  ASSERT_TRUE(Export(eo, &er).ok());
+  ExportDump(dir.Sub("a"), dir.Sub("d.dump"));
   // Which oids each block holds, by reading the intact dump.
   std::map<uint64_t, std::set<uint64_t>> blocks;
   {

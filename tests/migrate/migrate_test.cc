@@ -257,12 +257,7 @@ TEST(MigrateSourceTest, ReadersSurviveRandomDamage) {
   std::vector<std::pair<uint64_t, std::string>> half(all.begin(), all.begin() + 150);
   std::vector<std::pair<uint64_t, std::string>> rest(all.begin() + 150, all.end());
   MakeHome(dir.Sub("home"), g);
-  ExportOptions eo;
-  eo.home = dir.Sub("home");
-  eo.dest = dir.Sub("d.dump");
-  eo.format = ExportFormat::kDump;
-  ExportReport er;
-  ASSERT_TRUE(Export(eo, &er).ok());
+  ExportDump(dir.Sub("home"), dir.Sub("d.dump"));
   struct Image {
     SourceFormat format;
     std::string bytes;
@@ -413,12 +408,7 @@ TEST(MigrateDumpTest, DumpKeepsNextOidAndDetectsDamage) {
     test::Commit(st.get(), {{3100, Rec(3100, {0})}});  // next_oid now 3101
     g[3100] = Rec(3100, {0});
   }
-  ExportOptions eo;
-  eo.home = dir.Sub("a");
-  eo.dest = dir.Sub("d.dump");
-  eo.format = ExportFormat::kDump;
-  ExportReport er;
-  ASSERT_TRUE(Export(eo, &er).ok());
+  ExportDump(dir.Sub("a"), dir.Sub("d.dump"));
   MigrateReport r;
   ASSERT_TRUE(RunMigrate(dir.Sub("d.dump"), dir.Sub("b"), &r).ok());
   EXPECT_EQ(r.next_oid, 3101u);

@@ -183,6 +183,17 @@ inline void MakeHome(const std::string& home, const Records& records) {
 }
 
 
+// `home` exported as a dump to `dest`.
+inline void ExportDump(const std::string& home, const std::string& dest) {
+  ExportOptions eo;
+  eo.home = home;
+  eo.dest = dest;
+  eo.format = ExportFormat::kDump;
+  ExportReport er;
+  Status s = Export(eo, &er);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+}
+
 // A FileStorage2 file byte by byte: one transaction before the index, the
 // index (skipped by the reader: any bytes do), transactions after it.
 inline std::string MakeDfs20(const std::vector<std::vector<std::pair<uint64_t, std::string>>>& txns) {
