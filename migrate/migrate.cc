@@ -358,10 +358,14 @@ Status Migration::Verify() {
 Status Migration::ReportSalvage(const std::map<uint64_t, uint64_t>& lost) {
   for (const SkippedRange& k : source_->skipped()) {
     r_->skipped.push_back(SalvagedRange{k.offset, k.length, k.unit, k.reason});
-    r_->warnings.push_back("salvage: skipped " + std::string(k.unit) + " " +
-                           std::to_string(k.offset) + ".." +
-                           std::to_string(k.offset + k.length - 1) + " (" +
-                           std::to_string(k.length) + "): " + k.reason);
+    std::string where =
+        k.length == 0 ? "nothing at " + std::string(k.unit == std::string("bytes") ? "byte offset"
+                                                                                   : k.unit) +
+                            " " + std::to_string(k.offset)
+                      : std::string(k.unit) + " " + std::to_string(k.offset) + ".." +
+                            std::to_string(k.offset + k.length - 1) + " (" +
+                            std::to_string(k.length) + ")";
+    r_->warnings.push_back("salvage: skipped " + where + ": " + k.reason);
   }
   std::string rec;
   for (const auto& [oid, offset] : lost) {

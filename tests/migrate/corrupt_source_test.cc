@@ -425,6 +425,19 @@ TEST(CorruptDumpTest, BadBlockFailsSalvageSkipsExactlyThatBlock) {
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(Ranges(r), (std::vector<Range>{{block_at, block_len}}));
   EXPECT_EQ(CheckHome(dir.Sub("c")), Without(g, second->second));
+
+  // Truncated (no trailer): an error; salvage keeps every record and
+  // reports where the dump ended.
+  bytes = ReadFile(dir.Sub("d.dump"));
+  uint64_t trailer_at = bytes.size() - kDumpTrailerSize;
+  WriteFile(dir.Sub("short.dump"), bytes.substr(0, trailer_at));
+  ExpectDamageError(dir.Sub("short.dump"), dir.Sub("d"), trailer_at);
+  s = Salvage(dir.Sub("short.dump"), dir.Sub("d"), &r);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(Ranges(r), (std::vector<Range>{{trailer_at, 0}}));
+  EXPECT_TRUE(Contains(r.warnings[0], "nothing at byte offset " + std::to_string(trailer_at)))
+      << r.warnings[0];
+  EXPECT_EQ(CheckHome(dir.Sub("d")), g);
 }
 
 }  // namespace
