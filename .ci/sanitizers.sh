@@ -41,7 +41,7 @@ configure_build() {  # dir sanitizer targets...
 targets=(durus-bdb)
 for t in record_test contract_test refcount_test model_test crash_test durability_test \
          cli_test concurrency_test server_test access_test gc_collect_test gc_trace_test gc_verify_test \
-         gc_crash_test gc_unit_test migrate_test check_home \
+         gc_crash_test gc_unit_test migrate_test migrate_corrupt_test check_home \
          durus_crash_loop durus_check_store fault_test durus_fault_server backup_join_test \
          salvage_test damage_test disk_test pitr_test gc_verify_damage_test; do
   targets+=("$t")

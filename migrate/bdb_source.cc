@@ -2,6 +2,14 @@
 // a home): opened read-only through OpenBdbStorage, so the garbage
 // collector does not run and nothing in it changes, and scanned in oid
 // order in batches.
+//
+// A damaged home: a read error is Corruption naming the home and the oid
+// the scan had reached.  A damaged page can also make Berkeley DB return
+// fewer records, or keys out of order, without an error; so the oids must
+// increase and, at the end, the records read must be as many (and as
+// large) as the home's own counters say.  Under salvage a shortfall is
+// reported (which oids is unknown) instead of failing; a read error still
+// fails (Berkeley DB cannot position a cursor past a damaged page).
 #include "bdb/bdb_storage.h"
 #include "migrate/source.h"
 
@@ -13,7 +21,8 @@ constexpr size_t kBatch = 2048;
 
 class BdbSource : public RecordSource {
  public:
-  explicit BdbSource(std::string path) : path_(std::move(path)) {}
+  BdbSource(std::string path, SourceOptions options)
+      : path_(std::move(path)), options_(options) {}
   ~BdbSource() override {
     if (storage_) storage_->Close().IgnoreError();
   }
@@ -34,26 +43,51 @@ class BdbSource : public RecordSource {
 
   Status Next(SourceItem* item, bool* done) override {
     if (pos_ >= batch_.size()) {
-      if (exhausted_) {
-        *done = true;
-        return Status::OK();
+      if (exhausted_) return End(done);
+      Status s = storage_->Scan(next_, kBatch, &batch_);
+      if (!s.ok() && !s.IsCorruption()) return s;
+      if (!s.ok()) {
+        return Status::Corruption(path_ + ": cannot read the records from oid " +
+                                  OidToString(next_) + " on: " + s.message() +
+                                  "; the home is damaged: `durus-bdb verify` it, or recover "
+                                  "what its files hold with `durus-bdb salvage`");
       }
-      DURUS_RETURN_IF_ERROR(storage_->Scan(next_, kBatch, &batch_));
       pos_ = 0;
       if (batch_.size() < kBatch) exhausted_ = true;
-      if (batch_.empty()) {
-        *done = true;
-        return Status::OK();
+      for (const auto& [oid, record] : batch_) {
+        if (oid.value() < next_.value()) {
+          return Status::Corruption(path_ + ": records.db returned oid " + OidToString(oid) +
+                                    " after oid " + OidToString(next_) +
+                                    ": the home is damaged (`durus-bdb verify` it)");
+        }
+        next_ = Oid(oid.value() + 1);
       }
-      next_ = Oid(batch_.back().first.value() + 1);
+      if (batch_.empty()) return End(done);
     }
     *done = false;
     const auto& [oid, record] = batch_[pos_++];
     bytes_ += record.size();
+    ++read_;
     item->oid = oid;
     item->record = record;
     item->offset = 0;
     return CheckItem(path_ + " (oid " + OidToString(oid) + ")", oid, record, 0);
+  }
+
+  // The end: the counts must agree with the home's counters.
+  Status End(bool* done) {
+    *done = true;
+    if (read_ == total_records_ && bytes_ == total_bytes_) return Status::OK();
+    std::string what = "read " + std::to_string(read_) + " records (" + std::to_string(bytes_) +
+                       " bytes) but the home counts " + std::to_string(total_records_) + " (" +
+                       std::to_string(total_bytes_) + " bytes)";
+    if (!options_.salvage) {
+      return Status::Corruption(path_ + ": " + what + ": the home is damaged; " + kSalvageHint +
+                                " (or `durus-bdb verify` it)");
+    }
+    skipped_.push_back(SkippedRange{0, total_records_ > read_ ? total_records_ - read_ : 0,
+                                    "records", what + " (which oids is unknown)"});
+    return Status::OK();
   }
 
   uint64_t bytes_read() const override { return bytes_; }
@@ -63,19 +97,20 @@ class BdbSource : public RecordSource {
 
  private:
   const std::string path_;
+  const SourceOptions options_;
   std::unique_ptr<Storage> storage_;
   std::vector<std::pair<Oid, std::string>> batch_;
   size_t pos_ = 0;
   Oid next_{0};
   bool exhausted_ = false;
-  uint64_t bytes_ = 0, total_bytes_ = 0, total_records_ = 0, next_oid_ = 0;
+  uint64_t bytes_ = 0, read_ = 0, total_bytes_ = 0, total_records_ = 0, next_oid_ = 0;
 };
 
 }  // namespace
 
 Status OpenBdbSource(const std::string& path, const SourceOptions& options,
                      std::unique_ptr<RecordSource>* out) {
-  auto src = std::make_unique<BdbSource>(path);
+  auto src = std::make_unique<BdbSource>(path, options);
   DURUS_RETURN_IF_ERROR(src->Init());
   *out = std::move(src);
   return Status::OK();

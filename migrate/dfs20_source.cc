@@ -6,13 +6,20 @@
 //   more transactions after the index
 //
 // The index is skipped: scanning every record, last version winning, gives
-// what the index would.  What precedes the index was complete when the
-// index was written (a pack renames a finished file into place), so damage
-// there is corruption.  A transaction after the index without its
-// terminator, or with a record length below 12 (Durus: "Bad record size")
-// or past the end of the file, is the torn tail, as Durus's repair=True
-// would truncate it.  Each such transaction is checked before any of its
-// records is handed out.
+// what the index would.  A record is valid if it fits where it is and its
+// framing checks (CheckItem); a transaction is valid if its records are
+// and it ends with its terminator.
+//
+// What precedes the index was complete when the index was written (a pack
+// renames a finished file into place), so damage there is corruption.  A
+// malformed transaction after the index is the torn tail a crash leaves --
+// skipped, as Durus's repair=True would truncate it -- only if it runs to
+// the end of the file without its terminator and no valid transaction
+// (records ending in a terminator) follows it.  Anything else is damage:
+// Corruption naming the offset, or under salvage, resynchronisation on
+// the next valid record, with every skipped range reported and, where the
+// damaged record's header is still plausible, its oid.  Each transaction
+// after the index is checked before any of its records is handed out.
 #include <cstring>
 
 #include "engine/record.h"
@@ -39,21 +46,34 @@ class Dfs20Source : public RecordSource {
  private:
   Status Corrupt(uint64_t offset, const std::string& what) {
     return Status::Corruption(path_ + ": corrupt FileStorage2 file at byte offset " +
-                              std::to_string(offset) + ": " + what);
+                              std::to_string(offset) + ": " + what + "; " + kSalvageHint);
   }
-  Status Torn(uint64_t offset, const std::string& detail, bool* done);
-  // Find the end of the transaction starting at `start` (just past its
-  // terminator); *ok false if it is malformed or cut short.
-  Status CheckTransaction(uint64_t start, bool* ok, uint64_t* end, std::string* why);
+  // *len: the u32 at `pos` if the 4 bytes are before `limit`.
+  Status ReadLen(uint64_t pos, uint64_t limit, uint32_t* len, bool* ok);
+  // The record (with its length) at `pos` if valid and ending by `limit`.
+  Status ValidRecord(uint64_t pos, uint64_t limit, bool* ok, uint64_t* end, std::string* why);
+  // Valid records from `start` up to a terminator: *terminated and *stop
+  // (just past the terminator, or the first invalid record).
+  Status Chain(uint64_t start, bool* terminated, uint64_t* stop, uint64_t* count,
+               std::string* why);
+  // From *pos, the first position whose length fits before `limit`
+  // (*found), else *pos = limit.
+  Status NextCandidate(uint64_t* pos, uint64_t limit, bool* found);
+  Status NextChain(uint64_t from, uint64_t* q);
+  Status NextRecord(uint64_t from, uint64_t limit, uint64_t* r);
+  Status Skip(uint64_t from, uint64_t to, const std::string& why);
+  Status Torn(uint64_t offset, uint64_t records, const std::string& detail, bool* done);
+  Status StartTransaction(uint64_t pos, bool* done);
   Status SkipIndex();
+  Status FindIndex(bool* found);
 
   const std::string path_;
   const SourceOptions options_;
   FileReader file_;
   uint64_t index_offset_ = 0;
   bool index_done_ = false;
-  bool in_txn_ = false;       // inside a transaction already checked or pre-index
-  uint64_t txn_end_ = 0;      // just past the terminator of a checked transaction
+  uint64_t cur_ = kHeaderSize;  // the next record or terminator
+  uint64_t region_end_ = 0;     // end of what is being read
 };
 
 Status Dfs20Source::Init() {
@@ -66,10 +86,53 @@ Status Dfs20Source::Init() {
   if (b.size() < kHeaderSize) return Corrupt(kMagicSize, "file truncated inside the header");
   index_offset_ = GetU64(b.data() + kMagicSize);
   if (index_offset_ < kHeaderSize || index_offset_ > file_.size() - 8) {
-    return Corrupt(kMagicSize, "index offset " + std::to_string(index_offset_) +
-                                   " outside the file (" + std::to_string(file_.size()) +
-                                   " bytes)");
+    std::string why = "index offset " + std::to_string(index_offset_) +
+                      " outside the file (" + std::to_string(file_.size()) + " bytes)";
+    if (!options_.salvage) return Corrupt(kMagicSize, why);
+    bool found = false;
+    DURUS_RETURN_IF_ERROR(FindIndex(&found));
+    if (!found) {
+      return Status::Corruption(path_ + ": corrupt FileStorage2 file at byte offset " +
+                                std::to_string(kMagicSize) + ": " + why +
+                                "; salvage found no index after the first transactions");
+    }
+    DURUS_RETURN_IF_ERROR(Skip(kMagicSize, kHeaderSize,
+                               why + ": the index is at byte offset " +
+                                   std::to_string(index_offset_)));
   }
+  cur_ = kHeaderSize;
+  region_end_ = index_offset_;
+  return Status::OK();
+}
+
+// Salvage with a damaged index offset: the index is where the records
+// before it stop, if a plausible index (u64 n, then a zlib stream) is there.
+Status Dfs20Source::FindIndex(bool* found) {
+  *found = false;
+  uint64_t pos = kHeaderSize;
+  for (;;) {
+    uint32_t len = 0;
+    bool ok = false;
+    DURUS_RETURN_IF_ERROR(ReadLen(pos, file_.size(), &len, &ok));
+    if (ok && len == 0) {
+      pos += 4;
+      continue;
+    }
+    uint64_t end = 0;
+    DURUS_RETURN_IF_ERROR(ValidRecord(pos, file_.size(), &ok, &end, nullptr));
+    if (ok) {
+      pos = end;
+      continue;
+    }
+    break;
+  }
+  file_.Seek(pos);
+  std::string_view b;
+  DURUS_RETURN_IF_ERROR(file_.Read(9, &b));
+  if (b.size() < 9 || static_cast<unsigned char>(b[8]) != 0x78) return Status::OK();
+  if (GetU64(b.data()) > file_.size() - pos - 8) return Status::OK();
+  index_offset_ = pos;
+  *found = true;
   return Status::OK();
 }
 
@@ -83,12 +146,160 @@ Status Dfs20Source::SkipIndex() {
     return Corrupt(index_offset_, "the index (" + std::to_string(n) +
                                       " bytes) runs past the end of the file: truncated file");
   }
-  file_.Seek(index_offset_ + 8 + n);
+  cur_ = region_end_ = index_offset_ + 8 + n;
   index_done_ = true;
   return Status::OK();
 }
 
-Status Dfs20Source::Torn(uint64_t offset, const std::string& detail, bool* done) {
+Status Dfs20Source::ReadLen(uint64_t pos, uint64_t limit, uint32_t* len, bool* ok) {
+  *ok = false;
+  if (limit < pos + 4) return Status::OK();
+  file_.Seek(pos);
+  std::string_view b;
+  DURUS_RETURN_IF_ERROR(file_.Read(4, &b));
+  if (b.size() < 4) return Status::OK();
+  *len = GetU32(b.data());
+  *ok = true;
+  return Status::OK();
+}
+
+Status Dfs20Source::ValidRecord(uint64_t pos, uint64_t limit, bool* ok, uint64_t* end,
+                                std::string* why) {
+  uint32_t len = 0;
+  DURUS_RETURN_IF_ERROR(ReadLen(pos, limit, &len, ok));
+  if (!*ok) {
+    if (why != nullptr) *why = "partial record length";
+    return Status::OK();
+  }
+  *ok = false;
+  if (len < kRecordHeaderSize) {
+    if (why != nullptr) *why = "bad record size " + std::to_string(len);
+    return Status::OK();
+  }
+  if (len > limit - pos - 4) {
+    if (why != nullptr) *why = "record of " + std::to_string(len) + " bytes runs past " +
+           (limit == file_.size() ? std::string("the end of the file")
+                                  : "byte offset " + std::to_string(limit));
+    return Status::OK();
+  }
+  std::string_view rec;
+  DURUS_RETURN_IF_ERROR(file_.Read(len, &rec));
+  if (rec.size() != len) {
+    if (why != nullptr) *why = "short read";
+    return Status::OK();
+  }
+  Oid oid = Oid::FromBytes(rec.data());
+  if (!CheckItem(path_, oid, rec, pos).ok()) {
+    if (why != nullptr) *why = "malformed record of oid " + OidToString(oid);
+    return Status::OK();
+  }
+  *ok = true;
+  *end = pos + 4 + len;
+  return Status::OK();
+}
+
+Status Dfs20Source::Chain(uint64_t start, bool* terminated, uint64_t* stop, uint64_t* count,
+                          std::string* why) {
+  uint64_t pos = start;
+  *count = 0;
+  *terminated = false;
+  for (;;) {
+    uint32_t len = 0;
+    bool ok = false;
+    DURUS_RETURN_IF_ERROR(ReadLen(pos, file_.size(), &len, &ok));
+    if (!ok) {
+      if (why != nullptr) *why = "no transaction terminator before the end of the file";
+      break;
+    }
+    if (len == 0) {
+      *terminated = true;
+      pos += 4;
+      break;
+    }
+    uint64_t end = 0;
+    DURUS_RETURN_IF_ERROR(ValidRecord(pos, file_.size(), &ok, &end, why));
+    if (!ok) break;
+    pos = end;
+    ++*count;
+  }
+  *stop = pos;
+  return Status::OK();
+}
+
+// Both scans filter candidates (a length that fits) before the full
+// check, which moves the reader.
+Status Dfs20Source::NextCandidate(uint64_t* pos, uint64_t limit, bool* found) {
+  *found = false;
+  if (limit < 4 + kRecordHeaderSize) {
+    *pos = limit;
+    return Status::OK();
+  }
+  auto fits = [limit](const char* b, uint64_t p) {
+    uint32_t len = GetU32(b);
+    return len >= kRecordHeaderSize && len <= limit - p - 4;
+  };
+  DURUS_RETURN_IF_ERROR(ScanFor(&file_, pos, limit - 4 - kRecordHeaderSize, 4, fits, found));
+  if (!*found) *pos = limit;
+  return Status::OK();
+}
+
+Status Dfs20Source::NextChain(uint64_t from, uint64_t* q) {
+  uint64_t pos = from;
+  while (pos + 4 + kRecordHeaderSize + 4 <= file_.size()) {
+    bool found = false;
+    DURUS_RETURN_IF_ERROR(NextCandidate(&pos, file_.size(), &found));
+    if (!found) continue;
+    bool terminated = false;
+    uint64_t stop = 0, count = 0;
+    DURUS_RETURN_IF_ERROR(Chain(pos, &terminated, &stop, &count, nullptr));
+    if (terminated && count > 0) {
+      *q = pos;
+      return Status::OK();
+    }
+    ++pos;
+  }
+  *q = file_.size();
+  return Status::OK();
+}
+
+Status Dfs20Source::NextRecord(uint64_t from, uint64_t limit, uint64_t* r) {
+  uint64_t pos = from;
+  while (pos + 4 + kRecordHeaderSize <= limit) {
+    bool found = false;
+    DURUS_RETURN_IF_ERROR(NextCandidate(&pos, limit, &found));
+    if (!found) continue;
+    bool ok = false;
+    uint64_t end = 0;
+    DURUS_RETURN_IF_ERROR(ValidRecord(pos, limit, &ok, &end, nullptr));
+    if (ok) {
+      *r = pos;
+      return Status::OK();
+    }
+    ++pos;
+  }
+  *r = limit;
+  return Status::OK();
+}
+
+// The damaged record's oid is reported if its header still looks like one
+// (the data length fits the skipped range): a FileStorage2 record carries
+// its oid only once, so this is the best evidence there is.
+Status Dfs20Source::Skip(uint64_t from, uint64_t to, const std::string& why) {
+  if (to <= from) return Status::OK();
+  skipped_.push_back(SkippedRange{from, to - from, "bytes", why});
+  if (to - from >= 4 + kRecordHeaderSize) {
+    file_.Seek(from + 4);
+    std::string_view b;
+    DURUS_RETURN_IF_ERROR(file_.Read(kRecordHeaderSize, &b));
+    if (b.size() == kRecordHeaderSize && GetU32(b.data() + 8) <= to - from - 4 - kRecordHeaderSize) {
+      lost_.push_back(LostVersion{Oid::FromBytes(b.data()), from});
+    }
+  }
+  return Status::OK();
+}
+
+Status Dfs20Source::Torn(uint64_t offset, uint64_t records, const std::string& detail,
+                         bool* done) {
   uint64_t bytes = file_.size() - offset;
   if (options_.strict) {
     return Status::Corruption(path_ + ": torn last transaction at byte offset " +
@@ -98,87 +309,90 @@ Status Dfs20Source::Torn(uint64_t offset, const std::string& detail, bool* done)
   torn_.present = true;
   torn_.offset = offset;
   torn_.bytes = bytes;
+  torn_.records = records;
   torn_.detail = detail;
   file_.Seek(file_.size());
+  cur_ = region_end_ = file_.size();
   *done = true;
   return Status::OK();
 }
 
-Status Dfs20Source::CheckTransaction(uint64_t start, bool* ok, uint64_t* end, std::string* why) {
-  uint64_t pos = start;
-  for (;;) {
-    file_.Seek(pos);
-    std::string_view b;
-    DURUS_RETURN_IF_ERROR(file_.Read(4, &b));
-    if (b.size() < 4) {
-      *ok = false;
-      *why = "no transaction terminator before the end of the file";
-      return Status::OK();
-    }
-    uint32_t len = GetU32(b.data());
-    if (len == 0) {
-      *ok = true;
-      *end = pos + 4;
-      return Status::OK();
-    }
-    if (len < kRecordHeaderSize) {
-      *ok = false;
-      *why = "bad record size " + std::to_string(len) + " at byte offset " + std::to_string(pos);
-      return Status::OK();
-    }
-    if (len > file_.size() - pos - 4) {
-      *ok = false;
-      *why = "record at byte offset " + std::to_string(pos) + " runs past the end of the file";
-      return Status::OK();
-    }
-    pos += 4 + uint64_t{len};
+Status Dfs20Source::StartTransaction(uint64_t pos, bool* done) {
+  bool terminated = false;
+  uint64_t stop = 0, count = 0;
+  std::string why;
+  DURUS_RETURN_IF_ERROR(Chain(pos, &terminated, &stop, &count, &why));
+  if (terminated) {
+    cur_ = pos;
+    region_end_ = stop;
+    return Status::OK();
   }
+  uint64_t q = file_.size();
+  DURUS_RETURN_IF_ERROR(NextChain(stop, &q));
+  // A crash leaves records cut off by the end of the file; a record that
+  // is complete but malformed is damage.
+  bool interrupted_write = false;
+  uint32_t len = 0;
+  bool ok = false;
+  DURUS_RETURN_IF_ERROR(ReadLen(stop, file_.size(), &len, &ok));
+  interrupted_write = !ok || (len >= kRecordHeaderSize && len > file_.size() - stop - 4);
+  if (q == file_.size() && interrupted_write) return Torn(pos, count, why, done);
+  if (!options_.salvage) {
+    std::string after = q == file_.size()
+                            ? "the record is complete, so not a torn write"
+                            : "a valid transaction follows at byte offset " + std::to_string(q) +
+                                  ", so this is not a torn last transaction: the file is damaged";
+    return Corrupt(stop, why + " (in the transaction at byte offset " + std::to_string(pos) +
+                             "; " + after + ")");
+  }
+  cur_ = pos;
+  region_end_ = q;
+  return Status::OK();
 }
 
 Status Dfs20Source::Next(SourceItem* item, bool* done) {
   *done = false;
   for (;;) {
-    uint64_t pos = file_.pos();
-    if (!index_done_ && pos == index_offset_) {
+    if (cur_ < region_end_) {
+      uint32_t len = 0;
+      bool ok = false;
+      DURUS_RETURN_IF_ERROR(ReadLen(cur_, region_end_, &len, &ok));
+      if (ok && len == 0) {  // a terminator
+        cur_ += 4;
+        continue;
+      }
+      uint64_t end = 0;
+      std::string why;
+      DURUS_RETURN_IF_ERROR(ValidRecord(cur_, region_end_, &ok, &end, &why));
+      if (!ok) {
+        // Only what precedes the index and a salvaged range are unchecked.
+        if (!options_.salvage) return Corrupt(cur_, why);
+        uint64_t r = region_end_;
+        DURUS_RETURN_IF_ERROR(NextRecord(cur_ + 1, region_end_, &r));
+        DURUS_RETURN_IF_ERROR(Skip(cur_, r, why));
+        cur_ = r;
+        continue;
+      }
+      file_.Seek(cur_ + 4);
+      std::string_view rec;
+      DURUS_RETURN_IF_ERROR(file_.Read(static_cast<size_t>(end - cur_ - 4), &rec));
+      item->oid = Oid::FromBytes(rec.data());
+      item->record = rec;
+      item->offset = cur_;
+      cur_ = end;
+      return Status::OK();
+    }
+    if (!index_done_) {
       DURUS_RETURN_IF_ERROR(SkipIndex());
-      in_txn_ = false;
       continue;
     }
-    bool pre_index = !index_done_;
-    if (!in_txn_) {
-      if (pos >= file_.size()) {
-        if (pre_index) return Corrupt(pos, "the index is missing: truncated file");
-        *done = true;
-        return Status::OK();
-      }
-      if (!pre_index) {
-        bool ok = false;
-        std::string why;
-        DURUS_RETURN_IF_ERROR(CheckTransaction(pos, &ok, &txn_end_, &why));
-        if (!ok) return Torn(pos, why, done);
-        file_.Seek(pos);
-      }
-      in_txn_ = true;
+    if (region_end_ >= file_.size()) {
+      file_.Seek(file_.size());
+      *done = true;
+      return Status::OK();
     }
-    std::string_view b;
-    DURUS_RETURN_IF_ERROR(file_.Read(4, &b));
-    if (b.size() < 4) return Corrupt(pos, "file truncated inside a record length");
-    uint32_t len = GetU32(b.data());
-    if (len == 0) {  // terminator
-      in_txn_ = false;
-      continue;
-    }
-    uint64_t limit = pre_index ? index_offset_ : file_.size();
-    if (len < kRecordHeaderSize || limit < pos + 4 || len > limit - pos - 4) {
-      return Corrupt(pos, "bad record size " + std::to_string(len));
-    }
-    std::string_view rec;
-    DURUS_RETURN_IF_ERROR(file_.Read(len, &rec));
-    if (rec.size() != len) return Corrupt(pos, "short read");
-    item->oid = Oid::FromBytes(rec.data());
-    item->record = rec;
-    item->offset = pos;
-    return CheckItem(path_, item->oid, item->record, pos);
+    DURUS_RETURN_IF_ERROR(StartTransaction(region_end_, done));
+    if (*done) return Status::OK();
   }
 }
 

@@ -14,6 +14,7 @@ namespace durus::migrate {
 namespace {
 constexpr size_t kReadBuffer = size_t{1} << 20;
 constexpr size_t kWriteBuffer = size_t{1} << 20;
+constexpr uint64_t kLookBehind = uint64_t{1} << 16;
 
 Status Errno(const std::string& what, const std::string& path) {
   return Status::IOError(what + " " + path + ": " + strerror(errno));
@@ -54,18 +55,25 @@ void FileReader::Adopt(int fd, std::string name, uint64_t size) {
 void FileReader::Seek(uint64_t pos) { pos_ = pos; }
 
 // Make [pos_, pos_ + n) resident in buf_ (as much of it as the file has).
+// The salvage scans (shelf_source.cc, dfs20_source.cc) step back a little
+// after reading ahead: a refill for a position behind the buffer starts
+// kLookBehind bytes earlier, so they cost no read per candidate.
 Status FileReader::Fill(size_t n) {
-  if (pos_ >= buf_start_ && pos_ + n <= buf_start_ + buf_len_) return Status::OK();
   uint64_t avail = pos_ < size_ ? size_ - pos_ : 0;
-  size_t want = static_cast<size_t>(std::min<uint64_t>(std::max(n, kReadBuffer), avail));
+  size_t need = static_cast<size_t>(std::min<uint64_t>(n, avail));
+  if (pos_ >= buf_start_ && pos_ + need <= buf_start_ + buf_len_) return Status::OK();
+  uint64_t start = pos_;
+  if (pos_ < buf_start_) start = pos_ - std::min<uint64_t>(pos_, kLookBehind);
+  size_t want = static_cast<size_t>(
+      std::min<uint64_t>(std::max(n, kReadBuffer) + (pos_ - start), size_ > start ? size_ - start : 0));
   if (buf_.size() < want) buf_.resize(want);
   // Keep the bytes we already have that the new window still needs.
   size_t have = 0;
-  if (pos_ >= buf_start_ && pos_ < buf_start_ + buf_len_) {
-    have = static_cast<size_t>(buf_start_ + buf_len_ - pos_);
-    memmove(buf_.data(), buf_.data() + (pos_ - buf_start_), have);
+  if (start >= buf_start_ && start < buf_start_ + buf_len_) {
+    have = static_cast<size_t>(buf_start_ + buf_len_ - start);
+    memmove(buf_.data(), buf_.data() + (start - buf_start_), have);
   }
-  buf_start_ = pos_;
+  buf_start_ = start;
   buf_len_ = have;
   while (buf_len_ < want) {
     ssize_t r = pread(fd_, buf_.data() + buf_len_, want - buf_len_,

@@ -99,6 +99,33 @@ class TempFile {
   uint64_t size_ = 0;
 };
 
+// Salvage scans (shelf_source.cc, dfs20_source.cc): from *pos, the first
+// position p <= last whose `need` bytes (all in the file) satisfy
+// pred(bytes, p), read a window at a time so most positions cost a few
+// comparisons.  *found, and *pos = p; else *pos past what was examined.
+template <typename Pred>
+Status ScanFor(FileReader* file, uint64_t* pos, uint64_t last, size_t need, Pred pred,
+               bool* found) {
+  constexpr size_t kWindow = size_t{1} << 16;
+  *found = false;
+  while (*pos <= last) {
+    file->Seek(*pos);
+    std::string_view w;
+    DURUS_RETURN_IF_ERROR(file->Read(kWindow, &w));
+    size_t i = 0;
+    for (; i + need <= w.size() && *pos + i <= last; ++i) {
+      if (pred(w.data() + i, *pos + i)) {
+        *pos += i;
+        *found = true;
+        return Status::OK();
+      }
+    }
+    if (i == 0) break;  // fewer than `need` bytes left
+    *pos += i;
+  }
+  return Status::OK();
+}
+
 // Size of a file, or NotFound.
 Status GetFileSize(const std::string& path, uint64_t* size);
 // fsync the directory holding `path` (after a rename into it).

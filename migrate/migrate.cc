@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <map>
 
 #include "bdb/bulk_loader.h"
 #include "engine/record.h"
@@ -96,7 +97,17 @@ class Migration {
   Status VerifyRecords();
   Status VerifyCounts();
   Status CheckOpens();
+  // Salvage: what the source skipped into the report, and which lost
+  // versions an older one stands in for (after the load).
+  Status ReportSalvage(const std::map<uint64_t, uint64_t>& lost);
   size_t SortBytes() const { return size_t{o_.sort_memory_mb} << 20; }
+  bool AllowDangling() const { return o_.allow_dangling || o_.salvage; }
+  SourceOptions SourceOpts() const {
+    SourceOptions so;
+    so.strict = o_.strict;
+    so.salvage = o_.salvage;
+    return so;
+  }
 
   const MigrateOptions& o_;
   MigrateReport* r_;
@@ -120,9 +131,8 @@ Status Migration::Run() {
     return Status::InvalidArgument("source and target are the same: " + o_.source);
   }
   // Open (and so check) the source before creating anything.
-  SourceOptions so;
-  so.strict = o_.strict;
-  DURUS_RETURN_IF_ERROR(OpenSource(o_.source, format_, so, &source_));
+  r_->salvage = o_.salvage;
+  DURUS_RETURN_IF_ERROR(OpenSource(o_.source, format_, SourceOpts(), &source_));
 
   BulkLoaderOptions lo;
   lo.cache_mb = o_.cache_mb;
@@ -158,15 +168,39 @@ Status Migration::Load() {
   ProgressTracker pt(&o_.progress, "load", source_->total_bytes(), source_->total_records());
   uint64_t n = 0;
   SourceItem item;
+  // Salvage: oid -> offset of its lost version, until a later version
+  // (one at a greater offset) replaces it.  Holds only identified lost
+  // versions, so stays small unless most of the source is damaged.
+  std::map<uint64_t, uint64_t> lost;
+  size_t lost_seen = 0;
+  auto take_lost = [&] {
+    for (; lost_seen < source_->lost().size(); ++lost_seen) {
+      const LostVersion& l = source_->lost()[lost_seen];
+      auto [it, fresh] = lost.emplace(l.oid.value(), l.offset);
+      if (!fresh) {
+        ++r_->lost_superseded;
+        it->second = l.offset;
+      }
+    }
+  };
   for (;;) {
     bool done = false;
     DURUS_RETURN_IF_ERROR(source_->Next(&item, &done));
+    take_lost();
     if (done) break;
+    if (!lost.empty()) {
+      auto it = lost.find(item.oid.value());
+      if (it != lost.end() && item.offset > it->second) {
+        lost.erase(it);
+        ++r_->lost_superseded;
+      }
+    }
     DURUS_RETURN_IF_ERROR(loader_->Put(item.oid, item.record));
     ++n;
     pt.Update(n, source_->bytes_read());
   }
   DURUS_RETURN_IF_ERROR(loader_->FlushRecords());
+  DURUS_RETURN_IF_ERROR(ReportSalvage(lost));
   r_->source_records = n;
   r_->source_bytes = source_->bytes_read();
   const TornTail& torn = source_->torn();
@@ -174,10 +208,13 @@ Status Migration::Load() {
     r_->torn_tail = true;
     r_->torn_offset = torn.offset;
     r_->torn_bytes = torn.bytes;
+    r_->torn_records = torn.records;
     r_->warnings.push_back("torn last transaction at byte offset " +
                            std::to_string(torn.offset) + " skipped (" + torn.detail + "; " +
-                           std::to_string(torn.bytes) +
-                           " bytes ignored, as Durus's repair would truncate them)");
+                           std::to_string(torn.bytes) + " bytes, 1 transaction with " +
+                           std::to_string(torn.records) +
+                           " complete record(s), ignored, as Durus's repair would truncate "
+                           "them)");
   }
   pt.Done(n, source_->bytes_read());
   next_oid_hint_ = source_->next_oid_hint();
@@ -224,7 +261,7 @@ Status Migration::Count() {
       examples.push_back("oid " + std::to_string(d.referrer) + " references missing oid " +
                          std::to_string(d.target));
     }
-    if (o_.allow_dangling) return dangling.Add(RefPair{d.referrer, d.target});  // by referrer
+    if (AllowDangling()) return dangling.Add(RefPair{d.referrer, d.target});  // by referrer
     return Status::OK();
   };
   uint64_t counted = 0;
@@ -258,7 +295,7 @@ Status Migration::Count() {
   if (dangling_count > 0) {
     std::string list;
     for (const std::string& e : examples) list += (list.empty() ? "" : "; ") + e;
-    if (!o_.allow_dangling) {
+    if (!AllowDangling()) {
       return Status::Corruption("the source holds " + std::to_string(dangling_count) +
                                 " reference(s) to oids it does not contain (" + list +
                                 (dangling_count > examples.size() ? "; ..." : "") +
@@ -318,13 +355,35 @@ Status Migration::Verify() {
   return Status::OK();
 }
 
+Status Migration::ReportSalvage(const std::map<uint64_t, uint64_t>& lost) {
+  for (const SkippedRange& k : source_->skipped()) {
+    r_->skipped.push_back(SalvagedRange{k.offset, k.length, k.unit, k.reason});
+    std::string where =
+        k.length == 0 ? "nothing at " + std::string(k.unit == std::string("bytes") ? "byte offset"
+                                                                                   : k.unit) +
+                            " " + std::to_string(k.offset)
+                      : std::string(k.unit) + " " + std::to_string(k.offset) + ".." +
+                            std::to_string(k.offset + k.length - 1) + " (" +
+                            std::to_string(k.length) + ")";
+    r_->warnings.push_back("salvage: skipped " + where + ": " + k.reason);
+  }
+  std::string rec;
+  for (const auto& [oid, offset] : lost) {
+    Status s = loader_->Get(Oid(oid), &rec);
+    if (!s.ok() && !s.IsNotFound()) return s;
+    r_->lost.push_back(LostObject{oid, offset, s.ok()});
+    r_->warnings.push_back("salvage: oid " + std::to_string(oid) + ": its version at byte offset " +
+                           std::to_string(offset) + " was lost; " +
+                           (s.ok() ? "an older version was copied" : "the object is missing"));
+  }
+  return Status::OK();
+}
+
 // Every stored record equals the last version of its oid in the source,
 // and every oid of the source is stored.
 Status Migration::VerifyRecords() {
-  SourceOptions so;
-  so.strict = o_.strict;
   std::unique_ptr<RecordSource> src;
-  DURUS_RETURN_IF_ERROR(OpenSource(o_.source, format_, so, &src));
+  DURUS_RETURN_IF_ERROR(OpenSource(o_.source, format_, SourceOpts(), &src));
   ProgressTracker pt(&o_.progress, "verify", src->total_bytes(), src->total_records());
   ExternalSorter<VerifyEntry> entries(temp_dir_, SortBytes());
   uint64_t seq = 0;
@@ -567,6 +626,13 @@ std::string SummaryLine(const MigrateReport& r) {
                   " unreferenced queued for collection; " + rate;
   if (r.verified) s += "; verified";
   if (r.torn_tail) s += "; torn tail skipped";
+  if (r.salvage) {
+    uint64_t missing = 0;
+    for (const LostObject& l : r.lost) missing += l.older_kept ? 0 : 1;
+    s += "; salvage: " + std::to_string(r.skipped.size()) +
+         " range(s) skipped; lost objects identified: " + std::to_string(missing) +
+         " missing, " + std::to_string(r.lost.size() - missing) + " older version kept";
+  }
   if (r.dangling > 0) s += "; " + std::to_string(r.dangling) + " dangling refs dropped";
   if (r.restarted) s += "; restarted";
   return s;

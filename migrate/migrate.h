@@ -79,12 +79,34 @@ struct MigrateOptions {
   // References to oids the source does not hold are removed from the
   // referring records (and reported) instead of failing the migration.
   bool allow_dangling = false;
+  // Damage in the source (anything but a torn last transaction) is
+  // skipped instead of failing the migration: every skipped range and
+  // every object whose last version was lost is reported (see
+  // MigrateReport).  Implies allow_dangling (a lost object's referrers
+  // would otherwise dangle).
+  bool salvage = false;
   // Where the sort runs go (default: the home directory).  The files are
   // unlinked as soon as they are created, so nothing is left behind.
   std::string temp_dir;
   uint32_t cache_mb = 128;        // Berkeley DB cache while loading
   uint32_t sort_memory_mb = 32;   // per external sort
   ProgressFn progress;            // may be empty
+};
+
+// What salvage skipped: a range of the source, and why.
+struct SalvagedRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  std::string unit;    // "bytes" (sqlite: "row ids")
+  std::string reason;
+};
+
+// An object whose version in a skipped range was identified and not
+// replaced by a later intact version.
+struct LostObject {
+  uint64_t oid = 0;
+  uint64_t offset = 0;     // where the lost version was
+  bool older_kept = false; // an older version was loaded; else the oid is missing
 };
 
 struct MigrateReport {
@@ -100,6 +122,11 @@ struct MigrateReport {
   bool torn_tail = false;       // a torn last transaction was skipped
   uint64_t torn_offset = 0;     // where it started
   uint64_t torn_bytes = 0;      // bytes ignored
+  uint64_t torn_records = 0;    // complete records in the torn transaction
+  bool salvage = false;         // salvage mode was on
+  std::vector<SalvagedRange> skipped;  // every range salvage skipped, in order
+  std::vector<LostObject> lost;        // by oid
+  uint64_t lost_superseded = 0; // lost versions a later intact version replaced
   bool restarted = false;       // an interrupted migration was wiped first
   bool verified = false;
   uint64_t home_data_bytes = 0; // size of the home's .db files at the end

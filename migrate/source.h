@@ -9,7 +9,17 @@
 //
 // Torn tails: a last transaction cut short by a crash (Shelf, FileStorage2)
 // is skipped and described by torn() -- Durus's repair=True would truncate
-// it -- unless `strict`, when it is a Corruption error.
+// it -- unless `strict`, when it is a Corruption error.  A malformed
+// transaction is a torn tail only if no valid transaction follows it:
+// otherwise the file is damaged, and the reader fails with Corruption
+// naming the offset (Durus itself refuses such a file).
+//
+// Salvage (`salvage`): damage is not an error.  The reader skips exactly
+// the bytes it cannot read, resynchronising on the next valid item /
+// record / transaction / block, describes each skipped range in
+// skipped() and every object whose version there it could identify in
+// lost(), and hands out everything intact.  A torn tail is still skipped
+// whole (its transaction was never acknowledged).
 //
 // Ownership: views returned by Next() point into the reader's buffers and
 // stay valid until the next call.  Threading: one thread.
@@ -20,6 +30,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/oid.h"
 #include "engine/status.h"
@@ -37,11 +48,31 @@ struct TornTail {
   bool present = false;
   uint64_t offset = 0;  // start of the torn transaction
   uint64_t bytes = 0;   // bytes ignored from there to the end of the file
+  uint64_t records = 0; // complete records in it (not loaded: never committed)
   std::string detail;
+};
+
+// A range of the source that salvage did not read: bytes; for SQLite a
+// range of row ids; for a durus-bdb home a number of records the home
+// counts but could not be read (offset 0).  `unit` says which.
+struct SkippedRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  const char* unit = "bytes";  // "bytes", "row ids" or "records"
+  std::string reason;
+};
+
+// An object whose version inside a skipped range was identified (Shelf:
+// the oid written twice at an item's start; FileStorage2: the record's
+// header).  Whether a later version replaced it is decided by the caller.
+struct LostVersion {
+  Oid oid;
+  uint64_t offset = 0;  // where the lost version starts
 };
 
 struct SourceOptions {
   bool strict = false;
+  bool salvage = false;
 };
 
 class RecordSource {
@@ -59,10 +90,19 @@ class RecordSource {
   virtual uint64_t next_oid_hint() const { return 0; }
 
   const TornTail& torn() const { return torn_; }
+  // Salvage only; appended as reading goes on (a lost version is reported
+  // before any item after it is handed out).
+  const std::vector<SkippedRange>& skipped() const { return skipped_; }
+  const std::vector<LostVersion>& lost() const { return lost_; }
 
  protected:
   TornTail torn_;
+  std::vector<SkippedRange> skipped_;
+  std::vector<LostVersion> lost_;
 };
+
+// The hint every damage error ends with.
+inline constexpr char kSalvageHint[] = "use --salvage to copy what can be read";
 
 // Open `path` as `format` (kAuto: detect).  Reads and checks the header.
 Status OpenSource(const std::string& path, SourceFormat format, const SourceOptions& options,

@@ -8,6 +8,7 @@
 
 #include "migrate/migrate.h"
 #include "tools/command.h"
+#include "tools/json.h"
 
 namespace durus::tools {
 
@@ -28,6 +29,10 @@ const char kUsage[] =
     "  --verify          re-read the source and check every record and every\n"
     "                    reference count before marking the home complete\n"
     "  --strict          fail on a torn last transaction instead of skipping it\n"
+    "  --salvage         copy what can be read from a damaged source: skip the\n"
+    "                    damaged ranges and report each of them and every object\n"
+    "                    whose last version was lost (implies --allow-dangling)\n"
+    "  --json            print the report as one JSON object on stdout\n"
     "  --allow-dangling  drop references to oids the source does not hold\n"
     "                    (default: report them and fail)\n"
     "  --temp-dir DIR    where the sort files go (default: HOME)\n"
@@ -35,8 +40,10 @@ const char kUsage[] =
     "  --sort-mb N       memory per external sort (default 32)\n"
     "  --quiet           no progress and no summary line\n"
     "\n"
-    "An interrupted migration leaves HOME marked incomplete (durus-bdb refuses\n"
-    "to open it); running the same command again starts it over.\n";
+    "A torn last transaction (a crash during a commit) is skipped with a warning;\n"
+    "damage anywhere else fails naming the file and the byte offset, unless\n"
+    "--salvage.  An interrupted or failed migration leaves no home durus-bdb\n"
+    "would open; running the same command again starts it over.\n";
 
 std::string Human(double bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -64,6 +71,45 @@ bool ParseUint(const std::string& s, uint32_t* out) {
   if (s.empty() || *end != '\0' || v == 0 || v > 1u << 20) return false;
   *out = static_cast<uint32_t>(v);
   return true;
+}
+
+// The report as one JSON object (its warnings included).
+std::string ReportJson(const migrate::MigrateReport& r, const migrate::MigrateOptions& o) {
+  auto u = [](uint64_t v) { return std::to_string(v); };
+  auto b = [](bool v) { return std::string(v ? "true" : "false"); };
+  std::string j = "{\"source\": " + JsonString(o.source) + ", \"home\": " + JsonString(o.home) +
+                  ", \"format\": " + JsonString(migrate::SourceFormatName(r.format)) +
+                  ", \"source_records\": " + u(r.source_records) +
+                  ", \"source_bytes\": " + u(r.source_bytes) + ", \"objects\": " + u(r.objects) +
+                  ", \"record_bytes\": " + u(r.record_bytes) +
+                  ", \"references\": " + u(r.references) + ", \"pending\": " + u(r.pending) +
+                  ", \"next_oid\": " + u(r.next_oid) + ", \"dangling\": " + u(r.dangling) +
+                  ", \"verified\": " + b(r.verified) + ", \"restarted\": " + b(r.restarted) +
+                  ", \"seconds\": " + std::to_string(r.seconds) + ", \"torn_tail\": ";
+  if (r.torn_tail) {
+    j += "{\"offset\": " + u(r.torn_offset) + ", \"bytes\": " + u(r.torn_bytes) +
+         ", \"records\": " + u(r.torn_records) + "}";
+  } else {
+    j += "null";
+  }
+  j += ", \"salvage\": " + b(r.salvage) + ", \"skipped\": [";
+  for (size_t i = 0; i < r.skipped.size(); ++i) {
+    const migrate::SalvagedRange& k = r.skipped[i];
+    j += std::string(i ? ", " : "") + "{\"offset\": " + u(k.offset) + ", \"length\": " +
+         u(k.length) + ", \"unit\": " + JsonString(k.unit) + ", \"reason\": " +
+         JsonString(k.reason) + "}";
+  }
+  j += "], \"lost\": [";
+  for (size_t i = 0; i < r.lost.size(); ++i) {
+    const migrate::LostObject& l = r.lost[i];
+    j += std::string(i ? ", " : "") + "{\"oid\": " + u(l.oid) + ", \"offset\": " + u(l.offset) +
+         ", \"older_version_kept\": " + b(l.older_kept) + "}";
+  }
+  j += "], \"lost_superseded\": " + u(r.lost_superseded) + ", \"warnings\": [";
+  for (size_t i = 0; i < r.warnings.size(); ++i) {
+    j += std::string(i ? ", " : "") + JsonString(r.warnings[i]);
+  }
+  return j + "]}";
 }
 
 }  // namespace
@@ -102,7 +148,7 @@ namespace {
 int RunMigrate(const std::vector<std::string>& args) {
   const std::string cmd = "migrate";
   migrate::MigrateOptions o;
-  bool quiet = false;
+  bool quiet = false, json = false;
   std::vector<std::string> positional;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -129,6 +175,10 @@ int RunMigrate(const std::vector<std::string>& args) {
       o.strict = true;
     } else if (a == "--allow-dangling") {
       o.allow_dangling = true;
+    } else if (a == "--salvage") {
+      o.salvage = true;
+    } else if (a == "--json") {
+      json = true;
     } else if (a == "--quiet" || a == "-q") {
       quiet = true;
     } else if (a == "--temp-dir") {
@@ -146,12 +196,16 @@ int RunMigrate(const std::vector<std::string>& args) {
   if (positional.size() != 2) return Fail(cmd, "expected SOURCE HOME (see --help)", 2);
   o.source = positional[0];
   o.home = positional[1];
-  if (!quiet && StderrIsTerminal()) o.progress = TerminalProgress();
+  if (!quiet && !json && StderrIsTerminal()) o.progress = TerminalProgress();
   migrate::MigrateReport report;
   Status s = migrate::Migrate(o, &report);
   for (const std::string& w : report.warnings) std::cerr << "durus-bdb migrate: warning: " << w << "\n";
   if (!s.ok()) return FailStatus(cmd, s);
-  if (!quiet) std::cout << migrate::SummaryLine(report) << std::endl;
+  if (json) {
+    std::cout << ReportJson(report, o) << std::endl;
+  } else if (!quiet) {
+    std::cout << migrate::SummaryLine(report) << std::endl;
+  }
   return 0;
 }
 

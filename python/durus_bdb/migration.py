@@ -56,7 +56,8 @@ def _require():
 
 
 def migrate(source, home, *, format="auto", durability="sync", verify=False,
-            strict=False, allow_dangling=False, temp_dir=None, cache_mb=128,
+            strict=False, allow_dangling=False, salvage=False, temp_dir=None,
+            cache_mb=128,
             sort_mb=32, progress=None):
     """Copy the Durus storage `source` into the new durus-bdb home `home`.
 
@@ -73,6 +74,12 @@ def migrate(source, home, *, format="auto", durability="sync", verify=False,
     strict          fail on a torn last transaction instead of skipping it.
     allow_dangling  drop references to oids the source lacks (reported)
                     instead of failing.
+    salvage         copy what can be read from a damaged source: skip the
+                    damaged ranges instead of failing, and report each of
+                    them and every object whose last version was lost
+                    (implies allow_dangling).  Without it, damage anywhere
+                    but a torn last transaction is an error naming the
+                    offset.
     temp_dir        where the external-sort runs go (default: the home).
     cache_mb        Berkeley DB cache while loading.
     sort_mb         memory per external sort.
@@ -84,8 +91,12 @@ def migrate(source, home, *, format="auto", durability="sync", verify=False,
 
     Returns the report as a dict: format, source_records, source_bytes,
     objects, record_bytes, references, pending, next_oid, dangling,
-    torn_tail, torn_offset, torn_bytes, restarted, verified,
-    home_data_bytes, seconds, warnings (list of str), summary (one line).
+    torn_tail, torn_offset, torn_bytes, torn_records, restarted, verified,
+    home_data_bytes, seconds, warnings (list of str), summary (one line),
+    salvage, skipped (list of dicts: offset, length, unit -- "bytes", or
+    "row ids" for SQLite -- and reason), lost (list of dicts: oid, offset,
+    older_version_kept) and lost_superseded (lost versions a later intact
+    version replaced).
 
     Errors: InvalidArgumentError (a ValueError) for an unknown magic or an
     empty source or a non-empty home; StorageError for a missing source
@@ -98,6 +109,7 @@ def migrate(source, home, *, format="auto", durability="sync", verify=False,
         _path("source", source), _path("home", home), _str("format", format),
         _str("durability", durability), _bool("verify", verify),
         _bool("strict", strict), _bool("allow_dangling", allow_dangling),
+        _bool("salvage", salvage),
         "" if temp_dir is None else _path("temp_dir", temp_dir),
         _uint("cache_mb", cache_mb, 1), _uint("sort_mb", sort_mb, 1),
         _callable(progress))

@@ -68,7 +68,7 @@ py::list Strings(const std::vector<std::string>& v) {
 
 py::dict MigrateBinding(const std::string& source, const std::string& home,
                         const std::string& format, const std::string& durability,
-                        bool verify, bool strict, bool allow_dangling,
+                        bool verify, bool strict, bool allow_dangling, bool salvage,
                         const std::string& temp_dir, uint32_t cache_mb, uint32_t sort_mb,
                         py::object progress) {
   migrate::MigrateOptions o;
@@ -83,6 +83,7 @@ py::dict MigrateBinding(const std::string& source, const std::string& home,
   o.verify = verify;
   o.strict = strict;
   o.allow_dangling = allow_dangling;
+  o.salvage = salvage;
   o.temp_dir = temp_dir;
   o.cache_mb = cache_mb;
   o.sort_memory_mb = sort_mb;
@@ -111,6 +112,28 @@ py::dict MigrateBinding(const std::string& source, const std::string& home,
   d["torn_tail"] = r.torn_tail;
   d["torn_offset"] = r.torn_offset;
   d["torn_bytes"] = r.torn_bytes;
+  d["torn_records"] = r.torn_records;
+  d["salvage"] = r.salvage;
+  py::list skipped;
+  for (const migrate::SalvagedRange& k : r.skipped) {
+    py::dict e;
+    e["offset"] = k.offset;
+    e["length"] = k.length;
+    e["unit"] = k.unit;
+    e["reason"] = k.reason;
+    skipped.append(e);
+  }
+  d["skipped"] = skipped;
+  py::list lost;
+  for (const migrate::LostObject& l : r.lost) {
+    py::dict e;
+    e["oid"] = l.oid;
+    e["offset"] = l.offset;
+    e["older_version_kept"] = l.older_kept;
+    lost.append(e);
+  }
+  d["lost"] = lost;
+  d["lost_superseded"] = r.lost_superseded;
   d["restarted"] = r.restarted;
   d["verified"] = r.verified;
   d["home_data_bytes"] = r.home_data_bytes;

@@ -2,10 +2,13 @@
 // Shelf and FileStorage2 files and of durus-bdb dumps, chosen at build time
 // by FUZZ_SOURCE_FORMAT (0 Shelf, 1 DFS20, 2 dump).  The input is written to
 // a temporary file (the readers stream from a path) and read to the end.
+// The low bit of the input's last byte selects salvage mode (the byte is
+// still part of the file), so resynchronisation is fuzzed too.
 // Invariants: no crash, no out-of-bounds access (ASan), no unbounded
 // allocation (libFuzzer's -rss_limit_mb / -malloc_limit_mb), termination;
-// every item returned is a record valid under its oid; a torn tail is only
-// reported by a successful read.
+// every item returned is a record valid under its oid; every skipped range
+// and lost version lies inside the file, in order, and the skipped ranges
+// do not overlap.
 #include <unistd.h>
 
 #include <cstddef>
@@ -39,6 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fclose(f);
   durus::migrate::SourceOptions options;
   options.strict = (size % 2) == 1;  // both modes
+  options.salvage = size > 0 && (data[size - 1] & 1) != 0;
   std::unique_ptr<durus::migrate::RecordSource> src;
   durus::Status st;
 #if FUZZ_SOURCE_FORMAT == 0
@@ -57,6 +61,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       durus::RecordView v;
       if (!durus::ValidateRecord(item.oid, item.record, &v).ok()) abort();
       if (item.offset > size) abort();
+    }
+    uint64_t end = 0;
+    for (const durus::migrate::SkippedRange& k : src->skipped()) {
+      if (!options.salvage) abort();  // only salvage skips
+      if (k.offset < end || k.offset + k.length > size) abort();
+      end = k.offset + k.length;
+    }
+    for (const durus::migrate::LostVersion& l : src->lost()) {
+      if (l.offset >= size) abort();
     }
   }
   unlink(path.c_str());

@@ -50,6 +50,39 @@ def table_reader_seeds():
         entry(b'\x00', b'') + entry(b'a', b'x' * 1023))
 
 
+def shelf_item_near_middle(data):
+    """The offset of the first item length at or after the middle of a
+    Shelf file (damage there is seen: there are no checksums)."""
+    (n,) = struct.unpack('>Q', data[8:16])
+    (map_bytes,) = struct.unpack('>Q', data[16 + n:24 + n])
+    pos = 16 + n + 8 + map_bytes
+    while pos < len(data):
+        (t,) = struct.unpack('>Q', data[pos:pos + 8])
+        p = pos + 8
+        while p < pos + 8 + t:
+            if p >= len(data) // 2:
+                return p
+            p += 8 + struct.unpack('>Q', data[p:p + 8])[0]
+        pos += 8 + t
+    return len(data) // 2
+
+
+def damaged(data, salvage, at=None):
+    """4 bytes overwritten in the middle (or at `at`); the last byte's low
+    bit selects salvage mode in fuzz_source.cc."""
+    d = bytearray(data)
+    at = len(d) // 2 if at is None else at
+    d[at:at + 4] = b'\x7f' * 4
+    d[-1] = d[-1] | 1 if salvage else d[-1] & ~1
+    return bytes(d)
+
+
+def put_damaged(kind, data):
+    at = shelf_item_near_middle(data) if kind == 'shelf' else None
+    put(kind, 'damaged', damaged(data, False, at))
+    put(kind, 'damaged-salvage', damaged(data, True, at))
+
+
 def main(durus_bdb):
     recs = [rec(0, b'cdurus.persistent_dict\nPersistentDict\nq.x\x9c', [1, 2]),
             rec(1, b'cmod\nThing\nq.state', []),
@@ -86,12 +119,14 @@ def main(durus_bdb):
             data = open(path, 'rb').read()
             put(kind, 'durus', data)
             put(kind, 'torn', data[:-7])
+            put_damaged(kind, data)
         home = os.path.join(tmp, 'home')
         subprocess.check_call([durus_bdb, 'migrate', os.path.join(tmp, 'shelf'), home, '--quiet'])
         subprocess.check_call([durus_bdb, 'export', home, os.path.join(tmp, 'dump'),
                                '--format', 'dump'])
         data = open(os.path.join(tmp, 'dump'), 'rb').read()
         put('dump', 'export', data)
+        put_damaged('dump', data)
         put('dump', 'truncated', data[:len(data) // 2])
     finally:
         shutil.rmtree(tmp)

@@ -16,6 +16,7 @@ Environment (tests/migrate/CMakeLists.txt): DURUS_BDB, MIGRATE_CHECK_HOME,
 DURUS_SOURCE_DIR and PYTHONPATH.  Without Durus the tests skip, except
 under CI=true where that is a failure.
 """
+import json
 import os
 import pty
 import re
@@ -471,6 +472,130 @@ class DamagedSourceTest(MigrateTestCase):
         self.assertIn('truncated', p.stderr)
         self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
         self.assertFalse(os.path.exists(self.path('home')))
+
+    def test_damage_in_the_middle_is_an_error_and_salvage_reports_it(self):
+        """Issue 11, finding 2: a Durus FileStorage of 501 objects with 4
+        bytes overwritten near 47 KB, complete transactions after it.
+        Durus refuses the file; migrate used to take it for a torn tail,
+        drop half the objects and exit 0."""
+        src = self.path('damaged.durus')
+        s = FileStorage(src)
+        conn = Connection(s)
+        root = conn.get_root()
+        for t in range(10):
+            for i in range(50):
+                root['k%d_%d' % (t, i)] = PersistentDict(x='v' * 50, t=t)
+            conn.commit()
+        s.close()
+        intact = durus_records(src, 'shelf')
+        self.assertEqual(len(intact), 501)
+        with open(src, 'rb') as f:
+            data = f.read()
+        # The item (u64 length, oid, record) whose length field is the
+        # first at or after 47000, and its transaction.
+        (n,) = struct.unpack('>Q', data[8:16])
+        (map_bytes,) = struct.unpack('>Q', data[16 + n:24 + n])
+        pos, item, txns_after = 16 + n + 8 + map_bytes, None, 0
+        while pos < len(data):
+            (t,) = struct.unpack('>Q', data[pos:pos + 8])
+            p = pos + 8
+            while p < pos + 8 + t:
+                (length,) = struct.unpack('>Q', data[p:p + 8])
+                if item is None and p >= 47000:
+                    item = (p, 8 + length, data[p + 8:p + 16])
+                p += 8 + length
+            if item is not None and item[0] < pos:
+                txns_after += 1
+            pos += 8 + t
+        at, item_size, lost_oid = item
+        self.assertGreaterEqual(txns_after, 2)
+        with open(src, 'r+b') as f:
+            f.seek(at)
+            f.write(b'\x7f\x7f\x7f\x7f')
+        with self.assertRaises(Exception):  # Durus itself refuses the file
+            FileStorage(src, readonly=True).close()
+
+        p = run('migrate', src, self.path('home'), expect=1)
+        self.assertIn('%s: corrupt Shelf file at byte offset %d' % (src, at), p.stderr)
+        self.assertIn('use --salvage', p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertFalse(os.path.exists(self.path('home')))
+
+        p = run('migrate', src, self.path('home'), '--salvage', '--verify', '--json')
+        report = json.loads(p.stdout)
+        self.assertEqual([(k['offset'], k['length']) for k in report['skipped']],
+                         [(at, item_size)])
+        self.assertEqual([(l['oid'], l['offset'], l['older_version_kept'])
+                          for l in report['lost']],
+                         [(struct.unpack('>Q', lost_oid)[0], at, False)])
+        self.assertIn('salvage: skipped bytes %d..%d' % (at, at + item_size - 1), p.stderr)
+        self.assertTrue(report['verified'])
+        home = self.home_records(self.path('home'))
+        self.assertEqual(set(home), set(intact) - {lost_oid})
+        for oid, rec in home.items():  # the data of every other object intact
+            (dlen,) = struct.unpack('>I', rec[8:12])
+            self.assertEqual(rec[:12 + dlen], intact[oid][:12 + dlen])
+        self.check_home(self.path('home'), 500)
+
+        from durus_bdb import migration
+        if migration._HAVE_MIGRATE:
+            r = migration.migrate(src, self.path('py'), salvage=True)
+            self.assertEqual(r['skipped'], [dict(offset=at, length=item_size, unit='bytes',
+                                                 reason=report['skipped'][0]['reason'])])
+            self.assertEqual(r['objects'], 500)
+            with self.assertRaises(Exception) as cm:
+                migration.migrate(src, self.path('py2'))
+            self.assertIn('byte offset %d' % at, str(cm.exception))
+
+    def test_damaged_sqlite_page_is_an_error_and_salvage_skips_its_rows(self):
+        import sqlite3
+        src = self.path('damaged.sqlite')
+        s = SqliteStorage(src)
+        conn = Connection(s)
+        root = conn.get_root()
+        for i in range(1500):
+            root[i] = PersistentDict(x='%d' % i * 100)
+        conn.commit()
+        s.close()
+        intact = durus_records(src, 'sqlite')
+        page_size = 4096
+        pages = os.path.getsize(src) // page_size
+        with open(src, 'r+b') as f:  # a page in the middle: a leaf of objects
+            f.seek(page_size * (pages // 2))
+            f.write(b'\xff' * 16)
+        # What SQLite still reads, row by row.
+        db = sqlite3.connect('file:%s?mode=ro' % src, uri=True)
+        readable = set()
+        for oid in intact:
+            try:
+                db.execute('SELECT data, refs FROM objects WHERE id = ?',
+                           (struct.unpack('>Q', oid)[0],)).fetchall()
+                readable.add(oid)
+            except sqlite3.DatabaseError:
+                pass
+        db.close()
+        self.assertLess(len(readable), len(intact))
+        self.assertGreater(len(readable), len(intact) // 2)
+
+        p = run('migrate', src, self.path('home'), expect=1)
+        self.assertIn(src + ': cannot read row', p.stderr)
+        self.assertIn('use --salvage', p.stderr)
+        self.assertFalse(os.path.exists(self.path('home')))
+
+        p = run('migrate', src, self.path('home'), '--salvage', '--json')
+        report = json.loads(p.stdout)
+        ids = lambda oids: set(struct.unpack('>Q', o)[0] for o in oids)
+        missing = ids(intact) - ids(readable)
+        for k in report['skipped']:
+            self.assertEqual(k['unit'], 'row ids')
+            inside = set(range(k['offset'], k['offset'] + k['length']))
+            self.assertFalse(inside & ids(readable), 'a readable row was skipped')
+            missing -= inside
+        self.assertEqual(missing, set(), 'unreadable rows outside the skipped ranges')
+        home = self.home_records(self.path('home'))
+        self.assertEqual(set(home), readable)
+        for oid in readable - {struct.pack('>Q', 0)}:
+            self.assertEqual(home[oid], intact[oid])
 
     def test_empty_file_and_wrong_magic(self):
         empty = self.path('empty.durus')
