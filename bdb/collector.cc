@@ -245,11 +245,7 @@ Status BdbStorage::CollectOnce(uint32_t max, uint64_t* collected, uint64_t* byte
   }
   uint64_t objects, bytes, pending;
   DURUS_RETURN_IF_ERROR(
-      AddToMetaCounter(schema::kMetaObjectCount, object_count_, delta.objects, &objects));
-  DURUS_RETURN_IF_ERROR(
-      AddToMetaCounter(schema::kMetaRecordBytes, record_bytes_, delta.bytes, &bytes));
-  DURUS_RETURN_IF_ERROR(
-      AddToMetaCounter(schema::kMetaPendingCount, pending_count_, delta.pending, &pending));
+      CountersAfter(delta.objects, delta.bytes, delta.pending, &objects, &bytes, &pending));
   DURUS_RETURN_IF_ERROR(PutMetaCounters(t, max_stored_next_, objects, bytes, pending));
   ret = txn.Commit(DB_TXN_NOSYNC);
   if (ret != 0) return FromDb(ret, "committing a collector step");

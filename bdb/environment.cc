@@ -39,6 +39,24 @@ std::string LogFileOf(const std::string& text) {
 
 }  // namespace
 
+namespace {
+
+// A handle reporting errors as return codes, its messages kept
+// (DbErrorCallback).
+EnvPtr NewEnv() {
+  EnvPtr env(new DbEnv(DB_CXX_NO_EXCEPTIONS));
+  env->set_errcall(&DbErrorCallback);
+  return env;
+}
+
+int SetCache(DbEnv* env, const BdbOptions& options) {
+  uint64_t cache = uint64_t{options.cache_mb} << 20;
+  return env->set_cachesize(static_cast<u_int32_t>(cache >> 30),
+                            static_cast<u_int32_t>(cache & ((1u << 30) - 1)), 1);
+}
+
+}  // namespace
+
 Status ExplainOpenFailure(const std::string& home, int ret) {
   const std::string detail = LastDbError();
   const std::string what = "opening the Berkeley DB environment in " + home;
@@ -116,11 +134,8 @@ Status MakeDirs(const std::string& path) {
 }
 
 Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPtr* out) {
-  EnvPtr env(new DbEnv(DB_CXX_NO_EXCEPTIONS));
-  env->set_errcall(&DbErrorCallback);
-  uint64_t cache = uint64_t{options.cache_mb} << 20;
-  int ret = env->set_cachesize(static_cast<u_int32_t>(cache >> 30),
-                               static_cast<u_int32_t>(cache & ((1u << 30) - 1)), 1);
+  EnvPtr env = NewEnv();
+  int ret = SetCache(env.get(), options);
   if (ret == 0) {
     // Page locks: a commit of N records of ~300 B touches about N/10 record
     // pages plus count pages; leave room for max_commit_records and for
@@ -178,11 +193,8 @@ Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPt
 }
 
 Status OpenReadOnlySnapshot(const std::string& home, const BdbOptions& options, EnvPtr* out) {
-  EnvPtr env(new DbEnv(DB_CXX_NO_EXCEPTIONS));
-  env->set_errcall(&DbErrorCallback);
-  uint64_t cache = uint64_t{options.cache_mb} << 20;
-  int ret = env->set_cachesize(static_cast<u_int32_t>(cache >> 30),
-                               static_cast<u_int32_t>(cache & ((1u << 30) - 1)), 1);
+  EnvPtr env = NewEnv();
+  int ret = SetCache(env.get(), options);
   if (ret != 0) return FromDb(ret, "configuring a read-only view of " + home);
   // DB_PRIVATE: the cache lives in this process's heap, no region file is
   // written; no log, no transactions, no recovery (the caller checked the

@@ -38,21 +38,29 @@ std::string DescribeHolder(const std::string& home) {
   return s;
 }
 
+namespace {
+
+// flock(fd, op | LOCK_NB); on failure closes fd and says who holds `home`.
+Status LockOrClose(int fd, int op, const std::string& home, const std::string& path) {
+  if (flock(fd, op | LOCK_NB) == 0) return Status::OK();
+  int err = errno;
+  close(fd);
+  if (err == EWOULDBLOCK) {
+    std::string holder = DescribeHolder(home);
+    return Status::Busy("home " + home + " is in use by process " +
+                        (holder.empty() ? std::string("(unknown)") : holder));
+  }
+  return Status::IOError("cannot lock " + path + ": " + strerror(err));
+}
+
+}  // namespace
+
 Status HomeLock::Acquire(const std::string& home) {
   Release();
   std::string path = home + "/" + schema::kLockFile;
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError("cannot open " + path + ": " + strerror(errno));
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
-    close(fd);
-    if (err == EWOULDBLOCK) {
-      std::string holder = DescribeHolder(home);
-      return Status::Busy("home " + home + " is in use by process " +
-                          (holder.empty() ? std::string("(unknown)") : holder));
-    }
-    return Status::IOError("cannot lock " + path + ": " + strerror(err));
-  }
+  DURUS_RETURN_IF_ERROR(LockOrClose(fd, LOCK_EX, home, path));
   std::string me = SelfDescription() + "\n";
   if (ftruncate(fd, 0) != 0 || pwrite(fd, me.data(), me.size(), 0) < 0) {
     // The lock is what matters; the description is a courtesy.
@@ -69,16 +77,7 @@ Status HomeLock::AcquireSharedReadOnly(const std::string& home) {
     if (errno == ENOENT) return Status::OK();
     return Status::IOError("cannot open " + path + ": " + strerror(errno));
   }
-  if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
-    int err = errno;
-    close(fd);
-    if (err == EWOULDBLOCK) {
-      std::string holder = DescribeHolder(home);
-      return Status::Busy("home " + home + " is in use by process " +
-                          (holder.empty() ? std::string("(unknown)") : holder));
-    }
-    return Status::IOError("cannot lock " + path + ": " + strerror(err));
-  }
+  DURUS_RETURN_IF_ERROR(LockOrClose(fd, LOCK_SH, home, path));
   // A clean close empties the file (Release); a crashed holder leaves its
   // description behind.
   std::string holder = DescribeHolder(home);

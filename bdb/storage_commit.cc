@@ -225,12 +225,8 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
   uint64_t next = std::max(max_stored_next_, plan.max_oid.value() + 1);
   next = std::max<uint64_t>(next, next_oid_.load());
   uint64_t objects, bytes, pending;
-  DURUS_RETURN_IF_ERROR(
-      AddToMetaCounter(schema::kMetaObjectCount, object_count_, plan.objects_delta, &objects));
-  DURUS_RETURN_IF_ERROR(
-      AddToMetaCounter(schema::kMetaRecordBytes, record_bytes_, plan.bytes_delta, &bytes));
-  DURUS_RETURN_IF_ERROR(
-      AddToMetaCounter(schema::kMetaPendingCount, pending_count_, pending_delta, &pending));
+  DURUS_RETURN_IF_ERROR(CountersAfter(plan.objects_delta, plan.bytes_delta, pending_delta,
+                                      &objects, &bytes, &pending));
   // Only the counters that changed: the in-memory copies equal meta.db at
   // every writer boundary (each writer updates them under write_mu_ after
   // its transaction committed), so an unchanged one needs no put.

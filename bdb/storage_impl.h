@@ -95,6 +95,10 @@ class BdbStorage : public Storage {
   Status InitializeMeta(DbTxn* txn);
   Status CheckOpen() const;
   uint32_t CommitFlags() const;
+  // The three meta counters after a transaction's changes (write_mu_
+  // held), each through AddToMetaCounter: Corruption instead of a wrap.
+  Status CountersAfter(int64_t objects_delta, int64_t bytes_delta, int64_t pending_delta,
+                       uint64_t* objects, uint64_t* bytes, uint64_t* pending) const;
   // Write the counters into meta.db inside `txn`.
   Status PutMetaCounters(DbTxn* txn, uint64_t next_oid, uint64_t objects, uint64_t bytes,
                          uint64_t pending);

@@ -275,6 +275,16 @@ Status AddToMetaCounter(const char* name, uint64_t value, int64_t delta, uint64_
   return Status::OK();
 }
 
+Status BdbStorage::CountersAfter(int64_t objects_delta, int64_t bytes_delta,
+                                 int64_t pending_delta, uint64_t* objects, uint64_t* bytes,
+                                 uint64_t* pending) const {
+  DURUS_RETURN_IF_ERROR(
+      AddToMetaCounter(schema::kMetaObjectCount, object_count_, objects_delta, objects));
+  DURUS_RETURN_IF_ERROR(
+      AddToMetaCounter(schema::kMetaRecordBytes, record_bytes_, bytes_delta, bytes));
+  return AddToMetaCounter(schema::kMetaPendingCount, pending_count_, pending_delta, pending);
+}
+
 Status BdbStorage::PutMetaCounters(DbTxn* txn, uint64_t next_oid, uint64_t objects,
                                    uint64_t bytes, uint64_t pending) {
   DURUS_RETURN_IF_ERROR(PutMeta(meta_.get(), txn, schema::kMetaNextOid, U64(next_oid)));

@@ -429,15 +429,8 @@ Status Trace::StepOnce(uint32_t max, TraceStepResult* result, bool* retry,
   if (ret != 0) return fail(ret, "saving the trace state");
   if (delta->objects != 0 || delta->bytes != 0 || delta->pending != 0) {
     uint64_t objects, bytes, pending;
-    Status cs = AddToMetaCounter(schema::kMetaObjectCount, s_->object_count_, delta->objects,
-                                 &objects);
-    if (cs.ok()) {
-      cs = AddToMetaCounter(schema::kMetaRecordBytes, s_->record_bytes_, delta->bytes, &bytes);
-    }
-    if (cs.ok()) {
-      cs = AddToMetaCounter(schema::kMetaPendingCount, s_->pending_count_, delta->pending,
-                            &pending);
-    }
+    Status cs = s_->CountersAfter(delta->objects, delta->bytes, delta->pending, &objects, &bytes,
+                                  &pending);
     if (!cs.ok()) return cs;
     Status ms = s_->PutMetaCounters(t, s_->max_stored_next_, objects, bytes, pending);
     if (!ms.ok()) return ms;
