@@ -227,7 +227,14 @@ Status BdbStorage::OpenDatabases() {
     if (spec.db == &meta_) {
       Dbt key = InDbt(schema::kMetaFormatVersion, strlen(schema::kMetaFormatVersion));
       std::string v;
-      initialised = GetInto(meta_.get(), nullptr, &key, &v, 0) == 0;
+      int ret = GetInto(meta_.get(), nullptr, &key, &v, 0);
+      // Only "no such entry" means a new home: an unreadable meta.db (a
+      // page failing its checksum panics the environment) is damage, and
+      // going on would create missing files in it.
+      if (ret != 0 && ret != DB_NOTFOUND) {
+        return FromDb(ret, "reading " + home_ + "/" + schema::kMetaFile);
+      }
+      initialised = ret == 0;
     }
   }
   return Status::OK();
