@@ -367,8 +367,10 @@ std::string OneLine(std::string s, size_t max = 400) {
 // The check of a damaged home, in the child: "KIND\tdetail".  Kinds:
 // CLEAN (all equal, verify clean), OPEN_ERROR, LOAD_ERROR (a record read
 // failed; verify's verdict follows), VERIFY_DAMAGED (verify found damage or
-// problems), and the unacceptable WRONG (a record missing or different
-// without an error) and VERIFY_CLEAN_OVER_DAMAGE.
+// problems), ROLLED_BACK (exactly the state of commit N-k, k in the
+// detail, verify clean: the torn-tail rule), and the unacceptable WRONG (a
+// record missing or different without an error) and
+// VERIFY_CLEAN_OVER_DAMAGE.
 std::string CheckDamagedHome(const std::string& home, const Expected& want) {
   BdbOptions o = WriterOptions();
   o.create_if_missing = false;
