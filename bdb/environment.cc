@@ -209,6 +209,12 @@ Status OpenReadOnlySnapshot(const std::string& home, const BdbOptions& options, 
 Status OpenBtree(DbEnv* env, const std::string& home, const char* file, bool readonly,
                  DbPtr* out, bool create, bool checksums) {
   DbPtr db(new Db(env, 0));
+  // Without exceptions a failed db_create (a panicked environment) leaves a
+  // Db without a handle, and every call on it dereferences null.
+  if (db->get_DB() == nullptr) {
+    return Status::Corruption("cannot open " + home + "/" + file +
+                              ": Berkeley DB stopped the environment (" + DbPanicCause() + ")");
+  }
   // Page checksums (format 2): every page read from disk is checked, so a
   // damaged page is an error instead of a wrong record.  Only takes effect
   // when the file is created; an existing file keeps what it was made with

@@ -169,7 +169,9 @@ Status CheckLog(const std::string& home, bool last_file_only, LogCheck* out) {
     if (!out->damaged) {
       At stop;
       size_t off = Walk(f, 0, &out->records, &stop);
-      if (stop == At::kEnd && off >= f.data_end()) continue;  // intact to its end
+      // Intact to its end; but a file without a single record (not even
+      // the persist record every log file starts with) was emptied.
+      if (stop == At::kEnd && off >= f.data_end() && off > 0) continue;
       out->damaged = true;
       out->file = names[i];
       out->offset = off;

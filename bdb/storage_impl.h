@@ -90,6 +90,9 @@ class BdbStorage : public Storage {
   // Reads the log before recovery runs and refuses or repairs what
   // recovery would get wrong (bdb/log_check.h).
   Status CheckLogBeforeRecovery();
+  // An open that failed because the log ends before what the database
+  // files hold: one error naming the log file (else `failure` unchanged).
+  Status ExplainLogEndingEarly(const Status& failure) const;
   Status OpenDatabases();
   Status LoadMeta();
   Status InitializeMeta(DbTxn* txn);
@@ -121,6 +124,10 @@ class BdbStorage : public Storage {
   bool snapshot_ = false;
   // The lock file still named a process when we opened: it crashed.
   bool previous_holder_crashed_ = false;
+  // Set when the open cut a torn log tail ("HOME/log.N at offset X"): if
+  // the open then fails, the cut lost more than a torn write
+  // (ExplainLogEndingEarly says so).
+  std::string log_cut_at_;
   uint32_t format_version_ = 0;  // meta.db format_version (schema.h)
   LogArchiveConfig archive_;  // set at open; dir empty: logs are removed
   EnvPtr env_;

@@ -142,6 +142,7 @@ Status BdbStorage::Open() {
   if (s.ok()) s = OpenEnv();
   if (s.ok()) s = OpenDatabases();
   if (s.ok()) s = LoadMeta();
+  if (!s.ok()) s = ExplainLogEndingEarly(s);
   if (!s.ok()) {
     records_.reset();
     refcounts_.reset();
@@ -162,6 +163,33 @@ Status BdbStorage::OpenEnv() {
   if (snapshot_) return OpenReadOnlySnapshot(home_, options_, &env_);
   DURUS_RETURN_IF_ERROR(CheckLogBeforeRecovery());
   return OpenEnvironment(home_, options_, &env_);
+}
+
+Status BdbStorage::ExplainLogEndingEarly(const Status& failure) const {
+  // Pages stamped with LSNs past the end of the log: Berkeley DB refuses
+  // to open such a file ("file meta.db has LSN 1/88254, past end of log at
+  // 1/551") or to write to it (EINVAL), which read as a moved database or
+  // a bare "Invalid argument".  The log lost records the database files
+  // already hold: it was cut (a torn tail we cut off was more than a torn
+  // write) or log files are missing.  Messages kept since the last
+  // ClearLastDbError, i.e. from the failing step of this open.
+  std::string why = failure.ToString() + "; " + LastDbError();
+  size_t at = why.find("past end of log at ");
+  if (at == std::string::npos && log_cut_at_.empty()) return failure;
+  std::string where = log_cut_at_;
+  if (where.empty()) {
+    char name[32];
+    snprintf(name, sizeof name, "log.%010lu", strtoul(why.c_str() + at + 19, nullptr, 10));
+    where = home_ + "/" + name;
+  }
+  size_t bdb = why.find("BDB2506");
+  std::string detail = bdb == std::string::npos ? failure.ToString()
+                                                : why.substr(bdb, why.find(';', bdb) - bdb);
+  return Status::Corruption(
+      "the log of " + home_ + " ends before changes its database files already hold (" + detail +
+      "): " + where + " was cut short or log files are missing, so the home cannot be "
+      "recovered. Copy what the database files hold with `durus-bdb salvage " + home_ +
+      " DUMP` and load it with `durus-bdb migrate DUMP NEWHOME`, or restore a backup");
 }
 
 Status BdbStorage::CheckLogBeforeRecovery() {
@@ -195,6 +223,7 @@ Status BdbStorage::CheckLogBeforeRecovery() {
         " DUMP` and load it with `durus-bdb migrate DUMP NEWHOME`, or restore a backup");
   }
   DURUS_RETURN_IF_ERROR(SaveTornTail(home_, check, &saved));
+  log_cut_at_ = home_ + "/" + check.file + " at offset " + std::to_string(check.offset);
   ReportRecoveryNotice(home_, "recovery of " + home_ + ": the last " +
                                   std::to_string(check.bytes_after) + " bytes of its log (" +
                                   check.file + " from offset " + std::to_string(check.offset) +
@@ -228,7 +257,14 @@ Status BdbStorage::OpenDatabases() {
     if (spec.db == &meta_) {
       Dbt key = InDbt(schema::kMetaFormatVersion, strlen(schema::kMetaFormatVersion));
       std::string v;
-      initialised = GetInto(meta_.get(), nullptr, &key, &v, 0) == 0;
+      int ret = GetInto(meta_.get(), nullptr, &key, &v, 0);
+      // Only "no such entry" means a new home: an unreadable meta.db (a
+      // page failing its checksum panics the environment) is damage, and
+      // going on would create missing files in it.
+      if (ret != 0 && ret != DB_NOTFOUND) {
+        return FromDb(ret, "reading " + home_ + "/" + schema::kMetaFile);
+      }
+      initialised = ret == 0;
     }
   }
   return Status::OK();
