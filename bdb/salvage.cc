@@ -522,7 +522,13 @@ class HolderCheck {
     std::string path = home + "/" + schema::kLockFile;
     fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) return Status::OK();  // no lock file: nobody holds it
-    if (flock(fd_, LOCK_SH | LOCK_NB) == 0 || errno != EWOULDBLOCK) return Status::OK();
+    if (flock(fd_, LOCK_SH | LOCK_NB) == 0 || errno != EWOULDBLOCK) {
+      // Nobody holds it now; a description left in the file is a holder
+      // that crashed (a clean close empties it: bdb/home_lock.h).
+      r->last_holder = bdb::DescribeHolder(home);
+      r->not_closed_cleanly = !r->last_holder.empty();
+      return Status::OK();
+    }
     std::string holder = bdb::DescribeHolder(home);
     if (holder.empty()) holder = "(unknown)";
     if (!force) {

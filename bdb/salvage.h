@@ -113,13 +113,18 @@ struct SalvageReport {
   std::string meta_problem;       // why not, when it was not
   bool forced_live = false;       // the home was held by `holder`
   std::string holder;
+  // The last holder did not close the home (its lock file still names it):
+  // the commits since the last checkpoint are only in the log, which
+  // salvage does not read, so they are missing from what it salvaged.
+  bool not_closed_cleanly = false;
+  std::string last_holder;
   double seconds = 0;
 
   // Nothing was lost: Berkeley DB found no damage and every item read back
   // as a record, every reference resolves.
   bool Complete() const {
     return db_clean && malformed == 0 && unreadable_items == 0 && lost_keys == 0 &&
-           bad_lines == 0 && dangling == 0 && damaged_pages.empty();
+           bad_lines == 0 && dangling == 0 && damaged_pages.empty() && !not_closed_cleanly;
   }
 };
 

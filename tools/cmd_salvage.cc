@@ -144,6 +144,7 @@ void PrintJson(const SalvageReport& r, const std::string& dump) {
   std::string j = "{";
   j += "\"home\":" + JsonString(r.home) + ",\"dump\":" + JsonString(dump);
   j += ",\"complete\":" + b(r.Complete());
+  j += ",\"not_closed_cleanly\":" + b(r.not_closed_cleanly);
   j += ",\"records\":" + u(r.records) + ",\"record_bytes\":" + u(r.record_bytes);
   j += ",\"keyless\":" + u(r.keyless) + ",\"aggressive_only\":" + u(r.aggressive_only);
   j += ",\"duplicates\":" + u(r.duplicates) + ",\"malformed\":" + u(r.malformed);
@@ -212,6 +213,12 @@ void PrintText(const SalvageReport& r, const std::string& dump) {
   if (r.db_messages) {
     std::cout << "  Berkeley DB said (" << r.db_messages << " messages):\n";
     for (const std::string& m : r.db_message_samples) std::cout << "    " << m << "\n";
+  }
+  if (r.not_closed_cleanly) {
+    std::cout << "  the home was not closed cleanly (last held by process " << r.last_holder
+              << "): the commits since its last checkpoint are only in its log, which salvage "
+                 "does not read, so they are missing here (where the home still opens, "
+                 "`durus-bdb export HOME FILE --format dump` copies everything)\n";
   }
   std::cout << (r.Complete() ? "nothing was lost" : "some records were lost (above)")
             << "; load it with: durus-bdb migrate " << dump << " NEWHOME"

@@ -506,7 +506,8 @@ struct Row {
 //       whose pages were lost is served with different bytes, no error.
 //   K2: salvage of a crashed writer's home reads records.db only: the
 //       commits since the last checkpoint (in the log) are not in the dump,
-//       and its report does not say so ("stale" versions, no warning).
+//       (its report says so since the home was not closed cleanly, and
+//       exits 3; the fix is to replay the log into a copy first).
 bool KnownDefect(const std::string& variant, const std::string& file, const std::string& damage,
                  const std::string& kind, uint64_t stale) {
   if (variant != "crashed") return false;
