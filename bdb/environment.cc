@@ -71,6 +71,17 @@ Status ExplainOpenFailure(const std::string& home, int ret) {
       return Status::IOError(what + ": " + detail);
     }
   }
+  // A database page that fails its checksum, or a file whose header is
+  // gone (recovery reads the pages it replays onto): the file is damaged,
+  // not the log; Berkeley DB's message names it.
+  if (Mentions(detail, "checksum error: page") || Mentions(detail, "pgin failed") ||
+      Mentions(detail, "unexpected file type or format")) {
+    return Status::Corruption(
+        what + ": a database file is damaged (" + detail +
+        "): `durus-bdb verify " + home +
+        "` names it once the home opens, otherwise restore a backup or copy what is readable "
+        "with `durus-bdb salvage " + home + " DUMP`");
+  }
   // Recovery met a log record it cannot read (a checksum mismatch or a
   // record that makes no sense) before the end of the log.  A damaged tail
   // is cut off by Berkeley DB itself (see RepairLogTail); this is damage
