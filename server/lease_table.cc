@@ -89,20 +89,22 @@ bool LeaseTable::Park(uint64_t client, Oid oid, Clock::time_point deadline) {
   return true;
 }
 
-std::vector<uint64_t> LeaseTable::AwaitReleases() {
+std::vector<LeaseTable::Release> LeaseTable::AwaitReleases() {
   std::unique_lock<std::mutex> l(mu_);
-  std::vector<uint64_t> out;
+  std::vector<Release> out;
   while (!stopped_) {
     const auto now = Clock::now();
     auto wake = Clock::time_point::max();
     size_t kept = 0;
     for (const Waiter& w : waiters_) {
       auto until = w.deadline;
-      if (now < w.deadline && HeldLocked(w.client, w.oid, now, &until)) {
+      if (!HeldLocked(w.client, w.oid, now, &until)) {
+        out.push_back(Release{w.client, false});
+      } else if (now >= w.deadline) {
+        out.push_back(Release{w.client, true});
+      } else {
         wake = std::min(wake, until);
         waiters_[kept++] = w;
-      } else {
-        out.push_back(w.client);
       }
     }
     waiters_.resize(kept);

@@ -71,10 +71,14 @@ class LeaseTable {
   // will name `client` then.  Otherwise return false (load it now).
   bool Park(uint64_t client, Oid oid, Clock::time_point deadline);
 
-  // Blocks until parked loads are released (their clients, in the order
-  // they were parked) or Stop() is called (then returns empty, and keeps
-  // returning empty).
-  std::vector<uint64_t> AwaitReleases();
+  struct Release {
+    uint64_t client;
+    bool timed_out;  // its deadline came first: the lease still holds
+  };
+  // Blocks until parked loads are released (in the order they were
+  // parked) or Stop() is called (then returns empty, and keeps returning
+  // empty).
+  std::vector<Release> AwaitReleases();
   void Stop();
 
   // Loads parked since construction.

@@ -53,7 +53,11 @@ struct Server::Client {
   size_t n_invalid = 0;
   // Hot objects (LeaseTable): until when this client counts as one that
   // lost a commit (its loads of oids leased to others are parked), and a
-  // pass for the load just released from parking (not parked again).
+  // pass for the load just released from parking (not parked again).  A
+  // parked load that reached lease_max_wait_s ends the client's contender
+  // time: its next attempt races the writer as without leases (so a
+  // writer that never pauses cannot starve it: once it wins, the writer is
+  // the one that lost), and its next conflict makes it a contender again.
   Clock::time_point contender_until{};
   bool lease_pass = false;
 
@@ -815,9 +819,10 @@ bool Server::MaybeParkLoad(Client* c) {
 
 void Server::LeaseLoop() {
   while (true) {
-    std::vector<uint64_t> released = leases_.AwaitReleases();
+    std::vector<LeaseTable::Release> released = leases_.AwaitReleases();
     if (released.empty()) return;  // stopping
-    for (uint64_t id : released) {
+    for (const LeaseTable::Release& r : released) {
+      const uint64_t id = r.client;
       Client* c;
       {
         std::shared_lock<std::shared_mutex> l(conns_mu_);
@@ -826,6 +831,7 @@ void Server::LeaseLoop() {
         c = it->second;  // claimed while parked: nobody else drops it
       }
       c->lease_pass = true;
+      if (r.timed_out) c->contender_until = Clock::time_point();
       // Its request is buffered: no epoll event will announce it.
       c->state.store(kIdle, std::memory_order_release);
       QueueReady(id);
