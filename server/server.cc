@@ -52,6 +52,15 @@ struct Server::Client {
   Clock::time_point commit_t0;  // 'C' received
   size_t list_sent = 0;         // bytes of the invalidation list (reply) sent
   size_t n_invalid = 0;
+  // Hot objects (LeaseTable): until when this client counts as one that
+  // lost a commit (its loads of oids leased to others are parked), and a
+  // pass for the load just released from parking (not parked again).  A
+  // parked load that reached lease_max_wait_s ends the client's contender
+  // time: its next attempt races the writer as without leases (so a
+  // writer that never pauses cannot starve it: once it wins, the writer is
+  // the one that lost), and its next conflict makes it a contender again.
+  Clock::time_point contender_until{};
+  bool lease_pass = false;
 
   // Touched by other clients' committers and syncs: guarded by mu.
   std::mutex mu;
@@ -79,6 +88,13 @@ thread_local void* tls_serving = nullptr;
 // WorkerSlot::word: (request sequence << 2) | flags.
 constexpr uint64_t kInRequest = 1;
 constexpr uint64_t kOut = 2;  // not counted as active until the request ends
+
+// How long a client that lost a commit (abandoned after its invalidation
+// list, or refused) counts as a contender for hot objects: its loads of
+// oids leased to others are parked (LeaseTable).  Its next successful
+// commit ends it sooner.  Clients that never lose a commit (readers) are
+// never parked.
+constexpr auto kContenderMemory = std::chrono::seconds(1);
 
 double MillisSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -130,6 +146,7 @@ Status Server::Start() {
   active_.store(options_.threads);  // the surplus parks at its first loop
   for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
   monitor_ = std::thread([this] { MonitorLoop(); });
+  lease_thread_ = std::thread([this] { LeaseLoop(); });
   std::string how;
   const size_t max_clients = ClientBudget(options_.max_clients, options_.fd_reserve, &how);
   DURUS_RETURN_IF_ERROR(acceptor_.Start(listener_.fd(), listener_.is_unix(), listener_.description(), stop_fd_,
@@ -202,6 +219,10 @@ void Server::Wait() {
   }
   monitor_cv_.notify_all();
   if (monitor_.joinable()) monitor_.join();
+  // Parked loads are not served any more: their connections are closed
+  // below with the others.
+  leases_.Stop();
+  if (lease_thread_.joinable()) lease_thread_.join();
   size_t open;
   {
     std::unique_lock<std::shared_mutex> c(conns_mu_);
@@ -222,10 +243,11 @@ void Server::Wait() {
   log_->Log(LogLevel::kInfo,
             "stopped (%s): closed %zu client connections; %" PRIu64 " commits, %" PRIu64
             " commit conflicts (%" PRIu64 " refused by the server), %" PRIu64
-            " loads answered I (%" PRIu64 " waited for a commit in flight), %" PRIu64
-            " clients dropped",
+            " loads answered I (%" PRIu64 " waited for a commit in flight, %" PRIu64
+            " for a hot object's writer), %" PRIu64 " clients dropped",
             stop_reason().c_str(), open, commits_.load(), commit_conflicts_.load(),
-            commits_refused_.load(), load_conflicts_.load(), inflight_.waits(), dropped_.load());
+            commits_refused_.load(), load_conflicts_.load(), inflight_.waits(), leases_.parked(),
+            dropped_.load());
 }
 
 // The events one worker took from one epoll_wait.  Taking several at once
@@ -590,6 +612,9 @@ void Server::Serve(Client* c) {
       continue;
     }
     if (c->io.buffered() > 0) {
+      // Parked: the lease thread hands the connection back (nothing of
+      // the request was consumed).
+      if (c->phase == CommitPhase::kNone && MaybeParkLoad(c)) return;
       Outcome outcome;
       BeginRequest();
       if (c->phase == CommitPhase::kData) {
@@ -716,6 +741,7 @@ void Server::Drop(Client* c, LogLevel level, const std::string& why) {
     holder = token_holder_ == c;
   }
   if (holder) ReleaseToken(c);  // nothing of its commit was published
+  leases_.Forget(c->id);
   {
     // After this no event can claim `c`; a claim in progress has finished.
     std::unique_lock<std::shared_mutex> l(conns_mu_);
@@ -748,6 +774,53 @@ std::vector<Oid> Server::DrainInvalidLocked(Client* c) {
   std::vector<Oid> out(c->invalid.begin(), c->invalid.end());
   std::unordered_set<Oid>().swap(c->invalid);  // gives a large set's memory back
   return out;
+}
+
+bool Server::MaybeParkLoad(Client* c) {
+  if (c->lease_pass) {
+    c->lease_pass = false;
+    return false;
+  }
+  if (options_.lease_think_s <= 0 || c->io.buffered() < 1 + Oid::kSize ||
+      c->io.peek()[0] != kCmdLoad) {
+    return false;
+  }
+  const auto now = Clock::now();
+  if (now >= c->contender_until) return false;
+  // Re-armed first if a wait took it out of epoll's interest, so that a
+  // byte (or EOF) arriving while parked marks it pending.
+  if (c->disarmed) {
+    epoll_event ev{};
+    ev.events = kArmedEvents;
+    ev.data.u64 = c->id;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->io.fd(), &ev) != 0) return false;
+    c->disarmed = false;
+  }
+  const auto max_wait = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(options_.lease_max_wait_s));
+  return leases_.Park(c->id, Oid::FromBytes(c->io.peek() + 1), now + max_wait);
+}
+
+void Server::LeaseLoop() {
+  while (true) {
+    std::vector<LeaseTable::Release> released = leases_.AwaitReleases();
+    if (released.empty()) return;  // stopping
+    for (const LeaseTable::Release& r : released) {
+      const uint64_t id = r.client;
+      Client* c;
+      {
+        std::shared_lock<std::shared_mutex> l(conns_mu_);
+        auto it = conns_.find(id);
+        if (it == conns_.end()) continue;
+        c = it->second;  // claimed while parked: nobody else drops it
+      }
+      c->lease_pass = true;
+      if (r.timed_out) c->contender_until = Clock::time_point();
+      // Its request is buffered: no epoll event will announce it.
+      c->state.store(kIdle, std::memory_order_release);
+      QueueReady(id);
+    }
+  }
 }
 
 bool Server::SettleInflight(Client* c, const Oid* oids, size_t n) {
@@ -1030,6 +1103,7 @@ void Server::ReleaseToken(Client* holder, bool grace_expired) {
     // The holder may have read its data meanwhile and be publishing.
     if (grace_expired && !token_graceable_) return;
     if (grace_expired) {
+      leases_.Unpin(holder->id, Clock::time_point());  // nobody waits for a slow client
       grace_expired_.fetch_add(1);
       log_->Log(LogLevel::kWarn,
                 "client %" PRIu64 " (%s) has not sent its commit data %.2f s after its invalidations: "
@@ -1089,6 +1163,8 @@ void Server::EnterDataPhase(Client* c) {
 }
 
 void Server::PrepareCommitList(Client* c, size_t* n_invalid) {
+  // Validating its next commit, which may write the same oids again.
+  leases_.Pin(c->id);
   std::vector<Oid> invalid;
   {
     std::lock_guard<std::mutex> p(publish_mu_);
@@ -1156,6 +1232,8 @@ bool Server::ContinueCommit(Client* c) {
     // The client found a conflict in the invalidations (Durus's client
     // sends an empty commit only then): no reply expected.
     commit_conflicts_.fetch_add(1, std::memory_order_relaxed);
+    c->contender_until = Clock::now() + kContenderMemory;
+    leases_.Unpin(c->id, Clock::time_point());
     ReleaseToken(c);
     DURUS_LOG(*log_, kDebug, "client %" PRIu64 " abandoned its commit (%zu invalidations)", c->id,
               n_invalid);
@@ -1242,6 +1320,7 @@ bool Server::ContinueCommit(Client* c) {
       oids.reserve(batch.size());
       for (const auto& e : batch.entries()) oids.push_back(e.oid);
       inflight_.Add(oids);
+      leases_.Hold(c->id, oids);
     }
   }
   // Later committers may validate now: they have seen our oids.
@@ -1255,6 +1334,8 @@ bool Server::ContinueCommit(Client* c) {
   }
   c->reply.clear();
   if (raced) {
+    c->contender_until = Clock::now() + kContenderMemory;
+    leases_.Unpin(c->id, Clock::time_point());
     commit_conflicts_.fetch_add(1);
     commits_refused_.fetch_add(1);
     DURUS_LOG(*log_, kInfo,
@@ -1272,7 +1353,12 @@ bool Server::ContinueCommit(Client* c) {
   st = storage_->Commit(batch);
   const double apply_ms = MillisSince(t_apply);
   inflight_.Remove(oids);
+  // Its client may commit the same oids again within its think time.
+  leases_.Unpin(c->id, st.ok() ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                    std::chrono::duration<double>(options_.lease_think_s))
+                               : Clock::time_point());
   if (st.IsConflict()) {
+    c->contender_until = Clock::now() + kContenderMemory;
     commit_conflicts_.fetch_add(1);
     commits_refused_.fetch_add(1);
     DURUS_LOG(*log_, kInfo, "client %" PRIu64 " commit refused (conflict): %s", c->id,
@@ -1289,6 +1375,7 @@ bool Server::ContinueCommit(Client* c) {
       for (const auto& e : batch.entries()) c->unused_oids.Erase(e.oid);
     }
     ++c->commits;
+    c->contender_until = Clock::time_point();
     commits_.fetch_add(1);
     DURUS_LOG(*log_, kInfo,
               "client %" PRIu64 " committed %zu objects, %" PRIu64 " bytes in %.2f ms (storage %.2f ms)",
@@ -1299,6 +1386,7 @@ bool Server::ContinueCommit(Client* c) {
 }
 
 bool Server::HandleSync(Client* c) {
+  leases_.Unpin(c->id, Clock::time_point());  // a new transaction
   std::vector<Oid> invalid;
   {
     std::lock_guard<std::mutex> p(publish_mu_);

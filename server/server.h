@@ -62,6 +62,12 @@
 //    also keeps descriptors in reserve for the storage and applies
 //    --allow-from; Q is honoured per --allow-stop and a --read-only server
 //    refuses N, M, C and P (server/access.h, doc/security.md).
+//  - Hot objects: the oids of a client's last commit are leased to it
+//    while it is likely to commit them again (LeaseTable); a load of one
+//    of them by a client that recently lost a commit is parked (no
+//    worker waits) until the lease ends or lease_max_wait_s, so losers
+//    read a hot object after its writer's run instead of losing to each
+//    of its next commits.
 //  - Robustness: a malformed frame, an unknown command, an oversized
 //    length, a client vanishing or stalling mid-request drops that client
 //    (log line); nothing of an incomplete commit is stored.
@@ -90,6 +96,7 @@
 #include "server/inflight_table.h"
 #include "server/access.h"
 #include "server/acceptor.h"
+#include "server/lease_table.h"
 #include "server/listener.h"
 #include "server/log.h"
 #include "server/request_budget.h"
@@ -133,6 +140,12 @@ struct ServerOptions {
   // A load that meets a commit in flight (published, Storage::Commit not
   // returned) waits for it this long at most, then answers 'I'.
   double inflight_wait_s = 5.0;
+  // Hot objects (LeaseTable): how long after its acknowledgement a
+  // commit's oids stay leased to its client (its think time before its
+  // next commit: a Durus client on this machine takes ~0.1-0.3 ms), and
+  // how long a parked load waits at most.  0 think time: no leases.
+  double lease_think_s = 0.001;
+  double lease_max_wait_s = 0.1;
   // Workers running at once outside blocking waits (0: one per CPU).  The
   // other workers park, so events are not spread over more threads than
   // can run: a busy worker finds the next requests already waiting
@@ -253,6 +266,13 @@ class Server {
   bool HandleNewOids(Client* c, int count);
   bool HandleLoad(Client* c);
   bool HandleBulkLoad(Client* c);
+  // Before dispatching a load of `c` (its bytes buffered): if `c`
+  // recently lost a commit and the oid is leased to another client, park
+  // the connection in the lease table and return true (then `c` is the
+  // lease thread's: not to be touched, nor released).
+  bool MaybeParkLoad(Client* c);
+  // The lease thread: hands released parked loads back to the workers.
+  void LeaseLoop();
   // Before reading oids[0..n) for `c`: wait for the commits in flight on
   // them (InflightTable).  False: answer 'I' for all of them.
   bool SettleInflight(Client* c, const Oid* oids, size_t n);
@@ -306,6 +326,7 @@ class Server {
   std::unordered_map<uint64_t, Client*> conns_;
   std::vector<std::thread> workers_;
   std::thread monitor_;
+  std::thread lease_thread_;
   std::mutex monitor_mu_;  // for monitor_cv_ only
   std::condition_variable monitor_cv_;  // wakes the monitor to stop
   int max_active_ = 1;  // active_threads (or the CPUs)
@@ -345,6 +366,8 @@ class Server {
   // Oids of commits published but not yet returned from Storage::Commit;
   // added under publish_mu_ (see DrainInvalidLocked).
   InflightTable inflight_;
+  // Leases of hot objects and the loads parked on them (see above).
+  LeaseTable leases_;
   RequestBudget budget_;
 
   std::atomic<uint64_t> commits_{0};

@@ -67,6 +67,9 @@ class SocketStream {
   // kClosed or kError.
   IoResult FillNow();
 
+  // The buffered bytes (buffered() of them), not consumed.
+  const char* peek() const { return buf_ + pos_; }
+
   // Consume one buffered byte; requires buffered() > 0.
   uint8_t TakeByte() { return static_cast<uint8_t>(buf_[pos_++]); }
 

@@ -1,6 +1,6 @@
 // Unit tests of the server's small parts: UnusedOids (ranges of oids
 // handed out), RequestBudget (server-wide request memory), InflightTable
-// (loads waiting for commits in flight).
+// (loads waiting for commits in flight), LeaseTable (hot objects' leases).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "server/inflight_table.h"
+#include "server/lease_table.h"
 #include "server/request_budget.h"
 #include "server/unused_oids.h"
 
@@ -102,6 +103,58 @@ TEST(InflightTableTest, LoadWaitsUntilTheCommitReturns) {
   EXPECT_EQ(t.WaitUntilSettled(&x, 1, is_invalid, std::chrono::seconds(30), count), InflightTable::Wait::kInvalid);
   second.join();
   EXPECT_EQ(t.waits(), 3u);
+}
+
+TEST(LeaseTableTest, ParksLoadsOfOthersLeasesUntilTheyEnd) {
+  using C = LeaseTable::Clock;
+  LeaseTable t;
+  const auto far = C::now() + std::chrono::hours(1);
+  EXPECT_FALSE(t.Park(2, Oid(7), far));  // nothing leased
+  t.Hold(1, {Oid(7), Oid(8)});
+  EXPECT_EQ(t.leased(), 2u);
+  EXPECT_FALSE(t.Park(1, Oid(7), far));  // its own lease
+  EXPECT_FALSE(t.Park(2, Oid(9), far));  // not leased
+  EXPECT_TRUE(t.Park(2, Oid(7), far));   // pinned until acknowledged
+  t.Unpin(1, far);                       // think time: still held
+  EXPECT_TRUE(t.Park(3, Oid(8), far));
+  // Client 4's commit writes oid 8: the lease on it passes to 4; once 4's
+  // ends (say its commit was refused), 3's load is released; 2's stays
+  // parked (7 is still 1's).
+  t.Hold(4, {Oid(8)});
+  t.Unpin(4, C::now());
+  auto r = t.AwaitReleases();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].client, 3u);
+  EXPECT_FALSE(r[0].timed_out);
+  // A new commit of client 1 replaces its lease: 7 is free.
+  t.Hold(1, {Oid(10)});
+  r = t.AwaitReleases();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].client, 2u);
+  // The lease ends at its time, a parked load at its deadline.
+  t.Unpin(1, C::now() + milliseconds(30));
+  EXPECT_TRUE(t.Park(5, Oid(10), far));
+  r = t.AwaitReleases();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_FALSE(r[0].timed_out);
+  t.Hold(1, {Oid(11)});
+  EXPECT_TRUE(t.Park(5, Oid(11), C::now() + milliseconds(30)));
+  r = t.AwaitReleases();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(r[0].timed_out);
+  // Disconnection ends every lease; Stop releases the lease thread.
+  EXPECT_TRUE(t.Park(6, Oid(11), far));
+  t.Forget(1);
+  EXPECT_EQ(t.AwaitReleases().size(), 1u);
+  EXPECT_EQ(t.leased(), 0u);
+  // Commits too large to be a hot object's lease none.
+  std::vector<Oid> big;
+  for (uint64_t i = 100; i < 100 + LeaseTable::kMaxLeasedOids + 1; ++i) big.push_back(Oid(i));
+  t.Hold(1, big);
+  EXPECT_FALSE(t.Park(2, Oid(100), far));
+  std::thread stopper([&] { t.Stop(); });
+  EXPECT_TRUE(t.AwaitReleases().empty());
+  stopper.join();
 }
 
 }  // namespace

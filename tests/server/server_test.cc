@@ -262,6 +262,120 @@ TEST_F(ServerTest, LoadOfCommitInFlightWaitsForItInsteadOfConflicting) {
   EXPECT_EQ(rec, Rec(0, {1}, "v2"));
 }
 
+// Hot objects (issue 12): the client that committed an object last holds
+// it in its cache and commits it again within a round trip; a client that
+// lost a commit to it and loads the object again must not read it between
+// two of those commits (it would lose again, conflict after conflict), but
+// wait until the writer's run ends.  Before the leases, b's load below was
+// answered at once (with v2, which a's next commit made stale).
+TEST_F(ServerTest, LoserOfACommitWaitsForTheHotObjectsWriter) {
+  ServerOptions o;
+  o.lease_think_s = 60;  // a's lease lasts until a ends it (its sync)
+  o.lease_max_wait_s = 60;
+  StartServer(&mem_, o);
+  auto a = Connect();
+  auto b = Connect();
+  auto reader = Connect();
+  a->NewOids(1);
+  ASSERT_EQ(a->Commit({{0, Rec(0, {}, "v1")}}), 'O');
+  b->Sync();
+  ASSERT_EQ(b->Load(0), 'O');
+  ASSERT_EQ(a->Commit({{0, Rec(0, {}, "v2")}}), 'O');  // a's lease on 0 begins
+  EXPECT_TRUE(Has(b->BeginCommit(), 0));  // b read v1: it lost
+  b->SendCommitData("");                   // abandoned, as Durus's client does
+  EXPECT_TRUE(b->Sync().empty());
+  // A client that never lost a commit (a reader) is not held back.
+  std::string rec;
+  reader->Sync();
+  EXPECT_EQ(reader->Load(0, &rec), 'O');
+  EXPECT_EQ(rec, Rec(0, {}, "v2"));
+  // b's load waits while a keeps committing the object.
+  std::atomic<bool> answered{false};
+  char status = 0;
+  std::string b_rec;
+  std::thread load([&] {
+    status = b->Load(0, &b_rec);
+    answered.store(true);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(answered.load());
+  ASSERT_EQ(a->Commit({{0, Rec(0, {}, "v3")}}), 'O');
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(answered.load());
+  // a's next transaction begins (a sync): its lease ends, b's load is
+  // answered, with 'I' since v3 was published after b's last sync.
+  a->Sync();
+  load.join();
+  EXPECT_EQ(status, 'I');
+  EXPECT_TRUE(Has(b->Sync(), 0));
+  EXPECT_EQ(b->Load(0, &b_rec), 'O');
+  EXPECT_EQ(b_rec, Rec(0, {}, "v3"));
+  EXPECT_EQ(b->Commit({{0, Rec(0, {}, "b")}}), 'O');  // no conflict this time
+}
+
+// Parked loads hold no worker thread: with more of them than workers the
+// hot object's writer still commits; they end when the writer disconnects,
+// or at lease_max_wait_s.
+TEST_F(ServerTest, ParkedLoadsHoldNoWorkerAndEnd) {
+  ServerOptions o;
+  o.lease_think_s = 60;
+  o.lease_max_wait_s = 60;
+  StartServer(&mem_, o, /*threads=*/2);
+  auto a = Connect();
+  a->NewOids(1);
+  ASSERT_EQ(a->Commit({{0, Rec(0, {}, "v1")}}), 'O');
+  constexpr int kLosers = 5;
+  std::vector<std::unique_ptr<RawClient>> losers;
+  for (int i = 0; i < kLosers; ++i) {
+    losers.push_back(Connect());
+    losers.back()->Sync();
+    ASSERT_EQ(losers.back()->Load(0), 'O');
+  }
+  ASSERT_EQ(a->Commit({{0, Rec(0, {}, "v2")}}), 'O');
+  for (auto& l : losers) {
+    EXPECT_TRUE(Has(l->BeginCommit(), 0));
+    l->SendCommitData("");
+  }
+  std::atomic<int> answered{0};
+  std::vector<char> statuses(kLosers, 0);
+  std::vector<std::thread> loads;
+  for (int i = 0; i < kLosers; ++i) {
+    loads.emplace_back([&, i] {
+      statuses[i] = losers[i]->Load(0);
+      answered.fetch_add(1);
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Five parked loads, two workers: a's commits are still served.
+  for (int v = 3; v < 6; ++v) {
+    ASSERT_EQ(a->Commit({{0, Rec(0, {}, "v" + std::to_string(v))}}), 'O');
+  }
+  EXPECT_EQ(answered.load(), 0);
+  a.reset();  // disconnects: its lease ends
+  for (auto& t : loads) t.join();
+  for (char s : statuses) EXPECT_EQ(s, 'I');  // v3-v5 came after their sync
+
+  // The wait is bounded: a parked load is answered at its deadline even
+  // if the writer keeps its lease.
+  StopServer();
+  MemoryStorage mem;
+  o.lease_max_wait_s = 0.2;
+  StartServer(&mem, o);
+  auto w = Connect();
+  auto l = Connect();
+  w->NewOids(1);
+  ASSERT_EQ(w->Commit({{0, Rec(0, {}, "v1")}}), 'O');
+  l->Sync();
+  ASSERT_EQ(w->Commit({{0, Rec(0, {}, "v2")}}), 'O');
+  // l lost (it did not even read the object), and synced at its commit.
+  EXPECT_TRUE(Has(l->BeginCommit(), 0));
+  l->SendCommitData("");
+  std::string rec;
+  EXPECT_EQ(l->Load(0, &rec), 'O');
+  EXPECT_EQ(rec, Rec(0, {}, "v2"));
+  StopServer();
+}
+
 // A committer that stalls after receiving its invalidations holds the
 // commit lock only for the grace period; if another commit lands
 // meanwhile, the stalled one is refused with 'I' (its conflict check is

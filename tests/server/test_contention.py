@@ -10,9 +10,11 @@ StorageServer on FileStorage, in the same test.
   conflicts (the storm of issue 12: a load of an oid whose commit was in
   flight answered 'I' for the whole fsync, 7,810 ReadConflictErrors for
   900 commits in `sync` against Durus's ~200) at most 2 x Durus's + 0.05
-  per commit, and all conflicts at most 8 x Durus's + 1 per commit (was
-  9.8 against 0.27 in `sync`).  The tight target of the issue (<= 1.1 x
-  Durus's per commit, worst retries <= Durus's) applies with
+  per commit, and all conflicts at most 2 x Durus's + 0.2 per commit
+  (the write conflicts of losers reloading the hot object between two of
+  the winner's commits: 0.9-1.3 against Durus's 0.27 before the leases,
+  server/lease_table.h; 0.01-0.05 since).  The tight target of the issue
+  (<= 1.1 x Durus's per commit, worst retries <= Durus's) applies with
   DURUS_CONTENTION_TIGHT=1 (run by hand; figures in doc/server.md).
 - The server's stop line counts what the clients saw: conflicts at commit
   (including the commits clients abandoned after reading their
@@ -140,7 +142,7 @@ class Contention(ServerTestCase):
             else:
                 self.assertLessEqual(ours['read_conflicts'] / float(expected),
                                      2 * theirs['read_conflicts'] / float(expected) + 0.05, report)
-                self.assertLessEqual(ours['per_commit'], 8 * theirs['per_commit'] + 1.0, report)
+                self.assertLessEqual(ours['per_commit'], 2 * theirs['per_commit'] + 0.2, report)
             # The stop line tells the truth: every write conflict the
             # clients saw was a commit refused or abandoned at the server,
             # and every read conflict came from a load answered 'I' (a
