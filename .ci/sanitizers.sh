@@ -43,7 +43,8 @@ for t in record_test contract_test refcount_test model_test crash_test durabilit
          cli_test concurrency_test server_test access_test gc_collect_test gc_trace_test gc_verify_test \
          gc_crash_test gc_unit_test migrate_test migrate_corrupt_test check_home \
          durus_crash_loop durus_check_store fault_test durus_fault_server backup_join_test \
-         salvage_test damage_test disk_test pitr_test gc_verify_damage_test; do
+         salvage_test damage_test disk_test pitr_test gc_verify_damage_test \
+         corruption_matrix_test; do
   targets+=("$t")
 done
 existing_targets() {  # dir -> the targets above that this tree defines
@@ -64,13 +65,14 @@ if [[ $which == asan || $which == all ]]; then
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   # Everything but the Python-module tests (verify_python too), the memory
   # and contention figures of the server (ASan's allocator and speed are
-  # not the product's), the fuzz replays (run in the
+  # not the product's), the corruption matrix (built, so that ctest finds
+  # it, but 64 forked cases take minutes here), the fuzz replays (run in the
   # ordinary build), the stress tests and the kill loops (crash loops, the
   # core and gc crash tests, the interrupted migration, the fault soak):
   # those test durability, run in the ordinary build, and take 10x longer
   # here (about 600 s of the 1,260 s measured under ASan).
   ctest --test-dir "$dir" -j2 --timeout 600 --output-on-failure \
-       -E '^(python_|gc_python|verify_python|migrate_durus|fuzz_|stress_|crash_loop_|crash_server|server_test_hostile_memory|server_test_contention)|GcCrash\.|CrashTest\.|MigrateInterrupted|RandomFaults\.'
+       -E '^(python_|gc_python|verify_python|migrate_durus|fuzz_|stress_|crash_loop_|crash_server|server_test_hostile_memory|server_test_contention)|GcCrash\.|CrashTest\.|MigrateInterrupted|RandomFaults\.|CorruptionMatrix\.'
   echo "sanitizers: asan build $((t1 - t0)) s, tests $(($(now) - t1)) s (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 fi
 
