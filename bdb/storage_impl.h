@@ -90,6 +90,10 @@ class BdbStorage : public Storage {
   // Reads the log before recovery runs and refuses or repairs what
   // recovery would get wrong (bdb/log_check.h).
   Status CheckLogBeforeRecovery();
+  // Database files shorter than the last page their meta page records,
+  // and, after recovery, Berkeley DB's verification of those files.
+  std::vector<const char*> ShortFiles() const;
+  Status VerifyShortFilesAfterRecovery(const std::vector<const char*>& files);
   // An open that failed because the log ends before what the database
   // files hold: one error naming the log file (else `failure` unchanged).
   Status ExplainLogEndingEarly(const Status& failure) const;

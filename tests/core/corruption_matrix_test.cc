@@ -501,9 +501,11 @@ struct Row {
 // "Corruption matrix", lists them with what happens).  A case marked here
 // must still show exactly that defect: once fixed, the test fails until
 // the entry is removed.
-//   K1: a crashed writer's records.db cut at a page boundary: recovery
-//       replays onto the missing pages and the open succeeds; a record
-//       whose pages were lost is served with different bytes, no error.
+//   K1 (fixed): a crashed writer's records.db cut at a page boundary:
+//       recovery replayed onto the missing pages and the open succeeded,
+//       serving a record whose pages were lost with different bytes.  A
+//       file short before recovery is now verified after it
+//       (BdbStorage::VerifyShortFilesAfterRecovery).
 //   K2: salvage of a crashed writer's home reads records.db only: the
 //       commits since the last checkpoint (in the log) are not in the dump,
 //       (its report says so since the home was not closed cleanly, and
@@ -511,7 +513,7 @@ struct Row {
 bool KnownDefect(const std::string& variant, const std::string& file, const std::string& damage,
                  const std::string& kind, uint64_t stale) {
   if (variant != "crashed") return false;
-  if (kind == "WRONG") return file == schema::kRecordsFile && damage == "truncate at the middle page";
+  if (kind == "WRONG") return false;  // K1 is fixed: wrong data is never a known defect
   return stale > 0;
 }
 
