@@ -62,6 +62,9 @@ if [[ $which == asan || $which == all ]]; then
   cmake --build "$dir" -j"$jobs" --target "${have[@]}"
   t1=$(now)
   export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=0
+  # Berkeley DB's own allocations left behind by a panicked environment
+  # (.ci/lsan.supp says why).
+  export LSAN_OPTIONS=suppressions=$PWD/.ci/lsan.supp
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   # Everything but the Python-module tests (verify_python too), the memory
   # and contention figures of the server (ASan's allocator and speed are
@@ -102,6 +105,7 @@ if [[ $which == fuzz || $which == all ]]; then
     fuzz_salvage fuzz_table_reader
   t1=$(now)
   export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
+  export LSAN_OPTIONS=suppressions=$PWD/.ci/lsan.supp
   # Verbose, to a log: libFuzzer's closing line per target (executions) is
   # shown with ctest's results; everything when a target fails.
   log="$dir/fuzz-ctest.log"
