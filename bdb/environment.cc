@@ -84,7 +84,7 @@ Status ExplainOpenFailure(const std::string& home, int ret) {
   }
   // Recovery met a log record it cannot read (a checksum mismatch or a
   // record that makes no sense) before the end of the log.  A damaged tail
-  // is cut off by Berkeley DB itself (see RepairLogTail); this is damage
+  // is cut off by recovery (bdb/log_check.h decides first); this is damage
   // recovery cannot step over.  Reopening will fail the same way.
   bool log_damage = Mentions(detail, "checksum") || Mentions(detail, "Log file corrupt") ||
                     Mentions(detail, "log record") || Mentions(detail, "Illegal record type") ||
