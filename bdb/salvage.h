@@ -5,6 +5,9 @@
 // (doc/dump-format.md) for `durus-bdb migrate` to load; doc/reliability.md
 // ("Salvage") is the user's guide.  Does not include db_cxx.h.
 //
+// A home left by a crash has its latest commits only in its log: salvage
+// first replays the log into a copy (bdb/salvage_replay.h) and reads that.
+//
 // How: Berkeley DB's salvage verification (Db::verify with DB_SALVAGE, and
 // DB_AGGRESSIVE when asked) on records.db, without an environment: it reads
 // the file page by page and prints every key/data pair it can find in the
@@ -66,6 +69,11 @@ struct SalvageOptions {
   uint64_t max_samples = 20;
   // Berkeley DB cache for the private verification environment.
   uint32_t cache_mb = 32;
+  // When the home was not closed cleanly, replay its log into a copy first
+  // (bdb/salvage_replay.h), so that the commits since its last checkpoint
+  // are salvaged too.  Needs room for a copy of records.db and the log in
+  // temp_dir.
+  bool replay_log = true;
   // Called about once per 10,000 records with the records and bytes so far.
   std::function<void(uint64_t records, uint64_t bytes)> progress;
 };
@@ -114,17 +122,24 @@ struct SalvageReport {
   bool forced_live = false;       // the home was held by `holder`
   std::string holder;
   // The last holder did not close the home (its lock file still names it):
-  // the commits since the last checkpoint are only in the log, which
-  // salvage does not read, so they are missing from what it salvaged.
+  // the commits since the last checkpoint are only in the log.  Salvage
+  // replays the log into a copy and reads that (log_replayed); when the log
+  // is damaged, only up to the damage (log_damage: the commits after it are
+  // lost); when the replay fails (replay_problem), it reads records.db as
+  // it is and those commits are missing.
   bool not_closed_cleanly = false;
   std::string last_holder;
+  bool log_replayed = false;
+  std::string log_damage;      // "log.0000000001 at offset 561863"
+  std::string replay_problem;  // why the log was not replayed
   double seconds = 0;
 
   // Nothing was lost: Berkeley DB found no damage and every item read back
   // as a record, every reference resolves.
   bool Complete() const {
     return db_clean && malformed == 0 && unreadable_items == 0 && lost_keys == 0 &&
-           bad_lines == 0 && dangling == 0 && damaged_pages.empty() && !not_closed_cleanly;
+           bad_lines == 0 && dangling == 0 && damaged_pages.empty() &&
+           (!not_closed_cleanly || (log_replayed && log_damage.empty()));
   }
 };
 

@@ -45,8 +45,13 @@ const char kUsage[] =
     "                    versions or collected objects)\n"
     "  --force           salvage even while another process holds the home\n"
     "                    (the files are live: the result may mix states)\n"
-    "  --temp-dir DIR    where a temporary copy of records.db goes if page\n"
-    "                    checksums fail (default: DUMP's directory)\n"
+    "  --temp-dir DIR    where temporary copies go: records.db with the log\n"
+    "                    replayed (a home left by a crash), or with pages whose\n"
+    "                    checksums failed zeroed (default: DUMP's directory)\n"
+    "  --no-replay       of a home left by a crash, read records.db as it is:\n"
+    "                    without replaying its log, the commits since its last\n"
+    "                    checkpoint are missing (by default the log is replayed\n"
+    "                    into a copy of records.db and the log in --temp-dir)\n"
     "  --level N         dump compression level 0-9 (default 1)\n"
     "  --max-problems N  list at most N problems of each kind (default 20)\n"
     "  --json            print the report as one JSON object\n"
@@ -145,6 +150,8 @@ void PrintJson(const SalvageReport& r, const std::string& dump) {
   j += "\"home\":" + JsonString(r.home) + ",\"dump\":" + JsonString(dump);
   j += ",\"complete\":" + b(r.Complete());
   j += ",\"not_closed_cleanly\":" + b(r.not_closed_cleanly);
+  j += ",\"log_replayed\":" + b(r.log_replayed) + ",\"log_damage\":" + JsonString(r.log_damage);
+  j += ",\"replay_problem\":" + JsonString(r.replay_problem);
   j += ",\"records\":" + u(r.records) + ",\"record_bytes\":" + u(r.record_bytes);
   j += ",\"keyless\":" + u(r.keyless) + ",\"aggressive_only\":" + u(r.aggressive_only);
   j += ",\"duplicates\":" + u(r.duplicates) + ",\"malformed\":" + u(r.malformed);
@@ -216,9 +223,20 @@ void PrintText(const SalvageReport& r, const std::string& dump) {
   }
   if (r.not_closed_cleanly) {
     std::cout << "  the home was not closed cleanly (last held by process " << r.last_holder
-              << "): the commits since its last checkpoint are only in its log, which salvage "
-                 "does not read, so they are missing here (where the home still opens, "
-                 "`durus-bdb export HOME FILE --format dump` copies everything)\n";
+              << "): ";
+    if (r.log_replayed && r.log_damage.empty()) {
+      std::cout << "its log was replayed into a copy first, so the commits since its last "
+                   "checkpoint are included\n";
+    } else if (r.log_replayed) {
+      std::cout << "its log is damaged (" << r.log_damage
+                << ") and was replayed up to there: the commits after it are lost\n";
+    } else {
+      std::cout << "the commits since its last checkpoint are only in its log, which could not "
+                   "be replayed ("
+                << r.replay_problem
+                << "), so they are missing here (where the home still opens, "
+                   "`durus-bdb export HOME FILE --format dump` copies everything)\n";
+    }
   }
   std::cout << (r.Complete() ? "nothing was lost" : "some records were lost (above)")
             << "; load it with: durus-bdb migrate " << dump << " NEWHOME"
@@ -246,6 +264,8 @@ int RunSalvage(const std::vector<std::string>& args) {
       o.aggressive = true;
     } else if (a == "--force") {
       o.force = true;
+    } else if (a == "--no-replay") {
+      o.replay_log = false;
     } else if (a == "--json") {
       json = true;
     } else if (a == "--quiet" || a == "-q") {

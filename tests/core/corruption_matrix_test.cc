@@ -42,8 +42,11 @@ using test::ToolRun;
 using Records = std::map<uint64_t, std::string>;
 
 // Seconds a child (open + checks) or a tool may take before it counts as a
-// hang.  Far above what a case needs (well under a second).
-constexpr unsigned kChildTimeoutS = 60;
+// hang.  Far above what a case needs (well under a second), except K3 (23 s
+// of CPU in Berkeley DB's verify), which took over 60 s of wall time on the
+// 2-core machine at load 12: a wide margin, as for every figure that
+// depends on scheduling.
+constexpr unsigned kChildTimeoutS = 180;
 
 // ---------------------------------------------------------------------------
 // The population and what every acknowledged commit left (kept outside the
@@ -56,6 +59,7 @@ struct Expected {
   std::map<uint64_t, std::vector<std::string>> versions;  // every version, in order
   std::vector<Batch> history;                             // every commit, in order
   Records checkpointed;  // the state at the last checkpoint (end of phase 1)
+  size_t checkpoint_commits = 0;  // commits in it
   void Apply(const Batch& batch) {
     for (auto& [oid, rec] : batch) {
       final[oid] = rec;
@@ -439,10 +443,26 @@ std::string CheckDamagedHome(const std::string& home, const Expected& want) {
   return "CLEAN\t";
 }
 
+// Does `rec` equal `want`, its refs to oids not in `got` dropped (migrate
+// --allow-dangling drops those)?
+bool SameRecord(const std::string& rec, const std::string& want, const Records& got) {
+  RecordView gv, wv;
+  if (!UnpackRecord(rec, &gv).ok() || !UnpackRecord(want, &wv).ok() || wv.data != gv.data) {
+    return false;
+  }
+  std::vector<Oid> kept;
+  for (Oid r : RecordRefs(want)) {
+    if (got.count(r.value())) kept.push_back(r);
+  }
+  return kept == RecordRefs(rec);
+}
+
 // The migrated home, in the child: "OK\t<recovered> <equal> <stale>" or
-// "BAD\t...".  A record equals an acknowledged version when its data does
-// and its refs do, less the refs to oids not recovered (migrate
-// --allow-dangling drops those).  `stale`: equal to an earlier version.
+// "BAD\t...".  Every record must be as it was after one and the same
+// acknowledged commit, at the last checkpoint or later (the home as of a
+// prefix of the commits: the last one, or where a damaged log ends the
+// replay); records may be missing (salvage reports those).  `stale`:
+// records of that state that differ from the last acknowledged version.
 std::string CheckMigratedHome(const std::string& home, const Expected& want) {
   BdbOptions o = WriterOptions();
   o.create_if_missing = false;
@@ -457,34 +477,28 @@ std::string CheckMigratedHome(const std::string& home, const Expected& want) {
   }
   Records got = test::ScanAll(s.get());
   if (!s->Close().ok()) return "BAD\tclose";
-  uint64_t equal = 0, stale = 0;
   for (auto& [oid, rec] : got) {
-    auto vit = want.versions.find(oid);
-    if (vit == want.versions.end()) return "BAD\tunexpected oid " + std::to_string(oid);
-    RecordView gv;
-    if (!UnpackRecord(rec, &gv).ok()) return "BAD\tmalformed oid " + std::to_string(oid);
-    int found = -1;
-    for (size_t i = 0; i < vit->second.size() && found < 0; ++i) {
-      RecordView wv;
-      if (!UnpackRecord(vit->second[i], &wv).ok() || wv.data != gv.data) continue;
-      std::vector<Oid> kept;
-      for (Oid r : RecordRefs(vit->second[i])) {
-        if (got.count(r.value())) kept.push_back(r);
+    if (!want.versions.count(oid)) return "BAD\tunexpected oid " + std::to_string(oid);
+  }
+  for (size_t n = want.history.size(); n >= want.checkpoint_commits && n > 0; --n) {
+    Records state = want.After(n);
+    bool all = true;
+    uint64_t equal = 0, stale = 0;
+    for (auto& [oid, rec] : got) {
+      auto it = state.find(oid);
+      if (it == state.end() || !SameRecord(rec, it->second, got)) {
+        all = false;
+        break;
       }
-      if (kept == RecordRefs(rec)) found = static_cast<int>(i);
+      ++(it->second == want.final.at(oid) ? equal : stale);
     }
-    if (found < 0) return "BAD\toid " + std::to_string(oid) + " equals no acknowledged version";
-    if (found + 1 == static_cast<int>(vit->second.size())) {
-      ++equal;
-    } else if (want.checkpointed.count(oid) && want.checkpointed.at(oid) == vit->second[found]) {
-      ++stale;
-    } else {
-      return "BAD\toid " + std::to_string(oid) + " is an acknowledged version that was neither "
-             "the last nor the one at the last checkpoint";
+    if (all) {
+      return "OK\t" + std::to_string(got.size()) + " " + std::to_string(equal) + " " +
+             std::to_string(stale);
     }
   }
-  return "OK\t" + std::to_string(got.size()) + " " + std::to_string(equal) + " " +
-         std::to_string(stale);
+  return "BAD\tthe records are not the state after any one acknowledged commit since the last "
+         "checkpoint";
 }
 
 // ---------------------------------------------------------------------------
@@ -506,15 +520,26 @@ struct Row {
 //       serving a record whose pages were lost with different bytes.  A
 //       file short before recovery is now verified after it
 //       (BdbStorage::VerifyShortFilesAfterRecovery).
-//   K2: salvage of a crashed writer's home reads records.db only: the
-//       commits since the last checkpoint (in the log) are not in the dump,
-//       (its report says so since the home was not closed cleanly, and
-//       exits 3; the fix is to replay the log into a copy first).
+//   K2 (fixed): salvage of a crashed writer's home read records.db only:
+//       the commits since the last checkpoint (in the log) were not in the
+//       dump, 97 of 345 records stale, even with the log intact.  Salvage
+//       now replays the log into a copy first (bdb/salvage_replay.h).
 bool KnownDefect(const std::string& variant, const std::string& file, const std::string& damage,
                  const std::string& kind, uint64_t stale) {
-  if (variant != "crashed") return false;
-  if (kind == "WRONG") return false;  // K1 is fixed: wrong data is never a known defect
-  return stale > 0;
+  return false;  // none left: a case that finds one fails
+}
+
+// After a crash, the commits since the last checkpoint exist only in the
+// log, and only as changes to records.db's pages: when the damage is in the
+// log itself, or in records.db (the log cannot be replayed onto a damaged
+// page), some of them are gone.  That is a loss, not a defect, only when
+// salvage says exactly that (exit 3 and its line naming the cause).
+bool LossOfTheLogReported(const std::string& variant, const std::string& file, int salvage_exit,
+                          const std::string& salvage_out) {
+  if (variant != "crashed" || salvage_exit != 3) return false;
+  if (file.rfind("log.", 0) != 0 && file != schema::kRecordsFile) return false;
+  return salvage_out.find("commits after it are lost") != std::string::npos ||
+         salvage_out.find("could not be replayed") != std::string::npos;
 }
 
 class CorruptionMatrix : public ::testing::Test {
@@ -527,6 +552,7 @@ class CorruptionMatrix : public ::testing::Test {
     auto phase2 = Phase2(&live);
     for (auto& c : phase1) want_->Apply(c);
     want_->checkpointed = want_->final;
+    want_->checkpoint_commits = want_->history.size();
     for (auto& c : phase2) want_->Apply(c);
     // Both homes: phase 1 then a clean close (a checkpoint); phase 2 then
     // a clean close, or an _exit without one (a crashed writer: phase 2
@@ -668,8 +694,14 @@ Row CorruptionMatrix::RunCase(const std::string& variant, const std::string& cas
                  (sv.status == 3 ? ", loss reported" : ", complete") +
                  (dangling ? ", --allow-dangling" : "");
   if (stale > 0) {
-    row.outcome += "; K2: " + std::to_string(stale) + " as of the last checkpoint";
-    if (KnownDefect(variant, d.file, d.kind, kind, stale)) row.cls = "known";
+    row.outcome += "; " + std::to_string(stale) + " as of an earlier commit";
+    if (LossOfTheLogReported(variant, d.file, sv.status, sv.out)) {
+      row.outcome += " (the log's loss reported)";
+      row.cls = "b";
+    } else {
+      row.outcome += ", NOT REPORTED AS A LOSS OF THE LOG";
+      row.detail += " | salvage: " + OneLine(sv.out);
+    }
     return row;
   }
   row.cls = "b";
