@@ -9,6 +9,8 @@
 #                                    test suite; what CI runs (30-40 min)
 #   ./dev.sh test-fast [ctest opts]  the test suite only (3-6 min)
 #   ./dev.sh sanitize [asan|tsan|fuzz]  the sanitizer stages only
+#   ./dev.sh lint                    clang-format and clang's thread-safety
+#                                    analysis (.ci/lint.sh; CI runs it first)
 #   ./dev.sh build                   install what is missing and build
 #
 # Packages come from Debian's archive only.  BUILD_DIR (default ./build)
@@ -19,7 +21,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(g++ cmake make libdb5.3++-dev db5.3-util zlib1g-dev libgtest-dev
           libbenchmark-dev pybind11-dev python3-dev python3 libsqlite3-dev
-          clang libclang-rt-14-dev)
+          clang libclang-rt-14-dev clang-format libcli11-dev nlohmann-json3-dev)
 BUILD_DIR=${BUILD_DIR:-build}
 BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
 
@@ -85,6 +87,7 @@ case "$cmd" in
     build
     recap+=("build $((SECONDS - t_start)) s")
     mkdir -p "$BUILD_DIR"
+    stage lint env BUILD_DIR="$BUILD_DIR" .ci/lint.sh
     for s in asan tsan fuzz; do
       stage "$s" sanitizers "$s"
     done
@@ -108,8 +111,12 @@ case "$cmd" in
   build)
     build
     ;;
+  lint)
+    build
+    BUILD_DIR="$BUILD_DIR" .ci/lint.sh
+    ;;
   *)
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
