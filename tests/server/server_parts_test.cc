@@ -1,13 +1,13 @@
 // Unit tests of the server's small parts: UnusedOids (ranges of oids
-// handed out), RequestBudget (server-wide request memory), InflightTable
-// (loads waiting for commits in flight), LeaseTable (hot objects' leases).
+// handed out), RequestBudget (server-wide request memory), LeaseTable (hot
+// objects' leases).  The invalidation table has its own file
+// (invalidation_table_test.cc).
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <thread>
 
-#include "server/inflight_table.h"
 #include "server/lease_table.h"
 #include "server/request_budget.h"
 #include "server/unused_oids.h"
@@ -67,42 +67,6 @@ TEST(RequestBudgetTest, WaitsForReleasedBytesAndTimesOut) {
   b.Release(500);
   { RequestBudget::Lease l(&b, 0); }
   EXPECT_EQ(b.in_use(), 0u);
-}
-
-TEST(InflightTableTest, LoadWaitsUntilTheCommitReturns) {
-  InflightTable t;
-  std::atomic<bool> invalid{false};
-  auto is_invalid = [&](Oid) { return invalid.load(); };
-  int before = 0;
-  auto count = [&] { ++before; };
-  const Oid x(7), y(8);
-  // Nothing in flight: no wait.
-  EXPECT_EQ(t.WaitUntilSettled(&x, 1, is_invalid, milliseconds(10), count), InflightTable::Wait::kClear);
-  t.Add({x});
-  // Another oid: no wait.
-  EXPECT_EQ(t.WaitUntilSettled(&y, 1, is_invalid, milliseconds(10), count), InflightTable::Wait::kClear);
-  EXPECT_EQ(before, 0);
-  // The oid in flight: waits, and gives up at the timeout.
-  EXPECT_EQ(t.WaitUntilSettled(&x, 1, is_invalid, milliseconds(20), count), InflightTable::Wait::kTimedOut);
-  EXPECT_EQ(before, 1);
-  std::thread remover([&] {
-    std::this_thread::sleep_for(milliseconds(30));
-    t.Remove({x});
-  });
-  EXPECT_EQ(t.WaitUntilSettled(&x, 1, is_invalid, std::chrono::seconds(30), count), InflightTable::Wait::kClear);
-  remover.join();
-  EXPECT_TRUE(t.empty());
-  // Published to the waiter meanwhile (a second commit on x): it stops
-  // waiting and answers 'I'.
-  t.Add({x});
-  std::thread second([&] {
-    std::this_thread::sleep_for(milliseconds(30));
-    invalid.store(true);
-    t.Add({x});
-  });
-  EXPECT_EQ(t.WaitUntilSettled(&x, 1, is_invalid, std::chrono::seconds(30), count), InflightTable::Wait::kInvalid);
-  second.join();
-  EXPECT_EQ(t.waits(), 3u);
 }
 
 TEST(LeaseTableTest, ParksLoadsOfOthersLeasesUntilTheyEnd) {
