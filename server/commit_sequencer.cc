@@ -112,11 +112,6 @@ bool CommitSequencer::KeepToken(Client* c) {
   return true;
 }
 
-bool CommitSequencer::Holds(const Client* c) const {
-  MutexLock l(&mu_);
-  return holder_ == c;
-}
-
 Client* CommitSequencer::GraceExpired(Clock::time_point now, Clock::duration grace) const {
   MutexLock l(&mu_);
   if (holder_ != nullptr && graceable_ && now - granted_at_ >= grace) return holder_;

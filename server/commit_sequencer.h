@@ -18,9 +18,9 @@
 //
 // Knows nothing of sockets or storage: committers are opaque pointers
 // (the sessions' Client), with the id given at AwaitData.
-// Threading: thread-safe; mu_ is never held across I/O, nor while calling
-// out (the futex wake is after the unlock).  Lock order: mu_ is taken
-// before the invalidation table's locks, never after (server.h).
+// Threading: thread-safe; mu_ is a leaf: never held across I/O, nor while
+// calling out or taking another lock (the futex wake is after the unlock;
+// the caller serves the next committer after Release returned).
 #ifndef DURUS_BDB_SERVER_COMMIT_SEQUENCER_H_
 #define DURUS_BDB_SERVER_COMMIT_SEQUENCER_H_
 
@@ -70,7 +70,6 @@ class CommitSequencer {
   // period can no longer take it (returns true); false: it was released
   // meanwhile (its commit is optimistic).
   bool KeepToken(Client* c) EXCLUDES(mu_);
-  bool Holds(const Client* c) const EXCLUDES(mu_);
   // The holder if it has been graceable for `grace` at `now`, else null.
   Client* GraceExpired(Clock::time_point now, Clock::duration grace) const EXCLUDES(mu_);
 

@@ -66,7 +66,7 @@ struct ServerOptions {
   // as with Durus (a Durus client may sit idle for hours).
   double idle_timeout_s = 10;
   // How long a committer may hold the commit token waiting for its commit
-  // data before continuing optimistically (see above); then a log line.  A
+  // data before continuing optimistically (commit_sequencer.h); then a log line.  A
   // healthy client answers in a round trip, far below the default.
   double commit_grace_s = 2.0;
   // Oids handed out to one client by N/M and not yet stored by it; past

@@ -42,8 +42,8 @@ struct Client : Connection {
         may_stop(may_stop_),
         connected_at(Clock::now()),
         table_(table),
-        oids(table->Join()) {}
-  ~Client() override { table_->Leave(oids); }
+        member(table->Join()) {}
+  ~Client() override { table_->Leave(member); }
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
@@ -74,7 +74,7 @@ struct Client : Connection {
 
  public:
   // Its invalid and unused oids (in the table, under the table's locks).
-  InvalidationTable::Member* const oids;
+  InvalidationTable::Member* const member;
 };
 
 }  // namespace durus::server

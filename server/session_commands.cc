@@ -78,7 +78,7 @@ bool ServerImpl::HandleNewOids(Client* c, int count) {
       return false;
     }
   }
-  const InvalidationTable::Unused held = table_.HandOut(c->oids, oids);
+  const InvalidationTable::Unused held = table_.HandOut(c->member, oids);
   if (held.oids > options_.max_unused_oids || held.runs > options_.max_unused_oids / 10) {
     Drop(c, LogLevel::kWarn,
          "holds " + std::to_string(held.oids) + " oids from N/M it has not stored (" +
@@ -103,7 +103,7 @@ bool ServerImpl::HandleLoad(Client* c) {
   // already published the oid here (it does so before becoming visible).
   std::string record;
   Status st = invalid ? Status::OK() : storage_->Load(oid, &record);
-  if (!invalid) invalid = table_.IsInvalid(c->oids, oid);
+  if (!invalid) invalid = table_.IsInvalid(c->member, oid);
   c->reply.clear();
   if (invalid || st.IsReadConflict()) {
     load_conflicts_.fetch_add(1, std::memory_order_relaxed);
@@ -158,7 +158,7 @@ bool ServerImpl::HandleBulkLoad(Client* c) {
         Drop(c, LogLevel::kError, "bulk load failed: " + st.ToString());
         return false;
       }
-      table_.MarkInvalid(c->oids, oids, &invalid);
+      table_.MarkInvalid(c->member, oids, &invalid);
     } else {
       invalid.assign(k, 1);
     }
@@ -192,7 +192,7 @@ bool ServerImpl::HandleBulkLoad(Client* c) {
 }
 
 std::vector<Oid> ServerImpl::DrainInvalid(Client* c) {
-  return table_.Drain(c->oids, [this] {
+  return table_.Drain(c->member, [this] {
     std::vector<Oid> gone = storage_->Sync();
     if (!gone.empty()) {
       DURUS_LOG(*log_, kDebug, "%zu oids removed by the collector: invalidating them for every client",
@@ -225,7 +225,7 @@ bool ServerImpl::HandlePack(Client* c) {
 
 bool ServerImpl::SettleInflight(Client* c, const Oid* oids, size_t n) {
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options_.inflight_wait_s * 1000));
-  const InvalidationTable::Wait w = table_.WaitForInflight(c->oids, oids, n, timeout, [this] { pool_.GoOut(); });
+  const InvalidationTable::Wait w = table_.WaitForInflight(c->member, oids, n, timeout, [this] { pool_.GoOut(); });
   if (w == InvalidationTable::Wait::kTimedOut) {
     log_->Log(LogLevel::kWarn,
               "client %" PRIu64 ": a commit in flight on the oids it loads did not return within "

@@ -143,7 +143,7 @@ bool ServerImpl::ContinueCommit(Client* c) {
   oids.reserve(batch.size());
   for (const auto& e : batch.entries()) oids.push_back(e.oid);
   Oid stolen;
-  const InvalidationTable::Publication p = table_.Publish(c->oids, oids, optimistic, &stolen);
+  const InvalidationTable::Publication p = table_.Publish(c->member, oids, optimistic, &stolen);
   if (p == InvalidationTable::Publication::kPublished) leases_.Hold(c->id, oids);
   // Later committers may validate now: they have seen our oids.
   ReleaseToken(c);
@@ -226,7 +226,7 @@ bool ServerImpl::Apply(Client* c, const CommitBatch& batch, const std::vector<Oi
     Drop(c, LogLevel::kError, "commit failed: " + st.ToString());
     return false;
   }
-  table_.Stored(c->oids, oids);
+  table_.Stored(c->member, oids);
   ++c->commits;
   c->contender_until = Clock::time_point();
   commits_.fetch_add(1);

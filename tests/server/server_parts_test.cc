@@ -1,6 +1,6 @@
 // Unit tests of the server's small parts: UnusedOids (ranges of oids
 // handed out), RequestBudget (server-wide request memory), LeaseTable (hot
-// objects' leases).  The invalidation table has its own file
+// objects' leases), CommitSequencer (the commit token).  The invalidation table has its own file
 // (invalidation_table_test.cc).
 #include <gtest/gtest.h>
 
@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "server/commit_sequencer.h"
 #include "server/lease_table.h"
 #include "server/request_budget.h"
 #include "server/unused_oids.h"
@@ -119,6 +120,75 @@ TEST(LeaseTableTest, ParksLoadsOfOthersLeasesUntilTheyEnd) {
   std::thread stopper([&] { t.Stop(); });
   EXPECT_TRUE(t.AwaitReleases().empty());
   stopper.join();
+}
+
+TEST(CommitSequencerTest, OneHolderALineAndTheGrace) {
+  // The sequencer never looks inside its committers: any distinct
+  // addresses do.
+  char slots[3];
+  Client* a = reinterpret_cast<Client*>(&slots[0]);
+  Client* b = reinterpret_cast<Client*>(&slots[1]);
+  Client* c = reinterpret_cast<Client*>(&slots[2]);
+  const auto hour = std::chrono::hours(1);
+  const auto later = Clock::now() + 2 * hour;
+  CommitSequencer s;
+  ASSERT_TRUE(s.TryAcquire(a));
+  EXPECT_FALSE(s.TryAcquire(b));  // in line
+  EXPECT_FALSE(s.TryAcquire(c));
+  EXPECT_EQ(s.GraceExpired(Clock::now(), hour), nullptr);
+  EXPECT_EQ(s.GraceExpired(later, hour), a);  // its client has not answered
+  EXPECT_FALSE(s.Release(b, false).released);  // not the holder
+  // a's data arrived: the grace cannot take the token any more.
+  EXPECT_TRUE(s.KeepToken(a));
+  EXPECT_EQ(s.GraceExpired(later, hour), nullptr);
+  EXPECT_FALSE(s.Release(a, /*grace_expired=*/true).released);
+  CommitSequencer::Handover h = s.Release(a, false);
+  EXPECT_TRUE(h.released);
+  EXPECT_EQ(h.next, b);  // the caller sends b its list
+  EXPECT_EQ(s.GraceExpired(later, hour), b);
+  h = s.Release(b, /*grace_expired=*/true);
+  EXPECT_TRUE(h.released);
+  EXPECT_EQ(h.next, c);
+  EXPECT_FALSE(s.KeepToken(b));  // b's commit is optimistic now
+  // b waits in a thread for c to finish.
+  std::atomic<bool> stopping{false};
+  std::atomic<int> waits{0};
+  CommitSequencer::SyncWaiter w;
+  w.c = b;
+  std::atomic<bool> got{false};
+  std::thread t([&] { got = s.AcquireSync(&w, stopping, [&] { ++waits; }); });
+  while (waits.load() == 0) std::this_thread::yield();
+  h = s.Release(c, false);
+  EXPECT_TRUE(h.released);
+  EXPECT_EQ(h.next, nullptr);  // the waiting thread was woken instead
+  t.join();
+  EXPECT_TRUE(got.load());
+  EXPECT_TRUE(s.KeepToken(b));
+  // Stopping: a waiter leaves the line.
+  CommitSequencer::SyncWaiter w2;
+  w2.c = a;
+  stopping = true;
+  EXPECT_FALSE(s.AcquireSync(&w2, stopping, [] {}));
+  EXPECT_EQ(s.Release(b, false).next, nullptr);
+}
+
+TEST(CommitSequencerTest, KeepsTheDeadlinesOfCommittersAwaitingData) {
+  char slots[2];
+  Client* a = reinterpret_cast<Client*>(&slots[0]);
+  Client* b = reinterpret_cast<Client*>(&slots[1]);
+  CommitSequencer s;
+  const auto now = Clock::now();
+  s.AwaitData(a, 1, now);
+  s.AwaitData(b, 2, now + std::chrono::hours(1));
+  EXPECT_EQ(s.Late(now), (std::vector<uint64_t>{1}));
+  EXPECT_TRUE(s.StillLate(a, now));
+  EXPECT_FALSE(s.StillLate(b, now));
+  s.DataArrived(a);
+  EXPECT_TRUE(s.Late(now).empty());
+  ASSERT_TRUE(s.TryAcquire(b));
+  EXPECT_TRUE(s.Forget(b));  // the holder: the caller releases the token
+  EXPECT_FALSE(s.Forget(a));
+  EXPECT_TRUE(s.Late(now + std::chrono::hours(2)).empty());
 }
 
 }  // namespace
