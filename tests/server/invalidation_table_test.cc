@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <initializer_list>
 #include <thread>
 
 namespace durus::server {
@@ -24,15 +25,26 @@ auto Nothing() {
   return [] { return std::vector<Oid>(); };
 }
 
+// A commit of `oids` by m that is published and returns at once.
+Table::Publication Commit(Table* t, Table::Member* m, const std::vector<Oid>& oids, bool optimistic = false) {
+  Oid stolen;
+  const Table::Publication p = t->Publish(m, oids, optimistic, &stolen);
+  if (p == Table::Publication::kPublished) t->Settled(oids);
+  return p;
+}
+
+void LeaveAll(Table* t, std::initializer_list<Table::Member*> members) {
+  for (Table::Member* m : members) t->Leave(m);
+  EXPECT_EQ(t->members(), 0u);
+}
+
 TEST(InvalidationTableTest, PublishesToEveryOtherMemberUntilTheirDrain) {
   Table t;
   Table::Member* a = t.Join();
   Table::Member* b = t.Join();
   Table::Member* c = t.Join();
   EXPECT_EQ(t.members(), 3u);
-  Oid stolen;
-  ASSERT_EQ(t.Publish(a, {Oid(1), Oid(2)}, /*optimistic=*/false, &stolen), Table::Publication::kPublished);
-  t.Settled({Oid(1), Oid(2)});
+  ASSERT_EQ(Commit(&t, a, {Oid(1), Oid(2)}), Table::Publication::kPublished);
   EXPECT_FALSE(t.IsInvalid(a, Oid(1)));  // not to the committer itself
   EXPECT_TRUE(t.IsInvalid(b, Oid(1)));
   std::vector<char> marks;
@@ -48,8 +60,7 @@ TEST(InvalidationTableTest, PublishesToEveryOtherMemberUntilTheirDrain) {
   EXPECT_EQ(t.Drain(b, Nothing()), (std::vector<Oid>{Oid(9)}));
   t.Leave(c);
   EXPECT_EQ(t.members(), 2u);
-  t.Leave(a);
-  t.Leave(b);
+  LeaveAll(&t, {a, b});
 }
 
 TEST(InvalidationTableTest, RefusesStoringAnotherMembersUnusedOid) {
@@ -66,36 +77,27 @@ TEST(InvalidationTableTest, RefusesStoringAnotherMembersUnusedOid) {
   EXPECT_TRUE(t.Drain(watcher, Nothing()).empty());  // nothing published
   EXPECT_TRUE(t.nothing_in_flight());
   // Its own unused oids a member may store; once stored they are free.
-  ASSERT_EQ(t.Publish(a, {Oid(6)}, false, &stolen), Table::Publication::kPublished);
-  t.Settled({Oid(6)});
+  ASSERT_EQ(Commit(&t, a, {Oid(6)}), Table::Publication::kPublished);
   t.Stored(a, {Oid(6)});
-  ASSERT_EQ(t.Publish(b, {Oid(6)}, false, &stolen), Table::Publication::kPublished);
-  t.Settled({Oid(6)});
+  ASSERT_EQ(Commit(&t, b, {Oid(6)}), Table::Publication::kPublished);
   EXPECT_EQ(t.HandOut(a, {}).oids, 2u);
-  t.Leave(a);
-  t.Leave(b);
-  t.Leave(watcher);
+  LeaveAll(&t, {a, b, watcher});
 }
 
 TEST(InvalidationTableTest, OptimisticCommitIsRefusedIfAnythingReachedItsClient) {
   Table t;
   Table::Member* slow = t.Join();
   Table::Member* other = t.Join();
-  Oid stolen;
   // Nothing published to it since its list: it goes ahead.
-  ASSERT_EQ(t.Publish(slow, {Oid(1)}, /*optimistic=*/true, &stolen), Table::Publication::kPublished);
-  t.Settled({Oid(1)});
+  ASSERT_EQ(Commit(&t, slow, {Oid(1)}, /*optimistic=*/true), Table::Publication::kPublished);
   t.Drain(other, Nothing());
-  ASSERT_EQ(t.Publish(other, {Oid(2)}, false, &stolen), Table::Publication::kPublished);
-  t.Settled({Oid(2)});
+  ASSERT_EQ(Commit(&t, other, {Oid(2)}), Table::Publication::kPublished);
   // Now something did: refused, and nothing of it published.
-  EXPECT_EQ(t.Publish(slow, {Oid(3)}, true, &stolen), Table::Publication::kRaced);
+  EXPECT_EQ(Commit(&t, slow, {Oid(3)}, true), Table::Publication::kRaced);
   EXPECT_TRUE(t.Drain(other, Nothing()).empty());
   // Not optimistic: the client checked its list itself.
-  EXPECT_EQ(t.Publish(slow, {Oid(3)}, false, &stolen), Table::Publication::kPublished);
-  t.Settled({Oid(3)});
-  t.Leave(slow);
-  t.Leave(other);
+  EXPECT_EQ(Commit(&t, slow, {Oid(3)}), Table::Publication::kPublished);
+  LeaveAll(&t, {slow, other});
 }
 
 TEST(InvalidationTableTest, LoadWaitsUntilTheCommitInFlightReturns) {
@@ -143,9 +145,7 @@ TEST(InvalidationTableTest, LoadWaitsUntilTheCommitInFlightReturns) {
   t.Settled({x});
   t.Settled({x});
   EXPECT_TRUE(t.nothing_in_flight());
-  t.Leave(reader);
-  t.Leave(writer);
-  t.Leave(newcomer);
+  LeaveAll(&t, {reader, writer, newcomer});
 }
 
 }  // namespace
