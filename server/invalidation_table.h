@@ -24,9 +24,9 @@
 // either in the drained list or (still in flight) in the table.
 //
 // Ownership: the table owns the members; Join hands out a pointer valid
-// until Leave.  Threading: thread-safe.  Lock order (checked by clang's
-// -Wthread-safety where it can be named): mu_ before inflight_mu_ before
-// a Member::mu; no callback runs under mu_ except Drain's `collect`, and
+// until Leave.  Threading: thread-safe.  Lock order (ACQUIRED_BEFORE /
+// ACQUIRED_AFTER, checked by clang's -Wthread-safety-beta): mu_ before
+// inflight_mu_ before a Member::mu; no callback runs under mu_ except Drain's `collect`, and
 // none under the others.  Callers may hold the CommitSequencer's lock,
 // never a lock the table's callbacks take.
 #ifndef DURUS_BDB_SERVER_INVALIDATION_TABLE_H_
@@ -54,7 +54,7 @@ class InvalidationTable {
   class Member {
    private:
     friend class InvalidationTable;
-    Mutex mu;
+    Mutex mu ACQUIRED_AFTER(InvalidationTable::mu_, InvalidationTable::inflight_mu_);
     std::unordered_set<Oid> invalid GUARDED_BY(mu);  // to report at its next S or C
     UnusedOids unused GUARDED_BY(mu);                // handed out by N/M, not yet stored
   };
