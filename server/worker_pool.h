@@ -27,6 +27,8 @@
 // anything that may block it hands the rest to other workers through the
 // ready queue (HandOff).
 //
+// Code: worker_pool.cc (epoll, claiming, the ready queue),
+// worker_pacing.cc (parking, the active-worker accounting, the monitor).
 // Ownership: the pool owns the registered connections (Remove destroys
 // one; Stop's caller destroys the rest with CloseAll).  Threading: every
 // method is thread-safe; a connection is touched only by the worker that
@@ -155,7 +157,18 @@ class WorkerPool {
 
  private:
   struct Batch;
-  struct Slot;
+  // A worker's request state.  Written by its worker (BeginRequest,
+  // EndRequest, GoOut) and by the monitor (presuming it blocked); whoever
+  // sets the "out" flag does the accounting.
+  struct alignas(64) Slot {
+    std::atomic<uint64_t> word{0};  // (request sequence << 2) | flags
+    uint64_t seq = 0;               // the worker's own copy of the sequence
+    // Worker only: back from a request it was counted out of.  It may then
+    // wait on epoll once more before parking (one over the cap): the next
+    // request is often another commit that takes it out again, and
+    // parking in between would cost two context switches.
+    bool back = false;
+  };
 
   void WorkerLoop(int index) EXCLUDES(park_mu_, ready_mu_);
   void OnEvent(uint64_t id);
