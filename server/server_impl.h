@@ -20,11 +20,12 @@
 // the running-worker cap, OnTick); the lease thread (hands parked loads
 // back).  Storage::Commit and every socket wait run with no server lock
 // held.  Lock order (every lock is a durus::Mutex; clang -Wthread-safety
-// checks the annotations): CommitSequencer::mu_ is never held while
-// calling out; InvalidationTable::mu_ -> inflight_mu_ -> Member::mu;
-// WorkerPool's locks, LeaseTable::mu_, RequestBudget::mu_ and stop_mu_
-// are leaves (nothing else is taken under them).  No two of these
-// are ever held together except along that chain.
+// checks the annotations, -Wthread-safety-beta the order):
+// InvalidationTable::mu_ -> inflight_mu_ -> Member::mu; every other lock
+// (CommitSequencer::mu_, WorkerPool's, LeaseTable::mu_, RequestBudget::mu_,
+// stop_mu_) is a leaf: nothing else is taken under it.  A session's own
+// fields are guarded by its claim (an atomic state, WorkerPool), not by a
+// lock: see session.h.
 #ifndef DURUS_BDB_SERVER_SERVER_IMPL_H_
 #define DURUS_BDB_SERVER_SERVER_IMPL_H_
 
