@@ -40,7 +40,7 @@ configure_build() {  # dir sanitizer targets...
 # Targets the selected tests need (a subset of `all`: no Python module).
 targets=(durus-bdb)
 for t in record_test contract_test refcount_test model_test crash_test durability_test \
-         cli_test concurrency_test server_test access_test gc_collect_test gc_trace_test gc_verify_test \
+         cli_test concurrency_test server_test access_test invalidation_table_test gc_collect_test gc_trace_test gc_verify_test \
          gc_crash_test gc_unit_test migrate_test migrate_corrupt_test check_home \
          durus_crash_loop durus_check_store fault_test durus_fault_server backup_join_test \
          salvage_test damage_test disk_test pitr_test gc_verify_damage_test \
@@ -84,14 +84,14 @@ if [[ $which == tsan || $which == all ]]; then
   t0=$(now)
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDURUS_SANITIZE=thread \
         -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
-  cmake --build "$dir" -j"$jobs" --target concurrency_test server_test durus-bdb
+  cmake --build "$dir" -j"$jobs" --target concurrency_test server_test invalidation_table_test durus-bdb
   t1=$(now)
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/.ci/tsan-suppressions.txt"
   # The storage's concurrency test, the in-process server tests (parallel
   # loads, commits, the collector) and the Python concurrency/isolation
   # test against the instrumented server binary.
   ctest --test-dir "$dir" -j2 --timeout 600 --output-on-failure \
-       -R '^(Concurrency|Server|server_test_concurrency)'
+       -R '^(Concurrency|Server|InvalidationTable|server_test_concurrency)'
   echo "sanitizers: tsan build $((t1 - t0)) s, tests $(($(now) - t1)) s (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 fi
 

@@ -13,11 +13,11 @@ void LeaseTable::DropLeaseLocked(uint64_t owner, Owner* o) {
 }
 
 void LeaseTable::ChangedLocked() {
-  if (!waiters_.empty()) cv_.notify_one();
+  if (!waiters_.empty()) cv_.Signal();
 }
 
 void LeaseTable::Hold(uint64_t owner, const std::vector<Oid>& oids) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Owner& o = owners_[owner];
   DropLeaseLocked(owner, &o);
   o.pinned = true;
@@ -40,13 +40,13 @@ void LeaseTable::Hold(uint64_t owner, const std::vector<Oid>& oids) {
 }
 
 void LeaseTable::Pin(uint64_t owner) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = owners_.find(owner);
   if (it != owners_.end() && !it->second.oids.empty()) it->second.pinned = true;
 }
 
 void LeaseTable::Unpin(uint64_t owner, Clock::time_point until) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = owners_.find(owner);
   if (it == owners_.end()) return;
   it->second.pinned = false;
@@ -59,7 +59,7 @@ void LeaseTable::Unpin(uint64_t owner, Clock::time_point until) {
 }
 
 void LeaseTable::Forget(uint64_t owner) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = owners_.find(owner);
   if (it == owners_.end()) return;
   DropLeaseLocked(owner, &it->second);
@@ -79,18 +79,18 @@ bool LeaseTable::HeldLocked(uint64_t client, Oid oid, Clock::time_point now, Clo
 }
 
 bool LeaseTable::Park(uint64_t client, Oid oid, Clock::time_point deadline) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (stopped_) return false;
   Clock::time_point wake = Clock::time_point::max();
   if (lease_.empty() || !HeldLocked(client, oid, Clock::now(), &wake)) return false;
   waiters_.push_back(Waiter{client, oid, deadline});
   parked_total_.fetch_add(1, std::memory_order_relaxed);
-  cv_.notify_one();  // the lease thread's next wake-up may be sooner now
+  cv_.Signal();  // the lease thread's next wake-up may be sooner now
   return true;
 }
 
 std::vector<LeaseTable::Release> LeaseTable::AwaitReleases() {
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<Release> out;
   while (!stopped_) {
     const auto now = Clock::now();
@@ -120,9 +120,9 @@ std::vector<LeaseTable::Release> LeaseTable::AwaitReleases() {
     }
     if (!out.empty()) return out;
     if (wake == Clock::time_point::max()) {
-      cv_.wait(l);
+      cv_.Wait(&mu_);
     } else {
-      cv_.wait_until(l, wake);
+      cv_.WaitUntil(&mu_, wake);
     }
   }
   return out;
@@ -130,15 +130,15 @@ std::vector<LeaseTable::Release> LeaseTable::AwaitReleases() {
 
 void LeaseTable::Stop() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stopped_ = true;
     waiters_.clear();
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 size_t LeaseTable::leased() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return lease_.size();
 }
 

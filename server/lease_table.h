@@ -35,14 +35,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <unordered_map>
 #include <vector>
 
 #include "engine/oid.h"
+#include "util/mutex.h"
 
 namespace durus::server {
 
@@ -57,19 +56,19 @@ class LeaseTable {
   // `owner`'s commit of `oids` is published: they become its lease
   // (replacing its previous one), pinned.  Oids leased to another client
   // pass to `owner`.
-  void Hold(uint64_t owner, const std::vector<Oid>& oids);
+  void Hold(uint64_t owner, const std::vector<Oid>& oids) EXCLUDES(mu_);
   // `owner` holds the commit token again: its lease is pinned.
-  void Pin(uint64_t owner);
+  void Pin(uint64_t owner) EXCLUDES(mu_);
   // `owner`'s lease is no longer pinned; it lasts until `until` (now:
   // ends at once).
-  void Unpin(uint64_t owner, Clock::time_point until);
+  void Unpin(uint64_t owner, Clock::time_point until) EXCLUDES(mu_);
   // `owner` disconnected: its lease ends.
-  void Forget(uint64_t owner);
+  void Forget(uint64_t owner) EXCLUDES(mu_);
 
   // If another client's lease holds `oid`, park `client`'s load of it
   // until the lease ends or `deadline`, and return true: AwaitReleases
   // will name `client` then.  Otherwise return false (load it now).
-  bool Park(uint64_t client, Oid oid, Clock::time_point deadline);
+  bool Park(uint64_t client, Oid oid, Clock::time_point deadline) EXCLUDES(mu_);
 
   struct Release {
     uint64_t client;
@@ -78,13 +77,13 @@ class LeaseTable {
   // Blocks until parked loads are released (in the order they were
   // parked) or Stop() is called (then returns empty, and keeps returning
   // empty).
-  std::vector<Release> AwaitReleases();
-  void Stop();
+  std::vector<Release> AwaitReleases() EXCLUDES(mu_);
+  void Stop() EXCLUDES(mu_);
 
   // Loads parked since construction.
   uint64_t parked() const { return parked_total_.load(std::memory_order_relaxed); }
   // Oids leased now (tests).
-  size_t leased() const;
+  size_t leased() const EXCLUDES(mu_);
 
  private:
   struct Owner {
@@ -99,16 +98,16 @@ class LeaseTable {
   };
   // True if a client other than `client` holds `oid` at `now`; lowers
   // *wake to the time the lease would end if it is not pinned.
-  bool HeldLocked(uint64_t client, Oid oid, Clock::time_point now, Clock::time_point* wake) const;
-  void ChangedLocked();
-  void DropLeaseLocked(uint64_t owner, Owner* o);
+  bool HeldLocked(uint64_t client, Oid oid, Clock::time_point now, Clock::time_point* wake) const REQUIRES(mu_);
+  void ChangedLocked() REQUIRES(mu_);
+  void DropLeaseLocked(uint64_t owner, Owner* o) REQUIRES(mu_);
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;  // AwaitReleases: a lease changed, or Stop
-  std::unordered_map<Oid, uint64_t> lease_;  // oid -> owner
-  std::unordered_map<uint64_t, Owner> owners_;
-  std::vector<Waiter> waiters_;
-  bool stopped_ = false;
+  mutable Mutex mu_;
+  CondVar cv_;  // AwaitReleases: a lease changed, or Stop
+  std::unordered_map<Oid, uint64_t> lease_ GUARDED_BY(mu_);  // oid -> owner
+  std::unordered_map<uint64_t, Owner> owners_ GUARDED_BY(mu_);
+  std::vector<Waiter> waiters_ GUARDED_BY(mu_);
+  bool stopped_ GUARDED_BY(mu_) = false;
   std::atomic<uint64_t> parked_total_{0};
 };
 

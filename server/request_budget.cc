@@ -7,7 +7,7 @@ namespace durus::server {
 void RequestBudget::Release(uint64_t bytes) {
   bool trim = false;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     used_ -= bytes;
     const auto now = std::chrono::steady_clock::now();
     if (bytes >= (1u << 20) && now - trimmed_at_ >= std::chrono::seconds(1)) {
@@ -15,7 +15,7 @@ void RequestBudget::Release(uint64_t bytes) {
       trim = true;
     }
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (trim) ::malloc_trim(0);
 }
 

@@ -15,14 +15,14 @@
 // keeps freed small blocks, so a burst of large requests would otherwise
 // leave the server's RSS high after the clients left.
 //
-// Threading: thread-safe.
+// Threading: thread-safe; mu_ is a leaf (before_wait runs without it).
 #ifndef DURUS_BDB_SERVER_REQUEST_BUDGET_H_
 #define DURUS_BDB_SERVER_REQUEST_BUDGET_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
+
+#include "util/mutex.h"
 
 namespace durus::server {
 
@@ -33,8 +33,9 @@ class RequestBudget {
   // Take `bytes`; false if they were not available before `deadline`.
   // `before_wait` runs once if the call has to wait.
   template <typename BeforeWait>
-  bool Acquire(uint64_t bytes, std::chrono::steady_clock::time_point deadline, BeforeWait before_wait);
-  void Release(uint64_t bytes);
+  bool Acquire(uint64_t bytes, std::chrono::steady_clock::time_point deadline, BeforeWait before_wait)
+      EXCLUDES(mu_);
+  void Release(uint64_t bytes) EXCLUDES(mu_);
 
   // Holds bytes taken by Acquire; releases them on destruction.
   class Lease {
@@ -50,30 +51,35 @@ class RequestBudget {
   };
 
   uint64_t limit() const { return limit_; }
-  uint64_t in_use() const {
-    std::lock_guard<std::mutex> l(mu_);
+  uint64_t in_use() const EXCLUDES(mu_) {
+    MutexLock l(&mu_);
     return used_;
   }
 
  private:
-  bool FitsLocked(uint64_t bytes) const { return used_ == 0 || used_ + bytes <= limit_; }
+  bool FitsLocked(uint64_t bytes) const REQUIRES(mu_) { return used_ == 0 || used_ + bytes <= limit_; }
 
   const uint64_t limit_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  uint64_t used_ = 0;
-  std::chrono::steady_clock::time_point trimmed_at_;  // guarded by mu_
+  mutable Mutex mu_;
+  CondVar cv_;
+  uint64_t used_ GUARDED_BY(mu_) = 0;
+  std::chrono::steady_clock::time_point trimmed_at_ GUARDED_BY(mu_);
 };
 
 template <typename BeforeWait>
 bool RequestBudget::Acquire(uint64_t bytes, std::chrono::steady_clock::time_point deadline,
                             BeforeWait before_wait) {
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (!FitsLocked(bytes)) {
-    l.unlock();
+    mu_.Unlock();
     before_wait();
-    l.lock();
-    if (!cv_.wait_until(l, deadline, [&] { return FitsLocked(bytes); })) return false;
+    mu_.Lock();
+    while (!FitsLocked(bytes)) {
+      if (!cv_.WaitUntil(&mu_, deadline)) {
+        if (!FitsLocked(bytes)) return false;  // as wait_until with a predicate
+        break;
+      }
+    }
   }
   used_ += bytes;
   return true;

@@ -8,8 +8,8 @@
 // a few ranges.  Why a cap: clients interleaving single N requests make
 // one range per oid; the server drops a client past `--max-unused-oids`.
 //
-// Threading: none (the owner serialises access; the server holds the
-// client's mutex).
+// Threading: none (the owner serialises access: the InvalidationTable
+// holds its member's lock).
 #ifndef DURUS_BDB_SERVER_UNUSED_OIDS_H_
 #define DURUS_BDB_SERVER_UNUSED_OIDS_H_
 

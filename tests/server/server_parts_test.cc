@@ -1,13 +1,14 @@
 // Unit tests of the server's small parts: UnusedOids (ranges of oids
-// handed out), RequestBudget (server-wide request memory), InflightTable
-// (loads waiting for commits in flight), LeaseTable (hot objects' leases).
+// handed out), RequestBudget (server-wide request memory), LeaseTable (hot
+// objects' leases), CommitSequencer (the commit token).  The invalidation table has its own file
+// (invalidation_table_test.cc).
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <thread>
 
-#include "server/inflight_table.h"
+#include "server/commit_sequencer.h"
 #include "server/lease_table.h"
 #include "server/request_budget.h"
 #include "server/unused_oids.h"
@@ -69,42 +70,6 @@ TEST(RequestBudgetTest, WaitsForReleasedBytesAndTimesOut) {
   EXPECT_EQ(b.in_use(), 0u);
 }
 
-TEST(InflightTableTest, LoadWaitsUntilTheCommitReturns) {
-  InflightTable t;
-  std::atomic<bool> invalid{false};
-  auto is_invalid = [&](Oid) { return invalid.load(); };
-  int before = 0;
-  auto count = [&] { ++before; };
-  const Oid x(7), y(8);
-  // Nothing in flight: no wait.
-  EXPECT_EQ(t.WaitUntilSettled(&x, 1, is_invalid, milliseconds(10), count), InflightTable::Wait::kClear);
-  t.Add({x});
-  // Another oid: no wait.
-  EXPECT_EQ(t.WaitUntilSettled(&y, 1, is_invalid, milliseconds(10), count), InflightTable::Wait::kClear);
-  EXPECT_EQ(before, 0);
-  // The oid in flight: waits, and gives up at the timeout.
-  EXPECT_EQ(t.WaitUntilSettled(&x, 1, is_invalid, milliseconds(20), count), InflightTable::Wait::kTimedOut);
-  EXPECT_EQ(before, 1);
-  std::thread remover([&] {
-    std::this_thread::sleep_for(milliseconds(30));
-    t.Remove({x});
-  });
-  EXPECT_EQ(t.WaitUntilSettled(&x, 1, is_invalid, std::chrono::seconds(30), count), InflightTable::Wait::kClear);
-  remover.join();
-  EXPECT_TRUE(t.empty());
-  // Published to the waiter meanwhile (a second commit on x): it stops
-  // waiting and answers 'I'.
-  t.Add({x});
-  std::thread second([&] {
-    std::this_thread::sleep_for(milliseconds(30));
-    invalid.store(true);
-    t.Add({x});
-  });
-  EXPECT_EQ(t.WaitUntilSettled(&x, 1, is_invalid, std::chrono::seconds(30), count), InflightTable::Wait::kInvalid);
-  second.join();
-  EXPECT_EQ(t.waits(), 3u);
-}
-
 TEST(LeaseTableTest, ParksLoadsOfOthersLeasesUntilTheyEnd) {
   using C = LeaseTable::Clock;
   LeaseTable t;
@@ -155,6 +120,75 @@ TEST(LeaseTableTest, ParksLoadsOfOthersLeasesUntilTheyEnd) {
   std::thread stopper([&] { t.Stop(); });
   EXPECT_TRUE(t.AwaitReleases().empty());
   stopper.join();
+}
+
+TEST(CommitSequencerTest, OneHolderALineAndTheGrace) {
+  // The sequencer never looks inside its committers: any distinct
+  // addresses do.
+  char slots[3];
+  Client* a = reinterpret_cast<Client*>(&slots[0]);
+  Client* b = reinterpret_cast<Client*>(&slots[1]);
+  Client* c = reinterpret_cast<Client*>(&slots[2]);
+  const auto hour = std::chrono::hours(1);
+  const auto later = Clock::now() + 2 * hour;
+  CommitSequencer s;
+  ASSERT_TRUE(s.TryAcquire(a));
+  EXPECT_FALSE(s.TryAcquire(b));  // in line
+  EXPECT_FALSE(s.TryAcquire(c));
+  EXPECT_EQ(s.GraceExpired(Clock::now(), hour), nullptr);
+  EXPECT_EQ(s.GraceExpired(later, hour), a);  // its client has not answered
+  EXPECT_FALSE(s.Release(b, false).released);  // not the holder
+  // a's data arrived: the grace cannot take the token any more.
+  EXPECT_TRUE(s.KeepToken(a));
+  EXPECT_EQ(s.GraceExpired(later, hour), nullptr);
+  EXPECT_FALSE(s.Release(a, /*grace_expired=*/true).released);
+  CommitSequencer::Handover h = s.Release(a, false);
+  EXPECT_TRUE(h.released);
+  EXPECT_EQ(h.next, b);  // the caller sends b its list
+  EXPECT_EQ(s.GraceExpired(later, hour), b);
+  h = s.Release(b, /*grace_expired=*/true);
+  EXPECT_TRUE(h.released);
+  EXPECT_EQ(h.next, c);
+  EXPECT_FALSE(s.KeepToken(b));  // b's commit is optimistic now
+  // b waits in a thread for c to finish.
+  std::atomic<bool> stopping{false};
+  std::atomic<int> waits{0};
+  CommitSequencer::SyncWaiter w;
+  w.c = b;
+  std::atomic<bool> got{false};
+  std::thread t([&] { got = s.AcquireSync(&w, stopping, [&] { ++waits; }); });
+  while (waits.load() == 0) std::this_thread::yield();
+  h = s.Release(c, false);
+  EXPECT_TRUE(h.released);
+  EXPECT_EQ(h.next, nullptr);  // the waiting thread was woken instead
+  t.join();
+  EXPECT_TRUE(got.load());
+  EXPECT_TRUE(s.KeepToken(b));
+  // Stopping: a waiter leaves the line.
+  CommitSequencer::SyncWaiter w2;
+  w2.c = a;
+  stopping = true;
+  EXPECT_FALSE(s.AcquireSync(&w2, stopping, [] {}));
+  EXPECT_EQ(s.Release(b, false).next, nullptr);
+}
+
+TEST(CommitSequencerTest, KeepsTheDeadlinesOfCommittersAwaitingData) {
+  char slots[2];
+  Client* a = reinterpret_cast<Client*>(&slots[0]);
+  Client* b = reinterpret_cast<Client*>(&slots[1]);
+  CommitSequencer s;
+  const auto now = Clock::now();
+  s.AwaitData(a, 1, now);
+  s.AwaitData(b, 2, now + std::chrono::hours(1));
+  EXPECT_EQ(s.Late(now), (std::vector<uint64_t>{1}));
+  EXPECT_TRUE(s.StillLate(a, now));
+  EXPECT_FALSE(s.StillLate(b, now));
+  s.DataArrived(a);
+  EXPECT_TRUE(s.Late(now).empty());
+  ASSERT_TRUE(s.TryAcquire(b));
+  EXPECT_TRUE(s.Forget(b));  // the holder: the caller releases the token
+  EXPECT_FALSE(s.Forget(a));
+  EXPECT_TRUE(s.Late(now + std::chrono::hours(2)).empty());
 }
 
 }  // namespace

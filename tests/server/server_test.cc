@@ -499,7 +499,7 @@ TEST_F(ServerTest, BadInputDropsOnlyThatClient) {
   }
 }
 
-// Connections are edge-triggered (server.h): bytes that arrive while a
+// Connections are edge-triggered (worker_pool.h): bytes that arrive while a
 // worker serves the connection raise an event another worker sees as
 // "pending", and the owner must look again before releasing; bytes
 // announced by no new event (a request split over a poll wait, requests
