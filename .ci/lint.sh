@@ -4,7 +4,7 @@
 #   1. clang-format: every C++ file of the repository is formatted as
 #      .clang-format says (the differences are printed; `clang-format -i`).
 #   2. clang's thread-safety analysis: every product source (outside tests/
-#      and bench/) compiled with -fsyntax-only -Wthread-safety
+#      and bench/) compiled with -fsyntax-only -Wthread-safety (-beta: lock order)
 #      -Werror=thread-safety, with the include paths and definitions of the
 #      build ($BUILD_DIR/compile_commands.json, which CMake writes): a field
 #      GUARDED_BY a mutex touched without it, a REQUIRES not met, a lock
@@ -63,7 +63,7 @@ for e in json.load(open(db)):
         if a == e["file"] or a.startswith(("-MD", "-MMD", "-fno-fat-lto", "-flto")):
             continue
         out.append(a)
-    out += ["-fsyntax-only", "-Wthread-safety", "-Werror=thread-safety",
+    out += ["-fsyntax-only", "-Wthread-safety", "-Wthread-safety-beta", "-Werror=thread-safety",
             "-Wno-unknown-warning-option", "-Wno-unused-command-line-argument", f]
     print("cd %s && %s" % (shlex.quote(e["directory"]), " ".join(shlex.quote(x) for x in out)))
 PY
