@@ -14,8 +14,7 @@
 
 namespace durus::bdb {
 
-Status BdbStorage::Exclusive(const std::string& readonly_error,
-                             const std::function<Status()>& fn) {
+Status BdbStorage::Exclusive(const std::string& readonly_error, const std::function<Status()>& fn) {
   std::shared_lock<std::shared_mutex> open(close_mu_);
   DURUS_RETURN_IF_ERROR(CheckOpen());
   if (!readonly_error.empty() && options_.readonly) return Status::ReadOnly(readonly_error);
@@ -32,8 +31,7 @@ MetaCounters BdbStorage::CountersLocked() const {
   return c;
 }
 
-Status BdbStorage::TransactLocked(const char* what, uint32_t commit_flags,
-                                  const TxnBody& body) {
+Status BdbStorage::TransactLocked(const char* what, uint32_t commit_flags, const TxnBody& body) {
   TxnEffects effects;
   uint64_t objects = 0, bytes = 0, pending = 0;
   DURUS_RETURN_IF_ERROR(RetryTxn([&](bool* retry) -> Status {
@@ -106,9 +104,7 @@ Status BdbStorage::StartPack() {
   }
   bool started = false;
   DURUS_RETURN_IF_ERROR(trace_.Start(&started));
-  {
-    std::lock_guard<std::mutex> l(bg_mu_);
-  }
+  { std::lock_guard<std::mutex> l(bg_mu_); }
   bg_cv_.notify_all();  // start stepping now rather than at the next tick
   return Status::OK();
 }

@@ -189,10 +189,7 @@ Status Collector::StepBody(DbTxn* t, uint32_t max, TxnEffects* effects, uint64_t
         key.set_data(kb);
         key.set_ulen(8);
         Dbt data;
-        data.set_flags(DB_DBT_USERMEM | DB_DBT_PARTIAL);
-        data.set_data(nothing);
-        data.set_ulen(0);
-        data.set_dlen(0);
+        AskNoData(&data, nothing);
         ret = c->get(&key, &data, DB_NEXT | DB_RMW);
         if (ret == DB_NOTFOUND) {
           queue_empty = true;
@@ -228,11 +225,11 @@ Status Collector::StepBody(DbTxn* t, uint32_t max, TxnEffects* effects, uint64_t
 
 MetaCounters Collector::Counters() {
   MetaCounters c;
-  store_->Exclusive("", [&]() {
-          c = store_->CountersLocked();
-          return Status::OK();
-        })
-      .IgnoreError();  // closed meanwhile: zeros, only for a progress display
+  Status s = store_->Exclusive("", [&]() {
+    c = store_->CountersLocked();
+    return Status::OK();
+  });
+  s.IgnoreError();  // closed meanwhile: zeros, only for a progress display
   return c;
 }
 

@@ -31,6 +31,16 @@
 
 namespace durus::bdb {
 
+// Makes *d ask for no data (a partial get of 0 bytes: only the key, or
+// only whether it exists).  DB_THREAD handles want user memory even for 0
+// bytes: `buf` (one byte, the caller's) is it.
+inline void AskNoData(Dbt* d, char* buf) {
+  d->set_flags(DB_DBT_USERMEM | DB_DBT_PARTIAL);
+  d->set_data(buf);
+  d->set_ulen(0);
+  d->set_dlen(0);
+}
+
 // Cursors on records.db and refcounts.db inside one transaction, reused
 // by every DeleteObjectInTxn of a step (a cursor positioned by a lookup
 // deletes or rewrites without a second descent of the tree).
@@ -94,8 +104,7 @@ class Collector {
 
 // VerifyStorage and CompactStorage (bdb/gc/gc.h) on the storage behind
 // `store`; `trace`: its trace (verify reads the state of one in progress).
-Status Verify(GcStore* store, Trace* trace, const VerifyOptions& options,
-              gc::VerifyReport* report);
+Status Verify(GcStore* store, Trace* trace, const VerifyOptions& options, gc::VerifyReport* report);
 Status Compact(GcStore* store, CompactReport* report);
 
 }  // namespace durus::bdb

@@ -86,7 +86,8 @@ class GcStore {
   // is closed) and holding its writer lock.  `readonly_error`: if not
   // empty and the storage is read-only, ReadOnly with that message
   // instead.
-  virtual Status Exclusive(const std::string& readonly_error, const std::function<Status()>& fn) = 0;
+  virtual Status Exclusive(const std::string& readonly_error,
+                           const std::function<Status()>& fn) = 0;
 
   // Writer lock held: the committed counters.
   virtual MetaCounters CountersLocked() const = 0;

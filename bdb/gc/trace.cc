@@ -76,11 +76,8 @@ int ReadKeys(Db* db, DbTxn* txn, const char* start, size_t prefix_len, uint64_t 
     key.set_ulen(sizeof(kb));
     key.set_size(static_cast<u_int32_t>(prefix_len + 8));
     char nothing[1];
-    Dbt data;  // DB_THREAD handles want user memory even for 0 bytes
-    data.set_flags(DB_DBT_USERMEM | DB_DBT_PARTIAL);
-    data.set_data(nothing);
-    data.set_ulen(0);
-    data.set_dlen(0);
+    Dbt data;
+    AskNoData(&data, nothing);
     ret = c->get(&key, &data, flag);
     flag = DB_NEXT;
     if (ret == DB_NOTFOUND) return 0;
@@ -237,11 +234,8 @@ Status Trace::StartBody(DbTxn* t, TraceState* st, bool* no_root, bool* retry) {
   kRootOid.ToBytes(rk);
   Dbt rkey = InDbt(rk, 8);
   char rbuf[1];
-  Dbt rdata;  // DB_THREAD handles want user memory even for 0 bytes
-  rdata.set_flags(DB_DBT_USERMEM | DB_DBT_PARTIAL);
-  rdata.set_data(rbuf);
-  rdata.set_ulen(0);
-  rdata.set_dlen(0);
+  Dbt rdata;
+  AskNoData(&rdata, rbuf);
   int ret = s_->records()->get(t, &rkey, &rdata, 0);
   *no_root = ret == DB_NOTFOUND;
   if (*no_root) return Status::OK();
@@ -256,10 +250,7 @@ Status Trace::StartBody(DbTxn* t, TraceState* st, bool* no_root, bool* retry) {
       k.set_flags(DB_DBT_USERMEM);
       k.set_data(kbuf);
       k.set_ulen(sizeof(kbuf));
-      d.set_flags(DB_DBT_USERMEM | DB_DBT_PARTIAL);
-      d.set_data(dbuf);
-      d.set_ulen(0);
-      d.set_dlen(0);
+      AskNoData(&d, dbuf);
       ret = c->get(&k, &d, DB_FIRST);
       c.Close();
       if (ret == 0) {
