@@ -5,7 +5,7 @@
 // collector steps on the pending-garbage queue and steps of a cycle trace
 // when one runs (StartPack).
 //
-// Pacing (gc/pacer.h): with gc_per_second > 0 a token bucket of that many
+// Pacing (bdb/gc/pacer.h): with gc_per_second > 0 a token bucket of that many
 // records per second; with 0, no rate limit but at most half of the time
 // spent holding the writer lock, so commits interleave between steps.  Each
 // step is one small transaction of at most gc_batch records.  When there
@@ -15,7 +15,7 @@
 #include "bdb/backup.h"
 #include "bdb/status_file.h"
 #include "bdb/storage_impl.h"
-#include "gc/pacer.h"
+#include "bdb/gc/pacer.h"
 
 namespace durus::bdb {
 
@@ -23,7 +23,11 @@ void BdbStorage::StartBackground() {
   // A trace interrupted by a crash or a close continues; its barrier must be
   // active before the first commit, which cannot come before Open returns.
   // (Read-only: loaded only so that stats show it.)
-  Status s = trace_.Resume();
+  Status s;
+  {
+    std::lock_guard<std::mutex> l(write_mu_);
+    s = trace_.ResumeLocked();
+  }
   if (!s.ok()) {
     // Unreadable trace state: without it no trace runs and the next
     // StartPack starts afresh (Start clears the table); nothing is lost but
@@ -51,7 +55,7 @@ void BdbStorage::StopBackground() {
   // commit's barrier off the handle.
   std::unique_lock<std::shared_mutex> closing(close_mu_);
   std::lock_guard<std::mutex> l(write_mu_);
-  trace_.CloseHandle();
+  trace_.CloseHandleLocked();
 }
 
 void BdbStorage::PublishStatus() {
@@ -143,7 +147,7 @@ void BdbStorage::BackgroundLoop() {
     if (queue_step) {
       uint64_t n = 0, b = 0;
       bool done = false;
-      ok = CollectStep(allowance, &n, &b, &done).ok();
+      ok = collector_.Step(allowance, &n, &b, &done).ok();
       work = std::max<uint64_t>(n, 1);
     } else {
       TraceStepResult r;

@@ -16,7 +16,7 @@
 #include "bdb/environment.h"
 #include "bdb/handles.h"
 #include "bdb/log_archive.h"
-#include "bdb/verify.h"
+#include "bdb/gc/gc.h"
 
 namespace durus {
 

@@ -13,7 +13,7 @@
 // of its last file written before the backup ended, and must agree with the
 // longer copy byte for byte); then recovery; then a checkpoint, the logs no
 // longer needed removed, and DEST opened as a home and verified
-// (bdb/verify.h).  DEST is a home of its own afterwards: a new branch of
+// (bdb/gc/gc.h).  DEST is a home of its own afterwards: a new branch of
 // the log sequence, not archiving (give it a new archive directory, and
 // take a new backup).
 //

@@ -22,7 +22,7 @@
 //                                          began) by a cycle trace in progress
 //                  'F' + oid[8]            empty: frontier (marked, refs not
 //                                          yet followed)
-//                  'S'                     the trace's state (bdb/trace.h
+//                  'S'                     the trace's state (bdb/gc/trace.h
 //                                          TraceState); absent and the table
 //                                          empty when no trace runs
 //   durus-bdb.lock (plain file)            pid and command of the process

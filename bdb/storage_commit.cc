@@ -6,6 +6,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bdb/retry.h"
 #include "bdb/schema.h"
 #include "bdb/storage_impl.h"
 #include "engine/commit_plan.h"
@@ -14,7 +15,6 @@
 namespace durus::bdb {
 
 namespace {
-constexpr int kMaxCommitRetries = 50;
 const char kEmpty[1] = {0};
 // Per-thread scratch larger than this is released after the commit that
 // grew it (one huge record must not stay resident in every thread).
@@ -41,11 +41,7 @@ Status BdbStorage::Commit(const CommitBatch& batch) {
   Status s;
   {
     std::lock_guard<std::mutex> l(write_mu_);
-    for (int attempt = 0;; ++attempt) {
-      bool retry = false;
-      s = CommitOnce(batch, &retry);
-      if (!retry || attempt >= kMaxCommitRetries) break;
-    }
+    s = RetryTxn([&](bool* retry) { return CommitOnce(batch, retry); });
   }
   if (!s.ok()) return s;
   commits_since_checkpoint_.fetch_add(1, std::memory_order_relaxed);
@@ -71,10 +67,7 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
   if (ret != 0) return FromDb(ret, "beginning a commit");
   DbTxn* t = txn.get();
 
-  auto fail = [&](int r, const std::string& what) {
-    if (IsRetryable(r)) *retry = true;
-    return FromDb(r, what);
-  };
+  auto fail = [&](int r, const std::string& what) { return TxnFailure(r, what, retry); };
 
   // Per-thread scratch: a commit runs on one thread and commits do not
   // nest, so these keep their capacity from one commit to the next.
@@ -213,7 +206,7 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
   }
 
   // 3b. A cycle trace in progress must keep everything this commit stores
-  // or references (the barrier, bdb/trace.h), in this same transaction;
+  // or references (the barrier, bdb/gc/trace.h), in this same transaction;
   // while it deletes, linking what it found unreachable is a Conflict.
   if (trace_.ActiveLocked()) {
     std::unordered_set<Oid> created_set(plan.created.begin(), plan.created.end());

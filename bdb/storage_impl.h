@@ -1,11 +1,12 @@
-// BdbStorage: durus::Storage on Berkeley DB.  Internal to bdb/ (and to
-// gc/-related code in bdb/); everybody else uses bdb/bdb_storage.h.
+// BdbStorage: durus::Storage on Berkeley DB.  Internal to bdb/; everybody
+// else uses bdb/bdb_storage.h.
 //
 // One class, one file per concern (RocksDB's db_impl/ style):
 //   storage_open.cc     open, create, close, options
 //   storage_read.cc     Load, Scan, stats and count introspection
 //   storage_commit.cc   Commit (records + reference counts + queue), NewOid
-//   collector.cc        the pending-garbage collector (background and on demand)
+//   storage_gc.cc       GcStore, the narrow interface garbage collection
+//                       (bdb/gc/, a module of its own) works through
 //   background.cc       checkpoint / log-removal / log-flush / collector thread
 //
 // Threading (doc/threading.md): loads and scans run concurrently, without
@@ -28,21 +29,16 @@
 #include <vector>
 
 #include "bdb/bdb_storage.h"
+#include "bdb/gc/gc_private.h"
+#include "bdb/gc/store.h"
 #include "bdb/handles.h"
 #include "bdb/home_lock.h"
 #include "bdb/log_archive.h"
-#include "bdb/trace.h"
 
 namespace durus::bdb {
 
-// value + delta for a meta counter (object_count, record_bytes,
-// pending_count), into *out; Corruption, with nothing written, when that
-// would go below zero.  Every writer (commit, collector, trace, repair)
-// goes through it: a wrapped counter (18446744073709551615 objects, seen
-// after a wrong repair) hides the bug that caused it.
-Status AddToMetaCounter(const char* name, uint64_t value, int64_t delta, uint64_t* out);
-
-class BdbStorage : public Storage {
+// Garbage collection sees it only as a GcStore (private base: gc_store()).
+class BdbStorage : public Storage, private GcStore {
  public:
   BdbStorage(std::string home, BdbOptions options);
   ~BdbStorage() override;
@@ -64,27 +60,33 @@ class BdbStorage : public Storage {
   Status Close() override;
   std::string Describe() const override;
 
-  // One collector transaction: delete up to `max` queued oids whose count
-  // is still 0 (cascading into the queue).  *done is set when the queue
-  // is empty.  Takes write_mu_.
+  // One collector transaction (bdb/gc/gc_private.h: Collector::Step).
   Status CollectStep(uint32_t max, uint64_t* collected, uint64_t* bytes, bool* done);
 
-  // The cycle trace (bdb/trace.cc): started by StartPack / Collect(true),
-  // stepped by the background thread; its barrier runs inside CommitOnce.
+  // Garbage collection (bdb/gc/): the interface it works through, the
+  // collector, and the cycle trace (started by StartPack / Collect(true),
+  // stepped by the background thread; its barrier runs inside CommitOnce).
+  GcStore* gc_store() { return this; }
+  Collector* collector() { return &collector_; }
   Trace* trace() { return &trace_; }
 
-  const std::string& home() const { return home_; }
-  DbEnv* env() const { return env_.get(); }
-  Db* records() const { return records_.get(); }
-  Db* refcounts() const { return refcounts_.get(); }
-  Db* pending() const { return pending_.get(); }
-  Db* meta() const { return meta_.get(); }
+  const std::string& home() const override { return home_; }
+  DbEnv* env() const override { return env_.get(); }
+  Db* records() const override { return records_.get(); }
+  Db* refcounts() const override { return refcounts_.get(); }
+  Db* pending() const override { return pending_.get(); }
+  Db* meta() const override { return meta_.get(); }
 
  private:
-  friend class Background;
-  friend class Trace;         // bdb/trace.cc: counters, write_mu_, collected_
-  friend class Verifier;      // bdb/verify.cc
   friend struct TestingAccess;  // bdb/testing.cc (fault injection in tests)
+
+  // GcStore (bdb/gc/store.h; bdb/storage_gc.cc).
+  const BdbOptions& options() const override { return options_; }
+  Status Exclusive(const std::string& readonly_error,
+                   const std::function<Status()>& fn) override;
+  MetaCounters CountersLocked() const override;
+  Status TransactLocked(const char* what, uint32_t commit_flags, const TxnBody& body) override;
+  Status SetCountersLocked(const MetaCounters& counters) override;
 
   Status OpenEnv();
   // Reads the log before recovery runs and refuses or repairs what
@@ -163,9 +165,12 @@ class BdbStorage : public Storage {
   std::thread bg_thread_;
   std::atomic<uint64_t> commits_since_checkpoint_{0};
 
-  // The cycle trace in progress, if any (bdb/trace.h); its state is guarded
-  // by write_mu_, its marks.db handle is closed by StopBackground().
+  // The cycle trace in progress, if any (bdb/gc/trace.h); its state is
+  // guarded by write_mu_, its marks.db handle is closed by
+  // StopBackground().  The collector steps the queue and runs whole
+  // collections (Collect).
   Trace trace_{this};
+  Collector collector_{this, &trace_};
 };
 
 }  // namespace durus::bdb

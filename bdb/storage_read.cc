@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include "bdb/retry.h"
 #include "bdb/schema.h"
 #include "bdb/status_file.h"
 #include "bdb/storage_impl.h"
@@ -13,21 +14,14 @@
 
 namespace durus::bdb {
 
-namespace {
-constexpr int kMaxRetries = 100;
-}
-
 Status BdbStorage::Load(Oid oid, std::string* record) {
   std::shared_lock<std::shared_mutex> open(close_mu_);
   DURUS_RETURN_IF_ERROR(CheckOpen());
   char k[8];
   oid.ToBytes(k);
   Dbt key = InDbt(k, 8);
-  int ret = 0;
-  for (int i = 0; i < kMaxRetries; ++i) {
-    ret = GetInto(records_.get(), nullptr, &key, record, 0);
-    if (!IsRetryable(ret)) break;
-  }
+  int ret = RetryDb([&] { return GetInto(records_.get(), nullptr, &key, record, 0); },
+                    kReadAttempts);
   if (ret == DB_NOTFOUND) return Status::NotFound("no record for oid " + OidToString(oid), {oid});
   return FromDb(ret, "loading oid " + OidToString(oid) + " from " + home_ + "/" +
                          schema::kRecordsFile);
@@ -41,7 +35,7 @@ Status BdbStorage::Scan(Oid start, size_t max, std::vector<std::pair<Oid, std::s
   char kb[8];
   int ret = 0;
   // A deadlock victim restarts its cursor just after the last item read.
-  for (int attempt = 0; attempt < kMaxRetries && out->size() < max; ++attempt) {
+  for (int attempt = 0; attempt < kReadAttempts && out->size() < max; ++attempt) {
     Cursor c;
     ret = c.Open(records_.get(), nullptr);
     if (ret != 0) return FromDb(ret, "opening a cursor on records.db");
@@ -82,11 +76,8 @@ Status BdbStorage::GetRefCount(Oid oid, uint64_t* count) {
   oid.ToBytes(k);
   Dbt key = InDbt(k, 8);
   std::string v;
-  int ret = 0;
-  for (int i = 0; i < kMaxRetries; ++i) {
-    ret = GetInto(refcounts_.get(), nullptr, &key, &v, 0);
-    if (!IsRetryable(ret)) break;
-  }
+  int ret = RetryDb([&] { return GetInto(refcounts_.get(), nullptr, &key, &v, 0); },
+                    kReadAttempts);
   if (ret == DB_NOTFOUND) return Status::NotFound("no count for oid " + OidToString(oid), {oid});
   DURUS_RETURN_IF_ERROR(FromDb(ret, "reading the count of oid " + OidToString(oid)));
   if (v.size() != 8) return Status::Corruption("count of oid " + OidToString(oid) + " malformed");

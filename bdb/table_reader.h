@@ -1,6 +1,6 @@
 // TableReader: reads a whole Berkeley DB btree in key order, in bulk
 // chunks (DB_MULTIPLE_KEY), with memory bounded by the largest entry rather
-// than by the table.  Used by verify (bdb/verify.cc) to scan records.db,
+// than by the table.  Used by verify (bdb/gc/verify.cc) to scan records.db,
 // refcounts.db, pending.db and its temporary tables.  Internal to bdb/.
 //
 // The cursor is closed after each chunk, so callers may write (in their own

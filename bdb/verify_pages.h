@@ -1,4 +1,4 @@
-// The page-level half of `durus-bdb verify` (bdb/verify.h): Berkeley DB's
+// The page-level half of `durus-bdb verify` (bdb/gc/gc.h): Berkeley DB's
 // structural verification of each table file, and, when records.db is
 // damaged, which records cannot be read.  Internal to bdb/.
 //
@@ -9,7 +9,7 @@
 // environment confines that to the one handle, which is then thrown away.
 // Db::verify takes no locks: the caller guarantees that nothing writes the
 // files meanwhile and that they are current (verify holds the storage's
-// writer lock and has flushed the cache, bdb/verify.cc).
+// writer lock and has flushed the cache, bdb/gc/verify.cc).
 //
 // Threading: plain functions, no shared state.  Errors: Status for what
 // kept a file from being examined at all (it cannot be opened); damage is

@@ -5,7 +5,7 @@
 #include <cstdlib>
 
 #include "bdb/bdb_storage.h"
-#include "bdb/verify.h"
+#include "bdb/gc/gc.h"
 #include "gc/progress.h"
 #include "tools/command.h"
 

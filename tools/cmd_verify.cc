@@ -1,6 +1,6 @@
 // durus-bdb verify HOME [--repair] [--json]: recompute every reference count
 // from the records, check the pending-garbage queue, the counters and
-// reachability from the root (bdb/verify.h), report what is wrong, and with
+// reachability from the root (bdb/gc/gc.h), report what is wrong, and with
 // --repair fix it.  Exit codes: 0 clean, 1 problems found (or an error),
 // 2 usage, 3 problems found and repaired (a second verify is clean).
 #include <cstdio>
@@ -8,9 +8,9 @@
 #include <iostream>
 
 #include "bdb/bdb_storage.h"
-#include "bdb/verify.h"
+#include "bdb/gc/gc.h"
 #include "gc/progress.h"
-#include "gc/verify_report.h"
+#include "bdb/gc/report.h"
 #include "tools/command.h"
 
 namespace {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "bdb/schema.h"
-#include "bdb/verify.h"
+#include "bdb/gc/gc.h"
 #include "tests/core/test_util.h"
 
 namespace durus {

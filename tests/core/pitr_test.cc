@@ -12,7 +12,7 @@
 #include "bdb/backup.h"
 #include "bdb/log_archive.h"
 #include "bdb/restore.h"
-#include "bdb/verify.h"
+#include "bdb/gc/gc.h"
 #include "tests/core/test_util.h"
 
 namespace durus::test {

@@ -1,5 +1,5 @@
 // durus_check_store: run tests/crash/store_check.h's independent checker (and
-// bdb/verify.h's when built) on a home, for the Python reliability tests.
+// bdb/gc/gc.h's when built) on a home, for the Python reliability tests.
 //
 //   durus_check_store HOME [--collect]
 //

@@ -18,7 +18,7 @@
 //         R: every live object with its exact record, nothing torn, dropped
 //         objects either collected or intact;
 //       * counts exact, queue exact, no dangling reference, counters right
-//         (tests/crash/store_check.h, plus bdb/verify.h when built);
+//         (tests/crash/store_check.h, plus bdb/gc/gc.h when built);
 //       * every other round: a complete collection (Collect(true): resumes
 //         an interrupted trace) leaves exactly the live objects, and the
 //         store still verifies clean with no leaked cycle.
@@ -356,7 +356,7 @@ int Main(int argc, char** argv) {
     mkdir(dir.c_str(), 0755);
   }
   printf("crash loop in %s, seed %llu, verify %s, traces %s\n", dir.c_str(),
-         (unsigned long long)f.seed, VerifyAvailable() ? "bdb/verify.h + recount" : "recount only",
+         (unsigned long long)f.seed, VerifyAvailable() ? "bdb/gc/gc.h + recount" : "recount only",
          f.trace ? "on" : "off");
   bool ok = true;
   for (Durability mode : f.modes) {

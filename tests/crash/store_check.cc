@@ -8,7 +8,7 @@
 
 #ifdef DURUS_HAVE_VERIFY
 #include "bdb/testing.h"
-#include "bdb/verify.h"
+#include "bdb/gc/gc.h"
 #endif
 
 namespace durus::reliability {

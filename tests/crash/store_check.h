@@ -4,9 +4,9 @@
 // It reads the store only through the durus::Storage API (Scan, GetRefCount,
 // ListPending, GetStats), recomputes everything from the records in memory
 // and reports every difference as one line.  It is deliberately a second
-// implementation, independent of bdb/verify.cc: a bug shared by the
+// implementation, independent of bdb/gc/verify.cc: a bug shared by the
 // storage and its own verifier would otherwise go unseen.  When the garbage
-// collector's VerifyStorage (bdb/verify.h) is built, CheckStore runs it too
+// collector's VerifyStorage (bdb/gc/gc.h) is built, CheckStore runs it too
 // and adds its problems.
 //
 // Memory: the whole store's oids and refs are held in RAM, so this is for
@@ -29,7 +29,7 @@
 namespace durus::reliability {
 
 struct CheckOptions {
-  // Also run bdb/verify.h's VerifyStorage when it is built (the storage
+  // Also run bdb/gc/gc.h's VerifyStorage when it is built (the storage
   // must then be a Berkeley DB storage).
   bool use_verify = true;
   // Report unreachable objects that counting will never free (cycles) as
@@ -47,7 +47,7 @@ struct CheckResult {
   uint64_t reachable = 0;
   uint64_t unreachable = 0;  // queued garbage + what only it holds + cycles
   uint64_t leaked = 0;       // unreachable and not freeable by counting
-  bool verify_ran = false;   // bdb/verify.h was available and ran
+  bool verify_ran = false;   // bdb/gc/gc.h was available and ran
   bool trace_running = false;  // a cycle trace is in progress (when knowable)
   // References from unreachable objects to objects a running trace already
   // swept (legitimate only mid-sweep; counted, not problems).
@@ -62,7 +62,7 @@ struct CheckResult {
 // store could not be read at all (itself a finding for the caller).
 Status CheckStore(Storage* storage, const CheckOptions& options, CheckResult* result);
 
-// True when this build has bdb/verify.h (the collector engineer's verify).
+// True when this build has bdb/gc/gc.h (the collector engineer's verify).
 bool VerifyAvailable();
 
 }  // namespace durus::reliability

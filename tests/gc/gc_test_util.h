@@ -1,5 +1,5 @@
 // Helpers for the garbage-collection tests: object graphs built through
-// real commits, and checks that a store is consistent (bdb/verify.h) and
+// real commits, and checks that a store is consistent (bdb/gc/gc.h) and
 // holds exactly what is reachable.
 #ifndef DURUS_BDB_TESTS_GC_GC_TEST_UTIL_H_
 #define DURUS_BDB_TESTS_GC_GC_TEST_UTIL_H_
@@ -17,7 +17,7 @@
 
 #include "bdb/bdb_storage.h"
 #include "bdb/testing.h"
-#include "bdb/verify.h"
+#include "bdb/gc/gc.h"
 #include "engine/record.h"
 #include "engine/storage.h"
 #include "tests/core/test_util.h"

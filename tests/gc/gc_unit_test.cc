@@ -1,9 +1,9 @@
 // gc/: the pacing policy, the progress line, the report formats.
 #include <gtest/gtest.h>
 
-#include "gc/pacer.h"
+#include "bdb/gc/pacer.h"
 #include "gc/progress.h"
-#include "gc/verify_report.h"
+#include "bdb/gc/report.h"
 
 namespace durus::gc {
 namespace {

@@ -1,4 +1,4 @@
-#include "gc/verify_report.h"
+#include "bdb/gc/report.h"
 
 #include <cinttypes>
 #include <cstdio>

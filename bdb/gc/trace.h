@@ -1,6 +1,7 @@
 // The cycle trace: marks every object reachable from the root (oid 0) in an
 // on-disk table, then deletes the records it did not mark.  Reference
-// counting alone never frees a cycle; this does.  Internal to bdb/.
+// counting alone never frees a cycle; this does.  Part of the garbage-
+// collection module (bdb/gc/README.md); the storage calls the barrier.
 //
 // marks.db layout (one btree, transactional, in the storage's environment):
 //
@@ -51,25 +52,25 @@
 // commits, all consistent; the storage resumes the trace at open (Resume),
 // with the barrier active before any commit can run.
 //
-// Threading: Start/Step take the storage's write_mu_ themselves;
-// MarkCommitLocked runs under it inside a commit; Progress() is safe from
-// any thread.  Errors: Status (steps retry Berkeley DB deadlocks).
-#ifndef DURUS_BDB_BDB_TRACE_H_
-#define DURUS_BDB_BDB_TRACE_H_
+// Threading: Start/Step take the storage's writer lock themselves
+// (GcStore::Exclusive); the *Locked methods run under it (MarkCommitLocked
+// inside a commit); Progress() is safe from any thread.  Errors: Status
+// (steps retry Berkeley DB deadlocks).
+#ifndef DURUS_BDB_BDB_GC_TRACE_H_
+#define DURUS_BDB_BDB_GC_TRACE_H_
 
 #include <cstdint>
 #include <mutex>
 #include <unordered_set>
 #include <vector>
 
+#include "bdb/gc/store.h"
 #include "bdb/handles.h"
 #include "engine/commit_batch.h"
 #include "engine/oid.h"
 #include "engine/status.h"
 
 namespace durus::bdb {
-
-class BdbStorage;
 
 enum class TracePhase : uint8_t { kIdle = 0, kMark = 1, kSweep = 2 };
 
@@ -100,57 +101,16 @@ struct TraceStepResult {
   bool done = false;         // no trace is running any more
 };
 
-// Counter changes of a transaction that deletes objects.
-struct CounterDelta {
-  int64_t objects = 0;
-  int64_t bytes = 0;
-  int64_t pending = 0;
-};
-
-// Cursors on records.db and refcounts.db inside one transaction, reused
-// by every DeleteObjectInTxn of a step (a cursor positioned by a lookup
-// deletes or rewrites without a second descent of the tree).
-struct DeleteCursors {
-  Cursor records, counts;
-  int Open(BdbStorage* s, DbTxn* txn);
-};
-
-// How DeleteObjectInTxn treats the object and what it references.
-struct DeleteMode {
-  // The collector: delete only if the count is still 0 (a commit may have
-  // revived it since it was queued); the caller has dequeued it.  Otherwise
-  // (the trace's sweep, verify --repair) delete whatever the count.
-  bool collector = false;
-  // A cascade from an object deleted earlier in this transaction: its count
-  // entry is gone already (it reached 0 there), no check, no queue entry.
-  bool count_deleted = false;
-  // Referenced oids whose count reaches 0 are queued; with `cascade`, up to
-  // `cascade_room` of them have their count entry deleted at once and are
-  // appended to *cascade instead, for the caller to delete in the same
-  // transaction with count_deleted (no round trip through pending.db).
-  std::vector<Oid>* cascade = nullptr;
-  size_t cascade_room = 0;
-};
-
-// Deletes object `oid` inside `txn` (bdb/collector.cc): its record, count
-// entry and queue entry; decrements the counts of the (still existing)
-// oids it references.  Appends `oid` to *removed and adds to *delta /
-// *freed if it existed.  Returns a Berkeley DB code (0 on success;
-// DB_LOCK_DEADLOCK: retry).
-int DeleteObjectInTxn(BdbStorage* s, DbTxn* txn, DeleteCursors* cursors, Oid oid,
-                      const DeleteMode& mode, CounterDelta* delta, uint64_t* freed,
-                      std::vector<Oid>* removed);
-
 class Trace {
  public:
-  explicit Trace(BdbStorage* storage) : s_(storage) {}
+  explicit Trace(GcStore* store) : s_(store) {}
   Trace(const Trace&) = delete;
   Trace& operator=(const Trace&) = delete;
 
-  // write_mu_ held.  True while a trace runs (the barrier is needed).
+  // Writer lock held.  True while a trace runs (the barrier is needed).
   bool ActiveLocked() const { return state_.phase != TracePhase::kIdle; }
 
-  // write_mu_ held, inside the commit transaction `txn`; `created`: the
+  // Writer lock held, inside the commit transaction `txn`; `created`: the
   // oids this commit stores that did not exist before.  Marking: mark
   // every oid the batch stores and every oid its records reference.
   // Sweeping: mark the created ones (an oid handed out before the trace
@@ -161,35 +121,42 @@ class Trace {
                           const std::unordered_set<Oid>& created, bool* retry);
 
   // Start a trace unless one is running (*started false then, or when there
-  // is no root to trace from).  Takes write_mu_.
+  // is no root to trace from).  Takes the writer lock.
   Status Start(bool* started);
 
-  // One transaction of at most about `max` units of work.  Takes write_mu_.
+  // One transaction of at most about `max` units of work.  Takes the
+  // writer lock.
   Status Step(uint32_t max, TraceStepResult* result);
 
-  // At open (before any commit): pick up a trace a crash or a close
-  // interrupted.  Does nothing when marks.db does not exist.
-  Status Resume();
+  // Writer lock held, at open (before any commit): pick up a trace a crash
+  // or a close interrupted.  Does nothing when marks.db does not exist.
+  Status ResumeLocked();
 
-  // Close marks.db.  The caller excludes every other user (close_mu_).
-  void CloseHandle();
+  // Writer lock held: close marks.db.  The caller also excludes every
+  // other user of the storage (closing).
+  void CloseHandleLocked();
+
+  // Writer lock held: the state and the marks of the trace in progress
+  // (verify tells what it will still free; the marks stay the Trace's).
+  const TraceState& StateLocked() const { return state_; }
+  Db* MarksLocked() const { return marks_.get(); }
 
   TraceProgress Progress() const;
 
  private:
   Status OpenMarksLocked();
-  Status StepOnce(uint32_t max, TraceStepResult* result, bool* retry,
-                  std::vector<Oid>* removed, TraceState* next, CounterDelta* delta);
+  Status StepBody(DbTxn* txn, uint32_t max, TraceStepResult* result, TxnEffects* effects,
+                  TraceState* next, bool* retry);
+  Status StartBody(DbTxn* txn, TraceState* st, bool* no_root, bool* retry);
   int MarkLocked(DbTxn* txn, const TraceState& st, Oid oid, bool* added);
   int PutStateLocked(DbTxn* txn, const TraceState& st);
   void PublishLocked();
 
-  friend class Verifier;        // bdb/verify.cc reads state_ and marks_
   friend struct TestingAccess;  // bdb/testing.cc damages the state
 
-  BdbStorage* const s_;
+  GcStore* const s_;
   DbPtr marks_;
-  TraceState state_;  // guarded by the storage's write_mu_
+  TraceState state_;  // guarded by the storage's writer lock
 
   mutable std::mutex progress_mu_;
   TraceProgress progress_;  // guarded by progress_mu_
@@ -197,4 +164,4 @@ class Trace {
 
 }  // namespace durus::bdb
 
-#endif  // DURUS_BDB_BDB_TRACE_H_
+#endif  // DURUS_BDB_BDB_GC_TRACE_H_

@@ -1,11 +1,11 @@
 // The result of `durus-bdb verify`: what a full check of a store's
 // reference counts, pending-garbage queue and reachability found, and what
 // --repair changed.  Plain data plus text/JSON formatting; filled in by
-// bdb/verify.cc (the Berkeley DB side) and printed by tools/cmd_verify.cc.
+// bdb/gc/verify*.cc and printed by tools/cmd_verify.cc.
 //
 // Threading: plain values.  Errors: none (formatting cannot fail).
-#ifndef DURUS_BDB_GC_VERIFY_REPORT_H_
-#define DURUS_BDB_GC_VERIFY_REPORT_H_
+#ifndef DURUS_BDB_BDB_GC_REPORT_H_
+#define DURUS_BDB_BDB_GC_REPORT_H_
 
 #include <array>
 #include <cstdint>
@@ -102,7 +102,6 @@ struct VerifyReport {
   RepairSummary repaired;
   double seconds = 0;
 
-  // Inline (as everything bdb/ uses here) so bdb/ needs no link to durus_gc.
   uint64_t total_problems() const {
     uint64_t n = 0;
     for (uint64_t v : problems) n += v;
@@ -124,4 +123,4 @@ std::string FormatVerifyJson(const VerifyReport& report);
 
 }  // namespace durus::gc
 
-#endif  // DURUS_BDB_GC_VERIFY_REPORT_H_
+#endif  // DURUS_BDB_BDB_GC_REPORT_H_

@@ -1,11 +1,11 @@
-// The verifier's reachability check (bdb/verifier.h): marks from the root in
+// The verifier's reachability check (bdb/gc/verifier.h): marks from the root in
 // temporary tables, then simulates reference counting on the unreachable
 // part to tell garbage counting will free from leaks (cycles), and judges
 // dangling references against a trace in progress.
 #include <string>
 #include <vector>
 
-#include "bdb/verifier.h"
+#include "bdb/gc/verifier.h"
 #include "engine/record.h"
 
 namespace durus::bdb {

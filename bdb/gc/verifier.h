@@ -1,9 +1,10 @@
-// The verifier behind VerifyStorage (bdb/verify.h): one pass over a
-// Berkeley DB storage under its writer lock.  Internal to bdb/; a friend of
-// BdbStorage.  Its methods are defined by concern:
-//   bdb/verify.cc               the pass: pages, recount, comparison, counters
-//   bdb/verify_reachability.cc  reachability from the root, leaks, dangling refs
-//   bdb/verify_repair.cc        repair, compaction, collection with progress
+// The verifier behind VerifyStorage (bdb/gc/gc.h): one pass over a
+// Berkeley DB storage under its writer lock, through GcStore
+// (bdb/gc/store.h).  Private to the garbage-collection module.  Its methods
+// are defined by concern:
+//   bdb/gc/verify.cc               the pass: pages, recount, comparison, counters
+//   bdb/gc/verify_reachability.cc  reachability from the root, leaks, dangling refs
+//   bdb/gc/verify_repair.cc        repair, and compaction
 //
 // Memory stays bounded whatever the store size: tables are read in chunks
 // (bdb/table_reader.h), recounts and marks live in temporary Berkeley DB
@@ -14,8 +15,8 @@
 //
 // Threading: one Verifier per call, holding the storage's writer lock for
 // its whole Run.  Errors: Status.
-#ifndef DURUS_BDB_BDB_VERIFIER_H_
-#define DURUS_BDB_BDB_VERIFIER_H_
+#ifndef DURUS_BDB_BDB_GC_VERIFIER_H_
+#define DURUS_BDB_BDB_GC_VERIFIER_H_
 
 #include <cstdint>
 #include <string>
@@ -23,11 +24,10 @@
 #include <utility>
 #include <vector>
 
+#include "bdb/gc/gc_private.h"
+#include "bdb/gc/report.h"
 #include "bdb/handles.h"
-#include "bdb/storage_impl.h"
 #include "bdb/table_reader.h"
-#include "bdb/verify.h"
-#include "gc/verify_report.h"
 
 namespace durus::bdb {
 
@@ -37,9 +37,6 @@ using gc::ProblemKind;
 using gc::VerifyReport;
 
 inline constexpr size_t kVerifyFixesPerTxn = 1000;
-inline constexpr int kVerifyMaxRetries = 50;
-
-inline BdbStorage* AsBdb(Storage* storage) { return dynamic_cast<BdbStorage*>(storage); }
 
 // Temporary tables keyed by 8-byte oids (any oid-keyed table, in fact).
 // A temporary btree in the storage's environment (not transactional).
@@ -57,18 +54,15 @@ struct Fix {
   std::string value;
 };
 
-// Friend of BdbStorage: the whole verification under write_mu_.
+// The whole verification under the storage's writer lock.
 class Verifier {
  public:
-  // `writing`: the repair pass (VerifyStorage runs it only after a
-  // read-only pass read everything without an error).
-  Verifier(BdbStorage* s, const VerifyOptions& o, gc::VerifyReport* r, bool writing)
-      : s_(s), opt_(o), rep_(r), writing_(writing) {}
+  // `writing`: the repair pass (Verify runs it only after a read-only pass
+  // read everything without an error).
+  Verifier(GcStore* s, Trace* trace, const VerifyOptions& o, gc::VerifyReport* r, bool writing)
+      : s_(s), running_trace_(trace), opt_(o), rep_(r), writing_(writing) {}
 
   Status Run();
-
-  // Compaction (bdb/verify.h: CompactStorage) needs the handles and write_mu_.
-  static Status Compact(BdbStorage* s, CompactReport* report);
 
  private:
   void Progress(const char* phase, uint64_t done, uint64_t total) {
@@ -134,6 +128,8 @@ class Verifier {
 
   // Applies the buffered fixes in one transaction (retried on deadlock).
   Status ApplyFixes();
+  // The fixes' writes inside `txn` (a Berkeley DB code).
+  int WriteFixes(DbTxn* txn);
 
   // --- 3. Reachability: mark from the root, then simulate counting on the
   // unreachable part (Kahn's algorithm): what it cannot free is leaked.
@@ -160,7 +156,6 @@ class Verifier {
   // --- 5. Repair (the count and queue fixes are already buffered).
   Status Repair();
 
-  Status WriteCounters(uint64_t next, uint64_t objects, uint64_t bytes, uint64_t pending);
 
   // Rewrites every record that references a missing oid without it.
   Status DropDanglingRefs(uint64_t* bytes);
@@ -169,7 +164,8 @@ class Verifier {
   // transactions, as the trace's sweep does.
   Status DeleteUnreachable();
 
-  BdbStorage* s_;
+  GcStore* s_;
+  Trace* running_trace_;
   const VerifyOptions& opt_;
   gc::VerifyReport* rep_;
   uint64_t total_ = 0;
@@ -177,6 +173,7 @@ class Verifier {
   uint64_t dangling_ = 0;
   TraceState trace_;            // the running trace, if any, at the start
   Db* trace_marks_ = nullptr;   // its marks (owned by the Trace)
+  MetaCounters meta_;           // the storage's counters at the start
   uint64_t queue_after_ = 0;  // queue entries once repaired
   const bool writing_;
   gc::RepairSummary repair_;
@@ -186,4 +183,4 @@ class Verifier {
 
 }  // namespace durus::bdb
 
-#endif  // DURUS_BDB_BDB_VERIFIER_H_
+#endif  // DURUS_BDB_BDB_GC_VERIFIER_H_

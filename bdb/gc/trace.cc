@@ -1,6 +1,6 @@
-// The cycle trace (see bdb/trace.h for the layout, phases, the commit
+// The cycle trace (see bdb/gc/trace.h for the layout, phases, the commit
 // barrier and why it is correct).
-#include "bdb/trace.h"
+#include "bdb/gc/trace.h"
 
 #include <sys/stat.h>
 
@@ -8,15 +8,15 @@
 #include <ctime>
 
 #include "bdb/environment.h"
+#include "bdb/gc/gc_private.h"
+#include "bdb/retry.h"
 #include "bdb/schema.h"
-#include "bdb/storage_impl.h"
 #include "engine/record.h"
 
 namespace durus::bdb {
 
 namespace {
 
-constexpr int kMaxRetries = 50;
 constexpr char kMarkTag = 'M';
 constexpr char kFrontierTag = 'F';
 constexpr char kStateKey[1] = {'S'};
@@ -76,11 +76,8 @@ int ReadKeys(Db* db, DbTxn* txn, const char* start, size_t prefix_len, uint64_t 
     key.set_ulen(sizeof(kb));
     key.set_size(static_cast<u_int32_t>(prefix_len + 8));
     char nothing[1];
-    Dbt data;  // DB_THREAD handles want user memory even for 0 bytes
-    data.set_flags(DB_DBT_USERMEM | DB_DBT_PARTIAL);
-    data.set_data(nothing);
-    data.set_ulen(0);
-    data.set_dlen(0);
+    Dbt data;
+    AskNoData(&data, nothing);
     ret = c->get(&key, &data, flag);
     flag = DB_NEXT;
     if (ret == DB_NOTFOUND) return 0;
@@ -99,8 +96,8 @@ int ReadKeys(Db* db, DbTxn* txn, const char* start, size_t prefix_len, uint64_t 
 Status Trace::OpenMarksLocked() {
   if (marks_) return Status::OK();
   // Read-only storages open it only to show a trace in progress (stat).
-  return OpenBtree(s_->env(), s_->home(), schema::kMarksFile, s_->options_.readonly, &marks_,
-                   /*create=*/true, s_->options_.page_checksums);
+  return OpenBtree(s_->env(), s_->home(), schema::kMarksFile, s_->options().readonly, &marks_,
+                   /*create=*/true, s_->options().page_checksums);
 }
 
 int Trace::PutStateLocked(DbTxn* txn, const TraceState& st) {
@@ -156,10 +153,7 @@ Status Trace::MarkCommitLocked(DbTxn* txn, const CommitBatch& batch,
   }
   std::sort(oids.begin(), oids.end());
   oids.erase(std::unique(oids.begin(), oids.end()), oids.end());
-  auto fail = [&](int r, const std::string& what) {
-    if (IsRetryable(r)) *retry = true;
-    return FromDb(r, what);
-  };
+  auto fail = [&](int r, const std::string& what) { return TxnFailure(r, what, retry); };
   if (state_.phase == TracePhase::kSweep) {
     // Created by this commit: new (an oid handed out before the trace
     // started), so live: mark it, or the sweep would take it.  Its refs are
@@ -212,138 +206,110 @@ Status Trace::MarkCommitLocked(DbTxn* txn, const CommitBatch& batch,
 
 Status Trace::Start(bool* started) {
   *started = false;
-  std::shared_lock<std::shared_mutex> open(s_->close_mu_);
-  DURUS_RETURN_IF_ERROR(s_->CheckOpen());
-  if (s_->options_.readonly) return Status::ReadOnly("storage " + s_->home() + " is read-only");
-  std::lock_guard<std::mutex> l(s_->write_mu_);
-  if (ActiveLocked()) return Status::OK();
-  DURUS_RETURN_IF_ERROR(OpenMarksLocked());
-  for (int attempt = 0;; ++attempt) {
-    Txn txn;
-    int ret = txn.Begin(s_->env());
-    if (ret != 0) return FromDb(ret, "beginning a trace");
-    DbTxn* t = txn.get();
-    char rk[8];
-    kRootOid.ToBytes(rk);
-    Dbt rkey = InDbt(rk, 8);
-    char rbuf[1];
-    Dbt rdata;  // DB_THREAD handles want user memory even for 0 bytes
-    rdata.set_flags(DB_DBT_USERMEM | DB_DBT_PARTIAL);
-    rdata.set_data(rbuf);
-    rdata.set_ulen(0);
-    rdata.set_dlen(0);
-    ret = s_->records()->get(t, &rkey, &rdata, 0);
-    if (ret == DB_NOTFOUND) return Status::OK();  // no root: nothing is reachable, keep all
-    if (ret == 0) {
-      // Leftovers of an abandoned trace (none normally: a finished trace
-      // empties the table) would be taken for marks: clear them first.
-      Cursor c;
-      ret = c.Open(marks_.get(), t);
-      if (ret == 0) {
-        char kbuf[16], dbuf[1];
-        Dbt k, d;
-        k.set_flags(DB_DBT_USERMEM);
-        k.set_data(kbuf);
-        k.set_ulen(sizeof(kbuf));
-        d.set_flags(DB_DBT_USERMEM | DB_DBT_PARTIAL);
-        d.set_data(dbuf);
-        d.set_ulen(0);
-        d.set_dlen(0);
-        ret = c->get(&k, &d, DB_FIRST);
-        c.Close();
-        if (ret == 0) {
-          u_int32_t n = 0;
-          ret = marks_->truncate(t, &n, 0);
-        } else if (ret == DB_NOTFOUND) {
-          ret = 0;
-        }
-      }
-    }
+  return s_->Exclusive("storage " + s_->home() + " is read-only", [&]() -> Status {
+    if (ActiveLocked()) return Status::OK();
+    DURUS_RETURN_IF_ERROR(OpenMarksLocked());
     TraceState st;
-    st.phase = TracePhase::kMark;
-    st.limit = s_->max_stored_next_;
-    st.cursor = 0;
-    st.started = static_cast<uint64_t>(time(nullptr));
-    bool added = false;
-    if (ret == 0) ret = MarkLocked(t, st, kRootOid, &added);
-    if (ret == 0) ret = PutStateLocked(t, st);
-    if (ret == 0) ret = txn.Commit(DB_TXN_NOSYNC);
-    if (ret == 0) {
-      state_ = st;
-      *started = true;
-      {
-        std::lock_guard<std::mutex> pl(progress_mu_);
-        ++progress_.started_total;
-      }
-      PublishLocked();
-      return Status::OK();
+    bool no_root = false;
+    DURUS_RETURN_IF_ERROR(s_->TransactLocked(
+        "a trace", DB_TXN_NOSYNC, [&](DbTxn* txn, TxnEffects* effects, bool* retry) {
+          DURUS_RETURN_IF_ERROR(StartBody(txn, &st, &no_root, retry));
+          effects->abort = no_root;
+          return Status::OK();
+        }));
+    if (no_root) return Status::OK();  // no root: nothing is reachable, keep all
+    state_ = st;
+    *started = true;
+    {
+      std::lock_guard<std::mutex> pl(progress_mu_);
+      ++progress_.started_total;
     }
-    if (!IsRetryable(ret) || attempt >= kMaxRetries) return FromDb(ret, "starting a trace");
+    PublishLocked();
+    return Status::OK();
+  });
+}
+
+Status Trace::StartBody(DbTxn* t, TraceState* st, bool* no_root, bool* retry) {
+  char rk[8];
+  kRootOid.ToBytes(rk);
+  Dbt rkey = InDbt(rk, 8);
+  char rbuf[1];
+  Dbt rdata;
+  AskNoData(&rdata, rbuf);
+  int ret = s_->records()->get(t, &rkey, &rdata, 0);
+  *no_root = ret == DB_NOTFOUND;
+  if (*no_root) return Status::OK();
+  if (ret == 0) {
+    // Leftovers of an abandoned trace (none normally: a finished trace
+    // empties the table) would be taken for marks: clear them first.
+    Cursor c;
+    ret = c.Open(marks_.get(), t);
+    if (ret == 0) {
+      char kbuf[16], dbuf[1];
+      Dbt k, d;
+      k.set_flags(DB_DBT_USERMEM);
+      k.set_data(kbuf);
+      k.set_ulen(sizeof(kbuf));
+      AskNoData(&d, dbuf);
+      ret = c->get(&k, &d, DB_FIRST);
+      c.Close();
+      if (ret == 0) {
+        u_int32_t n = 0;
+        ret = marks_->truncate(t, &n, 0);
+      } else if (ret == DB_NOTFOUND) {
+        ret = 0;
+      }
+    }
   }
+  *st = TraceState();
+  st->phase = TracePhase::kMark;
+  st->limit = s_->CountersLocked().next_oid;
+  st->cursor = 0;
+  st->started = static_cast<uint64_t>(time(nullptr));
+  bool added = false;
+  if (ret == 0) ret = MarkLocked(t, *st, kRootOid, &added);
+  if (ret == 0) ret = PutStateLocked(t, *st);
+  if (ret != 0) return TxnFailure(ret, "starting a trace", retry);
+  return Status::OK();
 }
 
 Status Trace::Step(uint32_t max, TraceStepResult* result) {
   *result = TraceStepResult();
-  std::shared_lock<std::shared_mutex> open(s_->close_mu_);
-  DURUS_RETURN_IF_ERROR(s_->CheckOpen());
-  std::vector<Oid> removed;
-  Status s;
-  {
-    std::lock_guard<std::mutex> l(s_->write_mu_);
+  return s_->Exclusive("", [&]() -> Status {
     if (!ActiveLocked()) {
       result->done = true;
       return Status::OK();
     }
     max = std::max<uint32_t>(max, 1);
-    for (int attempt = 0;; ++attempt) {
-      bool retry = false;
-      removed.clear();
-      TraceState next = state_;
-      CounterDelta delta;
-      *result = TraceStepResult();
-      s = StepOnce(max, result, &retry, &removed, &next, &delta);
-      if (s.ok()) {
-        // Committed: publish the new state and counters.
-        s_->object_count_ += delta.objects;
-        s_->record_bytes_ += delta.bytes;
-        s_->pending_count_ += delta.pending;
-        bool finished = next.phase == TracePhase::kIdle;
-        state_ = next;
-        result->done = finished;
-        if (finished) {
-          std::lock_guard<std::mutex> pl(progress_mu_);
-          ++progress_.completed_total;
-        }
-        PublishLocked();
-        if (!removed.empty()) {  // with the counters, as CollectStep
-          s_->collected_total_ += removed.size();
-          std::lock_guard<std::mutex> cl(s_->collected_mu_);
-          s_->collected_.insert(s_->collected_.end(), removed.begin(), removed.end());
-        }
-        break;
-      }
-      if (!retry || attempt >= kMaxRetries) break;
+    TraceState next;
+    DURUS_RETURN_IF_ERROR(s_->TransactLocked(
+        "a trace step", DB_TXN_NOSYNC, [&](DbTxn* txn, TxnEffects* effects, bool* retry) {
+          next = state_;
+          *result = TraceStepResult();
+          return StepBody(txn, max, result, effects, &next, retry);
+        }));
+    // Committed; the store published the counters and the removed oids.
+    bool finished = next.phase == TracePhase::kIdle;
+    state_ = next;
+    result->done = finished;
+    if (finished) {
+      std::lock_guard<std::mutex> pl(progress_mu_);
+      ++progress_.completed_total;
     }
-  }
-  return s;
+    PublishLocked();
+    return Status::OK();
+  });
 }
 
-Status Trace::StepOnce(uint32_t max, TraceStepResult* result, bool* retry,
-                       std::vector<Oid>* removed, TraceState* next, CounterDelta* delta) {
-  Txn txn;
-  int ret = txn.Begin(s_->env());
-  if (ret != 0) return FromDb(ret, "beginning a trace step");
-  DbTxn* t = txn.get();
-  auto fail = [&](int r, const std::string& what) {
-    if (IsRetryable(r)) *retry = true;
-    return FromDb(r, what);
-  };
+Status Trace::StepBody(DbTxn* t, uint32_t max, TraceStepResult* result, TxnEffects* effects,
+                       TraceState* next, bool* retry) {
+  auto fail = [&](int r, const std::string& what) { return TxnFailure(r, what, retry); };
 
   // 1. The frontier first, in every phase.
   char start[9];
   TagKey(kFrontierTag, kRootOid, start);
   std::vector<Oid> frontier;
-  ret = ReadKeys(marks_.get(), t, start, 1, UINT64_MAX, max, &frontier);
+  int ret = ReadKeys(marks_.get(), t, start, 1, UINT64_MAX, max, &frontier);
   if (ret != 0) return fail(ret, "reading the trace frontier");
   std::string buf;
   for (Oid oid : frontier) {
@@ -408,10 +374,10 @@ Status Trace::StepOnce(uint32_t max, TraceStepResult* result, bool* retry,
         ret = marks_->del(t, &mkey, 0);
         if (ret != 0) return fail(ret, "dropping the mark of oid " + OidToString(oid));
       } else if (rec && !oid.IsRoot()) {
-        size_t before = removed->size();
-        ret = DeleteObjectInTxn(s_, t, &cursors, oid, DeleteMode(), delta, &freed, removed);
+        size_t before = effects->removed.size();
+        ret = DeleteObjectInTxn(s_, t, &cursors, oid, DeleteMode(), effects, &freed);
         if (ret != 0) return fail(ret, "deleting unreachable oid " + OidToString(oid));
-        result->collected += removed->size() - before;
+        result->collected += effects->removed.size() - before;
       }
     }
     result->bytes_freed = freed;
@@ -427,21 +393,10 @@ Status Trace::StepOnce(uint32_t max, TraceStepResult* result, bool* retry,
 
   ret = PutStateLocked(t, *next);
   if (ret != 0) return fail(ret, "saving the trace state");
-  if (delta->objects != 0 || delta->bytes != 0 || delta->pending != 0) {
-    uint64_t objects, bytes, pending;
-    Status cs = s_->CountersAfter(delta->objects, delta->bytes, delta->pending, &objects, &bytes,
-                                  &pending);
-    if (!cs.ok()) return cs;
-    Status ms = s_->PutMetaCounters(t, s_->max_stored_next_, objects, bytes, pending);
-    if (!ms.ok()) return ms;
-  }
-  ret = txn.Commit(DB_TXN_NOSYNC);
-  if (ret != 0) return FromDb(ret, "committing a trace step");
-  return Status::OK();
+  return Status::OK();  // the store writes the counters and commits
 }
 
-Status Trace::Resume() {
-  std::lock_guard<std::mutex> l(s_->write_mu_);
+Status Trace::ResumeLocked() {
   struct stat st;
   std::string path = s_->home() + "/" + schema::kMarksFile;
   if (stat(path.c_str(), &st) != 0) return Status::OK();
@@ -460,7 +415,7 @@ Status Trace::Resume() {
   return Status::OK();
 }
 
-void Trace::CloseHandle() {
+void Trace::CloseHandleLocked() {
   marks_.reset();
   state_ = TraceState();
   PublishLocked();

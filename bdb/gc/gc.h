@@ -1,4 +1,5 @@
-// Offline maintenance of a durus-bdb storage: verify (and repair) its
+// The garbage-collection module's public header (bdb/gc/README.md):
+// offline maintenance of a durus-bdb storage: verify (and repair) its
 // reference counts, pending-garbage queue and reachability; run a full
 // collection with progress reports; compact its files.  Used by
 // `durus-bdb verify`, `durus-bdb gc` and the tests.  Does not include
@@ -42,8 +43,8 @@
 // problems found are not errors, they are in the report, and neither is
 // damage or a read error met while checking (report.complete false, a
 // read_error problem): only failures of the repair itself are errors.
-#ifndef DURUS_BDB_BDB_VERIFY_H_
-#define DURUS_BDB_BDB_VERIFY_H_
+#ifndef DURUS_BDB_BDB_GC_GC_H_
+#define DURUS_BDB_BDB_GC_GC_H_
 
 #include <cstdint>
 #include <functional>
@@ -51,7 +52,7 @@
 
 #include "engine/status.h"
 #include "engine/storage.h"
-#include "gc/verify_report.h"
+#include "bdb/gc/report.h"
 
 namespace durus {
 
@@ -93,4 +94,4 @@ Status CompactStorage(Storage* storage, CompactReport* report);
 
 }  // namespace durus
 
-#endif  // DURUS_BDB_BDB_VERIFY_H_
+#endif  // DURUS_BDB_BDB_GC_GC_H_

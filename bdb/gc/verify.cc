@@ -1,16 +1,14 @@
-// VerifyStorage (bdb/verify.h) and the verifier's pass: the files page by
-// page, the recount, the comparison of records, counts and queue, and the
-// counters.  Reachability: bdb/verify_reachability.cc; repair:
-// bdb/verify_repair.cc; the class and how memory stays bounded:
-// bdb/verifier.h.
-#include "bdb/verify.h"
-
+// Verify (VerifyStorage, bdb/gc/gc.h) and the verifier's pass: the files
+// page by page, the recount, the comparison of records, counts and queue,
+// and the counters.  Reachability: bdb/gc/verify_reachability.cc; repair:
+// bdb/gc/verify_repair.cc; the class and how memory stays bounded:
+// bdb/gc/verifier.h.
 #include <algorithm>
 #include <chrono>
 #include <set>
 
+#include "bdb/gc/verifier.h"
 #include "bdb/schema.h"
-#include "bdb/verifier.h"
 #include "bdb/verify_pages.h"
 #include "engine/record.h"
 
@@ -65,14 +63,11 @@ Status Verifier::Run() {
   auto t0 = std::chrono::steady_clock::now();
   rep_->max_samples = opt_.max_samples;
   rep_->repair_requested = opt_.repair;
-  {
-    std::shared_lock<std::shared_mutex> open(s_->close_mu_);
-    DURUS_RETURN_IF_ERROR(s_->CheckOpen());
-    if (opt_.repair && s_->options_.readonly) {
-      return Status::ReadOnly("cannot repair " + s_->home() + ": opened read-only");
-    }
-    std::lock_guard<std::mutex> l(s_->write_mu_);
-    total_ = s_->object_count_;
+  const std::string readonly_error =
+      opt_.repair ? "cannot repair " + s_->home() + ": opened read-only" : "";
+  DURUS_RETURN_IF_ERROR(s_->Exclusive(readonly_error, [&]() -> Status {
+    meta_ = s_->CountersLocked();
+    total_ = meta_.objects;
     Status st = Check();
     if (!st.ok()) {
       CloseTemps();
@@ -89,7 +84,8 @@ Status Verifier::Run() {
       DURUS_RETURN_IF_ERROR(st);
     }
     CloseTemps();
-  }
+    return Status::OK();
+  }));
   rep_->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return Status::OK();
 }
@@ -102,8 +98,8 @@ Status Verifier::Check() {
   if (rep_->damaged) return Status::OK();  // reading through the storage would panic it
   DURUS_RETURN_IF_ERROR(OpenTemp(s_->env(), &counts_));
   DURUS_RETURN_IF_ERROR(Recount());
-  trace_ = s_->trace_.state_;
-  trace_marks_ = s_->trace_.marks_.get();
+  trace_ = running_trace_->StateLocked();
+  trace_marks_ = running_trace_->MarksLocked();
   rep_->trace_running = trace_.phase != TracePhase::kIdle;
   DURUS_RETURN_IF_ERROR(Compare());
   if (opt_.check_reachability) DURUS_RETURN_IF_ERROR(Reachability());
@@ -347,15 +343,13 @@ void Verifier::CheckMeta() {
       rep_->Add(Problem{ProblemKind::kMetaMismatch, 0, stored, expected, 0, name});
     }
   };
-  check(schema::kMetaObjectCount, s_->object_count_, rep_->records);
-  check(schema::kMetaRecordBytes, s_->record_bytes_, rep_->record_bytes);
-  check(schema::kMetaPendingCount, s_->pending_count_, rep_->queued);
-  if (rep_->records > 0 && s_->max_stored_next_ <= max_oid_) {
-    check(schema::kMetaNextOid, s_->max_stored_next_, max_oid_ + 1);
+  check(schema::kMetaObjectCount, meta_.objects, rep_->records);
+  check(schema::kMetaRecordBytes, meta_.bytes, rep_->record_bytes);
+  check(schema::kMetaPendingCount, meta_.pending, rep_->queued);
+  if (rep_->records > 0 && meta_.next_oid <= max_oid_) {
+    check(schema::kMetaNextOid, meta_.next_oid, max_oid_ + 1);
   }
 }
-
-}  // namespace bdb
 
 namespace {
 
@@ -383,15 +377,13 @@ std::string RepairRefusal(const gc::VerifyReport& r) {
 
 }  // namespace
 
-Status VerifyStorage(Storage* storage, const VerifyOptions& options, gc::VerifyReport* report) {
+Status Verify(GcStore* s, Trace* trace, const VerifyOptions& options, gc::VerifyReport* report) {
   *report = gc::VerifyReport();
-  bdb::BdbStorage* s = bdb::AsBdb(storage);
-  if (s == nullptr) return Status::InvalidArgument("verify needs a Berkeley DB storage");
   // First a pass that only reads; the repair pass runs only when that one
   // read everything and found problems, so that nothing is changed on the
   // strength of a partial reading.
   {
-    bdb::Verifier v(s, options, report, /*writing=*/false);
+    Verifier v(s, trace, options, report, /*writing=*/false);
     DURUS_RETURN_IF_ERROR(v.Run());
   }
   if (!options.repair || report->clean()) return Status::OK();
@@ -401,11 +393,12 @@ Status VerifyStorage(Storage* storage, const VerifyOptions& options, gc::VerifyR
     return Status::OK();
   }
   gc::VerifyReport second;
-  bdb::Verifier v(s, options, &second, /*writing=*/true);
+  Verifier v(s, trace, options, &second, /*writing=*/true);
   DURUS_RETURN_IF_ERROR(v.Run());
   second.seconds += report->seconds;
   *report = std::move(second);
   return Status::OK();
 }
 
+}  // namespace bdb
 }  // namespace durus

@@ -11,10 +11,9 @@
 //                   holds the storage's writer lock at most `duty` of the
 //                   time and commits interleave between steps.
 //
-// Header-only so bdb/ can use it without a link dependency on durus_gc.
 // Threading: not thread-safe; the background thread owns its Pacer.
-#ifndef DURUS_BDB_GC_PACER_H_
-#define DURUS_BDB_GC_PACER_H_
+#ifndef DURUS_BDB_BDB_GC_PACER_H_
+#define DURUS_BDB_BDB_GC_PACER_H_
 
 #include <algorithm>
 #include <chrono>
@@ -88,4 +87,4 @@ class Pacer {
 
 }  // namespace durus::gc
 
-#endif  // DURUS_BDB_GC_PACER_H_
+#endif  // DURUS_BDB_BDB_GC_PACER_H_
