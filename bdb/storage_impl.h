@@ -42,7 +42,7 @@ namespace durus::bdb {
 // after a wrong repair) hides the bug that caused it.
 Status AddToMetaCounter(const char* name, uint64_t value, int64_t delta, uint64_t* out);
 
-class BdbStorage : public Storage {
+class BdbStorage : public BdbHandle {
  public:
   BdbStorage(std::string home, BdbOptions options);
   ~BdbStorage() override;
@@ -73,7 +73,8 @@ class BdbStorage : public Storage {
   // stepped by the background thread; its barrier runs inside CommitOnce.
   Trace* trace() { return &trace_; }
 
-  const std::string& home() const { return home_; }
+  const std::string& home() const override { return home_; }
+  BdbStorage& impl() override { return *this; }
   DbEnv* env() const { return env_.get(); }
   Db* records() const { return records_.get(); }
   Db* refcounts() const { return refcounts_.get(); }

@@ -392,22 +392,13 @@ std::string CheckDamagedHome(const std::string& home, const Expected& want) {
   }
   Records scanned;
   bool scan_failed = false;
-  std::vector<std::pair<Oid, std::string>> batch;
-  Oid next(0);
-  for (;;) {
-    if (!s->Scan(next, 500, &batch).ok()) {  // a damaged page: verify says more
-      scan_failed = true;
-      break;
-    }
-    for (auto& [oid, rec] : batch) {
-      scanned[oid.value()] = rec;
-      if (!want.final.count(oid.value()) && n_wrong++ == 0) {
-        wrong = "unexpected oid " + std::to_string(oid.value());
-      }
-    }
-    if (batch.size() < 500) break;
-    next = Oid(batch.back().first.value() + 1);
+  RecordIterator it(s.get(), Oid(0), 500);
+  for (; it.Valid(); it.Next()) {
+    uint64_t oid = it.oid().value();
+    scanned[oid] = it.record();
+    if (!want.final.count(oid) && n_wrong++ == 0) wrong = "unexpected oid " + std::to_string(oid);
   }
+  if (!it.status().ok()) scan_failed = true;  // a damaged page: verify says more
   // Recovery cut the log's last commits (a damaged last record cannot be
   // told from a torn write): the state of an earlier commit, exactly.
   int rolled_back = 0;

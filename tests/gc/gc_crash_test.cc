@@ -146,7 +146,7 @@ TEST(GcCrash, KilledDuringCollectionAtManyPoints) {
     ++i;
     Observed obs = RunAndKill(k, delay, [&](int fd) {
       BdbOptions o = ManualGc();
-      std::unique_ptr<Storage> s;
+      std::unique_ptr<BdbHandle> s;
       if (!OpenBdbStorage(home, o, &s).ok()) _exit(3);
       uint64_t collected = 0;
       for (uint64_t step = 1;; ++step) {
@@ -227,7 +227,7 @@ TEST(GcCrash, KilledDuringATraceWithConcurrentCommitsAtManyPoints) {
     ++i;
     Observed obs = RunAndKill(k, delay, [&](int fd) {
       BdbOptions o = ManualGc();
-      std::unique_ptr<Storage> s;
+      std::unique_ptr<BdbHandle> s;
       if (!OpenBdbStorage(home, o, &s).ok()) _exit(3);
       bool started = false;
       if (!bdb_testing::StartTrace(s.get(), &started).ok() || !started) _exit(3);
