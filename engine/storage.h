@@ -11,14 +11,15 @@
 // top of Commit() use CommitBatch (engine/commit_batch.h).
 //
 // Errors: every method that can fail returns a Status (engine/status.h has
-// the codes).  Two cannot fail and return their value: Sync() hands over an
-// in-memory list (empty once closed), Describe() formats a label fixed at
-// open.  Nothing here throws.
+// the codes).  Two touch no file and cannot fail, so they return their
+// value: Sync() hands over an in-memory list of the oids the collector
+// removed (what it holds, even after Close()), Describe() formats a label
+// fixed at open.  Nothing here throws.
 //
 // Beyond the contract: InspectableStorage (below) adds the reference-count
-// introspection tests, verify and `stat` use; RecordIterator and
-// ForEachRecord read every record through Scan, in pages, so that loop is
-// written once.
+// introspection that tests and the Python module's refcount()/pending()
+// use; RecordIterator and ForEachRecord read every record through Scan, in
+// pages, so that loop is written once.
 #ifndef DURUS_BDB_ENGINE_STORAGE_H_
 #define DURUS_BDB_ENGINE_STORAGE_H_
 
@@ -85,7 +86,7 @@ class Storage {
   virtual Status Commit(const CommitBatch& batch) = 0;
 
   // Oids removed by the collector since the previous call (Durus's sync()).
-  // Cannot fail (see Errors above): empty on a closed storage.
+  // Cannot fail (see Errors above): a list kept in memory.
   virtual std::vector<Oid> Sync() = 0;
 
   // An oid never handed out before and never stored.  On an empty storage
@@ -120,7 +121,7 @@ class Storage {
 // A storage whose reference counts can be inspected: the model
 // (MemoryStorage) and the Berkeley DB storage (BdbHandle).  Not part of the
 // contract the server and Durus need; tests compare the two through it,
-// and verify / the Python module's refcount() read it.
+// and the Python module's refcount() / pending() read it.
 class InspectableStorage : public Storage {
  public:
   // The number of distinct stored records that reference `oid`; NotFound if
