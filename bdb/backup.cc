@@ -173,7 +173,7 @@ Status RecoverCopy(const std::string& dest) {
 
 }  // namespace
 
-Status OpenCopiedHome(const std::string& dest, std::unique_ptr<Storage>* out) {
+Status OpenCopiedHome(const std::string& dest, std::unique_ptr<BdbHandle>* out) {
   BdbOptions o;
   o.gc_background = false;
   o.create_if_missing = false;
@@ -245,7 +245,7 @@ Status BackupHome(const std::string& home, const std::string& dest, const Backup
 
   DURUS_RETURN_IF_ERROR(RecoverCopy(dest));
   // DEST is a home: open it as one and read its counters.
-  std::unique_ptr<Storage> copy;
+  std::unique_ptr<BdbHandle> copy;
   DURUS_RETURN_IF_ERROR(OpenCopiedHome(dest, &copy));
   StorageStats stats;
   s = copy->GetStats(&stats);

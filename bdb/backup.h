@@ -58,6 +58,8 @@
 
 namespace durus {
 
+class BdbHandle;  // bdb/bdb_storage.h
+
 struct BackupOptions {
   // How long to wait for a recovering opener to release the join lock.
   uint32_t join_timeout_ms = 30000;
@@ -78,7 +80,7 @@ struct BackupReport {
 
 // Open a home made by a backup or a restore, for a look (no background
 // collector, never created).
-Status OpenCopiedHome(const std::string& dest, std::unique_ptr<Storage>* out);
+Status OpenCopiedHome(const std::string& dest, std::unique_ptr<BdbHandle>* out);
 
 // DEST/restore-base and its description (see above).
 inline constexpr const char* kRestoreBaseDir = "restore-base";

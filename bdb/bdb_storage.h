@@ -1,10 +1,22 @@
 // Opening a durus-bdb home: the Berkeley DB implementation of
-// durus::Storage (engine/storage.h).
+// durus::Storage (engine/storage.h), as a typed handle (BdbHandle).
 //
-// This header is the whole public surface of bdb/: it does not include
-// db_cxx.h, so the Python module, the server and the tools never see
-// Berkeley DB types.  The on-disk layout is in doc/on-disk-format.md and
-// at the top of bdb/schema.h; the threads in doc/threading.md.
+// The public surface of bdb/.  Other folders (tools/, python/, migrate/,
+// server/) include only these headers, none of which includes db_cxx.h,
+// so they never see Berkeley DB types:
+//   bdb/bdb_storage.h   this file: open a home, BdbHandle, live figures
+//   bdb/backup.h        BackupHome (a function of a home path)
+//   bdb/restore.h       RestoreHome, point-in-time restore (home paths)
+//   bdb/salvage.h       salvage what a damaged home's files still hold
+//   bdb/bulk_loader.h   BulkLoader::Create(home): a new home, fast
+//   bdb/verify.h        verify / repair / compact / collect with progress
+// Everything else in bdb/ is internal (storage_impl.h, schema.h, handles.h,
+// ...).  Test-only, in the durus_bdb_testing library that only tests and
+// their harnesses link: bdb/testing.h (direct table writes, stepping the
+// collector) and bdb/fault_injection.h (failing Berkeley DB's I/O).
+//
+// The on-disk layout is in doc/on-disk-format.md and at the top of
+// bdb/schema.h; the threads in doc/threading.md.
 //
 // Ownership: OpenBdbStorage hands the caller a unique_ptr; destroying it
 // closes the storage (Close() is idempotent).  One process at a time may
@@ -77,10 +89,37 @@ struct BdbOptions {
   uint64_t log_archive_max_bytes = 0;
 };
 
+namespace bdb {
+class BdbStorage;  // the implementation (bdb/storage_impl.h)
+}  // namespace bdb
+
+// An open durus-bdb home: the storage contract, the reference-count
+// introspection, and what only a Berkeley DB home has.  Maintenance that
+// needs the home's internals (bdb/verify.h, bdb/testing.h, bdb/
+// fault_injection.h) takes a BdbHandle, so the compiler, not a run-time
+// check, refuses any other storage.  Only bdb::BdbStorage derives from it
+// (the constructor is private), which is what makes impl() sound.
+class BdbHandle : public InspectableStorage {
+ public:
+  // The home directory, as given to OpenBdbStorage.
+  virtual const std::string& home() const = 0;
+
+  // bdb/-internal: the implementation behind this handle.  The type is
+  // complete only inside bdb/ (storage_impl.h); other folders cannot use it.
+  virtual bdb::BdbStorage& impl() = 0;
+
+ private:
+  friend class bdb::BdbStorage;
+  BdbHandle() = default;
+};
+
 // Open (creating when allowed) the home directory `home`.
 // Errors: Busy (another process holds it), InvalidArgument (not a
 // durus-bdb home, unsupported format version), NotFound (missing and
 // !create_if_missing), IOError.
+Status OpenBdbStorage(const std::string& home, const BdbOptions& options,
+                      std::unique_ptr<BdbHandle>* out);
+// The same, for a caller that needs only the contract (engine/storage.h).
 Status OpenBdbStorage(const std::string& home, const BdbOptions& options,
                       std::unique_ptr<Storage>* out);
 

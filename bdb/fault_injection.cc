@@ -160,16 +160,15 @@ FaultCounters GetFaultCounters() {
   return c;
 }
 
-Status PanicEnvironment(Storage* storage) {
-  auto* s = dynamic_cast<bdb::BdbStorage*>(storage);
+Status PanicEnvironment(BdbHandle* storage) {
+  bdb::BdbStorage* s = storage != nullptr ? &storage->impl() : nullptr;
   if (s == nullptr || s->env() == nullptr) return Status::InvalidArgument("not an open Berkeley DB storage");
   int ret = s->env()->set_flags(DB_PANIC_ENVIRONMENT, 1);
   return bdb::FromDb(ret, "panicking the environment of " + s->home());
 }
 
-void SetPanicOnFault(Storage* storage) {
-  auto* s = dynamic_cast<bdb::BdbStorage*>(storage);
-  g_panic_env.store(s != nullptr ? s->env() : nullptr);
+void SetPanicOnFault(BdbHandle* storage) {
+  g_panic_env.store(storage != nullptr ? storage->impl().env() : nullptr);
 }
 
 Status ParseFaultSpec(const std::string& text, FaultSpec* spec) {

@@ -3,7 +3,8 @@
 // full or failing disk would, through Berkeley DB's documented replacement
 // hooks (db_env_set_func_write / _pwrite / _fsync).  LevelDB's
 // FaultInjectionEnv and SQLite's crash VFS, for our storage.  Never used by
-// the product; this header does not include db.h, so tests can use it.
+// the product: it is in the durus_bdb_testing library, which only tests
+// and their harnesses link; this header does not include db.h.
 //
 // The hooks are process-wide and Berkeley DB reads them when it opens an
 // environment, so InstallFaultHooks() must run before the first
@@ -29,7 +30,7 @@
 #include <string>
 
 #include "engine/status.h"
-#include "engine/storage.h"
+#include "bdb/bdb_storage.h"
 
 namespace durus::fault {
 
@@ -82,13 +83,13 @@ FaultCounters GetFaultCounters();
 // every later call fails with "run recovery" and nothing more is written
 // (no checkpoint, no log write) until the home is reopened.  What the
 // storage itself should do when a commit fails on I/O (doc/reliability.md);
-// a test hook until it does.  InvalidArgument for a non-Berkeley DB storage.
-Status PanicEnvironment(Storage* storage);
+// a test hook until it does.  InvalidArgument for a closed storage.
+Status PanicEnvironment(BdbHandle* storage);
 
 // Fail-stop mode: when a fault is injected, panic `storage`'s environment
 // first (as if the storage stopped at its first I/O error).  nullptr: off.
 // The storage must stay open while set.
-void SetPanicOnFault(Storage* storage);
+void SetPanicOnFault(BdbHandle* storage);
 
 // "write:ENOSPC", "fsync:EIO:log.", "pwrite:EIO:.db:skip=3:count=1:short",
 // "any:ENOSPC:p=0.01" -> spec.  For command lines and environment variables.

@@ -300,7 +300,7 @@ Status RestoreBackup(const std::string& backup, const std::string& dest,
   report->last_log = logs.rbegin()->first;
   DURUS_RETURN_IF_ERROR(Recover(dest, options, report));
 
-  std::unique_ptr<Storage> home;
+  std::unique_ptr<BdbHandle> home;
   DURUS_RETURN_IF_ERROR(OpenCopiedHome(dest, &home));
   StorageStats stats;
   Status s = home->GetStats(&stats);

@@ -109,35 +109,26 @@ Status BdbStorage::StartPack() {
   return Status::OK();
 }
 
-namespace {
-BdbStorage* AsBdb(Storage* storage) { return dynamic_cast<BdbStorage*>(storage); }
-}  // namespace
-
 }  // namespace durus::bdb
 
 namespace durus {
 
-Status VerifyStorage(Storage* storage, const VerifyOptions& options, gc::VerifyReport* report) {
+Status VerifyStorage(BdbHandle* storage, const VerifyOptions& options, gc::VerifyReport* report) {
   *report = gc::VerifyReport();
-  bdb::BdbStorage* s = bdb::AsBdb(storage);
-  if (s == nullptr) return Status::InvalidArgument("verify needs a Berkeley DB storage");
-  return bdb::Verify(s->gc_store(), s->trace(), options, report);
+  bdb::BdbStorage& s = storage->impl();
+  return bdb::Verify(s.gc_store(), s.trace(), options, report);
 }
 
-Status CollectWithProgress(Storage* storage, bool cycles, const MaintenanceProgressFn& progress,
+Status CollectWithProgress(BdbHandle* storage, bool cycles, const MaintenanceProgressFn& progress,
                            CollectReport* report) {
   *report = CollectReport();
-  bdb::BdbStorage* s = bdb::AsBdb(storage);
-  if (s == nullptr) return storage->Collect(cycles, report);
   const uint32_t batch = 1024;
-  return s->collector()->Run(cycles, batch, batch, progress, report);
+  return storage->impl().collector()->Run(cycles, batch, batch, progress, report);
 }
 
-Status CompactStorage(Storage* storage, CompactReport* report) {
+Status CompactStorage(BdbHandle* storage, CompactReport* report) {
   *report = CompactReport();
-  bdb::BdbStorage* s = bdb::AsBdb(storage);
-  if (s == nullptr) return Status::InvalidArgument("compact needs a Berkeley DB storage");
-  return bdb::Compact(s->gc_store(), report);
+  return bdb::Compact(storage->impl().gc_store(), report);
 }
 
 }  // namespace durus

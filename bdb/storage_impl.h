@@ -38,7 +38,7 @@
 namespace durus::bdb {
 
 // Garbage collection sees it only as a GcStore (private base: gc_store()).
-class BdbStorage : public Storage, private GcStore {
+class BdbStorage : public BdbHandle, private GcStore {
  public:
   BdbStorage(std::string home, BdbOptions options);
   ~BdbStorage() override;
@@ -71,6 +71,7 @@ class BdbStorage : public Storage, private GcStore {
   Trace* trace() { return &trace_; }
 
   const std::string& home() const override { return home_; }
+  BdbStorage& impl() override { return *this; }
   DbEnv* env() const override { return env_.get(); }
   Db* records() const override { return records_.get(); }
   Db* refcounts() const override { return refcounts_.get(); }

@@ -73,10 +73,18 @@ bool IsBdbHome(const std::string& home) {
 }
 
 Status OpenBdbStorage(const std::string& home, const BdbOptions& options,
-                      std::unique_ptr<Storage>* out) {
+                      std::unique_ptr<BdbHandle>* out) {
   auto storage = std::make_unique<bdb::BdbStorage>(home, options);
   DURUS_RETURN_IF_ERROR(storage->Open());
   *out = std::move(storage);
+  return Status::OK();
+}
+
+Status OpenBdbStorage(const std::string& home, const BdbOptions& options,
+                      std::unique_ptr<Storage>* out) {
+  std::unique_ptr<BdbHandle> handle;
+  DURUS_RETURN_IF_ERROR(OpenBdbStorage(home, options, &handle));
+  *out = std::move(handle);
   return Status::OK();
 }
 

@@ -7,13 +7,13 @@ namespace durus {
 namespace bdb {
 
 struct TestingAccess {
-  static BdbStorage* Get(Storage* s) { return dynamic_cast<BdbStorage*>(s); }
+  static BdbStorage* Get(BdbHandle* s) { return s != nullptr ? &s->impl() : nullptr; }
 
   // Runs `fn(txn)` (a Berkeley DB code) in one transaction under write_mu_.
   template <typename Fn>
-  static Status Write(Storage* storage, const char* what, Fn fn) {
+  static Status Write(BdbHandle* storage, const char* what, Fn fn) {
     BdbStorage* s = Get(storage);
-    if (s == nullptr) return Status::InvalidArgument("not a Berkeley DB storage");
+    if (s == nullptr) return Status::InvalidArgument("no storage");
     std::shared_lock<std::shared_mutex> open(s->close_mu_);
     DURUS_RETURN_IF_ERROR(s->CheckOpen());
     std::lock_guard<std::mutex> l(s->write_mu_);
@@ -24,9 +24,9 @@ struct TestingAccess {
     return FromDb(ret, what);
   }
 
-  static Status SetObjectCounter(Storage* storage, uint64_t value) {
+  static Status SetObjectCounter(BdbHandle* storage, uint64_t value) {
     BdbStorage* s = Get(storage);
-    if (s == nullptr) return Status::InvalidArgument("not a Berkeley DB storage");
+    if (s == nullptr) return Status::InvalidArgument("no storage");
     std::shared_lock<std::shared_mutex> open(s->close_mu_);
     DURUS_RETURN_IF_ERROR(s->CheckOpen());
     std::lock_guard<std::mutex> l(s->write_mu_);
@@ -39,7 +39,7 @@ struct TestingAccess {
     return Status::OK();
   }
 
-  static Status DamageTraceState(Storage* storage) {
+  static Status DamageTraceState(BdbHandle* storage) {
     return Write(storage, "DamageTraceState", [](BdbStorage* s, DbTxn* t) {
       if (!s->trace_.marks_) return EINVAL;
       Dbt key = InDbt("S", 1);
@@ -75,7 +75,7 @@ int Del(Db* db, DbTxn* t, Oid oid) {
 }
 }  // namespace
 
-Status SetCount(Storage* storage, Oid oid, uint64_t count) {
+Status SetCount(BdbHandle* storage, Oid oid, uint64_t count) {
   return TestingAccess::Write(storage, "SetCount", [&](BdbStorage* s, DbTxn* t) {
     char v[8];
     Oid(count).ToBytes(v);
@@ -83,58 +83,58 @@ Status SetCount(Storage* storage, Oid oid, uint64_t count) {
   });
 }
 
-Status EraseCount(Storage* storage, Oid oid) {
+Status EraseCount(BdbHandle* storage, Oid oid) {
   return TestingAccess::Write(storage, "EraseCount", [&](BdbStorage* s, DbTxn* t) {
     return Del(s->refcounts(), t, oid);
   });
 }
 
-Status AddQueueEntry(Storage* storage, Oid oid) {
+Status AddQueueEntry(BdbHandle* storage, Oid oid) {
   return TestingAccess::Write(storage, "AddQueueEntry", [&](BdbStorage* s, DbTxn* t) {
     return Put(s->pending(), t, oid, kEmpty, 0);
   });
 }
 
-Status EraseQueueEntry(Storage* storage, Oid oid) {
+Status EraseQueueEntry(BdbHandle* storage, Oid oid) {
   return TestingAccess::Write(storage, "EraseQueueEntry", [&](BdbStorage* s, DbTxn* t) {
     return Del(s->pending(), t, oid);
   });
 }
 
-Status EraseRecord(Storage* storage, Oid oid) {
+Status EraseRecord(BdbHandle* storage, Oid oid) {
   return TestingAccess::Write(storage, "EraseRecord", [&](BdbStorage* s, DbTxn* t) {
     return Del(s->records(), t, oid);
   });
 }
 
-Status PutRecordRaw(Storage* storage, Oid oid, const std::string& record) {
+Status PutRecordRaw(BdbHandle* storage, Oid oid, const std::string& record) {
   return TestingAccess::Write(storage, "PutRecordRaw", [&](BdbStorage* s, DbTxn* t) {
     return Put(s->records(), t, oid, record.data(), record.size());
   });
 }
 
-Status SetObjectCounter(Storage* storage, uint64_t value) {
+Status SetObjectCounter(BdbHandle* storage, uint64_t value) {
   return TestingAccess::SetObjectCounter(storage, value);
 }
 
-Status DamageTraceState(Storage* storage) { return TestingAccess::DamageTraceState(storage); }
+Status DamageTraceState(BdbHandle* storage) { return TestingAccess::DamageTraceState(storage); }
 
-Status CollectStep(Storage* storage, uint32_t max, uint64_t* collected, bool* done) {
+Status CollectStep(BdbHandle* storage, uint32_t max, uint64_t* collected, bool* done) {
   BdbStorage* s = TestingAccess::Get(storage);
-  if (s == nullptr) return Status::InvalidArgument("not a Berkeley DB storage");
+  if (s == nullptr) return Status::InvalidArgument("no storage");
   uint64_t bytes = 0;
   return s->CollectStep(max, collected, &bytes, done);
 }
 
-Status StartTrace(Storage* storage, bool* started) {
+Status StartTrace(BdbHandle* storage, bool* started) {
   BdbStorage* s = TestingAccess::Get(storage);
-  if (s == nullptr) return Status::InvalidArgument("not a Berkeley DB storage");
+  if (s == nullptr) return Status::InvalidArgument("no storage");
   return s->trace()->Start(started);
 }
 
-Status TraceStep(Storage* storage, uint32_t max, uint64_t* collected, bool* done) {
+Status TraceStep(BdbHandle* storage, uint32_t max, uint64_t* collected, bool* done) {
   BdbStorage* s = TestingAccess::Get(storage);
-  if (s == nullptr) return Status::InvalidArgument("not a Berkeley DB storage");
+  if (s == nullptr) return Status::InvalidArgument("no storage");
   bdb::TraceStepResult r;
   DURUS_RETURN_IF_ERROR(s->trace()->Step(max, &r));
   *collected = r.collected;
@@ -142,9 +142,9 @@ Status TraceStep(Storage* storage, uint32_t max, uint64_t* collected, bool* done
   return Status::OK();
 }
 
-Status GetTraceInfo(Storage* storage, TraceInfo* info) {
+Status GetTraceInfo(BdbHandle* storage, TraceInfo* info) {
   BdbStorage* s = TestingAccess::Get(storage);
-  if (s == nullptr) return Status::InvalidArgument("not a Berkeley DB storage");
+  if (s == nullptr) return Status::InvalidArgument("no storage");
   bdb::TraceProgress p = s->trace()->Progress();
   info->running = p.running;
   info->phase = static_cast<int>(p.state.phase);

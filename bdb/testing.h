@@ -5,8 +5,8 @@
 // include db_cxx.h.
 //
 // Every function takes the storage's writer lock, so it is safe to call
-// while the storage is in use; each write is one transaction.  `storage`
-// must come from OpenBdbStorage (InvalidArgument otherwise).
+// while the storage is in use; each write is one transaction.  Linked from
+// the durus_bdb_testing library (bdb/CMakeLists.txt), never the product's.
 #ifndef DURUS_BDB_BDB_TESTING_H_
 #define DURUS_BDB_BDB_TESTING_H_
 
@@ -15,28 +15,28 @@
 
 #include "engine/oid.h"
 #include "engine/status.h"
-#include "engine/storage.h"
+#include "bdb/bdb_storage.h"
 
 namespace durus::bdb_testing {
 
 // Fault injection (no counter, queue or meta bookkeeping: that is the point).
-Status SetCount(Storage* storage, Oid oid, uint64_t count);
-Status EraseCount(Storage* storage, Oid oid);
-Status AddQueueEntry(Storage* storage, Oid oid);
-Status EraseQueueEntry(Storage* storage, Oid oid);
-Status EraseRecord(Storage* storage, Oid oid);  // the record only
-Status PutRecordRaw(Storage* storage, Oid oid, const std::string& record);
+Status SetCount(BdbHandle* storage, Oid oid, uint64_t count);
+Status EraseCount(BdbHandle* storage, Oid oid);
+Status AddQueueEntry(BdbHandle* storage, Oid oid);
+Status EraseQueueEntry(BdbHandle* storage, Oid oid);
+Status EraseRecord(BdbHandle* storage, Oid oid);  // the record only
+Status PutRecordRaw(BdbHandle* storage, Oid oid, const std::string& record);
 // Sets the object_count counter (meta.db and the in-memory copy).
-Status SetObjectCounter(Storage* storage, uint64_t value);
+Status SetObjectCounter(BdbHandle* storage, uint64_t value);
 
 // Overwrites the trace state in marks.db with garbage (an unreadable
 // state: the next open must not resume, and a new trace must start clean).
-Status DamageTraceState(Storage* storage);
+Status DamageTraceState(BdbHandle* storage);
 
 // Stepping.
-Status CollectStep(Storage* storage, uint32_t max, uint64_t* collected, bool* done);
-Status StartTrace(Storage* storage, bool* started);
-Status TraceStep(Storage* storage, uint32_t max, uint64_t* collected, bool* done);
+Status CollectStep(BdbHandle* storage, uint32_t max, uint64_t* collected, bool* done);
+Status StartTrace(BdbHandle* storage, bool* started);
+Status TraceStep(BdbHandle* storage, uint32_t max, uint64_t* collected, bool* done);
 
 struct TraceInfo {
   bool running = false;
@@ -44,7 +44,7 @@ struct TraceInfo {
   uint64_t limit = 0, cursor = 0, traced = 0, swept = 0;
   uint64_t started_total = 0, completed_total = 0;
 };
-Status GetTraceInfo(Storage* storage, TraceInfo* info);
+Status GetTraceInfo(BdbHandle* storage, TraceInfo* info);
 
 }  // namespace durus::bdb_testing
 

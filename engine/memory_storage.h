@@ -26,7 +26,7 @@
 
 namespace durus {
 
-class MemoryStorage : public Storage {
+class MemoryStorage : public InspectableStorage {
  public:
   MemoryStorage() = default;
 

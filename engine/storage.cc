@@ -1,5 +1,7 @@
 #include "engine/storage.h"
 
+#include <cstdint>
+
 #include "engine/record.h"
 
 namespace durus {
@@ -21,17 +23,55 @@ Status Storage::Collect(bool, CollectReport*) {
 
 Status Storage::StartPack() { return Status::OK(); }
 
+RecordIterator::RecordIterator(Storage* storage, Oid start, size_t batch)
+    : storage_(storage), batch_(batch == 0 ? 1 : batch), next_(start) {
+  Fetch();
+}
+
+void RecordIterator::Next() {
+  if (!Valid()) return;
+  if (++pos_ == page_.size()) Fetch();
+}
+
+void RecordIterator::Fetch() {
+  page_.clear();
+  pos_ = 0;
+  if (exhausted_ || !status_.ok()) return;
+  status_ = storage_->Scan(next_, batch_, &page_);
+  if (!status_.ok()) {
+    page_.clear();
+    return;
+  }
+  if (page_.size() < batch_) exhausted_ = true;
+  for (const auto& item : page_) {
+    if (item.first.value() < next_.value()) {
+      status_ = Status::Corruption("a scan from oid " + OidToString(next_) + " returned oid " +
+                                   OidToString(item.first) + ": the oids go backwards",
+                                   {item.first});
+      page_.clear();
+      return;
+    }
+    if (item.first.value() == UINT64_MAX) {
+      exhausted_ = true;  // nothing can follow the largest oid
+    } else {
+      next_ = Oid(item.first.value() + 1);
+    }
+  }
+}
+
+Status ForEachRecord(Storage* storage, const std::function<Status(Oid, const std::string&)>& fn,
+                     size_t batch) {
+  RecordIterator it(storage, Oid(0), batch);
+  for (; it.Valid(); it.Next()) DURUS_RETURN_IF_ERROR(fn(it.oid(), it.record()));
+  return it.status();
+}
+
 Status Census(Storage* storage, std::map<std::string, uint64_t>* census) {
   census->clear();
-  std::vector<std::pair<Oid, std::string>> batch;
-  Oid next(0);
-  while (true) {
-    DURUS_RETURN_IF_ERROR(storage->Scan(next, 1000, &batch));
-    for (auto& [oid, record] : batch) ++(*census)[ExtractClassName(record)];
-    if (batch.size() < 1000) break;
-    next = Oid(batch.back().first.value() + 1);
-  }
-  return Status::OK();
+  return ForEachRecord(storage, [&](Oid, const std::string& record) {
+    ++(*census)[ExtractClassName(record)];
+    return Status::OK();
+  });
 }
 
 }  // namespace durus

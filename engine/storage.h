@@ -10,12 +10,21 @@
 // and with a commit.  Callers that need Durus's begin/store/end protocol on
 // top of Commit() use CommitBatch (engine/commit_batch.h).
 //
-// Errors: every method returns a Status; see engine/status.h for the codes.
-// Nothing here throws.
+// Errors: every method that can fail returns a Status (engine/status.h has
+// the codes).  Two touch no file and cannot fail, so they return their
+// value: Sync() hands over an in-memory list of the oids the collector
+// removed (what it holds, even after Close()), Describe() formats a label
+// fixed at open.  Nothing here throws.
+//
+// Beyond the contract: InspectableStorage (below) adds the reference-count
+// introspection that tests and the Python module's refcount()/pending()
+// use; RecordIterator and ForEachRecord read every record through Scan, in
+// pages, so that loop is written once.
 #ifndef DURUS_BDB_ENGINE_STORAGE_H_
 #define DURUS_BDB_ENGINE_STORAGE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -77,6 +86,7 @@ class Storage {
   virtual Status Commit(const CommitBatch& batch) = 0;
 
   // Oids removed by the collector since the previous call (Durus's sync()).
+  // Cannot fail (see Errors above): a list kept in memory.
   virtual std::vector<Oid> Sync() = 0;
 
   // An oid never handed out before and never stored.  On an empty storage
@@ -85,18 +95,10 @@ class Storage {
 
   // Up to `max` (oid, record) pairs in oid order with oid >= `start`;
   // fewer than `max` only at the end.  Iterate by calling again with the
-  // last oid + 1.
+  // last oid + 1 -- or use RecordIterator / ForEachRecord (below).
   virtual Status Scan(Oid start, size_t max, std::vector<std::pair<Oid, std::string>>* out) = 0;
 
   virtual Status GetStats(StorageStats* stats) = 0;
-
-  // Introspection of the reference counts (for tests, verify, stat).
-  // The number of distinct stored records that reference `oid`; NotFound if
-  // `oid` has no count entry (it does not exist).
-  virtual Status GetRefCount(Oid oid, uint64_t* count) = 0;
-  // Up to `max` oids on the pending-garbage queue with oid >= `start`, in
-  // oid order.
-  virtual Status ListPending(Oid start, size_t max, std::vector<Oid>* out) = 0;
 
   // Empty the pending-garbage queue now (blocking), and with `cycles` also
   // trace from the root and delete unreachable objects.
@@ -111,8 +113,67 @@ class Storage {
   // Release everything.  Idempotent; later calls return Closed.
   virtual Status Close() = 0;
 
+  // A one-line label for logs ("BerkeleyDBStorage(HOME, durability=sync)").
+  // Cannot fail (see Errors above).
   virtual std::string Describe() const = 0;
 };
+
+// A storage whose reference counts can be inspected: the model
+// (MemoryStorage) and the Berkeley DB storage (BdbHandle).  Not part of the
+// contract the server and Durus need; tests compare the two through it,
+// and the Python module's refcount() / pending() read it.
+class InspectableStorage : public Storage {
+ public:
+  // The number of distinct stored records that reference `oid`; NotFound if
+  // `oid` has no count entry (it does not exist).
+  virtual Status GetRefCount(Oid oid, uint64_t* count) = 0;
+  // Up to `max` oids on the pending-garbage queue with oid >= `start`, in
+  // oid order.
+  virtual Status ListPending(Oid start, size_t max, std::vector<Oid>* out) = 0;
+};
+
+// Every record of a storage with oid >= `start`, in oid order, read through
+// Storage::Scan `batch` records at a time (LevelDB's Iterator shape):
+//
+//   RecordIterator it(storage);
+//   for (; it.Valid(); it.Next()) Use(it.oid(), it.record());
+//   DURUS_RETURN_IF_ERROR(it.status());
+//
+// Valid() is false at the end and after an error; status() tells which.
+// A Scan that returns an oid below where it was asked to start gives
+// Corruption (a damaged table going backwards would otherwise loop).  The
+// storage must outlive the iterator.  Not thread-safe; the storage is.
+// Records committed meanwhile may or may not be seen (each page is one
+// Scan, consistent on its own).
+class RecordIterator {
+ public:
+  explicit RecordIterator(Storage* storage, Oid start = Oid(0), size_t batch = 1000);
+
+  bool Valid() const { return pos_ < page_.size(); }
+  void Next();
+  Oid oid() const { return page_[pos_].first; }
+  const std::string& record() const { return page_[pos_].second; }
+  // OK, or the error that ended the iteration.
+  const Status& status() const { return status_; }
+  // Where the next page will start: after an error, the first oid not read.
+  Oid position() const { return next_; }
+
+ private:
+  void Fetch();
+
+  Storage* storage_;
+  size_t batch_;
+  Oid next_;
+  bool exhausted_ = false;
+  std::vector<std::pair<Oid, std::string>> page_;
+  size_t pos_ = 0;
+  Status status_;
+};
+
+// fn(oid, record) for every record in oid order; stops at, and returns, the
+// first error of the scan or the first non-OK status fn returns.
+Status ForEachRecord(Storage* storage, const std::function<Status(Oid, const std::string&)>& fn,
+                     size_t batch = 1000);
 
 // Census: number of records per class name (as Durus's get_census).
 Status Census(Storage* storage, std::map<std::string, uint64_t>* census);

@@ -6,10 +6,12 @@
 // A damaged home: a read error is Corruption naming the home and the oid
 // the scan had reached.  A damaged page can also make Berkeley DB return
 // fewer records, or keys out of order, without an error; so the oids must
-// increase and, at the end, the records read must be as many (and as
+// increase (RecordIterator, engine/storage.h, checks that) and, at the end, the records read must be as many (and as
 // large) as the home's own counters say.  Under salvage a shortfall is
 // reported (which oids is unknown) instead of failing; a read error still
 // fails (Berkeley DB cannot position a cursor past a damaged page).
+#include <memory>
+
 #include "bdb/bdb_storage.h"
 #include "migrate/source.h"
 
@@ -42,30 +44,24 @@ class BdbSource : public RecordSource {
   }
 
   Status Next(SourceItem* item, bool* done) override {
-    if (pos_ >= batch_.size()) {
-      if (exhausted_) return End(done);
-      Status s = storage_->Scan(next_, kBatch, &batch_);
-      if (!s.ok() && !s.IsCorruption()) return s;
-      if (!s.ok()) {
-        return Status::Corruption(path_ + ": cannot read the records from oid " +
-                                  OidToString(next_) + " on: " + s.message() +
-                                  "; the home is damaged: `durus-bdb verify` it, or recover "
-                                  "what its files hold with `durus-bdb salvage`");
-      }
-      pos_ = 0;
-      if (batch_.size() < kBatch) exhausted_ = true;
-      for (const auto& [oid, record] : batch_) {
-        if (oid.value() < next_.value()) {
-          return Status::Corruption(path_ + ": records.db returned oid " + OidToString(oid) +
-                                    " after oid " + OidToString(next_) +
-                                    ": the home is damaged (`durus-bdb verify` it)");
-        }
-        next_ = Oid(oid.value() + 1);
-      }
-      if (batch_.empty()) return End(done);
+    if (!it_) {
+      it_ = std::make_unique<RecordIterator>(storage_.get(), Oid(0), kBatch);
+    } else {
+      it_->Next();
+    }
+    if (!it_->Valid()) {
+      const Status& s = it_->status();
+      if (s.ok()) return End(done);
+      if (!s.IsCorruption()) return s;
+      // Includes oids going backwards (RecordIterator checks them).
+      return Status::Corruption(path_ + ": cannot read the records from oid " +
+                                OidToString(it_->position()) + " on: " + s.message() +
+                                "; the home is damaged: `durus-bdb verify` it, or recover "
+                                "what its files hold with `durus-bdb salvage`");
     }
     *done = false;
-    const auto& [oid, record] = batch_[pos_++];
+    Oid oid = it_->oid();
+    const std::string& record = it_->record();
     bytes_ += record.size();
     ++read_;
     item->oid = oid;
@@ -99,10 +95,7 @@ class BdbSource : public RecordSource {
   const std::string path_;
   const SourceOptions options_;
   std::unique_ptr<Storage> storage_;
-  std::vector<std::pair<Oid, std::string>> batch_;
-  size_t pos_ = 0;
-  Oid next_{0};
-  bool exhausted_ = false;
+  std::unique_ptr<RecordIterator> it_;  // created by the first Next()
   uint64_t bytes_ = 0, read_ = 0, total_bytes_ = 0, total_records_ = 0, next_oid_ = 0;
 };
 

@@ -39,23 +39,20 @@ Status ExportTo(const ExportOptions& o, Storage* storage, FileWriter* out, Expor
   } else {
     DURUS_RETURN_IF_ERROR(dump.Start(stats.next_oid, kDumpFlagSorted));
   }
-  std::vector<std::pair<Oid, std::string>> batch;
-  Oid next(0);
-  for (;;) {
-    DURUS_RETURN_IF_ERROR(storage->Scan(next, kScanBatch, &batch));
-    for (const auto& [oid, record] : batch) {
-      if (o.format == ExportFormat::kShelf) {
-        DURUS_RETURN_IF_ERROR(shelf.Add(oid, record));
-      } else {
-        DURUS_RETURN_IF_ERROR(dump.Add(oid, record));
-      }
-      ++r->objects;
-      r->record_bytes += record.size();
-      pt.Update(r->objects, r->record_bytes);
-    }
-    if (batch.size() < kScanBatch) break;
-    next = Oid(batch.back().first.value() + 1);
-  }
+  DURUS_RETURN_IF_ERROR(ForEachRecord(
+      storage,
+      [&](Oid oid, const std::string& record) {
+        if (o.format == ExportFormat::kShelf) {
+          DURUS_RETURN_IF_ERROR(shelf.Add(oid, record));
+        } else {
+          DURUS_RETURN_IF_ERROR(dump.Add(oid, record));
+        }
+        ++r->objects;
+        r->record_bytes += record.size();
+        pt.Update(r->objects, r->record_bytes);
+        return Status::OK();
+      },
+      kScanBatch));
   if (o.format == ExportFormat::kShelf) {
     DURUS_RETURN_IF_ERROR(shelf.Finish());
   } else {

@@ -64,7 +64,7 @@ int Gc(const std::vector<std::string>& args) {
   opts.create_if_missing = false;
   opts.gc_background = false;
   opts.cache_mb = cache_mb;
-  std::unique_ptr<durus::Storage> storage;
+  std::unique_ptr<durus::BdbHandle> storage;
   Status st = durus::OpenBdbStorage(home, opts, &storage);
   if (!st.ok()) return durus::tools::FailStatus("gc", st);
   durus::StorageStats before, after;

@@ -90,7 +90,7 @@ int Verify(const std::vector<std::string>& args) {
   opts.readonly = !repair;
   opts.gc_background = false;  // nothing may change what we are checking
   opts.cache_mb = cache_mb;
-  std::unique_ptr<durus::Storage> storage;
+  std::unique_ptr<durus::BdbHandle> storage;
   Status st = durus::OpenBdbStorage(home, opts, &storage);
   if (!st.ok()) return durus::tools::FailStatus("verify", st);
 

@@ -52,6 +52,7 @@
 
 #include "engine/status.h"
 #include "engine/storage.h"
+#include "bdb/bdb_storage.h"
 #include "bdb/gc/report.h"
 
 namespace durus {
@@ -71,13 +72,13 @@ struct VerifyOptions {
   MaintenanceProgressFn progress;
 };
 
-// `storage` must be a Berkeley DB storage (OpenBdbStorage); InvalidArgument
-// otherwise.  With repair, a read-only storage gives ReadOnly.
-Status VerifyStorage(Storage* storage, const VerifyOptions& options, gc::VerifyReport* report);
+// `storage` comes from OpenBdbStorage.  With repair, a read-only storage
+// gives ReadOnly.
+Status VerifyStorage(BdbHandle* storage, const VerifyOptions& options, gc::VerifyReport* report);
 
 // Storage::Collect(cycles, report) with progress: empties the queue and,
 // with `cycles`, runs a whole trace (continuing one already running).
-Status CollectWithProgress(Storage* storage, bool cycles, const MaintenanceProgressFn& progress,
+Status CollectWithProgress(BdbHandle* storage, bool cycles, const MaintenanceProgressFn& progress,
                            CollectReport* report);
 
 struct CompactReport {
@@ -90,7 +91,7 @@ struct CompactReport {
 // Db::compact(DB_FREE_SPACE) on every table: moves pages so that the free
 // ones are at the end of each file and truncates them, returning space to
 // the file system.  Holds the writer lock while it runs.
-Status CompactStorage(Storage* storage, CompactReport* report);
+Status CompactStorage(BdbHandle* storage, CompactReport* report);
 
 }  // namespace durus
 

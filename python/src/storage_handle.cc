@@ -57,7 +57,9 @@ StorageHandle::StorageHandle(const std::string& path, bool readonly, const std::
   Status s;
   {
     py::gil_scoped_release release;
-    s = OpenBdbStorage(path, opts, &storage_);
+    std::unique_ptr<BdbHandle> handle;
+    s = OpenBdbStorage(path, opts, &handle);
+    storage_ = std::move(handle);
   }
   if (!s.ok()) {
     // Name the path once: bdb's messages usually include it already.
@@ -209,14 +211,14 @@ py::dict StorageHandle::Stats() {
 uint64_t StorageHandle::RefCount(py::handle oid_arg) {
   Oid oid = OidArg(oid_arg, "refcount");
   uint64_t count = 0;
-  Status s = Run([&](Storage* st) { return st->GetRefCount(oid, &count); });
+  Status s = Run([&](InspectableStorage* st) { return st->GetRefCount(oid, &count); });
   if (!s.ok()) Throw(s);
   return count;
 }
 
 py::list StorageHandle::Pending(uint64_t start, size_t max) {
   std::vector<Oid> oids;
-  Status s = Run([&](Storage* st) { return st->ListPending(Oid(start), max, &oids); });
+  Status s = Run([&](InspectableStorage* st) { return st->ListPending(Oid(start), max, &oids); });
   if (!s.ok()) Throw(s);
   py::list out;
   for (Oid oid : oids) out.append(OidBytes(oid));

@@ -89,7 +89,8 @@ class StorageHandle {
   const std::string durability_;
   const bool readonly_;
   mutable std::shared_mutex mu_;
-  std::unique_ptr<Storage> storage_;  // null once closed
+  // A BdbHandle, or a MemoryStorage: both inspectable (refcount(), pending()).
+  std::unique_ptr<InspectableStorage> storage_;  // null once closed
   CommitBatch batch_;                 // guarded by the GIL
 };
 

@@ -378,7 +378,7 @@ std::string OneLine(std::string s, size_t max = 400) {
 std::string CheckDamagedHome(const std::string& home, const Expected& want) {
   BdbOptions o = WriterOptions();
   o.create_if_missing = false;
-  std::unique_ptr<Storage> s;
+  std::unique_ptr<BdbHandle> s;
   Status st = OpenBdbStorage(home, o, &s);
   if (!st.ok()) return "OPEN_ERROR\t" + st.ToString();
   std::string load_errors, wrong;
@@ -396,22 +396,13 @@ std::string CheckDamagedHome(const std::string& home, const Expected& want) {
   }
   Records scanned;
   bool scan_failed = false;
-  std::vector<std::pair<Oid, std::string>> batch;
-  Oid next(0);
-  for (;;) {
-    if (!s->Scan(next, 500, &batch).ok()) {  // a damaged page: verify says more
-      scan_failed = true;
-      break;
-    }
-    for (auto& [oid, rec] : batch) {
-      scanned[oid.value()] = rec;
-      if (!want.final.count(oid.value()) && n_wrong++ == 0) {
-        wrong = "unexpected oid " + std::to_string(oid.value());
-      }
-    }
-    if (batch.size() < 500) break;
-    next = Oid(batch.back().first.value() + 1);
+  RecordIterator it(s.get(), Oid(0), 500);
+  for (; it.Valid(); it.Next()) {
+    uint64_t oid = it.oid().value();
+    scanned[oid] = it.record();
+    if (!want.final.count(oid) && n_wrong++ == 0) wrong = "unexpected oid " + std::to_string(oid);
   }
+  if (!it.status().ok()) scan_failed = true;  // a damaged page: verify says more
   // Recovery cut the log's last commits (a damaged last record cannot be
   // told from a torn write): the state of an earlier commit, exactly.
   int rolled_back = 0;
@@ -466,7 +457,7 @@ bool SameRecord(const std::string& rec, const std::string& want, const Records& 
 std::string CheckMigratedHome(const std::string& home, const Expected& want) {
   BdbOptions o = WriterOptions();
   o.create_if_missing = false;
-  std::unique_ptr<Storage> s;
+  std::unique_ptr<BdbHandle> s;
   Status st = OpenBdbStorage(home, o, &s);
   if (!st.ok()) return "BAD\topen: " + st.ToString();
   gc::VerifyReport report;
@@ -561,7 +552,7 @@ class CorruptionMatrix : public ::testing::Test {
     for (bool crash : {false, true}) {
       std::string home = dir_->Sub(crash ? "crashed" : "clean");
       ChildResult r = RunInChild([&](int fd) -> std::string {
-        std::unique_ptr<Storage> s;
+        std::unique_ptr<BdbHandle> s;
         Status st = OpenBdbStorage(home, WriterOptions(), &s);
         for (auto& c : phase1) {
           if (st.ok()) st = CommitBatchOf(s.get(), c);

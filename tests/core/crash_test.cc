@@ -93,7 +93,7 @@ uint64_t LastAcknowledged(const std::string& side) {
 
 // The recovered store must be exactly the state after commit r, except
 // that garbage may or may not have been collected yet.
-void ExpectStateAfter(Storage* s, uint64_t r) {
+void ExpectStateAfter(InspectableStorage* s, uint64_t r) {
   std::vector<uint64_t> window = WindowOf(r);
   std::string got;
   for (uint64_t j : window) {
@@ -132,7 +132,7 @@ TEST_P(CrashTest, KilledWriterLosesNoAcknowledgedCommit) {
     BdbOptions opts;
     opts.durability = mode;
     opts.gc_background = false;
-    std::unique_ptr<Storage> s = OpenBdb(home, opts);
+    std::unique_ptr<BdbHandle> s = OpenBdb(home, opts);
     ASSERT_NE(s, nullptr);
     uint64_t r = CommitNumberOf(s.get());
     SCOPED_TRACE("round " + std::to_string(round) + ": acknowledged " + std::to_string(acked) +

@@ -134,7 +134,7 @@ TEST(DamagedLogTest, GarbledTailRecoversToTheLastIntactCommitAndThenWorks) {
   ASSERT_GT(end, 8192);
   Garble(logs.back(), end - 4096, 4096);
 
-  std::unique_ptr<Storage> s;
+  std::unique_ptr<BdbHandle> s;
   Status st = OpenBdbStorage(home, NoBackground(), &s);
   ASSERT_TRUE(st.ok()) << st.ToString();
   uint64_t n = RecoveredCommits(s.get());
@@ -172,7 +172,7 @@ TEST(DamagedLogTest, GarbledTailAfterACleanCloseKeepsEveryCommit) {
   off_t end = LogDataEnd(logs.back());
   Garble(logs.back(), end - 4096, 4096);
 
-  std::unique_ptr<Storage> s;
+  std::unique_ptr<BdbHandle> s;
   Status st = OpenBdbStorage(home, NoBackground(), &s);
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(RecoveredCommits(s.get()), 300u);

@@ -14,18 +14,14 @@ namespace durus::test {
 namespace {
 
 std::vector<std::pair<Oid, std::string>> All(Storage* s) {
-  std::vector<std::pair<Oid, std::string>> out, batch;
-  Oid next(0);
-  for (;;) {
-    EXPECT_TRUE(s->Scan(next, 500, &batch).ok());
-    out.insert(out.end(), batch.begin(), batch.end());
-    if (batch.size() < 500) break;
-    next = Oid(batch.back().first.value() + 1);
-  }
+  std::vector<std::pair<Oid, std::string>> out;
+  RecordIterator it(s, Oid(0), 500);
+  for (; it.Valid(); it.Next()) out.emplace_back(it.oid(), it.record());
+  EXPECT_TRUE(it.status().ok()) << it.status().ToString();
   return out;
 }
 
-void ExpectSame(Storage* model, Storage* real, const std::string& when) {
+void ExpectSame(InspectableStorage* model, InspectableStorage* real, const std::string& when) {
   SCOPED_TRACE(when);
   auto a = All(model), b = All(real);
   ASSERT_EQ(a.size(), b.size());
@@ -55,7 +51,7 @@ TEST_P(ModelTest, RandomOperationsMatchTheModel) {
   BdbOptions opts;
   opts.gc_background = false;  // collection happens when the sequence says
   opts.durability = Durability::kWriteNoSync;
-  std::unique_ptr<Storage> real = OpenBdb(dir.Sub("home"), opts);
+  std::unique_ptr<BdbHandle> real = OpenBdb(dir.Sub("home"), opts);
   ASSERT_NE(real, nullptr);
   MemoryStorage model;
   std::vector<uint64_t> existing;  // oids stored and not collected

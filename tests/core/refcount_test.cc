@@ -34,7 +34,7 @@ class RefcountTest : public ::testing::Test {
   }
   TempDir dir_;
   BdbOptions opts_;
-  std::unique_ptr<Storage> s_;
+  std::unique_ptr<BdbHandle> s_;
 };
 
 TEST_F(RefcountTest, AddDropReplaceRefs) {

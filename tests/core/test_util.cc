@@ -23,32 +23,23 @@ ToolRun RunCommandLine(const std::string& command_line) {
 
 std::map<uint64_t, std::string> ScanAll(Storage* s) {
   std::map<uint64_t, std::string> out;
-  std::vector<std::pair<Oid, std::string>> batch;
-  Oid next(0);
-  for (;;) {
-    EXPECT_TRUE(s->Scan(next, 500, &batch).ok());
-    for (auto& [oid, rec] : batch) out[oid.value()] = rec;
-    if (batch.size() < 500) break;
-    next = Oid(batch.back().first.value() + 1);
-  }
+  Status st = ForEachRecord(s, [&](Oid oid, const std::string& rec) {
+    out[oid.value()] = rec;
+    return Status::OK();
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
   return out;
 }
 
 Status RecountFromRecords(Storage* s, std::map<Oid, uint64_t>* counts,
                           std::vector<std::string>* problems) {
   counts->clear();
-  std::vector<std::pair<Oid, std::string>> batch;
   std::map<Oid, std::vector<Oid>> refs_of;
-  Oid next(0);
-  for (;;) {
-    DURUS_RETURN_IF_ERROR(s->Scan(next, 1000, &batch));
-    for (auto& [oid, rec] : batch) {
-      counts->emplace(oid, 0);
-      refs_of[oid] = RecordRefs(rec);
-    }
-    if (batch.size() < 1000) break;
-    next = Oid(batch.back().first.value() + 1);
-  }
+  DURUS_RETURN_IF_ERROR(ForEachRecord(s, [&](Oid oid, const std::string& rec) {
+    counts->emplace(oid, 0);
+    refs_of[oid] = RecordRefs(rec);
+    return Status::OK();
+  }));
   for (auto& [oid, refs] : refs_of) {
     for (Oid r : refs) {
       auto it = counts->find(r);
@@ -63,7 +54,7 @@ Status RecountFromRecords(Storage* s, std::map<Oid, uint64_t>* counts,
   return Status::OK();
 }
 
-std::vector<std::string> CheckConsistency(Storage* s) {
+std::vector<std::string> CheckConsistency(InspectableStorage* s) {
   std::vector<std::string> problems;
   std::map<Oid, uint64_t> counts;
   Status st = RecountFromRecords(s, &counts, &problems);

@@ -61,14 +61,14 @@ inline Status TryCommit(Storage* s, const std::vector<std::pair<uint64_t, std::s
   return s->Commit(batch);
 }
 
-inline uint64_t CountOf(Storage* s, uint64_t oid) {
+inline uint64_t CountOf(InspectableStorage* s, uint64_t oid) {
   uint64_t c = 0;
   Status st = s->GetRefCount(Oid(oid), &c);
   EXPECT_TRUE(st.ok()) << "count of " << oid << ": " << st.ToString();
   return c;
 }
 
-inline std::vector<uint64_t> Pending(Storage* s) {
+inline std::vector<uint64_t> Pending(InspectableStorage* s) {
   std::vector<Oid> p;
   EXPECT_TRUE(s->ListPending(Oid(0), 1u << 30, &p).ok());
   std::vector<uint64_t> out;
@@ -76,8 +76,8 @@ inline std::vector<uint64_t> Pending(Storage* s) {
   return out;
 }
 
-inline std::unique_ptr<Storage> OpenBdb(const std::string& home, BdbOptions opts = {}) {
-  std::unique_ptr<Storage> s;
+inline std::unique_ptr<BdbHandle> OpenBdb(const std::string& home, BdbOptions opts = {}) {
+  std::unique_ptr<BdbHandle> s;
   Status st = OpenBdbStorage(home, opts, &s);
   EXPECT_TRUE(st.ok()) << st.ToString();
   return s;
@@ -91,7 +91,7 @@ struct ToolRun {
 };
 ToolRun RunCommandLine(const std::string& command_line);
 
-// Every record of `s`, by oid (Scan in batches).
+// Every record of `s`, by oid (ForEachRecord, engine/storage.h).
 std::map<uint64_t, std::string> ScanAll(Storage* s);
 
 // Counts recomputed from the records (the invariant every state must meet):
@@ -101,7 +101,7 @@ Status RecountFromRecords(Storage* s, std::map<Oid, uint64_t>* counts,
 
 // Checks stored counts, queue and stats against a recount; returns the
 // problems found (empty when consistent).
-std::vector<std::string> CheckConsistency(Storage* s);
+std::vector<std::string> CheckConsistency(InspectableStorage* s);
 
 }  // namespace durus::test
 

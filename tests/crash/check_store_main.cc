@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   durus::BdbOptions o;
   o.gc_background = false;
   o.create_if_missing = false;
-  std::unique_ptr<durus::Storage> s;
+  std::unique_ptr<durus::BdbHandle> s;
   durus::Status st = durus::OpenBdbStorage(argv[1], o, &s);
   if (!st.ok()) {
     fprintf(stderr, "cannot open %s: %s\n", argv[1], st.ToString().c_str());

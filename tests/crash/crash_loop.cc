@@ -206,7 +206,7 @@ bool CheckRound(const std::string& home, Durability mode, const std::string& sid
   BdbOptions o;
   o.durability = mode;
   o.gc_background = false;
-  std::unique_ptr<Storage> s;
+  std::unique_ptr<BdbHandle> s;
   Status st = OpenBdbStorage(home, o, &s);
   if (!st.ok()) return fail("reopen (recovery) failed: " + st.ToString());
   std::string root;

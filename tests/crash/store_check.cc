@@ -34,32 +34,29 @@ std::string CheckResult::Summary() const {
   return s;
 }
 
-Status CheckStore(Storage* storage, const CheckOptions& options, CheckResult* result) {
+Status CheckStore(BdbHandle* storage, const CheckOptions& options, CheckResult* result) {
   *result = CheckResult();
   auto problem = [&](std::string p) { result->problems.push_back(std::move(p)); };
 
   // 1. Every record: its refs (normalised), byte total.
   std::unordered_map<uint64_t, std::vector<Oid>> refs_of;
   uint64_t bytes = 0;
-  std::vector<std::pair<Oid, std::string>> batch;
-  Oid next(0);
-  for (;;) {
-    DURUS_RETURN_IF_ERROR(storage->Scan(next, 2000, &batch));
-    for (auto& [oid, rec] : batch) {
-      RecordView v;
-      Status st = UnpackRecord(rec, &v);
-      if (!st.ok()) {
-        problem("oid " + OidToString(oid) + ": malformed record: " + st.ToString());
-        refs_of[oid.value()] = {};
-      } else {
-        if (v.oid != oid) problem("oid " + OidToString(oid) + " holds a record for oid " + OidToString(v.oid));
-        refs_of[oid.value()] = NormalizedRefs(v.refs, oid);
-      }
-      bytes += rec.size();
+  RecordIterator it(storage, Oid(0), 2000);
+  for (; it.Valid(); it.Next()) {
+    Oid oid = it.oid();
+    const std::string& rec = it.record();
+    RecordView v;
+    Status st = UnpackRecord(rec, &v);
+    if (!st.ok()) {
+      problem("oid " + OidToString(oid) + ": malformed record: " + st.ToString());
+      refs_of[oid.value()] = {};
+    } else {
+      if (v.oid != oid) problem("oid " + OidToString(oid) + " holds a record for oid " + OidToString(v.oid));
+      refs_of[oid.value()] = NormalizedRefs(v.refs, oid);
     }
-    if (batch.size() < 2000) break;
-    next = Oid(batch.back().first.value() + 1);
+    bytes += rec.size();
   }
+  DURUS_RETURN_IF_ERROR(it.status());
   result->records = refs_of.size();
 
   // 2. Recount; dangling references (judged after reachability, below).

@@ -24,6 +24,7 @@
 
 #include "engine/oid.h"
 #include "engine/status.h"
+#include "bdb/bdb_storage.h"
 #include "engine/storage.h"
 
 namespace durus::reliability {
@@ -60,7 +61,7 @@ struct CheckResult {
 
 // Recounts `storage` and compares (see above).  A Status error means the
 // store could not be read at all (itself a finding for the caller).
-Status CheckStore(Storage* storage, const CheckOptions& options, CheckResult* result);
+Status CheckStore(BdbHandle* storage, const CheckOptions& options, CheckResult* result);
 
 // True when this build has bdb/gc/gc.h (the collector engineer's verify).
 bool VerifyAvailable();

@@ -142,34 +142,30 @@ uint64_t Model::CommitNumberOfRoot(const std::string& root_record) {
 
 Status Model::Compare(Storage* storage, std::vector<std::string>* problems) const {
   std::unordered_set<uint64_t> seen;
-  std::vector<std::pair<Oid, std::string>> batch;
-  Oid next(0);
-  for (;;) {
-    DURUS_RETURN_IF_ERROR(storage->Scan(next, 2000, &batch));
-    for (auto& [oid, rec] : batch) {
-      uint64_t o = oid.value();
-      seen.insert(o);
-      auto l = live_.find(o);
-      if (l != live_.end()) {
-        if (l->second != rec) {
-          problems->push_back("live oid " + std::to_string(o) + " holds the wrong version at commit " +
-                              std::to_string(commit_));
-        }
-        continue;
+  RecordIterator it(storage, Oid(0), 2000);
+  for (; it.Valid(); it.Next()) {
+    uint64_t o = it.oid().value();
+    const std::string& rec = it.record();
+    seen.insert(o);
+    auto l = live_.find(o);
+    if (l != live_.end()) {
+      if (l->second != rec) {
+        problems->push_back("live oid " + std::to_string(o) + " holds the wrong version at commit " +
+                            std::to_string(commit_));
       }
-      auto d = dead_.find(o);
-      if (d != dead_.end()) {
-        if (d->second != Hash(rec)) {
-          problems->push_back("dropped oid " + std::to_string(o) + " holds a record it never had");
-        }
-        continue;
-      }
-      problems->push_back("oid " + std::to_string(o) + " should not exist at commit " +
-                          std::to_string(commit_) + (o >= next_oid_ ? " (from a later commit: torn)" : ""));
+      continue;
     }
-    if (batch.size() < 2000) break;
-    next = Oid(batch.back().first.value() + 1);
+    auto d = dead_.find(o);
+    if (d != dead_.end()) {
+      if (d->second != Hash(rec)) {
+        problems->push_back("dropped oid " + std::to_string(o) + " holds a record it never had");
+      }
+      continue;
+    }
+    problems->push_back("oid " + std::to_string(o) + " should not exist at commit " +
+                        std::to_string(commit_) + (o >= next_oid_ ? " (from a later commit: torn)" : ""));
   }
+  DURUS_RETURN_IF_ERROR(it.status());
   for (auto& [oid, rec] : live_) {
     if (!seen.count(oid)) {
       problems->push_back("live oid " + std::to_string(oid) + " is missing at commit " +

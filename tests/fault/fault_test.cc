@@ -135,7 +135,7 @@ class Harness {
  private:
   std::string home_;
   BdbOptions opts_;
-  std::unique_ptr<Storage> s_;
+  std::unique_ptr<BdbHandle> s_;
   Model model_;
   uint64_t acked_ = 0;
 };

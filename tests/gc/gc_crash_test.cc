@@ -102,7 +102,7 @@ Observed RunAndKill(uint64_t steps, unsigned delay_us, Work work) {
 }
 
 // Everything but leaked cycles must be clean.
-void ExpectCleanButCycles(Storage* s) {
+void ExpectCleanButCycles(BdbHandle* s) {
   gc::VerifyReport r = Verify(s);
   EXPECT_EQ(r.total_problems(), r.count(gc::ProblemKind::kLeaked)) << Describe(r);
 }
@@ -146,7 +146,7 @@ TEST(GcCrash, KilledDuringCollectionAtManyPoints) {
     ++i;
     Observed obs = RunAndKill(k, delay, [&](int fd) {
       BdbOptions o = ManualGc();
-      std::unique_ptr<Storage> s;
+      std::unique_ptr<BdbHandle> s;
       if (!OpenBdbStorage(home, o, &s).ok()) _exit(3);
       uint64_t collected = 0;
       for (uint64_t step = 1;; ++step) {
@@ -227,7 +227,7 @@ TEST(GcCrash, KilledDuringATraceWithConcurrentCommitsAtManyPoints) {
     ++i;
     Observed obs = RunAndKill(k, delay, [&](int fd) {
       BdbOptions o = ManualGc();
-      std::unique_ptr<Storage> s;
+      std::unique_ptr<BdbHandle> s;
       if (!OpenBdbStorage(home, o, &s).ok()) _exit(3);
       bool started = false;
       if (!bdb_testing::StartTrace(s.get(), &started).ok() || !started) _exit(3);

@@ -127,7 +127,7 @@ inline bool Exists(Storage* s, uint64_t oid) {
   return s->Load(Oid(oid), &rec).ok();
 }
 
-inline gc::VerifyReport Verify(Storage* s, bool repair = false) {
+inline gc::VerifyReport Verify(BdbHandle* s, bool repair = false) {
   VerifyOptions o;
   o.repair = repair;
   gc::VerifyReport r;

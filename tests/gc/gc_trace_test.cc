@@ -25,14 +25,14 @@ bool Eventually(Pred pred) {
   return pred();
 }
 
-void Step(Storage* s, uint32_t max, bool* done, uint64_t* collected = nullptr) {
+void Step(BdbHandle* s, uint32_t max, bool* done, uint64_t* collected = nullptr) {
   uint64_t n = 0;
   Status st = bdb_testing::TraceStep(s, max, &n, done);
   ASSERT_TRUE(st.ok()) << st.ToString();
   if (collected) *collected += n;
 }
 
-void RunTraceToEnd(Storage* s, uint32_t max) {
+void RunTraceToEnd(BdbHandle* s, uint32_t max) {
   for (bool done = false; !done;) {
     Step(s, max, &done);
     if (::testing::Test::HasFatalFailure()) return;

@@ -68,7 +68,7 @@ class VerifyTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<Storage> s_;
+  std::unique_ptr<BdbHandle> s_;
   std::unique_ptr<Graph> g_;
   Fixture fx_;
 };

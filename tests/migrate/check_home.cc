@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   o.create_if_missing = false;
   o.gc_background = false;
   o.cache_mb = 16;
-  std::unique_ptr<durus::Storage> s;
+  std::unique_ptr<durus::BdbHandle> s;
   durus::Status st = durus::OpenBdbStorage(argv[1], o, &s);
   if (!st.ok()) {
     fprintf(stderr, "%s\n", st.ToString().c_str());

@@ -111,13 +111,13 @@ inline Status RunMigrate(const std::string& src, const std::string& home, Migrat
   return Migrate(o, r);
 }
 
-inline std::unique_ptr<Storage> OpenReadonly(const std::string& home) {
+inline std::unique_ptr<BdbHandle> OpenReadonly(const std::string& home) {
   BdbOptions o;
   o.readonly = true;
   o.gc_background = false;
   o.create_if_missing = false;
   o.cache_mb = 8;
-  std::unique_ptr<Storage> s;
+  std::unique_ptr<BdbHandle> s;
   Status st = OpenBdbStorage(home, o, &s);
   EXPECT_TRUE(st.ok()) << st.ToString();
   return s;

@@ -79,10 +79,6 @@ class GatedStorage : public Storage {
     return inner_->Scan(start, max, out);
   }
   Status GetStats(StorageStats* stats) override { return inner_->GetStats(stats); }
-  Status GetRefCount(Oid oid, uint64_t* count) override { return inner_->GetRefCount(oid, count); }
-  Status ListPending(Oid start, size_t max, std::vector<Oid>* out) override {
-    return inner_->ListPending(start, max, out);
-  }
   Status Collect(bool cycles, CollectReport* report) override { return inner_->Collect(cycles, report); }
   Status StartPack() override { return inner_->StartPack(); }
   Status Flush() override { return inner_->Flush(); }

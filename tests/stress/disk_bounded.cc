@@ -201,7 +201,7 @@ int main(int argc, char** argv) {
   // Consistent at the end.
   BdbOptions co;
   co.gc_background = false;
-  std::unique_ptr<Storage> c;
+  std::unique_ptr<BdbHandle> c;
   if (!OpenBdbStorage(home, co, &c).ok()) return 1;
   reliability::CheckResult cr;
   st = reliability::CheckStore(c.get(), reliability::CheckOptions(), &cr);
