@@ -96,6 +96,12 @@ class RecordSource {
   const std::vector<LostVersion>& lost() const { return lost_; }
 
  protected:
+  // A torn last transaction at `offset` of the file `path` (`file_size`
+  // bytes) holding `records` complete records: Corruption when `strict`,
+  // else described in torn_ (the reader then stops at the end of the file).
+  Status NoteTornTail(const std::string& path, bool strict, uint64_t offset, uint64_t file_size,
+                      uint64_t records, const std::string& detail);
+
   TornTail torn_;
   std::vector<SkippedRange> skipped_;
   std::vector<LostVersion> lost_;
