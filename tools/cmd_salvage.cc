@@ -149,8 +149,8 @@ void PrintJson(const SalvageReport& r, const std::string& dump) {
 }
 
 void PrintText(const SalvageReport& r, const std::string& dump) {
-  std::cout << "salvaged " << r.records << " records (" << util::HumanBytes(r.record_bytes) << ") from "
-            << r.home << " into " << dump;
+  std::cout << "salvaged " << r.records << " records (" << util::HumanBytes(r.record_bytes)
+            << ") from " << r.home << " into " << dump;
   char rate[96];
   snprintf(rate, sizeof rate, " in %.1f s (%.0f records/s)", r.seconds,
            r.seconds > 0 ? r.records / r.seconds : 0.0);

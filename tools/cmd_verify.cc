@@ -49,7 +49,8 @@ int Verify(const std::vector<std::string>& args) {
                "do not parse.");
   app.add_flag("--json", json, "print the report as one JSON object");
   bool no_reach = false;
-  app.add_flag("--no-reachability", no_reach, "skip the reachability trace (counts and queue only)");
+  app.add_flag("--no-reachability", no_reach,
+               "skip the reachability trace (counts and queue only)");
   app.add_option("--max-problems", max_problems,
                  "list at most N problems (default 100; all are counted)");
   app.add_option("--cache-mb", cache_mb, "Berkeley DB cache for the run (default 64)")

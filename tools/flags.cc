@@ -20,7 +20,8 @@ void AddAddressFlags(CLI::App* app, server::ListenOptions* o, AddressUse use) {
                          : "the server's TCP port (default 2972)")
       ->check(util::InRange(0, 65535));
   app->add_option("--address", o->address,
-                  listen ? "unix-domain socket instead of TCP; '@name' is an\nabstract socket (Linux)"
+                  listen ? "unix-domain socket instead of TCP; '@name' is an\n"
+                           "abstract socket (Linux)"
                          : "the server's unix-domain socket instead of TCP\n('@name': abstract)")
       ->check([](const std::string& v) { return v.empty() ? "--address is empty" : ""; });
   if (!listen) return;

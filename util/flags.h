@@ -7,8 +7,9 @@
 //   if (auto rc = util::ParseArgs(&app, args)) return *rc;
 //
 // Conventions: "--name value" and "--name=value"; a flag given twice keeps
-// the last value; a flag takes no value ("--json=1" is an error); -h/--help prints the generated usage on stdout (exit 0);
-// every usage error (unknown flag, missing or extra argument, missing or
+// the last value; a flag takes no value ("--json=1" is an error);
+// -h/--help prints the generated usage on stdout (exit 0); every usage
+// error (unknown flag, missing or extra argument, missing or
 // bad value) is ONE line "NAME: message (see NAME --help)" on stderr and
 // exit status 2.
 //
@@ -39,7 +40,9 @@ template <typename T>
 CLI::Validator InRange(T min, T max) {
   return CLI::Range(min, max).description("");
 }
-inline CLI::Validator NonNegative() { return CLI::Validator(CLI::NonNegativeNumber).description(""); }
+inline CLI::Validator NonNegative() {
+  return CLI::Validator(CLI::NonNegativeNumber).description("");
+}
 
 // A usage error found after parsing (e.g. two flags that exclude each
 // other): prints the line as ParseArgs does and returns 2.

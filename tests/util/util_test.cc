@@ -96,8 +96,9 @@ TEST(ProgressBar, RenderShowsPercentRateAndEta) {
 
 // Issue 15: verify and gc drew "0 rec/s" at the start of every phase.
 TEST(ProgressBar, NoRateBeforeThereIsOne) {
-  EXPECT_EQ(ProgressBar::Render("gc: collect", 0, 100, 0.0, 10), "gc: collect [..........]   0%  0 rec");
-  EXPECT_EQ(ProgressBar::Render("gc: collect", 0, 100, 3.0, 10), "gc: collect [..........]   0%  0 rec");
+  const char kStart[] = "gc: collect [..........]   0%  0 rec";
+  EXPECT_EQ(ProgressBar::Render("gc: collect", 0, 100, 0.0, 10), kStart);
+  EXPECT_EQ(ProgressBar::Render("gc: collect", 0, 100, 3.0, 10), kStart);
 }
 
 // Migrate's reports: bytes of a known total drive the bar and the ETA.
