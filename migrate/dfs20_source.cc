@@ -391,10 +391,7 @@ Status Dfs20Source::Next(SourceItem* item, bool* done) {
 
 Status OpenDfs20Source(const std::string& path, const SourceOptions& options,
                        std::unique_ptr<RecordSource>* out) {
-  auto src = std::make_unique<Dfs20Source>(path, options);
-  DURUS_RETURN_IF_ERROR(src->Init());
-  *out = std::move(src);
-  return Status::OK();
+  return InitSource<Dfs20Source>(path, options, out);
 }
 
 }  // namespace durus::migrate

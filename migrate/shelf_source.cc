@@ -476,10 +476,7 @@ Status ShelfSource::Next(SourceItem* item, bool* done) {
 
 Status OpenShelfSource(const std::string& path, const SourceOptions& options,
                        std::unique_ptr<RecordSource>* out) {
-  auto src = std::make_unique<ShelfSource>(path, options);
-  DURUS_RETURN_IF_ERROR(src->Init());
-  *out = std::move(src);
-  return Status::OK();
+  return InitSource<ShelfSource>(path, options, out);
 }
 
 }  // namespace durus::migrate

@@ -114,6 +114,17 @@ inline constexpr char kSalvageHint[] = "use --salvage to copy what can be read";
 Status OpenSource(const std::string& path, SourceFormat format, const SourceOptions& options,
                   std::unique_ptr<RecordSource>* out);
 
+// The body of every per-format constructor: a T(path, options), its
+// Init() (which reads and checks the header), handed out on success.
+template <typename T>
+Status InitSource(const std::string& path, const SourceOptions& options,
+                  std::unique_ptr<RecordSource>* out) {
+  auto src = std::make_unique<T>(path, options);
+  DURUS_RETURN_IF_ERROR(src->Init());
+  *out = std::move(src);
+  return Status::OK();
+}
+
 // Per-format constructors (OpenSource dispatches to these).
 Status OpenShelfSource(const std::string& path, const SourceOptions& options,
                        std::unique_ptr<RecordSource>* out);
