@@ -9,7 +9,7 @@
 //   bdb/restore.h       RestoreHome, point-in-time restore (home paths)
 //   bdb/salvage.h       salvage what a damaged home's files still hold
 //   bdb/bulk_loader.h   BulkLoader::Create(home): a new home, fast
-//   bdb/verify.h        verify / repair / compact / collect with progress
+//   bdb/gc/gc.h         verify / repair / compact / collect with progress
 // Everything else in bdb/ is internal (storage_impl.h, schema.h, handles.h,
 // ...).  Test-only, in the durus_bdb_testing library that only tests and
 // their harnesses link: bdb/testing.h (direct table writes, stepping the
@@ -95,7 +95,7 @@ class BdbStorage;  // the implementation (bdb/storage_impl.h)
 
 // An open durus-bdb home: the storage contract, the reference-count
 // introspection, and what only a Berkeley DB home has.  Maintenance that
-// needs the home's internals (bdb/verify.h, bdb/testing.h, bdb/
+// needs the home's internals (bdb/gc/gc.h, bdb/testing.h, bdb/
 // fault_injection.h) takes a BdbHandle, so the compiler, not a run-time
 // check, refuses any other storage.  Only bdb::BdbStorage derives from it
 // (the constructor is private), which is what makes impl() sound.

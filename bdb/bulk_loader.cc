@@ -28,20 +28,14 @@
 #include "bdb/log_archive.h"
 #include "bdb/schema.h"
 #include "engine/record.h"
+#include "util/file.h"
 
 namespace durus {
 
 namespace {
 
-bool PathExists(const std::string& p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0;
-}
-
-bool IsDirectory(const std::string& p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
+using util::IsDirectory;  // util/file.h
+using util::PathExists;
 
 std::vector<std::string> ListDir(const std::string& dir) {
   std::vector<std::string> names;

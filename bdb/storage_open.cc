@@ -13,6 +13,7 @@
 #include "bdb/schema.h"
 #include "bdb/storage_impl.h"
 #include "engine/record.h"
+#include "util/file.h"
 
 namespace durus {
 
@@ -41,15 +42,8 @@ const char* DurabilityName(Durability d) {
 
 namespace {
 
-bool PathExists(const std::string& p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0;
-}
-
-bool IsDirectory(const std::string& p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
+using util::IsDirectory;  // util/file.h
+using util::PathExists;
 
 bool DirectoryIsEmpty(const std::string& p) {
   DIR* d = opendir(p.c_str());

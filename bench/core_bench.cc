@@ -75,6 +75,7 @@
 #include "engine/commit_batch.h"
 #include "engine/record.h"
 #include "engine/storage.h"
+#include "util/file.h"
 
 namespace durus::bench {
 namespace {
@@ -291,8 +292,8 @@ class TempHome {
   }
   ~TempHome() {
     if (keep_ || path_.empty()) return;
-    std::string cmd = "rm -rf '" + path_ + "'";
-    if (system(cmd.c_str()) != 0) fprintf(stderr, "could not remove %s\n", path_.c_str());
+    std::string error;
+    if (!durus::util::RemoveTree(path_, &error)) fprintf(stderr, "%s\n", error.c_str());
   }
   const std::string& path() const { return path_; }
 

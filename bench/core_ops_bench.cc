@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "bdb/environment.h"
+#include "util/file.h"
 
 namespace {
 
@@ -219,7 +220,7 @@ int main(int argc, char** argv) {
     }
     queue.reset();
   }
-  std::string cmd = "rm -rf '" + home + "'";
-  if (system(cmd.c_str()) != 0) fprintf(stderr, "could not remove %s\n", home.c_str());
+  std::string error;
+  if (!durus::util::RemoveTree(home, &error)) fprintf(stderr, "%s\n", error.c_str());
   return 0;
 }

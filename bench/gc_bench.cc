@@ -59,6 +59,7 @@
 #include "bdb/schema.h"
 #include "engine/record.h"
 #include "engine/storage.h"
+#include "util/file.h"
 
 namespace durus::bench {
 namespace {
@@ -206,8 +207,8 @@ std::string MakeHome(const Config& c, const std::string& name) {
 void RemoveHome(const Config& c, const std::string& home) {
   if (c.keep) return;
   std::string parent = home.substr(0, home.rfind('/'));
-  std::string cmd = "rm -rf '" + parent + "'";
-  if (system(cmd.c_str()) != 0) fprintf(stderr, "could not remove %s\n", parent.c_str());
+  std::string error;
+  if (!durus::util::RemoveTree(parent, &error)) fprintf(stderr, "%s\n", error.c_str());
 }
 
 void CopyHome(const std::string& from, const std::string& to) {

@@ -36,6 +36,7 @@
 
 #include "engine/record.h"
 #include "migrate/migrate.h"
+#include "util/file.h"
 
 namespace {
 
@@ -274,8 +275,8 @@ uint64_t DirBytes(const std::string& dir, bool db_files_only) {
 }
 
 void RemoveTree(const std::string& p) {
-  std::string cmd = "rm -rf '" + p + "'";
-  if (system(cmd.c_str()) != 0) Die("rm " + p);
+  std::string error;
+  if (!durus::util::RemoveTree(p, &error)) Die(error);
 }
 
 int ChildMode(int argc, char** argv) {

@@ -276,10 +276,7 @@ Status DumpSource::Next(SourceItem* item, bool* done) {
 
 Status OpenDumpSource(const std::string& path, const SourceOptions& options,
                       std::unique_ptr<RecordSource>* out) {
-  auto src = std::make_unique<DumpSource>(path, options);
-  DURUS_RETURN_IF_ERROR(src->Init());
-  *out = std::move(src);
-  return Status::OK();
+  return InitSource<DumpSource>(path, options, out);
 }
 
 }  // namespace durus::migrate

@@ -84,6 +84,23 @@ Status DetectFormat(const std::string& path, SourceFormat* out) {
   return Status::OK();
 }
 
+Status RecordSource::NoteTornTail(const std::string& path, bool strict, uint64_t offset,
+                                  uint64_t file_size, uint64_t records,
+                                  const std::string& detail) {
+  uint64_t bytes = file_size - offset;
+  if (strict) {
+    return Status::Corruption(path + ": torn last transaction at byte offset " +
+                              std::to_string(offset) + " (" + detail + "; " +
+                              std::to_string(bytes) + " bytes to the end of the file)");
+  }
+  torn_.present = true;
+  torn_.offset = offset;
+  torn_.bytes = bytes;
+  torn_.records = records;
+  torn_.detail = detail;
+  return Status::OK();
+}
+
 Status CheckItem(const std::string& source, Oid oid, std::string_view record, uint64_t offset) {
   RecordView view;
   Status s = ValidateRecord(oid, record, &view);

@@ -34,6 +34,7 @@
 #include "migrate/migrate.h"
 #include "migrate/progress.h"
 #include "migrate/source.h"
+#include "util/format.h"
 
 namespace durus::migrate {
 
@@ -591,19 +592,6 @@ Status Migration::CheckOpens() {
   return Status::OK();
 }
 
-std::string Human(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
-
 }  // namespace
 
 Status Migrate(const MigrateOptions& options, MigrateReport* report) {
@@ -619,9 +607,10 @@ std::string SummaryLine(const MigrateReport& r) {
   char rate[64];
   snprintf(rate, sizeof(rate), "%.1f s, %.0f records/s", r.seconds,
            r.seconds > 0 ? r.source_records / r.seconds : 0.0);
-  std::string s = "migrated " + std::to_string(r.objects) + " objects (" + Human(r.record_bytes) +
-                  ") from " + std::to_string(r.source_records) + " " +
-                  SourceFormatName(r.format) + " records (" + Human(r.source_bytes) + "); " +
+  std::string s = "migrated " + std::to_string(r.objects) + " objects (" +
+                  util::HumanBytes(r.record_bytes) + ") from " + std::to_string(r.source_records) +
+                  " " + SourceFormatName(r.format) + " records (" +
+                  util::HumanBytes(r.source_bytes) + "); " +
                   std::to_string(r.references) + " references, " + std::to_string(r.pending) +
                   " unreferenced queued for collection; " + rate;
   if (r.verified) s += "; verified";

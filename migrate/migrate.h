@@ -30,6 +30,7 @@
 
 #include "bdb/bdb_storage.h"
 #include "engine/status.h"
+#include "util/progress.h"
 
 namespace durus::migrate {
 
@@ -51,17 +52,10 @@ const char* SourceFormatName(SourceFormat format);
 // NotFound if `path` does not exist.
 Status DetectFormat(const std::string& path, SourceFormat* out);
 
-// Progress, reported at most a few times per second and at each phase end.
-struct Progress {
-  const char* phase = "";      // "load", "count", "verify", "export"
-  uint64_t records = 0;        // records handled in this phase
-  uint64_t bytes = 0;          // source bytes consumed in this phase
-  uint64_t total_records = 0;  // 0 if unknown
-  uint64_t total_bytes = 0;    // 0 if unknown
-  double phase_seconds = 0;    // time spent in this phase
-  bool phase_done = false;     // the last call of the phase
-};
-using ProgressFn = std::function<void(const Progress&)>;
+// Progress (util/progress.h), reported at most a few times per second and
+// at each phase end; phases "load", "count", "verify", "export".
+using Progress = util::Progress;
+using ProgressFn = util::ProgressFn;
 
 struct MigrateOptions {
   std::string source;

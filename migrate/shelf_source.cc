@@ -359,17 +359,8 @@ Status ShelfSource::Skip(uint64_t from, uint64_t to, const std::string& why) {
 
 Status ShelfSource::Torn(uint64_t offset, uint64_t records, const std::string& detail,
                          bool* done) {
-  uint64_t bytes = file_.size() - offset;
-  if (options_.strict) {
-    return Status::Corruption(path_ + ": torn last transaction at byte offset " +
-                              std::to_string(offset) + " (" + detail + "; " +
-                              std::to_string(bytes) + " bytes to the end of the file)");
-  }
-  torn_.present = true;
-  torn_.offset = offset;
-  torn_.bytes = bytes;
-  torn_.records = records;
-  torn_.detail = detail;
+  DURUS_RETURN_IF_ERROR(
+      NoteTornTail(path_, options_.strict, offset, file_.size(), records, detail));
   file_.Seek(file_.size());
   cur_ = region_end_ = file_.size();
   *done = true;
@@ -485,10 +476,7 @@ Status ShelfSource::Next(SourceItem* item, bool* done) {
 
 Status OpenShelfSource(const std::string& path, const SourceOptions& options,
                        std::unique_ptr<RecordSource>* out) {
-  auto src = std::make_unique<ShelfSource>(path, options);
-  DURUS_RETURN_IF_ERROR(src->Init());
-  *out = std::move(src);
-  return Status::OK();
+  return InitSource<ShelfSource>(path, options, out);
 }
 
 }  // namespace durus::migrate

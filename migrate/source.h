@@ -96,6 +96,12 @@ class RecordSource {
   const std::vector<LostVersion>& lost() const { return lost_; }
 
  protected:
+  // A torn last transaction at `offset` of the file `path` (`file_size`
+  // bytes) holding `records` complete records: Corruption when `strict`,
+  // else described in torn_ (the reader then stops at the end of the file).
+  Status NoteTornTail(const std::string& path, bool strict, uint64_t offset, uint64_t file_size,
+                      uint64_t records, const std::string& detail);
+
   TornTail torn_;
   std::vector<SkippedRange> skipped_;
   std::vector<LostVersion> lost_;
@@ -107,6 +113,17 @@ inline constexpr char kSalvageHint[] = "use --salvage to copy what can be read";
 // Open `path` as `format` (kAuto: detect).  Reads and checks the header.
 Status OpenSource(const std::string& path, SourceFormat format, const SourceOptions& options,
                   std::unique_ptr<RecordSource>* out);
+
+// The body of every per-format constructor: a T(path, options), its
+// Init() (which reads and checks the header), handed out on success.
+template <typename T>
+Status InitSource(const std::string& path, const SourceOptions& options,
+                  std::unique_ptr<RecordSource>* out) {
+  auto src = std::make_unique<T>(path, options);
+  DURUS_RETURN_IF_ERROR(src->Init());
+  *out = std::move(src);
+  return Status::OK();
+}
 
 // Per-format constructors (OpenSource dispatches to these).
 Status OpenShelfSource(const std::string& path, const SourceOptions& options,

@@ -193,10 +193,7 @@ Status SqliteSource::Next(SourceItem* item, bool* done) {
 
 Status OpenSqliteSource(const std::string& path, const SourceOptions& options,
                         std::unique_ptr<RecordSource>* out) {
-  auto src = std::make_unique<SqliteSource>(path, options);
-  DURUS_RETURN_IF_ERROR(src->Init());
-  *out = std::move(src);
-  return Status::OK();
+  return InitSource<SqliteSource>(path, options, out);
 }
 
 #else  // !DURUS_HAVE_SQLITE

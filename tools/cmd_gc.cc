@@ -2,62 +2,42 @@
 // completion offline and report what it freed.
 #include <cinttypes>
 #include <cstdio>
-#include <cstdlib>
 
 #include "bdb/bdb_storage.h"
 #include "bdb/gc/gc.h"
-#include "gc/progress.h"
 #include "tools/command.h"
+#include "tools/flags.h"
+#include "util/progress.h"
 
 namespace {
 
 using durus::Status;
 
-const char kUsage[] =
-    "usage: durus-bdb gc HOME [OPTIONS]\n"
-    "\n"
+const char kDescription[] =
     "Collect garbage in a durus-bdb home now, to completion, and report what was\n"
     "freed: every object on the pending-garbage queue (reference count 0) and,\n"
     "transitively, what only it referenced.  Needs the home to itself (a running\n"
-    "server collects in the background on its own; Durus's pack starts a trace).\n"
-    "\n"
-    "  --cycles            also trace from the root and delete every unreachable\n"
-    "                      object (cycles, which counting never frees)\n"
-    "  --compact           then return free pages to the file system\n"
-    "                      (Berkeley DB compaction with DB_FREE_SPACE)\n"
-    "  --cache-mb N        Berkeley DB cache for the run (default 64)\n"
-    "\n"
-    "A progress bar is drawn on stderr when it is a terminal.\n";
+    "server collects in the background on its own; Durus's pack starts a trace).";
+const char kFooter[] =
+    "Progress is drawn on stderr: a bar on a terminal, a line every 10 s\n"
+    "otherwise.";
 
 int Gc(const std::vector<std::string>& args) {
   std::string home;
   bool cycles = false, compact = false;
   uint32_t cache_mb = 64;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      fputs(kUsage, stdout);
-      return 0;
-    } else if (a == "--cycles") {
-      cycles = true;
-    } else if (a == "--compact") {
-      compact = true;
-    } else if (a == "--cache-mb") {
-      char* end = nullptr;
-      unsigned long v = i + 1 < args.size() ? strtoul(args[++i].c_str(), &end, 10) : 0;
-      if (v == 0 || end == nullptr || *end != '\0') {
-        return durus::tools::Fail("gc", "--cache-mb needs a number", 2);
-      }
-      cache_mb = static_cast<uint32_t>(v);
-    } else if (!a.empty() && a[0] == '-') {
-      return durus::tools::Fail("gc", "unknown option " + a + " (see --help)", 2);
-    } else if (home.empty()) {
-      home = a;
-    } else {
-      return durus::tools::Fail("gc", "one HOME only (see --help)", 2);
-    }
-  }
-  if (home.empty()) return durus::tools::Fail("gc", "missing HOME (see --help)", 2);
+  CLI::App app{"", "durus-bdb gc"};
+  durus::tools::SetUp(&app, kDescription, kFooter);
+  app.add_option("HOME", home, "the home")->required();
+  app.add_flag("--cycles", cycles,
+               "also trace from the root and delete every unreachable\n"
+               "object (cycles, which counting never frees)");
+  app.add_flag("--compact", compact,
+               "then return free pages to the file system\n"
+               "(Berkeley DB compaction with DB_FREE_SPACE)");
+  app.add_option("--cache-mb", cache_mb, "Berkeley DB cache for the run (default 64)")
+      ->check(durus::util::InRange(1u, 1u << 20));
+  if (auto rc = durus::util::ParseArgs(&app, args)) return *rc;
   if (!durus::IsBdbHome(home)) return durus::tools::Fail("gc", home + " is not a durus-bdb home");
 
   durus::BdbOptions opts;
@@ -71,13 +51,8 @@ int Gc(const std::vector<std::string>& args) {
   st = storage->GetStats(&before);
   if (!st.ok()) return durus::tools::FailStatus("gc", st);
 
-  durus::gc::ProgressBar bar(stderr, durus::tools::StderrIsTerminal());
-  durus::MaintenanceProgressFn progress;
-  if (bar.enabled()) {
-    progress = [&](const char* phase, uint64_t done, uint64_t total) {
-      bar.Update(std::string("gc: ") + phase, done, total);
-    };
-  }
+  durus::util::ProgressBar bar(stderr, durus::util::ProgressBar::ModeFor(stderr, false));
+  durus::MaintenanceProgressFn progress = bar.CountCallback("gc");
   durus::CollectReport report;
   st = durus::CollectWithProgress(storage.get(), cycles, progress, &report);
   bar.Finish();

@@ -8,62 +8,51 @@
 
 #include "bdb/restore.h"
 #include "tools/command.h"
+#include "tools/flags.h"
 
 namespace durus::tools {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: durus-bdb restore BACKUP DEST [--logs DIR]... [--to TIME] [--no-verify]\n"
-    "\n"
+const char kDescription[] =
     "Build in DEST (a new or empty directory) the home BACKUP was taken of, as\n"
     "it was at TIME: BACKUP (made by `durus-bdb backup`) rolled forward with\n"
     "the home's log files -- its log archive (`serve --log-archive DIR`) and,\n"
     "for the latest minutes, the home directory itself -- by Berkeley DB's\n"
     "catastrophic recovery.  Every transaction committed at or before TIME is\n"
-    "applied, none after it (commit times are whole seconds).\n"
-    "\n"
-    "  --logs DIR     a directory of the home's log files (repeatable)\n"
-    "  --to TIME      2024-05-01T12:30:00 or '2024-05-01 12:30:00' (local time),\n"
-    "                 2024-05-01T10:30:00Z / +02:00, or a Unix timestamp;\n"
-    "                 default: as far as the logs go\n"
-    "  --no-verify    skip `durus-bdb verify` of DEST at the end\n"
-    "\n"
+    "applied, none after it (commit times are whole seconds).";
+const char kFooter[] =
     "DEST is then a home of its own (a new branch: it does not archive; give\n"
     "it a new --log-archive directory and take a new backup).  TIME before the\n"
     "backup was taken is refused (use an older backup), and so is a gap in\n"
     "the log files (the missing file is named).\n"
     "Exit status: 0 ok; 1 on error or when verify found problems; 2 on a\n"
-    "usage error.\n";
+    "usage error.";
+
+Status ParseTime(const std::string& text, RestoreOptions* options) {
+  DURUS_RETURN_IF_ERROR(ParseRestoreTime(text, &options->to_time));
+  options->has_time = true;
+  return Status::OK();
+}
 
 int RunRestore(const std::vector<std::string>& args) {
-  std::vector<std::string> pos;
+  std::vector<std::string> pos(2);
   RestoreOptions options;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << kUsage;
-      return 0;
-    } else if (a == "--logs" || a == "--to") {
-      if (i + 1 >= args.size()) return Fail("restore", a + " needs a value", 2);
-      const std::string& v = args[++i];
-      if (a == "--logs") {
-        options.log_dirs.push_back(v);
-      } else {
-        Status s = ParseRestoreTime(v, &options.to_time);
-        if (!s.ok()) return Fail("restore", s.message(), 2);
-        options.has_time = true;
-      }
-    } else if (a == "--no-verify") {
-      options.verify = false;
-    } else if (!a.empty() && a[0] == '-') {
-      return Fail("restore", "unknown option " + a + " (see durus-bdb restore --help)", 2);
-    } else {
-      pos.push_back(a);
-    }
-  }
-  if (pos.size() != 2) {
-    return Fail("restore", "expected BACKUP DEST (see durus-bdb restore --help)", 2);
-  }
+  bool no_verify = false;
+  CLI::App app{"", "durus-bdb restore"};
+  SetUp(&app, kDescription, kFooter);
+  app.add_option("BACKUP", pos[0], "a backup made by `durus-bdb backup`")->required();
+  app.add_option("DEST", pos[1], "a new or empty directory")->required();
+  app.add_option("--logs", options.log_dirs, "a directory of the home's log files (repeatable)")
+      ->type_name("DIR")
+      ->allow_extra_args(false);
+  AddParsed(&app, "--to", &options, &ParseTime,
+            "2024-05-01T12:30:00 or '2024-05-01 12:30:00' (local time),\n"
+            "2024-05-01T10:30:00Z / +02:00, or a Unix timestamp;\n"
+            "default: as far as the logs go")
+      ->type_name("TIME");
+  app.add_flag("--no-verify", no_verify, "skip `durus-bdb verify` of DEST at the end");
+  if (auto rc = util::ParseArgs(&app, args)) return *rc;
+  options.verify = !no_verify;
   RestoreReport r;
   Status s = RestoreBackup(pos[0], pos[1], options, &r);
   if (!s.ok()) return FailStatus("restore", s);

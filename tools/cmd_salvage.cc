@@ -20,15 +20,16 @@
 #include "migrate/dump_format.h"
 #include "migrate/file_io.h"
 #include "tools/command.h"
+#include "tools/flags.h"
 #include "tools/json.h"
+#include "util/file.h"
+#include "util/format.h"
 
 namespace durus::tools {
 
 namespace {
 
-const char kUsage[] =
-    "usage: durus-bdb salvage HOME DUMP [options]\n"
-    "\n"
+const char kDescription[] =
     "Read the records still held by the database files of the durus-bdb home\n"
     "HOME without opening it (for a home that no longer opens: a damaged log,\n"
     "a panicked environment, damaged pages) and write them to the new dump\n"
@@ -37,34 +38,10 @@ const char kUsage[] =
     "Uses Berkeley DB's salvage (DB->verify with DB_SALVAGE).  Nothing is ever\n"
     "written into HOME; it may be on a read-only mount.  Reports how many\n"
     "records were salvaged, which pages Berkeley DB found damaged, records\n"
-    "that fail validation, and references to records that were not found.\n"
-    "\n"
-    "  --aggressive      also DB_AGGRESSIVE: a second pass over every page,\n"
-    "                    past entry counts and outside the tree; adds only oids\n"
-    "                    the ordinary pass did not find (they may be stale\n"
-    "                    versions or collected objects)\n"
-    "  --force           salvage even while another process holds the home\n"
-    "                    (the files are live: the result may mix states)\n"
-    "  --temp-dir DIR    where temporary copies go: records.db with the log\n"
-    "                    replayed (a home left by a crash), or with pages whose\n"
-    "                    checksums failed zeroed (default: DUMP's directory)\n"
-    "  --no-replay       of a home left by a crash, read records.db as it is:\n"
-    "                    without replaying its log, the commits since its last\n"
-    "                    checkpoint are missing (by default the log is replayed\n"
-    "                    into a copy of records.db and the log in --temp-dir)\n"
-    "  --level N         dump compression level 0-9 (default 1)\n"
-    "  --max-problems N  list at most N problems of each kind (default 20)\n"
-    "  --json            print the report as one JSON object\n"
-    "  --quiet           no report unless something was lost\n"
-    "\n"
+    "that fail validation, and references to records that were not found.";
+const char kFooter[] =
     "Exit status: 0 everything salvaged, 3 the dump was written but something\n"
-    "was lost (see the report), 1 error (no dump written), 2 usage error.\n";
-
-std::string DirOf(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
+    "was lost (see the report), 1 error (no dump written), 2 usage error.";
 
 std::string RealPath(const std::string& path) {
   char buf[PATH_MAX];
@@ -127,59 +104,56 @@ std::string OidList(const std::vector<Oid>& oids, uint64_t total) {
   return s;
 }
 
-template <typename T>
-std::string JsonArray(const std::vector<T>& v) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i > 0) s += ",";
-    if constexpr (std::is_same_v<T, std::string>) {
-      s += JsonString(v[i]);
-    } else if constexpr (std::is_same_v<T, Oid>) {
-      s += std::to_string(v[i].value());
-    } else {
-      s += std::to_string(v[i]);
-    }
-  }
-  return s + "]";
+Json OidArray(const std::vector<Oid>& oids) {
+  Json a = Json::array();
+  for (Oid o : oids) a.push_back(o.value());
+  return a;
 }
 
 void PrintJson(const SalvageReport& r, const std::string& dump) {
-  auto u = [](uint64_t v) { return std::to_string(v); };
-  auto b = [](bool v) { return std::string(v ? "true" : "false"); };
-  std::string j = "{";
-  j += "\"home\":" + JsonString(r.home) + ",\"dump\":" + JsonString(dump);
-  j += ",\"complete\":" + b(r.Complete());
-  j += ",\"not_closed_cleanly\":" + b(r.not_closed_cleanly);
-  j += ",\"log_replayed\":" + b(r.log_replayed) + ",\"log_damage\":" + JsonString(r.log_damage);
-  j += ",\"replay_problem\":" + JsonString(r.replay_problem);
-  j += ",\"records\":" + u(r.records) + ",\"record_bytes\":" + u(r.record_bytes);
-  j += ",\"keyless\":" + u(r.keyless) + ",\"aggressive_only\":" + u(r.aggressive_only);
-  j += ",\"duplicates\":" + u(r.duplicates) + ",\"malformed\":" + u(r.malformed);
-  j += ",\"lost_keys\":" + u(r.lost_keys) + ",\"unreadable_items\":" + u(r.unreadable_items);
-  j += ",\"bad_lines\":" + u(r.bad_lines) + ",\"aggressive_unusable\":" + u(r.aggressive_unusable);
-  j += ",\"problems\":" + JsonArray(r.problem_samples);
-  j += ",\"damaged_pages\":" + JsonArray(r.damaged_pages);
-  j += ",\"checksum_failed_pages\":" + JsonArray(r.checksum_failed_pages);
-  j += ",\"structural_only\":" + b(r.structural_only);
-  j += ",\"db_clean\":" + b(r.db_clean) + ",\"db_messages\":" + u(r.db_messages);
-  j += ",\"db_message_samples\":" + JsonArray(r.db_message_samples);
-  j += ",\"dangling\":" + u(r.dangling) + ",\"dangling_oids\":" + JsonArray(r.dangling_samples);
-  j += ",\"orphans\":" + u(r.orphans) + ",\"orphan_oids\":" + JsonArray(r.orphan_samples);
-  j += ",\"root_found\":" + b(r.root_found);
-  j += ",\"next_oid\":" + u(r.next_oid) + ",\"next_oid_from_meta\":" + b(r.meta_next_oid);
-  j += ",\"meta_problem\":" + JsonString(r.meta_problem);
-  j += ",\"forced_live\":" + b(r.forced_live);
-  j += ",\"file_bytes\":" + u(r.file_bytes) + ",\"page_size\":" + u(r.page_size);
-  j += ",\"passes\":" + u(static_cast<uint64_t>(r.passes));
-  char secs[32];
-  snprintf(secs, sizeof secs, "%.3f", r.seconds);
-  j += ",\"seconds\":" + std::string(secs) + "}";
-  std::cout << j << std::endl;
+  Json j = {{"home", r.home},
+            {"dump", dump},
+            {"complete", r.Complete()},
+            {"not_closed_cleanly", r.not_closed_cleanly},
+            {"log_replayed", r.log_replayed},
+            {"log_damage", r.log_damage},
+            {"replay_problem", r.replay_problem},
+            {"records", r.records},
+            {"record_bytes", r.record_bytes},
+            {"keyless", r.keyless},
+            {"aggressive_only", r.aggressive_only},
+            {"duplicates", r.duplicates},
+            {"malformed", r.malformed},
+            {"lost_keys", r.lost_keys},
+            {"unreadable_items", r.unreadable_items},
+            {"bad_lines", r.bad_lines},
+            {"aggressive_unusable", r.aggressive_unusable},
+            {"problems", r.problem_samples},
+            {"damaged_pages", r.damaged_pages},
+            {"checksum_failed_pages", r.checksum_failed_pages},
+            {"structural_only", r.structural_only},
+            {"db_clean", r.db_clean},
+            {"db_messages", r.db_messages},
+            {"db_message_samples", r.db_message_samples},
+            {"dangling", r.dangling},
+            {"dangling_oids", OidArray(r.dangling_samples)},
+            {"orphans", r.orphans},
+            {"orphan_oids", OidArray(r.orphan_samples)},
+            {"root_found", r.root_found},
+            {"next_oid", r.next_oid},
+            {"next_oid_from_meta", r.meta_next_oid},
+            {"meta_problem", r.meta_problem},
+            {"forced_live", r.forced_live},
+            {"file_bytes", r.file_bytes},
+            {"page_size", r.page_size},
+            {"passes", static_cast<uint64_t>(r.passes)},
+            {"seconds", static_cast<int64_t>(r.seconds * 1000 + 0.5) / 1000.0}};
+  std::cout << JsonCompact(j) << std::endl;
 }
 
 void PrintText(const SalvageReport& r, const std::string& dump) {
-  std::cout << "salvaged " << r.records << " records (" << HumanBytes(r.record_bytes) << ") from "
-            << r.home << " into " << dump;
+  std::cout << "salvaged " << r.records << " records (" << util::HumanBytes(r.record_bytes)
+            << ") from " << r.home << " into " << dump;
   char rate[96];
   snprintf(rate, sizeof rate, " in %.1f s (%.0f records/s)", r.seconds,
            r.seconds > 0 ? r.records / r.seconds : 0.0);
@@ -248,53 +222,43 @@ int RunSalvage(const std::vector<std::string>& args) {
   SalvageOptions o;
   bool json = false, quiet = false;
   int level = 1;
-  std::vector<std::string> positional;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](std::string* out) {
-      if (i + 1 >= args.size()) return false;
-      *out = args[++i];
-      return true;
-    };
-    std::string v;
-    if (a == "--help" || a == "-h") {
-      std::cout << kUsage;
-      return 0;
-    } else if (a == "--aggressive") {
-      o.aggressive = true;
-    } else if (a == "--force") {
-      o.force = true;
-    } else if (a == "--no-replay") {
-      o.replay_log = false;
-    } else if (a == "--json") {
-      json = true;
-    } else if (a == "--quiet" || a == "-q") {
-      quiet = true;
-    } else if (a == "--temp-dir") {
-      if (!value(&o.temp_dir)) return Fail(cmd, "--temp-dir needs a directory", 2);
-    } else if (a == "--level") {
-      if (!value(&v) || v.size() != 1 || v[0] < '0' || v[0] > '9') {
-        return Fail(cmd, "--level needs 0..9", 2);
-      }
-      level = v[0] - '0';
-    } else if (a == "--max-problems") {
-      char* end = nullptr;
-      if (!value(&v) || (o.max_samples = strtoull(v.c_str(), &end, 10), *end != '\0')) {
-        return Fail(cmd, "--max-problems needs a number", 2);
-      }
-    } else if (!a.empty() && a[0] == '-') {
-      return Fail(cmd, "unknown option " + a + " (see --help)", 2);
-    } else {
-      positional.push_back(a);
-    }
-  }
-  if (positional.size() != 2) return Fail(cmd, "expected HOME DUMP (see --help)", 2);
-  const std::string home = positional[0], dump = positional[1];
-  if (access(dump.c_str(), F_OK) == 0) {
+  std::string home, dump;
+  CLI::App app{"", "durus-bdb salvage"};
+  SetUp(&app, kDescription, kFooter);
+  app.add_option("HOME", home, "the damaged home (only read)")->required();
+  app.add_option("DUMP", dump, "the new dump file")->required();
+  app.add_flag("--aggressive", o.aggressive,
+               "also DB_AGGRESSIVE: a second pass over every page,\n"
+               "past entry counts and outside the tree; adds only oids\n"
+               "the ordinary pass did not find (they may be stale\n"
+               "versions or collected objects)");
+  app.add_flag("--force", o.force,
+               "salvage even while another process holds the home\n"
+               "(the files are live: the result may mix states)");
+  app.add_option("--temp-dir", o.temp_dir,
+                 "where temporary copies go: records.db with the log\n"
+                 "replayed (a home left by a crash), or with pages whose\n"
+                 "checksums failed zeroed (default: DUMP's directory)")
+      ->type_name("DIR");
+  bool no_replay = false;
+  app.add_flag("--no-replay", no_replay,
+               "of a home left by a crash, read records.db as it is:\n"
+               "without replaying its log, the commits since its last\n"
+               "checkpoint are missing (by default the log is replayed\n"
+               "into a copy of records.db and the log in --temp-dir)");
+  app.add_option("--level", level, "dump compression level 0-9 (default 1)")
+      ->check(util::InRange(0, 9));
+  app.add_option("--max-problems", o.max_samples,
+                 "list at most N problems of each kind (default 20)");
+  app.add_flag("--json", json, "print the report as one JSON object");
+  app.add_flag("-q,--quiet", quiet, "no report unless something was lost");
+  if (auto rc = util::ParseArgs(&app, args)) return *rc;
+  o.replay_log = !no_replay;
+  if (util::PathExists(dump)) {
     return Fail(cmd, dump + " already exists; salvage writes a new file");
   }
-  if (o.temp_dir.empty()) o.temp_dir = DirOf(dump);
-  if (Inside(DirOf(dump), home) || Inside(o.temp_dir, home)) {
+  if (o.temp_dir.empty()) o.temp_dir = util::DirName(dump);
+  if (Inside(util::DirName(dump), home) || Inside(o.temp_dir, home)) {
     return Fail(cmd, "DUMP and --temp-dir must be outside " + home +
                          " (salvage never writes into the home it reads)", 2);
   }

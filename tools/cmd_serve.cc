@@ -12,73 +12,22 @@
 
 #include "bdb/bdb_storage.h"
 #include "engine/memory_storage.h"
-#include "server/flags.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "tools/command.h"
+#include "tools/flags.h"
 
 namespace {
 
 using durus::Status;
 namespace srv = durus::server;
 
-const char kUsage[] =
-    "usage: durus-bdb serve [OPTIONS]\n"
-    "\n"
-    "Serve a durus-bdb home to Durus clients (ClientStorage, protocol 1).\n"
-    "\n"
-    "  --home DIR          the home (default ./durus-data; created if missing)\n"
-    "%s"
-    "  --durability MODE   sync (default: a commit is acknowledged once on disk;\n"
-    "                      concurrent commits share fsyncs), write_nosync\n"
-    "                      (survives a process crash), nosync\n"
-    "  --threads N         worker threads serving requests (default 16)\n"
-    "  --max-commit-bytes N  largest commit accepted (default 268435456); a client\n"
-    "                      sending more is dropped\n"
-    "  --commit-grace S    how long a committer's client may take to send its\n"
-    "                      commit data while holding up other committers\n"
-    "                      (default 2; then a log line, and its commit goes\n"
-    "                      ahead only if nothing it read changed meanwhile)\n"
-    "  --max-request-memory N  request bytes (commit data, bulk-load oid lists)\n"
-    "                      held at once over all clients (default 536870912);\n"
-    "                      past it a request waits, then its client is dropped\n"
-    "  --max-unused-oids N oids a client may hold from N/M without storing them\n"
-    "                      (default 8388608); past it the client is dropped\n"
-    "  --idle-timeout S    a request must arrive and its reply be taken within S\n"
-    "                      seconds (+1 s per MiB) or the client is dropped\n"
-    "                      (default 10; 0: never).  Idle clients between\n"
-    "                      requests are kept.\n"
-    "  --cache-mb N        Berkeley DB cache size (default 64)\n"
-    "  --log-file-mb N     size of each Berkeley DB log file (default 32)\n"
-    "  --batch N           tuning: ready connections a worker serves per wake-up\n"
-    "                      (1-8, default 4)\n"
-    "  --log-archive DIR   archive the home's log files into DIR instead of\n"
-    "                      removing them (for `durus-bdb restore`); kept in the\n"
-    "                      home for later opens; `off` stops archiving\n"
-    "  --log-archive-max-age AGE   prune archived logs older than AGE (e.g. 14d,\n"
-    "                      12h; default: keep)\n"
-    "  --log-archive-max-size SIZE prune the oldest archived logs beyond SIZE\n"
-    "                      in total (e.g. 50G, 800M; default: keep)\n"
-    "  --allow-from CIDRS  TCP clients allowed to connect, e.g. 10.0.0.0/8,fd00::/8\n"
-    "                      (default: anyone who reaches the port; a warning is\n"
-    "                      logged when listening beyond loopback without it)\n"
-    "  --allow-stop WHO    who may stop the server with Q: local (default: loopback\n"
-    "                      TCP, or a unix-socket peer with the server's uid), any\n"
-    "                      (Durus's behaviour), none (only signals stop it)\n"
-    "  --read-only         serve loads, bulk loads and syncs only; a client asking\n"
-    "                      for new oids, a commit or a pack is dropped (the home\n"
-    "                      is opened read-only)\n"
-    "  --max-clients N     most client connections at once (default: what the\n"
-    "                      descriptor limit allows, keeping 32 for the storage);\n"
-    "                      further connections are closed at once\n"
-    "  --log-level L       error, warn, info (default: a line per connection and\n"
-    "                      per commit), debug (a line per request)\n"
-    "  --memory            serve an in-memory storage instead (testing only;\n"
-    "                      nothing is kept)\n"
-    "\n"
+const char kDescription[] =
+    "Serve a durus-bdb home to Durus clients (ClientStorage, protocol 1).";
+const char kFooter[] =
     "Prints \"ready on ADDRESS\" on stderr once listening.  Stop it with\n"
     "`durus-bdb stop` (same address options), SIGINT or SIGTERM.  Protocol 1 has\n"
-    "no authentication: see doc/security.md before listening beyond loopback.\n";
+    "no authentication: see doc/security.md before listening beyond loopback.";
 
 // "14d" -> 14 * 86400 with kAgeUnits; "50G" -> 50 << 30 with kSizeUnits.
 struct Unit {
@@ -123,77 +72,101 @@ int Serve(const std::vector<std::string>& args) {
   srv::LogLevel level = srv::LogLevel::kInfo;
   bool memory = false;
 
-  srv::FlagReader flags(args);
-  std::string name;
+  CLI::App app{"", "durus-bdb serve"};
+  durus::tools::SetUp(&app, kDescription, kFooter);
+  app.add_option("--home", home, "the home (default ./durus-data; created if missing)")
+      ->type_name("DIR");
+  durus::tools::AddAddressFlags(&app, &options.listen, durus::tools::AddressUse::kListen);
+  durus::tools::AddParsed(&app, "--durability", &bdb.durability, &durus::ParseDurability,
+                          "sync (default: a commit is acknowledged once on disk;\n"
+                          "concurrent commits share fsyncs), write_nosync\n"
+                          "(survives a process crash), nosync")
+      ->type_name("MODE");
+  app.add_option("--threads", options.threads, "worker threads serving requests (default 16)")
+      ->check(durus::util::InRange(1, 4096));
+  app.add_option("--max-commit-bytes", options.max_commit_bytes,
+                 "largest commit accepted (default 268435456); a client\nsending more is dropped")
+      ->check(durus::util::InRange(uint64_t{1024}, uint64_t{0xffffffff}));
+  app.add_option("--commit-grace", options.commit_grace_s,
+                 "how long a committer's client may take to send its\n"
+                 "commit data while holding up other committers\n"
+                 "(default 2; then a log line, and its commit goes\n"
+                 "ahead only if nothing it read changed meanwhile)")
+      ->type_name("S")
+      ->check(durus::util::InRange(0.001, 1e12));
+  app.add_option("--max-request-memory", options.max_request_memory,
+                 "request bytes (commit data, bulk-load oid lists)\n"
+                 "held at once over all clients (default 536870912);\n"
+                 "past it a request waits, then its client is dropped")
+      ->check(durus::util::InRange(uint64_t{1} << 20, uint64_t{INT64_MAX}));
+  app.add_option("--max-unused-oids", options.max_unused_oids,
+                 "oids a client may hold from N/M without storing them\n"
+                 "(default 8388608); past it the client is dropped")
+      ->check(durus::util::InRange(uint64_t{256}, uint64_t{INT64_MAX}));
+  app.add_option("--idle-timeout", options.idle_timeout_s,
+                 "a request must arrive and its reply be taken within S\n"
+                 "seconds (+1 s per MiB) or the client is dropped\n"
+                 "(default 10; 0: never).  Idle clients between\n"
+                 "requests are kept.")
+      ->type_name("S")
+      ->check(durus::util::NonNegative());
+  app.add_option("--cache-mb", bdb.cache_mb, "Berkeley DB cache size (default 64)")
+      ->check(durus::util::InRange(1, 1 << 20));
+  app.add_option("--log-file-mb", bdb.log_file_mb,
+                 "size of each Berkeley DB log file (default 32)")
+      ->check(durus::util::InRange(1, 1024));
+  app.add_option("--batch", options.batch,
+                 "tuning: ready connections a worker serves per wake-up\n(1-8, default 4)")
+      ->check(durus::util::InRange(1, 8));
+  app.add_option("--log-archive", bdb.log_archive,
+                 "archive the home's log files into DIR instead of\n"
+                 "removing them (for `durus-bdb restore`); kept in the\n"
+                 "home for later opens; `off` stops archiving")
+      ->type_name("DIR");
+  app.add_option_function<std::string>(
+         "--log-archive-max-age",
+         [&](const std::string& v) {
+           Status s = ParseAmount("log-archive-max-age", v, kAgeUnits, &bdb.log_archive_max_age_s);
+           if (!s.ok()) throw CLI::ValidationError(s.message());
+         },
+         "prune archived logs older than AGE (e.g. 14d,\n12h; default: keep)")
+      ->type_name("AGE");
+  app.add_option_function<std::string>(
+         "--log-archive-max-size",
+         [&](const std::string& v) {
+           Status s = ParseAmount("log-archive-max-size", v, kSizeUnits,
+                                  &bdb.log_archive_max_bytes);
+           if (!s.ok()) throw CLI::ValidationError(s.message());
+         },
+         "prune the oldest archived logs beyond SIZE\nin total (e.g. 50G, 800M; default: keep)")
+      ->type_name("SIZE");
+  durus::tools::AddParsed(&app, "--allow-from", &options.access.allow_from, &srv::ParseCidrList,
+                          "TCP clients allowed to connect, e.g. 10.0.0.0/8,fd00::/8\n"
+                          "(default: anyone who reaches the port; a warning is\n"
+                          "logged when listening beyond loopback without it)")
+      ->type_name("CIDRS");
+  durus::tools::AddParsed(&app, "--allow-stop", &options.access.allow_stop, &srv::ParseStopPolicy,
+                          "who may stop the server with Q: local (default: loopback\n"
+                          "TCP, or a unix-socket peer with the server's uid), any\n"
+                          "(Durus's behaviour), none (only signals stop it)")
+      ->type_name("WHO");
+  app.add_flag("--read-only", options.read_only,
+               "serve loads, bulk loads and syncs only; a client asking\n"
+               "for new oids, a commit or a pack is dropped (the home\n"
+               "is opened read-only)");
+  app.add_option("--max-clients", options.max_clients,
+                 "most client connections at once (default: what the\n"
+                 "descriptor limit allows, keeping 32 for the storage);\n"
+                 "further connections are closed at once")
+      ->check(durus::util::InRange(size_t{1}, size_t{1} << 24));
+  durus::tools::AddParsed(&app, "--log-level", &level, &srv::ParseLogLevel,
+                          "error, warn, info (default: a line per connection and\n"
+                          "per commit), debug (a line per request)")
+      ->type_name("L");
+  app.add_flag("--memory", memory,
+               "serve an in-memory storage instead (testing only;\nnothing is kept)");
+  if (auto rc = durus::util::ParseArgs(&app, args)) return *rc;
   Status st;
-  while (flags.Next(&name, &st)) {
-    int64_t n = 0;
-    std::string v;
-    if (!st.ok()) {
-    } else if (name == "help" || name == "h") {
-      printf(kUsage, srv::kAddressFlagsHelp);
-      return 0;
-    } else if (srv::ParseAddressFlag(name, &flags, &options.listen, &st)) {
-    } else if (name == "home") {
-      st = flags.Value(&home);
-    } else if (name == "durability") {
-      st = flags.Value(&v);
-      if (st.ok()) st = durus::ParseDurability(v, &bdb.durability);
-    } else if (name == "threads") {
-      st = flags.IntValue(1, 4096, &n);
-      options.threads = static_cast<int>(n);
-    } else if (name == "max-commit-bytes") {
-      st = flags.IntValue(1024, 0xffffffffLL, &n);
-      options.max_commit_bytes = static_cast<uint64_t>(n);
-    } else if (name == "commit-grace") {
-      st = flags.DoubleValue(0.001, &options.commit_grace_s);
-    } else if (name == "max-request-memory") {
-      st = flags.IntValue(1 << 20, INT64_MAX, &n);
-      options.max_request_memory = static_cast<uint64_t>(n);
-    } else if (name == "max-unused-oids") {
-      st = flags.IntValue(256, INT64_MAX, &n);
-      options.max_unused_oids = static_cast<uint64_t>(n);
-    } else if (name == "idle-timeout") {
-      st = flags.DoubleValue(0, &options.idle_timeout_s);
-    } else if (name == "batch") {
-      st = flags.IntValue(1, 8, &n);
-      options.batch = static_cast<int>(n);
-    } else if (name == "cache-mb") {
-      st = flags.IntValue(1, 1 << 20, &n);
-      bdb.cache_mb = static_cast<uint32_t>(n);
-    } else if (name == "log-archive") {
-      st = flags.Value(&bdb.log_archive);
-    } else if (name == "log-archive-max-age" || name == "log-archive-max-size") {
-      st = flags.Value(&v);
-      if (st.ok()) {
-        st = ParseAmount(name, v, name == "log-archive-max-age" ? kAgeUnits : kSizeUnits,
-                         name == "log-archive-max-age" ? &bdb.log_archive_max_age_s
-                                                       : &bdb.log_archive_max_bytes);
-      }
-    } else if (name == "log-file-mb") {
-      st = flags.IntValue(1, 1024, &n);
-      bdb.log_file_mb = static_cast<uint32_t>(n);
-    } else if (name == "log-level") {
-      st = flags.Value(&v);
-      if (st.ok()) st = srv::ParseLogLevel(v, &level);
-    } else if (name == "allow-from") {
-      st = flags.Value(&v);
-      if (st.ok()) st = srv::ParseCidrList(v, &options.access.allow_from);
-    } else if (name == "allow-stop") {
-      st = flags.Value(&v);
-      if (st.ok()) st = srv::ParseStopPolicy(v, &options.access.allow_stop);
-    } else if (name == "read-only") {
-      options.read_only = true;
-    } else if (name == "max-clients") {
-      st = flags.IntValue(1, 1 << 24, &n);
-      options.max_clients = static_cast<size_t>(n);
-    } else if (name == "memory") {
-      memory = true;
-    } else {
-      st = Status::InvalidArgument("unknown option --" + name + " (see --help)");
-    }
-    if (!st.ok()) return durus::tools::Fail("serve", st.message(), 2);
-  }
 
   // From here on SIGINT/SIGTERM only set a flag (or stop the running
   // server): a signal while the storage opens stops the server as soon as

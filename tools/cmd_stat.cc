@@ -16,44 +16,33 @@
 #include "bdb/bdb_storage.h"
 #include "server/server_status.h"
 #include "tools/command.h"
+#include "tools/flags.h"
 #include "tools/json.h"
+#include "util/format.h"
 
 namespace durus::tools {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: durus-bdb stat HOME [--json] [--census]\n"
-    "\n"
+const char kDescription[] =
     "Print a durus-bdb home's statistics: object count, record bytes, pending\n"
     "garbage (the collector's backlog), durability mode, format version and\n"
     "bytes on disk, and a cycle trace's progress.  On a home in use by another\n"
     "process (a running server) it shows the live figures that process\n"
-    "publishes every second, including objects collected since it opened.\n"
-    "--census adds the number of objects per class (reads every record; not\n"
-    "on a home in use).  --json prints one JSON object.\n"
+    "publishes every second, including objects collected since it opened.";
+const char kFooter[] =
     "Exit status: 0 ok; 1 on error (missing home, not a durus-bdb home, home\n"
-    "in use by a process that publishes no figures); 2 on a usage error.\n";
+    "in use by a process that publishes no figures); 2 on a usage error.";
 
 int RunStat(const std::vector<std::string>& args) {
   std::string home;
   bool json = false, census = false;
-  for (const std::string& a : args) {
-    if (a == "--help" || a == "-h") {
-      std::cout << kUsage;
-      return 0;
-    } else if (a == "--json") {
-      json = true;
-    } else if (a == "--census") {
-      census = true;
-    } else if (!a.empty() && a[0] == '-') {
-      return Fail("stat", "unknown option " + a + " (see durus-bdb stat --help)", 2);
-    } else if (home.empty()) {
-      home = a;
-    } else {
-      return Fail("stat", "more than one HOME given (see durus-bdb stat --help)", 2);
-    }
-  }
-  if (home.empty()) return Fail("stat", "missing HOME (see durus-bdb stat --help)", 2);
+  CLI::App app{"", "durus-bdb stat"};
+  SetUp(&app, kDescription, kFooter);
+  app.add_option("HOME", home, "the home")->required();
+  app.add_flag("--json", json, "print one JSON object");
+  app.add_flag("--census", census,
+               "add the number of objects per class (reads every\nrecord; not on a home in use)");
+  if (auto rc = util::ParseArgs(&app, args)) return *rc;
 
   BdbOptions opts;
   opts.readonly = true;
@@ -96,38 +85,38 @@ int RunStat(const std::vector<std::string>& args) {
 
   std::ostringstream out;
   if (json) {
-    out << "{\"home\": " << JsonString(home) << ", \"format_version\": " << st.format_version
-        << ", \"page_checksums\": " << (st.format_version >= 2 ? "true" : "false")
-        << ", \"durability\": " << JsonString(st.durability)
-        << ", \"object_count\": " << st.object_count << ", \"record_bytes\": " << st.record_bytes
-        << ", \"pending_garbage\": " << st.pending_garbage << ", \"next_oid\": " << st.next_oid
-        << ", \"disk_bytes\": " << st.disk_bytes
-        << ", \"collected_total\": " << st.collected_total
-        << ", \"trace_running\": " << (st.trace_running ? "true" : "false")
-        << ", \"trace_phase\": " << JsonString(st.trace_phase)
-        << ", \"trace_traced\": " << st.trace_traced << ", \"trace_swept\": " << st.trace_swept;
-    if (is_live) {
-      out << ", \"live\": {\"pid\": " << live.pid << ", \"age_seconds\": " << live.age_seconds
-          << "}";
-    }
+    Json j = {{"home", home},
+              {"format_version", st.format_version},
+              {"page_checksums", st.format_version >= 2},
+              {"durability", st.durability},
+              {"object_count", st.object_count},
+              {"record_bytes", st.record_bytes},
+              {"pending_garbage", st.pending_garbage},
+              {"next_oid", st.next_oid},
+              {"disk_bytes", st.disk_bytes},
+              {"collected_total", st.collected_total},
+              {"trace_running", st.trace_running},
+              {"trace_phase", st.trace_phase},
+              {"trace_traced", st.trace_traced},
+              {"trace_swept", st.trace_swept}};
+    if (is_live) j["live"] = {{"pid", live.pid}, {"age_seconds", live.age_seconds}};
     if (has_server) {
-      out << ", \"server\": {\"clients\": " << srv.clients << ", \"commits\": " << srv.commits
-          << ", \"commit_conflicts\": " << srv.commit_conflicts
-          << ", \"commits_refused\": " << srv.commits_refused
-          << ", \"load_conflicts\": " << srv.load_conflicts << ", \"load_waits\": " << srv.load_waits
-          << ", \"grace_expired\": " << srv.grace_expired << ", \"dropped\": " << srv.dropped
-          << ", \"request_bytes\": " << srv.request_bytes << "}";
+      j["server"] = {{"clients", srv.clients},
+                     {"commits", srv.commits},
+                     {"commit_conflicts", srv.commit_conflicts},
+                     {"commits_refused", srv.commits_refused},
+                     {"load_conflicts", srv.load_conflicts},
+                     {"load_waits", srv.load_waits},
+                     {"grace_expired", srv.grace_expired},
+                     {"dropped", srv.dropped},
+                     {"request_bytes", srv.request_bytes}};
     }
     if (census) {
-      out << ", \"census\": {";
-      bool first = true;
-      for (auto& [name, n] : classes) {
-        out << (first ? "" : ", ") << JsonString(name) << ": " << n;
-        first = false;
-      }
-      out << "}";
+      Json c = Json::object();
+      for (auto& [name, n] : classes) c[name] = n;
+      j["census"] = c;
     }
-    out << "}\n";
+    out << JsonLine(j) << "\n";
   } else {
     auto row = [&](const char* k, const std::string& v) {
       out << k << std::string(18 - std::string(k).size(), ' ') << v << "\n";
@@ -148,7 +137,7 @@ int RunStat(const std::vector<std::string>& args) {
                                      "copies it into a new home that has them)"));
     row("durability", st.durability);
     row("objects", std::to_string(st.object_count));
-    row("record bytes", std::to_string(st.record_bytes) + " (" + HumanBytes(st.record_bytes) + ")");
+    row("record bytes", std::to_string(st.record_bytes) + " (" + util::HumanBytes(st.record_bytes) + ")");
     row("pending garbage", std::to_string(st.pending_garbage) + " (collector backlog)");
     if (is_live) row("collected", std::to_string(st.collected_total) + " since the holder opened the home");
     if (st.trace_running) {
@@ -168,7 +157,7 @@ int RunStat(const std::vector<std::string>& args) {
       row("commit grace", std::to_string(srv.grace_expired) + " times a slow client's token was released");
     }
     row("next oid", std::to_string(st.next_oid));
-    row("disk", std::to_string(st.disk_bytes) + " (" + HumanBytes(st.disk_bytes) + ")");
+    row("disk", std::to_string(st.disk_bytes) + " (" + util::HumanBytes(st.disk_bytes) + ")");
     if (census) {
       out << "census:\n";
       // Largest classes first.

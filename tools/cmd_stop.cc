@@ -9,23 +9,17 @@
 #include <cstring>
 #include <thread>
 
-#include "server/flags.h"
 #include "server/listener.h"
 #include "tools/command.h"
+#include "tools/flags.h"
 
 namespace {
 
-using durus::Status;
 namespace srv = durus::server;
 
-const char kUsage[] =
-    "usage: durus-bdb stop [OPTIONS]\n"
-    "\n"
+const char kDescription[] =
     "Stop the server listening at the given address (sends Durus's Q) and wait\n"
-    "until it has shut down.\n"
-    "\n"
-    "%s"
-    "  --wait S            give up waiting after S seconds (default 60)\n";
+    "until it has shut down.";
 
 std::string Describe(const srv::ListenOptions& o) {
   return o.address.empty() ? o.host + ":" + std::to_string(o.port) : o.address;
@@ -34,22 +28,13 @@ std::string Describe(const srv::ListenOptions& o) {
 int Stop(const std::vector<std::string>& args) {
   srv::ListenOptions where;
   double wait_s = 60;
-  srv::FlagReader flags(args);
-  std::string name;
-  Status st;
-  while (flags.Next(&name, &st)) {
-    if (!st.ok()) {
-    } else if (name == "help" || name == "h") {
-      printf(kUsage, srv::kAddressFlagsHelp);
-      return 0;
-    } else if (srv::ParseAddressFlag(name, &flags, &where, &st)) {
-    } else if (name == "wait") {
-      st = flags.DoubleValue(0, &wait_s);
-    } else {
-      st = Status::InvalidArgument("unknown option --" + name + " (see --help)");
-    }
-    if (!st.ok()) return durus::tools::Fail("stop", st.message(), 2);
-  }
+  CLI::App app{"", "durus-bdb stop"};
+  durus::tools::SetUp(&app, kDescription);
+  durus::tools::AddAddressFlags(&app, &where, durus::tools::AddressUse::kConnect);
+  app.add_option("--wait", wait_s, "give up waiting after S seconds (default 60)")
+      ->type_name("S")
+      ->check(durus::util::NonNegative());
+  if (auto rc = durus::util::ParseArgs(&app, args)) return *rc;
 
   int err = 0;
   int fd = srv::ConnectTo(where, &err);

@@ -4,22 +4,20 @@
 // --repair fix it.  Exit codes: 0 clean, 1 problems found (or an error),
 // 2 usage, 3 problems found and repaired (a second verify is clean).
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
 
 #include "bdb/bdb_storage.h"
 #include "bdb/gc/gc.h"
-#include "gc/progress.h"
 #include "bdb/gc/report.h"
 #include "tools/command.h"
+#include "tools/flags.h"
+#include "util/progress.h"
 
 namespace {
 
 using durus::Status;
 
-const char kUsage[] =
-    "usage: durus-bdb verify HOME [OPTIONS]\n"
-    "\n"
+const char kDescription[] =
     "Check a durus-bdb home: Berkeley DB's verification of every page of its\n"
     "files (and page checksums), every reference count against a recount from\n"
     "the records, dangling references, the pending-garbage queue (entries with\n"
@@ -27,60 +25,38 @@ const char kUsage[] =
     "(unreachable objects that reference counting will never free: leaked\n"
     "cycles).  Damaged pages are reported with the file, the page and the\n"
     "records they make unreadable.  Needs the home to itself (stop the server\n"
-    "first).  Memory use does not grow with the store.\n"
-    "\n"
-    "  --repair            fix what was found: counts, queue, counters; drop\n"
-    "                      dangling oids from ref lists; delete unreachable\n"
-    "                      objects when cycles leaked.  Then verify again.\n"
-    "                      Refused (nothing changed, exit 1) when verify could\n"
-    "                      not read everything, pages are damaged or records\n"
-    "                      do not parse.\n"
-    "  --json              print the report as one JSON object\n"
-    "  --no-reachability   skip the reachability trace (counts and queue only)\n"
-    "  --max-problems N    list at most N problems (default 100; all are counted)\n"
-    "  --cache-mb N        Berkeley DB cache for the run (default 64)\n"
-    "\n"
+    "first).  Memory use does not grow with the store.";
+const char kFooter[] =
     "Exit status: 0 clean, 1 problems found (or an error), 2 usage error,\n"
     "3 problems found and repaired (verified clean afterwards).\n"
-    "A progress bar is drawn on stderr when it is a terminal.\n";
+    "Progress is drawn on stderr: a bar on a terminal, a line every 10 s\n"
+    "otherwise.";
 
 int Verify(const std::vector<std::string>& args) {
   std::string home;
   bool repair = false, json = false, reach = true;
   uint64_t max_problems = 100;
   uint32_t cache_mb = 64;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](uint64_t* out) {
-      if (i + 1 >= args.size()) return false;
-      char* end = nullptr;
-      *out = strtoull(args[++i].c_str(), &end, 10);
-      return end != nullptr && *end == '\0';
-    };
-    uint64_t v = 0;
-    if (a == "--help" || a == "-h") {
-      fputs(kUsage, stdout);
-      return 0;
-    } else if (a == "--repair") {
-      repair = true;
-    } else if (a == "--json") {
-      json = true;
-    } else if (a == "--no-reachability") {
-      reach = false;
-    } else if (a == "--max-problems") {
-      if (!value(&max_problems)) return durus::tools::Fail("verify", "--max-problems needs a number", 2);
-    } else if (a == "--cache-mb") {
-      if (!value(&v) || v == 0) return durus::tools::Fail("verify", "--cache-mb needs a number", 2);
-      cache_mb = static_cast<uint32_t>(v);
-    } else if (!a.empty() && a[0] == '-') {
-      return durus::tools::Fail("verify", "unknown option " + a + " (see --help)", 2);
-    } else if (home.empty()) {
-      home = a;
-    } else {
-      return durus::tools::Fail("verify", "one HOME only (see --help)", 2);
-    }
-  }
-  if (home.empty()) return durus::tools::Fail("verify", "missing HOME (see --help)", 2);
+  CLI::App app{"", "durus-bdb verify"};
+  durus::tools::SetUp(&app, kDescription, kFooter);
+  app.add_option("HOME", home, "the home")->required();
+  app.add_flag("--repair", repair,
+               "fix what was found: counts, queue, counters; drop\n"
+               "dangling oids from ref lists; delete unreachable\n"
+               "objects when cycles leaked.  Then verify again.\n"
+               "Refused (nothing changed, exit 1) when verify could\n"
+               "not read everything, pages are damaged or records\n"
+               "do not parse.");
+  app.add_flag("--json", json, "print the report as one JSON object");
+  bool no_reach = false;
+  app.add_flag("--no-reachability", no_reach,
+               "skip the reachability trace (counts and queue only)");
+  app.add_option("--max-problems", max_problems,
+                 "list at most N problems (default 100; all are counted)");
+  app.add_option("--cache-mb", cache_mb, "Berkeley DB cache for the run (default 64)")
+      ->check(durus::util::InRange(1u, 1u << 20));
+  if (auto rc = durus::util::ParseArgs(&app, args)) return *rc;
+  reach = !no_reach;
   if (!durus::IsBdbHome(home)) {
     return durus::tools::Fail("verify", home + " is not a durus-bdb home");
   }
@@ -94,16 +70,12 @@ int Verify(const std::vector<std::string>& args) {
   Status st = durus::OpenBdbStorage(home, opts, &storage);
   if (!st.ok()) return durus::tools::FailStatus("verify", st);
 
-  durus::gc::ProgressBar bar(stderr, durus::tools::StderrIsTerminal());
+  durus::util::ProgressBar bar(stderr, durus::util::ProgressBar::ModeFor(stderr, false));
   durus::VerifyOptions vo;
   vo.repair = repair;
   vo.check_reachability = reach;
   vo.max_samples = max_problems;
-  if (bar.enabled()) {
-    vo.progress = [&](const char* phase, uint64_t done, uint64_t total) {
-      bar.Update(std::string("verify: ") + phase, done, total);
-    };
-  }
+  vo.progress = bar.CountCallback("verify");
   durus::gc::VerifyReport report;
   st = durus::VerifyStorage(storage.get(), vo, &report);
   if (!st.ok()) {

@@ -1,7 +1,5 @@
 #include "tools/command.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <iostream>
 
@@ -30,7 +28,5 @@ int Fail(const std::string& cmd, const std::string& message, int code) {
 int FailStatus(const std::string& cmd, const Status& status) {
   return Fail(cmd, status.message(), 1);
 }
-
-bool StderrIsTerminal() { return isatty(STDERR_FILENO) == 1; }
 
 }  // namespace durus::tools

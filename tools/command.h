@@ -8,6 +8,8 @@
 // Conventions for every subcommand: exit 0 on success; on error print ONE
 // line "durus-bdb NAME: <message>" to stderr and exit non-zero (2 for
 // usage errors, 1 otherwise); `--help` prints usage to stdout, exit 0.
+// Flags are parsed with CLI11 through tools/flags.h and util/flags.h,
+// which keep those rules for usage errors.
 #ifndef DURUS_BDB_TOOLS_COMMAND_H_
 #define DURUS_BDB_TOOLS_COMMAND_H_
 
@@ -38,9 +40,6 @@ struct CommandRegistration {
 // Print "durus-bdb CMD: message" on stderr; returns `code` for `return Fail(...)`.
 int Fail(const std::string& cmd, const std::string& message, int code = 1);
 int FailStatus(const std::string& cmd, const Status& status);
-
-// True when stderr is a terminal (progress bars only then).
-bool StderrIsTerminal();
 
 }  // namespace durus::tools
 

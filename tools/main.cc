@@ -15,7 +15,10 @@ void Usage(std::ostream& os) {
     os << "  " << c.name << std::string(c.name.size() < 10 ? 10 - c.name.size() : 1, ' ')
        << c.summary << "\n";
   }
-  os << "\n'durus-bdb COMMAND --help' describes a command.\n";
+  os << "\nOptions:\n"
+        "  --help    print this help and exit\n"
+        "  --version print the version and exit\n"
+        "\n'durus-bdb COMMAND --help' describes a command.\n";
 }
 
 }  // namespace

@@ -155,6 +155,91 @@ TEST(CliTest, StatOnAHomeInUseShowsTheHoldersLiveFigures) {
       << r.out;
 }
 
+// Issue 15, the command line: the top-level help names --version, and no
+// command is a usage error (exit 2, the usage on stderr).
+TEST(CliTest, TopLevelHelpListsVersionAndNoCommandIsAUsageError) {
+  const struct {
+    const char* args;
+    int status;
+    const char* shows;
+  } cases[] = {{"--help", 0, "--version"},
+               {"--version", 0, "durus-bdb 0."},
+               {"", 2, "usage: durus-bdb COMMAND"}};
+  for (const auto& c : cases) {
+    ToolRun r = RunTool(c.args);
+    EXPECT_EQ(r.status, c.status) << c.args << ": " << r.out;
+    EXPECT_NE(r.out.find(c.shows), std::string::npos) << c.args << ": " << r.out;
+  }
+}
+
+// Every usage error of every command: one line naming the command, exit 2.
+TEST(CliTest, EveryUsageErrorIsOneLineAndExitTwo) {
+  const char* cases[] = {
+      "stop --bogus", "stop --port", "stop --port abc", "stop --wait -1", "stop stray",
+      "serve --bogus", "serve --threads 0", "serve --durability maybe", "serve stray",
+      "serve --socket-mode 999", "serve --log-archive-max-age 3x", "serve --allow-stop whoever",
+      "migrate a", "migrate a b --cache-mb x", "migrate a b --format nope", "migrate --bogus a b",
+      "migrate a b c", "export a b --level 10", "export a b --cache-mb", "export a b --format x",
+      "salvage a", "salvage a b --level", "salvage a b --max-problems x",
+      "restore a b --to yesterday", "restore a b --logs", "restore a", "backup a", "backup a b c",
+      "backup a b --bogus", "gc", "gc h --cache-mb 0", "gc h --cache-mb", "verify",
+      "verify h --max-problems x", "verify a b", "stat --bogus h", "stat a b", "stat",
+      "stat --json=1 h", "--bogus"};
+  for (const char* args : cases) {
+    ToolRun r = RunTool(args);
+    EXPECT_EQ(r.status, 2) << args << ": " << r.out;
+    EXPECT_EQ(Lines(r.out), 1u) << args << ": " << r.out;
+    std::string cmd = std::string(args).substr(0, std::string(args).find(' '));
+    if (cmd[0] != '-') {
+      EXPECT_EQ(r.out.rfind("durus-bdb " + cmd + ": ", 0), 0u) << args << ": " << r.out;
+    }
+  }
+}
+
+// Every command takes "--name=value" as well as "--name value" (before,
+// only serve and stop did).
+TEST(CliTest, EveryCommandTakesNameEqualsValue) {
+  TempDir dir;
+  for (const std::string& args :
+       {"gc " + dir.Sub("none") + " --cache-mb=8", "verify " + dir.Sub("none") + " --cache-mb=8",
+        "migrate " + dir.Sub("none") + " " + dir.Sub("home") + " --format=shelf"}) {
+    ToolRun r = RunTool(args);
+    EXPECT_EQ(r.status, 1) << args << ": " << r.out;  // not a usage error: the path is missing
+    EXPECT_EQ(r.out.find("see --help"), std::string::npos) << args << ": " << r.out;
+  }
+}
+
+// `stop --help` lists what stop takes, not serve's listening options.
+TEST(CliTest, StopHelpListsOnlyStopFlags) {
+  ToolRun r = RunTool("stop --help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("--wait"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--port"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("--socket-mode"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("--socket-group"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("any free port"), std::string::npos) << r.out;
+  r = RunTool("serve --help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("--socket-mode"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("any free port"), std::string::npos) << r.out;
+}
+
+// Each command's help goes to stdout, exit 0, and names its flags.
+TEST(CliTest, EveryCommandHasHelp) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"migrate", "--sort-mb"}, {"export", "--level"},   {"salvage", "--aggressive"},
+      {"restore", "--no-verify"}, {"backup", "--no-restore-base"}, {"gc", "--cycles"},
+      {"verify", "--repair"},   {"stat", "--census"},   {"serve", "--max-clients"},
+      {"stop", "--wait"}};
+  for (auto [cmd, flag] : cases) {
+    ToolRun r = RunTool(std::string(cmd) + " --help");
+    EXPECT_EQ(r.status, 0) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find(flag), std::string::npos) << cmd << ": " << r.out;
+    r = RunTool(std::string(cmd) + " -h");
+    EXPECT_EQ(r.status, 0) << cmd << ": " << r.out;
+  }
+}
+
 // A status file left by a process that is gone is not taken as live.
 TEST(CliTest, LiveFiguresOfADeadHolderAreIgnored) {
   TempDir dir;

@@ -799,8 +799,7 @@ void CorruptionMatrix::RunMatrix() {
       if (system(("cp -a '" + case_dir(it->index) + "' '" + keep + "/'").c_str()) != 0) {
       }
     }
-    if (system(("rm -rf '" + case_dir(it->index) + "'").c_str()) != 0) {
-    }
+    util::RemoveTree(case_dir(it->index));
     rows[it->index] = row;
     ran[it->index] = true;
     running.erase(it);

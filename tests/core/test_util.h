@@ -3,7 +3,6 @@
 #define DURUS_BDB_TESTS_CORE_TEST_UTIL_H_
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <map>
 #include <memory>
@@ -13,29 +12,23 @@
 #include "bdb/bdb_storage.h"
 #include "engine/record.h"
 #include "engine/storage.h"
+#include "util/file.h"
 
 namespace durus::test {
 
-// A fresh directory under $TMPDIR, removed (recursively) on destruction.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string tmpl = std::string(base ? base : "/tmp") + "/durus-bdb-test-XXXXXX";
-    path_ = mkdtemp(tmpl.data()) ? tmpl : "";
-  }
-  ~TempDir() {
-    if (!path_.empty()) {
-      std::string cmd = "rm -rf '" + path_ + "'";
-      if (system(cmd.c_str()) != 0) {
-      }
-    }
-  }
-  const std::string& path() const { return path_; }
-  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+// A fresh directory under $TMPDIR, removed (recursively) on destruction
+// (util/file.h).
+using TempDir = util::TempDir;
 
- private:
-  std::string path_;
+// The same, kept (and named on stderr) when the test failed: for tests
+// whose leftovers explain a failure.
+class KeptOnFailureTempDir : public util::TempDir {
+ public:
+  explicit KeptOnFailureTempDir(const std::string& prefix = "durus-bdb-test")
+      : util::TempDir(prefix) {}
+  ~KeptOnFailureTempDir() {
+    if (::testing::Test::HasFailure()) Keep();
+  }
 };
 
 // A record for `oid` whose data is `payload` (wrapped to look like Durus's

@@ -49,6 +49,7 @@
 #include "bdb/bdb_storage.h"
 #include "tests/crash/store_check.h"
 #include "tests/crash/workload.h"
+#include "util/file.h"
 
 namespace durus::reliability {
 namespace {
@@ -378,9 +379,7 @@ int Main(int argc, char** argv) {
     }
   }
   if (made && ok && !f.keep) {
-    std::string cmd = "rm -rf '" + dir + "'";
-    if (system(cmd.c_str()) != 0) {
-    }
+    util::RemoveTree(dir);
   } else if (!ok || f.keep) {
     printf("kept %s\n", dir.c_str());
   }

@@ -22,32 +22,17 @@
 
 #include "bdb/bdb_storage.h"
 #include "bdb/fault_injection.h"
+#include "tests/core/test_util.h"
 #include "tests/crash/store_check.h"
 #include "tests/crash/workload.h"
 
 namespace durus::reliability {
 namespace {
 
-class TempDir {
+// Kept when the test failed (tests/core/test_util.h).
+class TempDir : public test::KeptOnFailureTempDir {
  public:
-  TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string tmpl = std::string(base ? base : "/tmp") + "/durus-fault-XXXXXX";
-    path_ = mkdtemp(tmpl.data()) ? tmpl : "";
-  }
-  ~TempDir() {
-    if (!path_.empty() && !::testing::Test::HasFailure()) {
-      std::string cmd = "rm -rf '" + path_ + "'";
-      if (system(cmd.c_str()) != 0) {
-      }
-    } else if (!path_.empty()) {
-      fprintf(stderr, "kept %s\n", path_.c_str());
-    }
-  }
-  std::string Sub(const std::string& n) const { return path_ + "/" + n; }
-
- private:
-  std::string path_;
+  TempDir() : KeptOnFailureTempDir("durus-fault") {}
 };
 
 fault::FaultSpec Spec(const char* text) {

@@ -184,8 +184,7 @@ TEST(GcCrash, KilledDuringCollectionAtManyPoints) {
     EXPECT_EQ(Stats(s.get()).object_count, t.objects_before - t.dropped.size());
     EXPECT_TRUE(Verify(s.get()).clean());
     ASSERT_TRUE(s->Close().ok());
-    std::string rm = "rm -rf '" + home + "'";
-    ASSERT_EQ(system(rm.c_str()), 0);
+    ASSERT_TRUE(util::RemoveTree(home));
   }
 }
 
@@ -289,8 +288,7 @@ TEST(GcCrash, KilledDuringATraceWithConcurrentCommitsAtManyPoints) {
     for (uint64_t x : t.ring2) EXPECT_FALSE(Exists(s.get(), x)) << x;
     for (uint64_t x : t.queued) EXPECT_FALSE(Exists(s.get(), x)) << x;
     ASSERT_TRUE(s->Close().ok());
-    std::string rm = "rm -rf '" + home + "'";
-    ASSERT_EQ(system(rm.c_str()), 0);
+    ASSERT_TRUE(util::RemoveTree(home));
   }
 }
 

@@ -1,8 +1,8 @@
-// gc/: the pacing policy, the progress line, the report formats.
+// gc/: the pacing policy and the report formats (the progress line is
+// util/progress.h, tested in tests/util).
 #include <gtest/gtest.h>
 
 #include "bdb/gc/pacer.h"
-#include "gc/progress.h"
 #include "bdb/gc/report.h"
 
 namespace durus::gc {
@@ -43,29 +43,6 @@ TEST(Pacer, UnlimitedKeepsADutyCycle) {
   EXPECT_EQ(p.Allowance(t0 + milliseconds(10)), 0u);
   EXPECT_EQ(p.Wait(t0 + milliseconds(10)), milliseconds(10));
   EXPECT_EQ(p.Allowance(t0 + milliseconds(20)), 256u);
-}
-
-TEST(ProgressBar, RenderShowsPercentRateAndEta) {
-  std::string line = ProgressBar::Render("verify: recount", 500, 1000, 2.0, 10);
-  EXPECT_EQ(line, "verify: recount [#####.....]  50%  500 rec  250 rec/s  ETA 0:02");
-  EXPECT_EQ(ProgressBar::Render("x", 1234567, 0, 1.0, 10), "x  1,234,567 rec  1,234,567 rec/s");
-}
-
-TEST(ProgressBar, DisabledPrintsNothing) {
-  FILE* f = tmpfile();
-  ASSERT_NE(f, nullptr);
-  {
-    ProgressBar bar(f, false);
-    bar.Update("phase", 1, 2);
-    bar.Finish();
-  }
-  EXPECT_EQ(ftell(f), 0);
-  {
-    ProgressBar bar(f, true);
-    bar.Update("phase", 1, 2);
-  }
-  EXPECT_GT(ftell(f), 0);
-  fclose(f);
 }
 
 TEST(VerifyReport, TextAndJson) {

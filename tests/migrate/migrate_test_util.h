@@ -21,6 +21,7 @@
 #include "engine/record.h"
 #include "migrate/migrate.h"
 #include "tests/core/test_util.h"
+#include "util/file.h"
 
 namespace durus::migrate::test_util {
 
@@ -30,16 +31,16 @@ using Records = std::map<uint64_t, std::string>;
 
 // --- helpers ------------------------------------------------------------
 
+// Whole files (util/file.h); a failure shows as the test's own mismatch.
 inline void WriteFile(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
+  std::string error;
+  EXPECT_TRUE(util::WriteFile(path, bytes, &error)) << error;
 }
 
 inline std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::string bytes;
+  if (!util::ReadFile(path, &bytes)) bytes.clear();
+  return bytes;
 }
 
 inline std::string U64(uint64_t v) {

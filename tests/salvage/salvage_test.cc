@@ -39,10 +39,9 @@ ToolRun RunTool(const std::string& args) {
 }
 
 std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::string bytes;
+  if (!util::ReadFile(path, &bytes)) bytes.clear();
+  return bytes;
 }
 
 // Every file of a directory with its bytes: a home must not change.

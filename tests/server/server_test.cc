@@ -17,6 +17,7 @@
 #include "server/protocol.h"
 #include "server/server.h"
 #include "tests/server/server_test_util.h"
+#include "util/file.h"
 
 namespace durus::server {
 namespace {
@@ -675,10 +676,9 @@ TEST_F(ServerTest, QuitStopsTheServer) {
 // Many committers at once on Berkeley DB in sync mode (group commit
 // path): every acknowledged commit is there, intact, after reopening.
 TEST_F(ServerTest, ConcurrentCommittersOnBdb) {
-  const char* base = getenv("TMPDIR");
-  std::string tmpl = std::string(base ? base : "/tmp") + "/durus-server-test-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-  std::string home = tmpl + "/home";
+  util::TempDir tmp("durus-server-test");
+  ASSERT_FALSE(tmp.path().empty());
+  std::string home = tmp.Sub("home");
   std::unique_ptr<Storage> bdb;
   {
     Status st = OpenBdbStorage(home, BdbOptions(), &bdb);
@@ -742,8 +742,6 @@ TEST_F(ServerTest, ConcurrentCommittersOnBdb) {
     }
   }
   ASSERT_TRUE(bdb->Close().ok());
-  std::string rm = "rm -rf '" + tmpl + "'";
-  EXPECT_EQ(system(rm.c_str()), 0);
 }
 
 }  // namespace

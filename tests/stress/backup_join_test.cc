@@ -23,32 +23,16 @@
 
 #include "bdb/backup.h"
 #include "bdb/bdb_storage.h"
+#include "tests/core/test_util.h"
 #include "tests/crash/workload.h"
 
 namespace durus {
 namespace {
 
-class TempDir {
+// Kept when the test failed (tests/core/test_util.h).
+class TempDir : public test::KeptOnFailureTempDir {
  public:
-  TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string tmpl = std::string(base ? base : "/tmp") + "/durus-join-XXXXXX";
-    path_ = mkdtemp(tmpl.data()) ? tmpl : "";
-  }
-  ~TempDir() {
-    if (path_.empty()) return;
-    if (::testing::Test::HasFailure()) {
-      fprintf(stderr, "kept %s\n", path_.c_str());
-      return;
-    }
-    std::string cmd = "rm -rf '" + path_ + "'";
-    if (system(cmd.c_str()) != 0) {
-    }
-  }
-  std::string Sub(const std::string& n) const { return path_ + "/" + n; }
-
- private:
-  std::string path_;
+  TempDir() : KeptOnFailureTempDir("durus-join") {}
 };
 
 std::set<std::string> LogFiles(const std::string& home) {

@@ -30,6 +30,7 @@
 #include "bdb/bdb_storage.h"
 #include "engine/record.h"
 #include "tests/crash/store_check.h"
+#include "util/file.h"
 
 namespace {
 
@@ -209,9 +210,7 @@ int main(int argc, char** argv) {
   if (!cr.ok()) printf("store problems:\n%s", cr.Summary().c_str());
   if (!c->Close().ok()) ok = false;
   if (made && ok) {
-    std::string cmd = "rm -rf '" + dir + "'";
-    if (system(cmd.c_str()) != 0) {
-    }
+    util::RemoveTree(dir);
   }
   printf("%s\n", ok ? "disk bounded: PASSED" : "disk bounded: FAILED");
   return ok ? 0 : 1;
