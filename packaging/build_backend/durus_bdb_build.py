@@ -98,20 +98,19 @@ def _run(cmd, what):
 
 
 def _explain(output, what):
-    """One line naming the cause and the remedy for the failures a user
-    meets; the CMake output above it has the details."""
-    if "pybind11" in output and ("Could not find a package configuration file" in output
-                                 or "pybind11Config.cmake" in output):
-        return ("%s: pybind11 not found for %s. On Debian: apt-get install pybind11-dev "
-                "(then build from a venv made by /usr/bin/python3 -m venv "
-                "--system-site-packages), or pip install pybind11 into this environment"
-                % (what, sys.executable))
-    if "Python3" in output and "Development" in output:
-        return ("%s: no Python headers for %s (Debian: apt-get install python3-dev; pyenv: "
-                "a pyenv build has them unless it was built without)" % (what, sys.executable))
-    if "Berkeley DB" in output or "db_cxx.h" in output:
-        return "%s: Berkeley DB C++ not found: apt-get install libdb5.3++-dev" % what
-    return "%s failed (the CMake output above says why)" % what
+    """One line for pip's error: the first CMake error message (our own
+    say what to install: python/CMakeLists.txt, CMakeLists.txt), with a
+    hint for a Python without headers; the full output is above it."""
+    lines = output.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("CMake Error"):
+            message = " ".join(l.strip() for l in lines[i + 1:i + 6] if l.strip())
+            message = message.split("Call Stack")[0].strip()
+            if "Could NOT find Python3" in message:
+                message += (" -- %s has no headers (Debian: apt-get install python3-dev)"
+                            % sys.executable)
+            return "%s failed: %s" % (what, message)
+    return "%s failed (the output above says why)" % what
 
 
 def _cmake_args(config_settings):

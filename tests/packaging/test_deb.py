@@ -93,7 +93,8 @@ class DebTest(TempDirTestCase):
 
         with open(os.path.join(root, UNIT)) as f:
             unit = f.read()
-        for line in ("ExecStart=/usr/bin/durus-bdb serve --home /var/lib/durus-bdb/%i $DURUS_BDB_OPTIONS",
+        unit_type = os.environ.get("DURUS_BDB_UNIT_TYPE", "exec")
+        for line in ("Type=" + unit_type, "ExecStart=/usr/bin/durus-bdb serve --home /var/lib/durus-bdb/%i $DURUS_BDB_OPTIONS",
                      "EnvironmentFile=-/etc/durus-bdb/%i.conf",
                      "StateDirectory=durus-bdb/%i durus-bdb-archive/%i",
                      "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes",
