@@ -9,7 +9,8 @@ Settings, lowest precedence first:
   $CMAKE_ARGS (split like a shell would)
   --config-settings=cmake.args="-DX=Y -DZ=W"
 The CMake build tree is $DURUS_BDB_WHEEL_BUILD_DIR, else
-build/wheel-<python tag> in the source tree; it is kept between builds, so a
+build/wheel-<python tag>-<hash of the base interpreter's path> in the
+source tree; it is kept between builds, so a
 second `pip install .` only recompiles what changed.  ccache is used when it
 is on PATH.
 
@@ -133,7 +134,11 @@ def _build_dir():
     d = os.environ.get("DURUS_BDB_WHEEL_BUILD_DIR")
     if d:
         return os.path.abspath(d)
-    return os.path.join(SOURCE_DIR, "build", "wheel-" + "-".join(_tag()[:2]))
+    # One tree per base interpreter: Debian's python3.11 and pyenv's 3.11
+    # share a tag but not headers; venvs of one Python share a tree.
+    base = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+    key = hashlib.sha1(base.encode()).hexdigest()[:8]
+    return os.path.join(SOURCE_DIR, "build", "wheel-%s-%s" % (_tag()[0], key))
 
 
 def _compile(config_settings):

@@ -47,8 +47,10 @@ TEST(SdNotify, ReadyStatusStopping) {
   NotifySocket sock(dir.path() + "/notify");
   ASSERT_TRUE(sock.bound());
   ASSERT_TRUE(durus::sdnotify::Ready("serving /var/lib/durus-bdb/app on 127.0.0.1:2972"));
-  EXPECT_EQ(sock.Next(), "READY=1\nSTATUS=serving /var/lib/durus-bdb/app on 127.0.0.1:2972\n"
-                         "MAINPID=" + std::to_string(getpid()));
+  EXPECT_EQ(sock.Next(),
+            "READY=1\nSTATUS=serving /var/lib/durus-bdb/app on 127.0.0.1:2972\n"
+            "MAINPID=" +
+                std::to_string(getpid()));
   ASSERT_TRUE(durus::sdnotify::Status("recovering\nREADY=1"));  // one line only
   EXPECT_EQ(sock.Next(), "STATUS=recovering READY=1");
   ASSERT_TRUE(durus::sdnotify::Stopping());
