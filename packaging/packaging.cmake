@@ -28,17 +28,21 @@ endif()
 function(durus_bdb_unit out_dir bindir docdir)
   set(DURUS_BDB_BINDIR ${bindir})
   set(DURUS_BDB_DOCDIR ${docdir})
-  configure_file(${DURUS_BDB_PKG_DIR}/durus-bdb@.service.in ${out_dir}/durus-bdb@.service @ONLY)
+  foreach(unit durus-bdb@.service durus-bdb-backup@.service)
+    configure_file(${DURUS_BDB_PKG_DIR}/${unit}.in ${out_dir}/${unit} @ONLY)
+  endforeach()
+  configure_file(${DURUS_BDB_PKG_DIR}/durus-bdb-backup@.timer ${out_dir}/durus-bdb-backup@.timer COPYONLY)
 endfunction()
 durus_bdb_unit(${CMAKE_BINARY_DIR}/packaging
   ${CMAKE_INSTALL_FULL_BINDIR} ${CMAKE_INSTALL_PREFIX}/${DURUS_BDB_DOCDIR})
 durus_bdb_unit(${CMAKE_BINARY_DIR}/packaging/deb /usr/bin /usr/share/doc/durus-bdb)
 
 # systemd reads /usr/local/lib/systemd/system and /usr/lib/systemd/system.
-install(FILES ${CMAKE_BINARY_DIR}/packaging/durus-bdb@.service
-        DESTINATION lib/systemd/system COMPONENT service)
-install(FILES ${CMAKE_BINARY_DIR}/packaging/deb/durus-bdb@.service
-        DESTINATION lib/systemd/system COMPONENT deb-service EXCLUDE_FROM_ALL)
+set(DURUS_BDB_UNITS durus-bdb@.service durus-bdb-backup@.service durus-bdb-backup@.timer)
+list(TRANSFORM DURUS_BDB_UNITS PREPEND ${CMAKE_BINARY_DIR}/packaging/ OUTPUT_VARIABLE _units)
+install(FILES ${_units} DESTINATION lib/systemd/system COMPONENT service)
+list(TRANSFORM DURUS_BDB_UNITS PREPEND ${CMAKE_BINARY_DIR}/packaging/deb/ OUTPUT_VARIABLE _units)
+install(FILES ${_units} DESTINATION lib/systemd/system COMPONENT deb-service EXCLUDE_FROM_ALL)
 install(FILES ${DURUS_BDB_DOC_FILES} DESTINATION ${DURUS_BDB_DOCDIR} COMPONENT doc)
 install(FILES ${DURUS_BDB_DOC_PAGES} DESTINATION ${DURUS_BDB_DOCDIR} COMPONENT doc)
 install(FILES ${DURUS_BDB_PKG_DIR}/example.conf

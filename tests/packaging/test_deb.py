@@ -15,7 +15,9 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from support import TempDirTestCase  # noqa: E402
 
-UNIT = "usr/lib/systemd/system/durus-bdb@.service"
+UNIT_DIR = "usr/lib/systemd/system"
+UNIT = UNIT_DIR + "/durus-bdb@.service"
+UNITS = ("durus-bdb@.service", "durus-bdb-backup@.service", "durus-bdb-backup@.timer")
 MODULE_DIR = "usr/lib/python3/dist-packages/durus_bdb"
 
 
@@ -55,7 +57,8 @@ class DebTest(TempDirTestCase):
         listing = output(["dpkg-deb", "-c", deb])
         paths = {line.split()[-1].lstrip(".").lstrip("/") for line in listing.splitlines()
                  if line.strip()}
-        for path in ("usr/bin/durus-bdb", UNIT, MODULE_DIR + "/__init__.py",
+        for path in ("usr/bin/durus-bdb", UNIT_DIR + "/durus-bdb-backup@.service",
+                     UNIT_DIR + "/durus-bdb-backup@.timer", UNIT, MODULE_DIR + "/__init__.py",
                      MODULE_DIR + "/storage.py", "usr/share/doc/durus-bdb/README.md",
                      "usr/share/doc/durus-bdb/operations.md",
                      "usr/share/doc/durus-bdb/examples/durus-bdb.conf"):
@@ -105,20 +108,26 @@ class DebTest(TempDirTestCase):
     def verify_unit(self, root, unit):
         analyze = shutil.which("systemd-analyze")
         if analyze is None:
-            print("systemd-analyze not found: the unit's syntax is not verified")
+            print("systemd-analyze not found: the units' syntax is not verified")
             return
-        # An instance of the template, with ExecStart pointing at the
-        # unpacked binary (verify checks that the command exists).
+        # Instances of the templates, with the unpacked binary in place of
+        # /usr/bin/durus-bdb (verify checks that commands exist).
         units = os.path.join(self.tmp, "units")
         os.makedirs(units)
-        path = os.path.join(units, "durus-bdb@test.service")
-        with open(path, "w") as f:
-            f.write(unit.replace("/usr/bin/durus-bdb", os.path.join(root, "usr/bin/durus-bdb")))
-        proc = subprocess.run([analyze, "verify", "--man=no", path], capture_output=True,
-                              text=True, timeout=120, env=dict(os.environ, SYSTEMD_LOG_LEVEL="warning"))
+        paths = []
+        for name in UNITS:
+            with open(os.path.join(root, UNIT_DIR, name)) as f:
+                text = f.read()
+            paths.append(os.path.join(units, name.replace("@", "@test")))
+            with open(paths[-1], "w") as f:
+                f.write(text.replace("/usr/bin/durus-bdb", os.path.join(root, "usr/bin/durus-bdb")))
+        proc = subprocess.run([analyze, "verify", "--man=no"] + paths, capture_output=True,
+                              text=True, timeout=120,
+                              env=dict(os.environ, SYSTEMD_LOG_LEVEL="warning"))
         problems = [line for line in (proc.stdout + proc.stderr).splitlines()
-                    if "durus-bdb@" in line]
+                    if "durus-bdb" in line]
         self.assertEqual(problems, [], proc.stdout + proc.stderr)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
 
 
 if __name__ == "__main__":
