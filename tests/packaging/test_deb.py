@@ -75,6 +75,8 @@ class DebTest(TempDirTestCase):
         output(["dpkg-deb", "-e", deb, control])
         with open(os.path.join(control, "postinst")) as f:
             self.assertIn("adduser --system", f.read())
+        for script in ("postinst", "postrm"):
+            output(["sh", "-n", os.path.join(control, script)])  # parses
 
         root = os.path.join(self.tmp, "root")
         output(["dpkg-deb", "-x", deb, root])
