@@ -93,8 +93,11 @@ case "$cmd" in
       stage "$s" sanitizers "$s"
     done
     echo "==== dev.sh test: sanitizer stages: $(recap_line)"
+    # Packaging (pip into a venv, the .deb, cmake --install): a stage of its
+    # own, as the first pip install compiles the module again (minutes).
+    stage packaging suite -L packaging
     # The test suite last: its closing summary ends the output.
-    stage suite suite "$@"
+    stage suite suite -LE packaging "$@"
     echo "==== dev.sh test: $(recap_line) | total $((SECONDS - t_start)) s"
     if [ ${#failed[@]} -gt 0 ]; then
       echo "==== dev.sh test: FAILED: ${failed[*]}" >&2

@@ -15,7 +15,7 @@ set(DURUS_BDB_DOCDIR ${CMAKE_INSTALL_DATAROOTDIR}/doc/durus-bdb)
 set(DURUS_BDB_DOC_FILES ${CMAKE_SOURCE_DIR}/README.md)
 file(GLOB DURUS_BDB_DOC_PAGES ${CMAKE_SOURCE_DIR}/doc/*.md)
 
-# Type=notify once `durus-bdb serve` calls packaging/sd_notify.h.
+# Type=notify once `durus-bdb serve` calls util/sd_notify.h.
 include(${CMAKE_CURRENT_LIST_DIR}/serve_notifies.cmake)
 if(DURUS_BDB_SERVE_NOTIFIES)
   set(DURUS_BDB_UNIT_TYPE notify)

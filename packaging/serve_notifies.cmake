@@ -1,6 +1,6 @@
 # Sets DURUS_BDB_SERVE_NOTIFIES (TRUE/FALSE): whether `durus-bdb serve`
 # (tools/cmd_serve.cc) reports readiness to systemd through
-# packaging/sd_notify.h.  The unit is Type=notify when it does (Type=exec
+# util/sd_notify.h.  The unit is Type=notify when it does (Type=exec
 # before), and tests/packaging checks the notifications once they exist.
 file(READ ${CMAKE_SOURCE_DIR}/tools/cmd_serve.cc _durus_cmd_serve)
 string(FIND "${_durus_cmd_serve}" "sdnotify::Ready" _durus_ready_at)

@@ -1,6 +1,6 @@
-// packaging/sd_notify.h against a datagram socket standing in for systemd's
+// util/sd_notify.h against a datagram socket standing in for systemd's
 // NOTIFY_SOCKET: what arrives is what Type=notify needs.
-#include "packaging/sd_notify.h"
+#include "util/sd_notify.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

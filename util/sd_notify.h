@@ -1,4 +1,4 @@
-// packaging/sd_notify.h: tell systemd (Type=notify units) that the server is
+// util/sd_notify.h: tell systemd (Type=notify units) that the server is
 // ready, what it is doing, and that it is stopping, without libsystemd.
 //
 // The protocol (sd_notify(3), "NOTIFY_SOCKET"): one datagram of
