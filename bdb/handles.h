@@ -110,6 +110,17 @@ inline Dbt InDbt(const void* data, size_t size) {
   return d;
 }
 
+// The key of a cursor walk over an oid-keyed table: an 8-byte buffer that
+// a DB_SET_RANGE get reads and every get overwrites with the key found.
+inline Dbt OidCursorKey(char (&buf)[8]) {
+  Dbt key;
+  key.set_flags(DB_DBT_USERMEM);
+  key.set_data(buf);
+  key.set_ulen(8);
+  key.set_size(8);
+  return key;
+}
+
 // Get into `out` (resized to fit).  DB_THREAD handles need user memory:
 // the value is read into a stack buffer of kGetIntoStackBytes and copied
 // (or, when `out` already holds more than that, straight into `out`); a

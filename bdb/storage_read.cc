@@ -43,11 +43,7 @@ Status BdbStorage::Scan(Oid start, size_t max, std::vector<std::pair<Oid, std::s
     next.ToBytes(kb);
     uint32_t flag = DB_SET_RANGE;
     while (out->size() < max) {
-      Dbt key;
-      key.set_flags(DB_DBT_USERMEM);
-      key.set_data(kb);
-      key.set_ulen(8);
-      key.set_size(8);
+      Dbt key = OidCursorKey(kb);
       if (value.size() < 1024) value.resize(1024);
       Dbt data;
       data.set_flags(DB_DBT_USERMEM);
@@ -96,11 +92,7 @@ Status BdbStorage::ListPending(Oid start, size_t max, std::vector<Oid>* out) {
   uint32_t flag = DB_SET_RANGE;
   int ret = 0;
   while (out->size() < max) {
-    Dbt key;
-    key.set_flags(DB_DBT_USERMEM);
-    key.set_data(kb);
-    key.set_ulen(8);
-    key.set_size(8);
+    Dbt key = OidCursorKey(kb);
     Dbt data;
     data.set_flags(DB_DBT_PARTIAL);
     data.set_dlen(0);

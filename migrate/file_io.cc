@@ -125,28 +125,15 @@ void FileWriter::Adopt(int fd, std::string name) {
 
 Status FileWriter::Append(std::string_view data) {
   if (buf_.size() + data.size() > kWriteBuffer) DURUS_RETURN_IF_ERROR(Flush());
-  if (data.size() >= kWriteBuffer) {
-    const char* p = data.data();
-    size_t left = data.size();
-    while (left > 0) {
-      ssize_t w = write(fd_, p, left);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return Errno("cannot write", name_);
-      }
-      p += w;
-      left -= static_cast<size_t>(w);
-      written_ += static_cast<uint64_t>(w);
-    }
-    return Status::OK();
-  }
+  if (data.size() >= kWriteBuffer) return WriteOut(data);
   buf_.append(data);
   return Status::OK();
 }
 
-Status FileWriter::Flush() {
-  const char* p = buf_.data();
-  size_t left = buf_.size();
+// All of `data` at the file's position (short writes and EINTR retried).
+Status FileWriter::WriteOut(std::string_view data) {
+  const char* p = data.data();
+  size_t left = data.size();
   while (left > 0) {
     ssize_t w = write(fd_, p, left);
     if (w < 0) {
@@ -157,6 +144,11 @@ Status FileWriter::Flush() {
     left -= static_cast<size_t>(w);
     written_ += static_cast<uint64_t>(w);
   }
+  return Status::OK();
+}
+
+Status FileWriter::Flush() {
+  DURUS_RETURN_IF_ERROR(WriteOut(buf_));
   buf_.clear();
   return Status::OK();
 }

@@ -76,6 +76,8 @@ class FileWriter {
   int Release();
 
  private:
+  Status WriteOut(std::string_view data);
+
   int fd_ = -1;
   std::string name_;
   std::string buf_;

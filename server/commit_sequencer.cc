@@ -20,7 +20,7 @@ uint32_t* FutexWord(std::atomic<uint32_t>* a) { return reinterpret_cast<uint32_t
 }  // namespace
 
 bool CommitSequencer::TryAcquire(Client* c) {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   if (holder_ != nullptr) {
     line_.push_back(Waiter{c, nullptr});
     return false;
@@ -34,7 +34,7 @@ bool CommitSequencer::TryAcquire(Client* c) {
 bool CommitSequencer::AcquireSync(SyncWaiter* w, const std::atomic<bool>& stopping,
                                   const std::function<void()>& before_wait) {
   {
-    MutexLock l(&mu_);
+    util::MutexLock l(&mu_);
     if (holder_ == nullptr) {
       holder_ = w->c;
       graceable_ = false;
@@ -55,7 +55,7 @@ bool CommitSequencer::AcquireSync(SyncWaiter* w, const std::atomic<bool>& stoppi
       // A holder suspended in the line is not served any more.  Leave the
       // line, unless a granter has taken us off it already (it then sets
       // the word without blocking in between).
-      MutexLock l(&mu_);
+      util::MutexLock l(&mu_);
       for (auto it = line_.begin(); it != line_.end(); ++it) {
         if (it->sync == w) {
           line_.erase(it);
@@ -76,7 +76,7 @@ CommitSequencer::Handover CommitSequencer::Release(Client* holder, bool grace_ex
   Handover h;
   Waiter next;
   {
-    MutexLock l(&mu_);
+    util::MutexLock l(&mu_);
     if (holder_ != holder) return h;  // released already (grace, drop)
     // The holder may have read its data meanwhile and be publishing.
     if (grace_expired && !graceable_) return h;
@@ -106,31 +106,31 @@ CommitSequencer::Handover CommitSequencer::Release(Client* holder, bool grace_ex
 }
 
 bool CommitSequencer::KeepToken(Client* c) {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   if (holder_ != c) return false;
   graceable_ = false;
   return true;
 }
 
 Client* CommitSequencer::GraceExpired(Clock::time_point now, Clock::duration grace) const {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   if (holder_ != nullptr && graceable_ && now - granted_at_ >= grace) return holder_;
   return nullptr;
 }
 
 void CommitSequencer::AwaitData(Client* c, uint64_t id, Deadline d) {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   awaiting_[c] = Awaiting{id, d};
 }
 
 void CommitSequencer::DataArrived(Client* c) {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   awaiting_.erase(c);
 }
 
 std::vector<uint64_t> CommitSequencer::Late(Clock::time_point now) const {
   std::vector<uint64_t> late;
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   for (const auto& [c, a] : awaiting_) {
     if (now >= a.deadline) late.push_back(a.id);
   }
@@ -138,19 +138,19 @@ std::vector<uint64_t> CommitSequencer::Late(Clock::time_point now) const {
 }
 
 bool CommitSequencer::StillLate(Client* c, Clock::time_point now) const {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   auto it = awaiting_.find(c);
   return it != awaiting_.end() && now >= it->second.deadline;
 }
 
 bool CommitSequencer::Forget(Client* c) {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   awaiting_.erase(c);
   return holder_ == c;
 }
 
 void CommitSequencer::Clear() {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   line_.clear();
   awaiting_.clear();
   holder_ = nullptr;

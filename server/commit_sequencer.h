@@ -95,7 +95,7 @@ class CommitSequencer {
     Deadline deadline;
   };
 
-  mutable Mutex mu_;
+  mutable util::Mutex mu_;
   Client* holder_ GUARDED_BY(mu_) = nullptr;
   // The holder is waiting for its client: the grace period applies.
   bool graceable_ GUARDED_BY(mu_) = false;

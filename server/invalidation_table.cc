@@ -5,14 +5,14 @@ namespace durus::server {
 InvalidationTable::Member* InvalidationTable::Join() {
   auto owned = std::make_unique<Member>();
   Member* m = owned.get();
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   members_.emplace(m, std::move(owned));
   return m;
 }
 
 void InvalidationTable::Leave(Member* m) {
   std::unique_ptr<Member> gone;
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   auto it = members_.find(m);
   if (it == members_.end()) return;
   gone = std::move(it->second);
@@ -20,60 +20,60 @@ void InvalidationTable::Leave(Member* m) {
 }
 
 size_t InvalidationTable::members() const {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   return members_.size();
 }
 
 std::vector<Oid> InvalidationTable::Drain(Member* m, const std::function<std::vector<Oid>()>& collect) {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   const std::vector<Oid> gone = collect();
   if (!gone.empty()) {
     for (auto& [p, member] : members_) {
-      MutexLock ml(&member->mu);
+      util::MutexLock ml(&member->mu);
       member->invalid.insert(gone.begin(), gone.end());
     }
   }
-  MutexLock ml(&m->mu);
+  util::MutexLock ml(&m->mu);
   std::vector<Oid> out(m->invalid.begin(), m->invalid.end());
   std::unordered_set<Oid>().swap(m->invalid);  // gives a large set's memory back
   return out;
 }
 
 bool InvalidationTable::IsInvalid(Member* m, Oid oid) {
-  MutexLock l(&m->mu);
+  util::MutexLock l(&m->mu);
   return m->invalid.count(oid) != 0;
 }
 
 void InvalidationTable::MarkInvalid(Member* m, const std::vector<Oid>& oids, std::vector<char>* out) {
   out->assign(oids.size(), 0);
-  MutexLock l(&m->mu);
+  util::MutexLock l(&m->mu);
   if (m->invalid.empty()) return;
   for (size_t i = 0; i < oids.size(); ++i) (*out)[i] = m->invalid.count(oids[i]) != 0;
 }
 
 InvalidationTable::Unused InvalidationTable::HandOut(Member* m, const std::vector<Oid>& oids) {
-  MutexLock l(&m->mu);
+  util::MutexLock l(&m->mu);
   for (const Oid& o : oids) m->unused.Insert(o);
   return Unused{m->unused.size(), m->unused.ranges()};
 }
 
 void InvalidationTable::Stored(Member* m, const std::vector<Oid>& oids) {
-  MutexLock l(&m->mu);
+  util::MutexLock l(&m->mu);
   for (const Oid& o : oids) m->unused.Erase(o);
 }
 
 InvalidationTable::Publication InvalidationTable::Publish(Member* m, const std::vector<Oid>& oids,
                                                           bool optimistic, Oid* stolen) {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   if (optimistic) {
-    MutexLock ml(&m->mu);
+    util::MutexLock ml(&m->mu);
     if (!m->invalid.empty()) return Publication::kRaced;
   }
   // Durus's check: a commit may not store an oid handed out to another
   // client and not yet used by it.
   for (auto& [p, other] : members_) {
     if (p == m) continue;
-    MutexLock ml(&other->mu);
+    util::MutexLock ml(&other->mu);
     if (other->unused.empty()) continue;
     for (const Oid& oid : oids) {
       if (other->unused.Contains(oid)) {
@@ -84,10 +84,10 @@ InvalidationTable::Publication InvalidationTable::Publish(Member* m, const std::
   }
   for (auto& [p, other] : members_) {
     if (p == m) continue;
-    MutexLock ml(&other->mu);
+    util::MutexLock ml(&other->mu);
     other->invalid.insert(oids.begin(), oids.end());
   }
-  MutexLock il(&inflight_mu_);
+  util::MutexLock il(&inflight_mu_);
   for (const Oid& o : oids) ++inflight_[o];
   commits_.fetch_add(1);
   // A waiter whose oid was just published to it ends its wait (kInvalid).
@@ -96,7 +96,7 @@ InvalidationTable::Publication InvalidationTable::Publish(Member* m, const std::
 }
 
 void InvalidationTable::Settled(const std::vector<Oid>& oids) {
-  MutexLock l(&inflight_mu_);
+  util::MutexLock l(&inflight_mu_);
   for (const Oid& o : oids) {
     auto it = inflight_.find(o);
     if (it != inflight_.end() && --it->second == 0) inflight_.erase(it);
@@ -115,13 +115,13 @@ InvalidationTable::Wait InvalidationTable::WaitForInflight(Member* m, const Oid*
   if (commits_.load() == 0) return Wait::kClear;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   bool waited = false;
-  MutexLock l(&inflight_mu_);
+  util::MutexLock l(&inflight_mu_);
   while (true) {
     bool busy = false;
     for (size_t i = 0; i < n && !inflight_.empty(); ++i) {
       if (inflight_.count(oids[i]) == 0) continue;
       {
-        MutexLock ml(&m->mu);
+        util::MutexLock ml(&m->mu);
         if (m->invalid.count(oids[i]) != 0) return Wait::kInvalid;
       }
       busy = true;

@@ -54,7 +54,7 @@ class InvalidationTable {
   class Member {
    private:
     friend class InvalidationTable;
-    Mutex mu ACQUIRED_AFTER(InvalidationTable::mu_, InvalidationTable::inflight_mu_);
+    util::Mutex mu ACQUIRED_AFTER(InvalidationTable::mu_, InvalidationTable::inflight_mu_);
     std::unordered_set<Oid> invalid GUARDED_BY(mu);  // to report at its next S or C
     UnusedOids unused GUARDED_BY(mu);                // handed out by N/M, not yet stored
   };
@@ -114,11 +114,11 @@ class InvalidationTable {
   bool nothing_in_flight() const { return commits_.load() == 0; }
 
  private:
-  mutable Mutex mu_ ACQUIRED_BEFORE(inflight_mu_);
+  mutable util::Mutex mu_ ACQUIRED_BEFORE(inflight_mu_);
   std::unordered_map<Member*, std::unique_ptr<Member>> members_ GUARDED_BY(mu_);
 
-  Mutex inflight_mu_;
-  CondVar inflight_cv_;
+  util::Mutex inflight_mu_;
+  util::CondVar inflight_cv_;
   // A count per oid: two commits may be in flight on one oid (the second
   // published after the first, validated against it).
   std::unordered_map<Oid, int> inflight_ GUARDED_BY(inflight_mu_);

@@ -17,7 +17,7 @@ void LeaseTable::ChangedLocked() {
 }
 
 void LeaseTable::Hold(uint64_t owner, const std::vector<Oid>& oids) {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   Owner& o = owners_[owner];
   DropLeaseLocked(owner, &o);
   o.pinned = true;
@@ -40,13 +40,13 @@ void LeaseTable::Hold(uint64_t owner, const std::vector<Oid>& oids) {
 }
 
 void LeaseTable::Pin(uint64_t owner) {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   auto it = owners_.find(owner);
   if (it != owners_.end() && !it->second.oids.empty()) it->second.pinned = true;
 }
 
 void LeaseTable::Unpin(uint64_t owner, Clock::time_point until) {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   auto it = owners_.find(owner);
   if (it == owners_.end()) return;
   it->second.pinned = false;
@@ -59,7 +59,7 @@ void LeaseTable::Unpin(uint64_t owner, Clock::time_point until) {
 }
 
 void LeaseTable::Forget(uint64_t owner) {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   auto it = owners_.find(owner);
   if (it == owners_.end()) return;
   DropLeaseLocked(owner, &it->second);
@@ -79,7 +79,7 @@ bool LeaseTable::HeldLocked(uint64_t client, Oid oid, Clock::time_point now, Clo
 }
 
 bool LeaseTable::Park(uint64_t client, Oid oid, Clock::time_point deadline) {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   if (stopped_) return false;
   Clock::time_point wake = Clock::time_point::max();
   if (lease_.empty() || !HeldLocked(client, oid, Clock::now(), &wake)) return false;
@@ -90,7 +90,7 @@ bool LeaseTable::Park(uint64_t client, Oid oid, Clock::time_point deadline) {
 }
 
 std::vector<LeaseTable::Release> LeaseTable::AwaitReleases() {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   std::vector<Release> out;
   while (!stopped_) {
     const auto now = Clock::now();
@@ -130,7 +130,7 @@ std::vector<LeaseTable::Release> LeaseTable::AwaitReleases() {
 
 void LeaseTable::Stop() {
   {
-    MutexLock l(&mu_);
+    util::MutexLock l(&mu_);
     stopped_ = true;
     waiters_.clear();
   }
@@ -138,7 +138,7 @@ void LeaseTable::Stop() {
 }
 
 size_t LeaseTable::leased() const {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   return lease_.size();
 }
 

@@ -102,8 +102,8 @@ class LeaseTable {
   void ChangedLocked() REQUIRES(mu_);
   void DropLeaseLocked(uint64_t owner, Owner* o) REQUIRES(mu_);
 
-  mutable Mutex mu_;
-  CondVar cv_;  // AwaitReleases: a lease changed, or Stop
+  mutable util::Mutex mu_;
+  util::CondVar cv_;  // AwaitReleases: a lease changed, or Stop
   std::unordered_map<Oid, uint64_t> lease_ GUARDED_BY(mu_);  // oid -> owner
   std::unordered_map<uint64_t, Owner> owners_ GUARDED_BY(mu_);
   std::vector<Waiter> waiters_ GUARDED_BY(mu_);

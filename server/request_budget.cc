@@ -7,7 +7,7 @@ namespace durus::server {
 void RequestBudget::Release(uint64_t bytes) {
   bool trim = false;
   {
-    MutexLock l(&mu_);
+    util::MutexLock l(&mu_);
     used_ -= bytes;
     const auto now = std::chrono::steady_clock::now();
     if (bytes >= (1u << 20) && now - trimmed_at_ >= std::chrono::seconds(1)) {

@@ -52,7 +52,7 @@ class RequestBudget {
 
   uint64_t limit() const { return limit_; }
   uint64_t in_use() const EXCLUDES(mu_) {
-    MutexLock l(&mu_);
+    util::MutexLock l(&mu_);
     return used_;
   }
 
@@ -60,8 +60,8 @@ class RequestBudget {
   bool FitsLocked(uint64_t bytes) const REQUIRES(mu_) { return used_ == 0 || used_ + bytes <= limit_; }
 
   const uint64_t limit_;
-  mutable Mutex mu_;
-  CondVar cv_;
+  mutable util::Mutex mu_;
+  util::CondVar cv_;
   uint64_t used_ GUARDED_BY(mu_) = 0;
   std::chrono::steady_clock::time_point trimmed_at_ GUARDED_BY(mu_);
 };
@@ -69,7 +69,7 @@ class RequestBudget {
 template <typename BeforeWait>
 bool RequestBudget::Acquire(uint64_t bytes, std::chrono::steady_clock::time_point deadline,
                             BeforeWait before_wait) {
-  MutexLock l(&mu_);
+  util::MutexLock l(&mu_);
   if (!FitsLocked(bytes)) {
     mu_.Unlock();
     before_wait();

@@ -90,14 +90,14 @@ Status ServerImpl::Start() {
 
 void ServerImpl::RequestStop(const std::string& reason) {
   {
-    MutexLock l(&stop_mu_);
+    util::MutexLock l(&stop_mu_);
     if (stop_reason_.empty()) stop_reason_ = reason;
   }
   pool_.SignalStop();
 }
 
 std::string ServerImpl::stop_reason() const {
-  MutexLock l(&stop_mu_);
+  util::MutexLock l(&stop_mu_);
   return stop_reason_.empty() ? "signal" : stop_reason_;
 }
 

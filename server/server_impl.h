@@ -19,7 +19,7 @@
 // Threads: the acceptor; `threads` workers; the pool's monitor (stalls,
 // the running-worker cap, OnTick); the lease thread (hands parked loads
 // back).  Storage::Commit and every socket wait run with no server lock
-// held.  Lock order (every lock is a durus::Mutex; clang -Wthread-safety
+// held.  Lock order (every lock is a durus::util::Mutex; clang -Wthread-safety
 // checks the annotations, -Wthread-safety-beta the order):
 // InvalidationTable::mu_ -> inflight_mu_ -> Member::mu; every other lock
 // (CommitSequencer::mu_, WorkerPool's, LeaseTable::mu_, RequestBudget::mu_,
@@ -141,7 +141,7 @@ class ServerImpl : public ConnectionHandler {
   WorkerPool pool_;
   std::thread lease_thread_;
   std::atomic<uint64_t> next_client_id_{1};
-  mutable Mutex stop_mu_;
+  mutable util::Mutex stop_mu_;
   std::string stop_reason_ GUARDED_BY(stop_mu_);
   Clock::time_point status_published_at_;  // the monitor thread's
 

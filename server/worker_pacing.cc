@@ -55,7 +55,7 @@ void WorkerPool::LeaveActive() {
   // soon fills the place); by two, or none left, a parked one is woken.
   const int min_active = std::max(1, limit_.load(std::memory_order_relaxed) - 1);
   if (active_.fetch_sub(1, std::memory_order_acq_rel) - 1 >= min_active) return;
-  MutexLock l(&park_mu_);
+  util::MutexLock l(&park_mu_);
   if (parked_ > 0 && active_.load(std::memory_order_acquire) < min_active) {
     --parked_;
     ++grants_;
@@ -71,7 +71,7 @@ void WorkerPool::MaybePark() {
     ++limit;
   }
   if (active_.load(std::memory_order_relaxed) <= limit) return;
-  MutexLock l(&park_mu_);
+  util::MutexLock l(&park_mu_);
   if (active_.load(std::memory_order_acquire) <= limit || stopping_.load()) return;
   active_.fetch_sub(1, std::memory_order_acq_rel);
   ++parked_;
@@ -86,7 +86,7 @@ void WorkerPool::MaybePark() {
 
 void WorkerPool::SetLimit(int limit) {
   if (limit_.exchange(limit, std::memory_order_acq_rel) >= limit) return;  // surplus parks itself
-  MutexLock l(&park_mu_);
+  util::MutexLock l(&park_mu_);
   while (parked_ > 0 && active_.load(std::memory_order_acquire) < limit) {
     --parked_;
     ++grants_;
@@ -97,7 +97,7 @@ void WorkerPool::SetLimit(int limit) {
 
 void WorkerPool::WakeAllParked() {
   {
-    MutexLock l(&park_mu_);
+    util::MutexLock l(&park_mu_);
   }
   park_cv_.SignalAll();
 }
@@ -110,7 +110,7 @@ void WorkerPool::MonitorLoop() {
   window_start_ = Clock::now();
   while (!stopping_.load()) {
     {
-      MutexLock l(&monitor_mu_);
+      util::MutexLock l(&monitor_mu_);
       if (!stopping_.load()) monitor_cv_.WaitFor(&monitor_mu_, options_.tick);
     }
     const auto now = Clock::now();

@@ -90,7 +90,7 @@ void WorkerPool::Join() {
   workers_.clear();
   WakeAllParked();
   {
-    MutexLock l(&monitor_mu_);
+    util::MutexLock l(&monitor_mu_);
   }
   monitor_cv_.SignalAll();
   if (monitor_.joinable()) monitor_.join();
@@ -99,21 +99,21 @@ void WorkerPool::Join() {
 size_t WorkerPool::CloseAll() {
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> all;
   {
-    MutexLock l(&conns_mu_);
+    util::MutexLock l(&conns_mu_);
     all.swap(conns_);
   }
   return all.size();  // closed as `all` goes
 }
 
 size_t WorkerPool::size() const {
-  MutexLock l(&conns_mu_);
+  util::MutexLock l(&conns_mu_);
   return conns_.size();
 }
 
 bool WorkerPool::Add(std::unique_ptr<Connection> owned) {
   Connection* c = owned.get();
   {
-    MutexLock l(&conns_mu_);
+    util::MutexLock l(&conns_mu_);
     conns_.emplace(c->id, std::move(owned));
   }
   epoll_event ev{};
@@ -125,7 +125,7 @@ bool WorkerPool::Add(std::unique_ptr<Connection> owned) {
 void WorkerPool::Unwatch(Connection* c) { ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->io.fd(), nullptr); }
 
 Connection* WorkerPool::TryClaim(uint64_t id, bool mark_pending) {
-  MutexLock l(&conns_mu_);
+  util::MutexLock l(&conns_mu_);
   auto it = conns_.find(id);
   if (it == conns_.end()) return nullptr;  // removed since the event was queued
   Connection* c = it->second.get();
@@ -145,7 +145,7 @@ Connection* WorkerPool::TryClaim(uint64_t id, bool mark_pending) {
 }
 
 Connection* WorkerPool::Find(uint64_t id) {
-  MutexLock l(&conns_mu_);
+  util::MutexLock l(&conns_mu_);
   auto it = conns_.find(id);
   return it == conns_.end() ? nullptr : it->second.get();
 }
@@ -186,7 +186,7 @@ void WorkerPool::ReleaseAndKick(Connection* c, bool kick) {
 
 void WorkerPool::QueueReady(uint64_t id) {
   {
-    MutexLock l(&ready_mu_);
+    util::MutexLock l(&ready_mu_);
     ready_.push_back(id);
   }
   uint64_t one = 1;
@@ -199,7 +199,7 @@ void WorkerPool::HandOff() {
   if (b == nullptr || b->next >= b->n) return;
   uint64_t moved = 0;
   {
-    MutexLock l(&ready_mu_);
+    util::MutexLock l(&ready_mu_);
     for (int i = b->next; i < b->n; ++i) {
       uint64_t tag = b->events[i].data.u64;
       if (tag == kStopTag || tag == kReadyTag || tag == kHandedOffTag) continue;
@@ -260,7 +260,7 @@ void WorkerPool::WorkerLoop(int index) {
         if (::read(ready_fd_, &one, sizeof(one)) != sizeof(one)) continue;  // taken by another
         uint64_t id;
         {
-          MutexLock l(&ready_mu_);
+          util::MutexLock l(&ready_mu_);
           id = ready_.front();
           ready_.pop_front();
         }

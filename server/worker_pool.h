@@ -200,18 +200,18 @@ class WorkerPool {
   int ready_fd_ = -1;  // eventfd (semaphore): one count per handed-off id
   std::atomic<bool> stopping_{false};
 
-  Mutex ready_mu_;
+  util::Mutex ready_mu_;
   std::deque<uint64_t> ready_ GUARDED_BY(ready_mu_);  // handed-off ids
   // id -> connection, for epoll events (which carry ids).  A connection is
   // erased before it is destroyed; a claim runs under the lock, so only
   // the claimer can remove the connection afterwards.
-  mutable Mutex conns_mu_;
+  mutable util::Mutex conns_mu_;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_ GUARDED_BY(conns_mu_);
 
   std::vector<std::thread> workers_;
   std::thread monitor_;
-  Mutex monitor_mu_;   // for monitor_cv_ only
-  CondVar monitor_cv_;  // wakes the monitor to stop
+  util::Mutex monitor_mu_;   // for monitor_cv_ only
+  util::CondVar monitor_cv_;  // wakes the monitor to stop
   // The current cap: max_active, or fewer if fewer connections kept the
   // pool busy in the monitor's last window (AdjustLimit).
   std::atomic<int> limit_{1};
@@ -220,8 +220,8 @@ class WorkerPool {
   Clock::time_point window_start_;    // monitor thread only
   std::atomic<int> active_{0};  // workers neither parked nor counted out
   std::unique_ptr<Slot[]> slots_;
-  Mutex park_mu_;
-  CondVar park_cv_;
+  util::Mutex park_mu_;
+  util::CondVar park_cv_;
   int parked_ GUARDED_BY(park_mu_) = 0;  // parked and not yet granted
   int grants_ GUARDED_BY(park_mu_) = 0;  // wake-ups granted, not yet taken
 };
@@ -232,7 +232,7 @@ void WorkerPool::Remove(Connection* c, Fn before_destroy) {
   std::unique_ptr<Connection> owned;
   {
     // After this no event can claim `c`; a claim in progress has finished.
-    MutexLock l(&conns_mu_);
+    util::MutexLock l(&conns_mu_);
     auto it = conns_.find(c->id);
     if (it != conns_.end()) {
       owned = std::move(it->second);

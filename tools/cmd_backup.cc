@@ -51,7 +51,7 @@ class CopyWatcher {
   ~CopyWatcher() {
     if (!thread_.joinable()) return;
     {
-      MutexLock l(&mu_);
+      util::MutexLock l(&mu_);
       stop_ = true;
       cv_.SignalAll();
     }
@@ -65,7 +65,7 @@ class CopyWatcher {
            (name.size() > 3 && name.compare(name.size() - 3, 3, ".db") == 0);
   }
   void Run() {
-    MutexLock l(&mu_);
+    util::MutexLock l(&mu_);
     while (!stop_) {
       util::Progress p;
       p.phase = "backup: copy";
@@ -80,8 +80,8 @@ class CopyWatcher {
   const std::string dest_;
   util::ProgressBar* const bar_;  // only this thread draws while it runs
   uint64_t total_ = 0;
-  Mutex mu_;
-  CondVar cv_;
+  util::Mutex mu_;
+  util::CondVar cv_;
   bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

@@ -193,7 +193,7 @@ int Serve(const std::vector<std::string>& args) {
     storage = std::make_unique<durus::MemoryStorage>();
   } else {
     // systemd (Type=notify): shown by `systemctl status` while recovery runs.
-    durus::sdnotify::Status("opening " + home + " (recovery)");
+    durus::util::sdnotify::Status("opening " + home + " (recovery)");
     st = durus::OpenBdbStorage(home, bdb, &storage);
     if (!st.ok()) return durus::tools::Fail("serve", "cannot open " + home + ": " + st.ToString());
   }
@@ -211,13 +211,13 @@ int Serve(const std::vector<std::string>& args) {
     if (g_signalled) server.SignalStop();  // a signal before the handler could reach it
     // systemd (Type=notify): clients can connect from now on.  Without
     // $NOTIFY_SOCKET nothing is sent; a failed send is logged, not fatal.
-    if (!durus::sdnotify::Ready("serving " + (memory ? std::string("memory") : home) + " on " +
+    if (!durus::util::sdnotify::Ready("serving " + (memory ? std::string("memory") : home) + " on " +
                                 server.address())) {
       log.Log(srv::LogLevel::kWarn, "sd_notify READY=1 to $NOTIFY_SOCKET failed");
     }
     server.Wait();
     // Connections are closed; closing the storage (a checkpoint) follows.
-    durus::sdnotify::Stopping();
+    durus::util::sdnotify::Stopping();
     g_server.store(nullptr);
     st = storage->Close();
     if (st.ok()) {

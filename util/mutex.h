@@ -15,7 +15,7 @@
 
 #include "util/thread_annotations.h"
 
-namespace durus {
+namespace durus::util {
 
 class CAPABILITY("mutex") Mutex {
  public:
@@ -83,6 +83,6 @@ class CondVar {
   std::condition_variable cv_;
 };
 
-}  // namespace durus
+}  // namespace durus::util
 
 #endif  // DURUS_UTIL_MUTEX_H_

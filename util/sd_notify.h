@@ -24,8 +24,7 @@
 #include <cstring>
 #include <string>
 
-namespace durus {
-namespace sdnotify {
+namespace durus::util::sdnotify {
 
 // Sends `message` (e.g. "READY=1\nSTATUS=...") to $NOTIFY_SOCKET.
 inline bool Notify(const std::string& message) {
@@ -71,5 +70,4 @@ inline bool Status(const std::string& text) { return Notify(StatusLine(text)); }
 // Shutdown began (systemd waits for the exit within TimeoutStopSec).
 inline bool Stopping() { return Notify("STOPPING=1\n" + StatusLine("stopping")); }
 
-}  // namespace sdnotify
-}  // namespace durus
+}  // namespace durus::util::sdnotify

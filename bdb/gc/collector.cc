@@ -184,10 +184,7 @@ Status Collector::StepBody(DbTxn* t, uint32_t max, TxnEffects* effects, uint64_t
       char kb[8];
       char nothing[1];
       while (work.size() < want) {
-        Dbt key;
-        key.set_flags(DB_DBT_USERMEM);
-        key.set_data(kb);
-        key.set_ulen(8);
+        Dbt key = OidCursorKey(kb);
         Dbt data;
         AskNoData(&data, nothing);
         ret = c->get(&key, &data, DB_NEXT | DB_RMW);

@@ -46,29 +46,29 @@ TEST(SdNotify, ReadyStatusStopping) {
   durus::test::TempDir dir;
   NotifySocket sock(dir.path() + "/notify");
   ASSERT_TRUE(sock.bound());
-  ASSERT_TRUE(durus::sdnotify::Ready("serving /var/lib/durus-bdb/app on 127.0.0.1:2972"));
+  ASSERT_TRUE(durus::util::sdnotify::Ready("serving /var/lib/durus-bdb/app on 127.0.0.1:2972"));
   EXPECT_EQ(sock.Next(),
             "READY=1\nSTATUS=serving /var/lib/durus-bdb/app on 127.0.0.1:2972\n"
             "MAINPID=" +
                 std::to_string(getpid()));
-  ASSERT_TRUE(durus::sdnotify::Status("recovering\nREADY=1"));  // one line only
+  ASSERT_TRUE(durus::util::sdnotify::Status("recovering\nREADY=1"));  // one line only
   EXPECT_EQ(sock.Next(), "STATUS=recovering READY=1");
-  ASSERT_TRUE(durus::sdnotify::Stopping());
+  ASSERT_TRUE(durus::util::sdnotify::Stopping());
   EXPECT_EQ(sock.Next(), "STOPPING=1\nSTATUS=stopping");
 }
 
 TEST(SdNotify, WithoutNotifySocketNothingIsSent) {
   unsetenv("NOTIFY_SOCKET");
-  EXPECT_TRUE(durus::sdnotify::Ready("x"));
-  EXPECT_TRUE(durus::sdnotify::Stopping());
+  EXPECT_TRUE(durus::util::sdnotify::Ready("x"));
+  EXPECT_TRUE(durus::util::sdnotify::Stopping());
 }
 
 TEST(SdNotify, UnreachableSocketIsAFailure) {
   durus::test::TempDir dir;
   setenv("NOTIFY_SOCKET", (dir.path() + "/nobody-listens").c_str(), 1);
-  EXPECT_FALSE(durus::sdnotify::Ready("x"));
+  EXPECT_FALSE(durus::util::sdnotify::Ready("x"));
   setenv("NOTIFY_SOCKET", "relative/path", 1);
-  EXPECT_FALSE(durus::sdnotify::Status("x"));
+  EXPECT_FALSE(durus::util::sdnotify::Status("x"));
   unsetenv("NOTIFY_SOCKET");
 }
 
