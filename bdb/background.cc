@@ -13,9 +13,9 @@
 #include <chrono>
 
 #include "bdb/backup.h"
+#include "bdb/gc/pacer.h"
 #include "bdb/status_file.h"
 #include "bdb/storage_impl.h"
-#include "bdb/gc/pacer.h"
 
 namespace durus::bdb {
 

@@ -29,9 +29,7 @@ namespace {
 thread_local std::string t_backup_db_error;
 void RememberBackupError(const DbEnv*, const char*, const char* msg) { t_backup_db_error = msg; }
 
-std::string DbDetail() {
-  return t_backup_db_error.empty() ? "" : " (" + t_backup_db_error + ")";
-}
+std::string DbDetail() { return t_backup_db_error.empty() ? "" : " (" + t_backup_db_error + ")"; }
 }  // namespace
 
 Status JoinLock::Acquire(const std::string& home, int op, uint32_t timeout_ms) {

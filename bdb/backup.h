@@ -68,14 +68,14 @@ struct BackupOptions {
 };
 
 struct BackupReport {
-  bool online = false;         // joined a live environment (HOME in use)
-  std::string holder;          // the process holding HOME, when online
-  uint64_t files_copied = 0;   // database + log files in DEST after the copy
+  bool online = false;        // joined a live environment (HOME in use)
+  std::string holder;         // the process holding HOME, when online
+  uint64_t files_copied = 0;  // database + log files in DEST after the copy
   uint64_t bytes_copied = 0;
-  uint64_t objects = 0;        // object count of DEST, after its recovery
+  uint64_t objects = 0;  // object count of DEST, after its recovery
   uint64_t record_bytes = 0;
   double seconds = 0;
-  bool restore_base = false;   // DEST/restore-base/ written
+  bool restore_base = false;  // DEST/restore-base/ written
 };
 
 // Open a home made by a backup or a restore, for a look (no background

@@ -127,9 +127,9 @@ Status OpenBdbStorage(const std::string& home, const BdbOptions& options,
 // how `durus-bdb stat` reports on a home a server is using, since a second
 // process cannot open it.
 struct LiveStats {
-  StorageStats stats;       // disk_bytes measured now, the rest as published
-  int64_t pid = 0;          // the publishing (holding) process
-  double age_seconds = 0;   // since it published them (about 1 s at most)
+  StorageStats stats;      // disk_bytes measured now, the rest as published
+  int64_t pid = 0;         // the publishing (holding) process
+  double age_seconds = 0;  // since it published them (about 1 s at most)
 };
 
 // NotFound when nothing publishes figures for `home` (no holder, a holder

@@ -241,8 +241,8 @@ Status BulkLoaderImpl::Start(bool wipe) {
   DURUS_RETURN_IF_ERROR(PutMeta(meta_.get(), txn.get(), schema::kMetaFormatVersion, version));
   DURUS_RETURN_IF_ERROR(
       PutMeta(meta_.get(), txn.get(), schema::kMetaState, schema::kStateIncomplete));
-  for (const char* name : {schema::kMetaNextOid, schema::kMetaObjectCount,
-                           schema::kMetaRecordBytes, schema::kMetaPendingCount}) {
+  for (const char* name : {schema::kMetaNextOid, schema::kMetaObjectCount, schema::kMetaRecordBytes,
+                           schema::kMetaPendingCount}) {
     DURUS_RETURN_IF_ERROR(PutMeta(meta_.get(), txn.get(), name, U64Bytes(0)));
   }
   DURUS_RETURN_IF_ERROR(FromDb(txn.Commit(DB_TXN_SYNC), "marking " + home_ + " incomplete"));
@@ -268,8 +268,8 @@ Status BulkLoaderImpl::Put(Oid oid, std::string_view record) {
   if (!arena_.empty() && arena_.size() + record.size() > options_.buffer_bytes) {
     DURUS_RETURN_IF_ERROR(FlushRecords());
   }
-  buffered_.push_back(Buffered{oid.value(), seq_++, arena_.size(),
-                               static_cast<uint32_t>(record.size())});
+  buffered_.push_back(
+      Buffered{oid.value(), seq_++, arena_.size(), static_cast<uint32_t>(record.size())});
   arena_.append(record);
   return Status::OK();
 }
@@ -336,11 +336,9 @@ Status BulkLoaderImpl::Get(Oid oid, std::string* record) {
 }
 
 Status BulkLoaderImpl::BulkScan(
-    Db* db, const char* what,
-    const std::function<Status(std::string_view, std::string_view)>& fn) {
+    Db* db, const char* what, const std::function<Status(std::string_view, std::string_view)>& fn) {
   Cursor c;
-  DURUS_RETURN_IF_ERROR(
-      FromDb(c.Open(db, txn_.get()), std::string("opening a cursor on ") + what));
+  DURUS_RETURN_IF_ERROR(FromDb(c.Open(db, txn_.get()), std::string("opening a cursor on ") + what));
   // Bulk reads: one call returns as many pairs as fit in the buffer.
   std::vector<char> buf(size_t{4} << 20);
   for (;;) {
@@ -413,8 +411,8 @@ Status BulkLoaderImpl::Finish(const BulkLoadTotals& totals, BulkLoadSummary* sum
   DURUS_RETURN_IF_ERROR(FlushRecords());
   if (counts_appended_ != totals.object_count) {
     return Status::InvalidArgument("bulk load: " + std::to_string(counts_appended_) +
-                                   " counts appended for " +
-                                   std::to_string(totals.object_count) + " objects");
+                                   " counts appended for " + std::to_string(totals.object_count) +
+                                   " objects");
   }
   // 1. Make the unlogged databases durable: close() flushes and fsyncs.
   DbPtr* dbs[] = {&records_, &refcounts_, &pending_};
@@ -470,8 +468,8 @@ Status BulkLoaderImpl::Finish(const BulkLoadTotals& totals, BulkLoadSummary* sum
     summary->pending_count = pending_appended_;
     summary->next_oid = totals.next_oid;
     summary->data_file_bytes = 0;
-    for (const char* f : {schema::kRecordsFile, schema::kRefcountsFile, schema::kPendingFile,
-                          schema::kMetaFile}) {
+    for (const char* f :
+         {schema::kRecordsFile, schema::kRefcountsFile, schema::kPendingFile, schema::kMetaFile}) {
       summary->data_file_bytes += FileSize(home_ + "/" + f);
     }
   }
@@ -515,14 +513,14 @@ Status BulkLoader::Create(const std::string& home, const BulkLoaderOptions& opti
       created_dir = true;
       break;
     case MigrationTarget::kForeign:
-      return Status::InvalidArgument(
-          IsDirectory(home) ? "target " + home + " is not empty (and not a durus-bdb home); "
-                                  "migrate only into a new or empty directory"
-                            : "target " + home + " exists and is not a directory");
+      return Status::InvalidArgument(IsDirectory(home)
+                                         ? "target " + home +
+                                               " is not empty (and not a durus-bdb home); "
+                                               "migrate only into a new or empty directory"
+                                         : "target " + home + " exists and is not a directory");
     case MigrationTarget::kEmpty:
     case MigrationTarget::kIncomplete:
-    case MigrationTarget::kComplete:
-      break;
+    case MigrationTarget::kComplete: break;
   }
   auto loader = std::make_unique<bdb::BulkLoaderImpl>(home, options, created_dir);
   DURUS_RETURN_IF_ERROR(loader->lock()->Acquire(home));

@@ -61,12 +61,14 @@ Status ExplainOpenFailure(const std::string& home, int ret) {
   const std::string detail = LastDbError();
   const std::string what = "opening the Berkeley DB environment in " + home;
   if (ret == ENOSPC || Mentions(detail, "No space left on device")) {
-    return Status::IOError(what + ": No space left on device (the Berkeley DB region files, "
-                                  "about the cache size plus a third, and a log file are written "
-                                  "at open: free some space, or open with a smaller cache) (" +
+    return Status::IOError(what +
+                           ": No space left on device (the Berkeley DB region files, "
+                           "about the cache size plus a third, and a log file are written "
+                           "at open: free some space, or open with a smaller cache) (" +
                            detail + ")");
   }
-  for (const char* cause : {"Permission denied", "Operation not permitted", "Read-only file system"}) {
+  for (const char* cause :
+       {"Permission denied", "Operation not permitted", "Read-only file system"}) {
     if (Mentions(detail, cause) || Mentions(DbEnv::strerror(ret), cause)) {
       return Status::IOError(what + ": " + detail);
     }
@@ -77,10 +79,10 @@ Status ExplainOpenFailure(const std::string& home, int ret) {
   if (Mentions(detail, "checksum error: page") || Mentions(detail, "pgin failed") ||
       Mentions(detail, "unexpected file type or format")) {
     return Status::Corruption(
-        what + ": a database file is damaged (" + detail +
-        "): `durus-bdb verify " + home +
+        what + ": a database file is damaged (" + detail + "): `durus-bdb verify " + home +
         "` names it once the home opens, otherwise restore a backup or copy what is readable "
-        "with `durus-bdb salvage " + home + " DUMP`");
+        "with `durus-bdb salvage " +
+        home + " DUMP`");
   }
   // Recovery met a log record it cannot read (a checksum mismatch or a
   // record that makes no sense) before the end of the log.  A damaged tail
@@ -92,11 +94,12 @@ Status ExplainOpenFailure(const std::string& home, int ret) {
   if (ret == DB_RUNRECOVERY && log_damage) {
     std::string file = LogFileOf(detail);
     return Status::Corruption(
-        "the log of " + home + " is damaged" +
-        (file.empty() ? "" : " in " + home + "/" + file) +
+        "the log of " + home + " is damaged" + (file.empty() ? "" : " in " + home + "/" + file) +
         " and recovery cannot read past it (" + detail +
         "). The database files are intact up to the last checkpoint: copy what they hold with "
-        "`durus-bdb salvage " + home + " DUMP` and load it with `durus-bdb migrate DUMP NEWHOME`, "
+        "`durus-bdb salvage " +
+        home +
+        " DUMP` and load it with `durus-bdb migrate DUMP NEWHOME`, "
         "or restore a backup (with archived logs: `durus-bdb restore`)");
   }
   return FromDb(ret, what + (detail.empty() ? "" : " (" + detail + ")"));
@@ -180,8 +183,8 @@ Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPt
         options.durability == Durability::kNoSync ? DB_TXN_NOSYNC : DB_TXN_WRITE_NOSYNC, 1);
   }
   if (ret != 0) return FromDb(ret, "configuring the Berkeley DB environment in " + home);
-  uint32_t flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
-                   DB_THREAD | DB_RECOVER;
+  uint32_t flags =
+      DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_THREAD | DB_RECOVER;
   // Recovery recreates the regions: never while a hot backup (bdb/backup.h)
   // is joined to them, e.g. a backup that joined a server which has since
   // stopped.  The backup holds the join lock shared for its whole stay; we
@@ -217,8 +220,8 @@ Status OpenReadOnlySnapshot(const std::string& home, const BdbOptions& options, 
   return Status::OK();
 }
 
-Status OpenBtree(DbEnv* env, const std::string& home, const char* file, bool readonly,
-                 DbPtr* out, bool create, bool checksums) {
+Status OpenBtree(DbEnv* env, const std::string& home, const char* file, bool readonly, DbPtr* out,
+                 bool create, bool checksums) {
   DbPtr db(new Db(env, 0));
   // Without exceptions a failed db_create (a panicked environment) leaves a
   // Db without a handle, and every call on it dereferences null.
@@ -241,17 +244,19 @@ Status OpenBtree(DbEnv* env, const std::string& home, const char* file, bool rea
   ret = db->open(nullptr, file, nullptr, DB_BTREE, flags, 0644);
   std::string path = home + "/" + file;
   if (ret == ENOENT && !create) {
-    return Status::Corruption(path + " is missing from an initialised home: the home is damaged "
+    return Status::Corruption(path +
+                              " is missing from an initialised home: the home is damaged "
                               "(restore a backup, or `durus-bdb salvage` what remains)");
   }
   if (ret != 0 && LastDbError().find("not a multiple of the pagesize") != std::string::npos) {
-    return Status::Corruption(path + " is truncated (its size is not a whole number of pages): "
+    return Status::Corruption(path +
+                              " is truncated (its size is not a whole number of pages): "
                               "the home is damaged (restore a backup, or `durus-bdb salvage` what "
                               "remains)");
   }
   if (ret != 0) {
-    return FromDb(ret, "opening " + path +
-                           (LastDbError().empty() ? "" : " (" + LastDbError() + ")"));
+    return FromDb(ret,
+                  "opening " + path + (LastDbError().empty() ? "" : " (" + LastDbError() + ")"));
   }
   DURUS_RETURN_IF_ERROR(CheckNotTruncated(path));
   *out = std::move(db);
@@ -272,7 +277,8 @@ Status CheckNotTruncated(const std::string& path) {
   int sr = fstat(fd, &st);
   close(fd);
   if (got != static_cast<ssize_t>(sizeof meta) || sr != 0) {
-    return Status::Corruption(path + " is truncated (shorter than its first page): the home is "
+    return Status::Corruption(path +
+                              " is truncated (shorter than its first page): the home is "
                               "damaged (restore a backup, or `durus-bdb salvage` what remains)");
   }
   auto u32 = [&](int at, bool swap) {

@@ -34,8 +34,8 @@ Status OpenReadOnlySnapshot(const std::string& home, const BdbOptions& options, 
 // readonly), with page checksums (DB_CHKSUM) when it is created.  A file
 // that should exist (!create) and does not is Corruption, and so is one
 // shorter than its last page (CheckNotTruncated).
-Status OpenBtree(DbEnv* env, const std::string& home, const char* file, bool readonly,
-                 DbPtr* db, bool create = true, bool checksums = true);
+Status OpenBtree(DbEnv* env, const std::string& home, const char* file, bool readonly, DbPtr* db,
+                 bool create = true, bool checksums = true);
 
 // Corruption if the Berkeley DB file at `path` is shorter than the last
 // page its meta page records (pages lost to a truncation).

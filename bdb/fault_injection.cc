@@ -139,10 +139,13 @@ void ArmFault(const FaultSpec& spec) {
   g_count.store(spec.count);
   g_short_pending.store(spec.short_write);
   double p = spec.probability;
-  g_threshold.store(p <= 0 ? 0 : p >= 1 ? ~uint64_t{0} : static_cast<uint64_t>(p * 18446744073709551616.0));
+  g_threshold.store(p <= 0   ? 0
+                    : p >= 1 ? ~uint64_t{0}
+                             : static_cast<uint64_t>(p * 18446744073709551616.0));
   g_rng.store(spec.seed);
   size_t i = 0;
-  for (; i + 1 < sizeof(g_path) && spec.path_contains[i] != '\0'; ++i) g_path[i] = spec.path_contains[i];
+  for (; i + 1 < sizeof(g_path) && spec.path_contains[i] != '\0'; ++i)
+    g_path[i] = spec.path_contains[i];
   g_path[i] = '\0';
   g_armed.store(true, std::memory_order_release);
 }
@@ -162,7 +165,8 @@ FaultCounters GetFaultCounters() {
 
 Status PanicEnvironment(BdbHandle* storage) {
   bdb::BdbStorage* s = storage != nullptr ? &storage->impl() : nullptr;
-  if (s == nullptr || s->env() == nullptr) return Status::InvalidArgument("not an open Berkeley DB storage");
+  if (s == nullptr || s->env() == nullptr)
+    return Status::InvalidArgument("not an open Berkeley DB storage");
   int ret = s->env()->set_flags(DB_PANIC_ENVIRONMENT, 1);
   return bdb::FromDb(ret, "panicking the environment of " + s->home());
 }
@@ -186,12 +190,18 @@ Status ParseFaultSpec(const std::string& text, FaultSpec* spec) {
   };
   if (parts.size() < 2) return bad("expected OP:ERRNO[:PATH][:skip=N][:count=N][:p=X][:short]");
   const std::string& op = parts[0];
-  if (op == "write") spec->ops = static_cast<int>(FaultOp::kWrite);
-  else if (op == "pwrite") spec->ops = static_cast<int>(FaultOp::kPwrite);
-  else if (op == "fsync") spec->ops = static_cast<int>(FaultOp::kFsync);
-  else if (op == "any") spec->ops = static_cast<int>(FaultOp::kAll);
-  else if (op == "anywrite") spec->ops = static_cast<int>(FaultOp::kAnyWrite);
-  else return bad("unknown op " + op);
+  if (op == "write")
+    spec->ops = static_cast<int>(FaultOp::kWrite);
+  else if (op == "pwrite")
+    spec->ops = static_cast<int>(FaultOp::kPwrite);
+  else if (op == "fsync")
+    spec->ops = static_cast<int>(FaultOp::kFsync);
+  else if (op == "any")
+    spec->ops = static_cast<int>(FaultOp::kAll);
+  else if (op == "anywrite")
+    spec->ops = static_cast<int>(FaultOp::kAnyWrite);
+  else
+    return bad("unknown op " + op);
   spec->error = ErrnoByName(parts[1]);
   if (spec->error == 0) return bad("unknown errno " + parts[1]);
   for (size_t i = 2; i < parts.size(); ++i) {

@@ -29,8 +29,8 @@
 #include <cstdint>
 #include <string>
 
-#include "engine/status.h"
 #include "bdb/bdb_storage.h"
+#include "engine/status.h"
 
 namespace durus::fault {
 
@@ -44,9 +44,9 @@ enum class FaultOp : int {
 
 struct FaultSpec {
   int ops = static_cast<int>(FaultOp::kWrite);  // FaultOp bits
-  int error = 28;            // errno to fail with (ENOSPC = 28, EIO = 5)
-  uint64_t skip = 0;         // matching calls that still succeed first
-  int64_t count = -1;        // then this many fail (-1: every one until Disarm)
+  int error = 28;                               // errno to fail with (ENOSPC = 28, EIO = 5)
+  uint64_t skip = 0;                            // matching calls that still succeed first
+  int64_t count = -1;                           // then this many fail (-1: every one until Disarm)
   // The first failing write writes half its bytes and returns that short
   // count (a torn write, as a disk filling up mid-write produces); the
   // calls after it fail.
@@ -72,7 +72,7 @@ void DisarmFault();
 bool FaultArmed();
 
 struct FaultCounters {
-  uint64_t writes = 0;    // write calls seen
+  uint64_t writes = 0;  // write calls seen
   uint64_t pwrites = 0;
   uint64_t fsyncs = 0;
   uint64_t injected = 0;  // calls made to fail (or torn) so far

@@ -16,7 +16,9 @@ std::mutex g_panic_mu;
 const DbEnv* g_panic_env = nullptr;
 std::string g_panic_cause;
 
-bool Contains(const char* s, const char* part) { return s != nullptr && strstr(s, part) != nullptr; }
+bool Contains(const char* s, const char* part) {
+  return s != nullptr && strstr(s, part) != nullptr;
+}
 
 }  // namespace
 
@@ -72,8 +74,7 @@ Status FromDb(int ret, const std::string& what) {
   if (ret == 0) return Status::OK();
   std::string msg = what + ": " + DbEnv::strerror(ret);
   switch (ret) {
-    case DB_NOTFOUND:
-      return Status::NotFound(msg);
+    case DB_NOTFOUND: return Status::NotFound(msg);
     case DB_RUNRECOVERY: {
       std::string cause = DbPanicCause();
       if (!cause.empty()) {
@@ -86,13 +87,13 @@ Status FromDb(int ret, const std::string& what) {
             "(run `durus-bdb verify HOME` to list what is damaged, then restore a backup or "
             "copy what is readable with `durus-bdb salvage HOME DUMP`)");
       }
-      return Status::Corruption(msg + " (Berkeley DB stopped the environment: reopen the home; "
-                                      "if that fails, see `durus-bdb salvage`)");
+      return Status::Corruption(msg +
+                                " (Berkeley DB stopped the environment: reopen the home; "
+                                "if that fails, see `durus-bdb salvage`)");
     }
     case ENOSPC:
     case EIO:
-    default:
-      return Status::IOError(msg);
+    default: return Status::IOError(msg);
   }
 }
 

@@ -86,7 +86,9 @@ Status HomeLock::AcquireSharedReadOnly(const std::string& home) {
     return Status::InvalidArgument(
         "home " + home + " was not closed cleanly (last held by process " + holder +
         ") and this process cannot write it, so it cannot be recovered: open it once "
-        "read-write (e.g. `durus-bdb verify " + home + "` as its owner, or on a writable mount), "
+        "read-write (e.g. `durus-bdb verify " +
+        home +
+        "` as its owner, or on a writable mount), "
         "or copy it somewhere writable");
   }
   shared_ = true;

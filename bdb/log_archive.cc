@@ -35,7 +35,8 @@ bool FileSizeIs(const std::string& p, off_t size) {
 }
 
 // Read `path` as "key value" lines.
-Status ReadKeyValues(const std::string& path, std::vector<std::pair<std::string, std::string>>* kv) {
+Status ReadKeyValues(const std::string& path,
+                     std::vector<std::pair<std::string, std::string>>* kv) {
   if (!Exists(path)) return Status::NotFound(path + " does not exist");
   std::ifstream in(path);
   if (!in) return Status::IOError("cannot read " + path + ": " + Errno(errno));
@@ -75,8 +76,7 @@ std::string NewHomeId() {
   in.read(reinterpret_cast<char*>(b), sizeof(b));
   if (!in) {
     // No /dev/urandom: time and pid are unique enough to tell homes apart.
-    uint64_t t = static_cast<uint64_t>(
-        std::chrono::system_clock::now().time_since_epoch().count());
+    uint64_t t = static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
     uint64_t p = static_cast<uint64_t>(getpid());
     memcpy(b, &t, 8);
     memcpy(b + 8, &p, 8);
@@ -124,13 +124,12 @@ Status CheckArchiveDir(const std::string& home, const LogArchiveConfig& c) {
   if (!logs.empty()) {
     return Status::InvalidArgument("log archive " + c.dir + " holds log files (" +
                                    LogFileName(logs.front()) + ", ...) but no " +
-                                   kArchiveMarkerFile +
-                                   ": they may be another home's; give " + home +
-                                   " an empty directory");
+                                   kArchiveMarkerFile + ": they may be another home's; give " +
+                                   home + " an empty directory");
   }
-  return WriteFileAtomically(c.dir + "/" + kArchiveMarkerFile,
-                             "durus-bdb log archive\nhome_id " + c.home_id + "\nhome " +
-                                 AbsolutePath(home) + "\n");
+  return WriteFileAtomically(
+      c.dir + "/" + kArchiveMarkerFile,
+      "durus-bdb log archive\nhome_id " + c.home_id + "\nhome " + AbsolutePath(home) + "\n");
 }
 
 // CheckArchiveDir; a failure to use DIR says that the logs are kept.
@@ -173,8 +172,8 @@ Status Prune(const LogArchiveConfig& c, ReleaseReport* report) {
   }
   const time_t now = time(nullptr);
   for (const File& f : files) {
-    bool too_old = c.max_age_s > 0 && static_cast<uint64_t>(std::max<time_t>(now - f.mtime, 0)) >
-                                          c.max_age_s;
+    bool too_old =
+        c.max_age_s > 0 && static_cast<uint64_t>(std::max<time_t>(now - f.mtime, 0)) > c.max_age_s;
     bool too_big = c.max_bytes > 0 && total > c.max_bytes;
     if (!too_old && !too_big) break;
     if (unlink(f.path.c_str()) != 0) {
@@ -206,7 +205,6 @@ Status SamePrefix(const std::string& a, const std::string& b, uint64_t prefix_le
   }
   return Status::OK();
 }
-
 
 bool ParseLogFileName(const std::string& name, uint32_t* number) {
   if (name.size() != 14 || name.compare(0, 4, "log.") != 0) return false;
@@ -342,7 +340,8 @@ Status ReadLogArchiveConfig(const std::string& home, LogArchiveConfig* out) {
     if (k == "max_bytes") out->max_bytes = strtoull(v.c_str(), nullptr, 10);
   }
   if (out->dir.empty() || out->home_id.empty()) {
-    return Status::Corruption(path + " is damaged (no dir or home_id); remove it and open with "
+    return Status::Corruption(path +
+                              " is damaged (no dir or home_id); remove it and open with "
                               "log_archive=DIR to archive again");
   }
   return Status::OK();
@@ -353,8 +352,7 @@ bool WillArchiveLogs(const std::string& home, const BdbOptions& options) {
   return !options.log_archive.empty() || Exists(home + "/" + kArchiveConfigFile);
 }
 
-Status SetUpLogArchive(const std::string& home, const BdbOptions& options,
-                       LogArchiveConfig* out) {
+Status SetUpLogArchive(const std::string& home, const BdbOptions& options, LogArchiveConfig* out) {
   *out = LogArchiveConfig();
   const std::string path = home + "/" + kArchiveConfigFile;
   if (options.log_archive == kArchiveOff) {
@@ -391,7 +389,8 @@ Status ReleaseLogs(DbEnv* env, const std::string& home, const LogArchiveConfig& 
   ReleaseReport ignored;
   if (report == nullptr) report = &ignored;
   *report = ReleaseReport();
-  if (config.dir.empty()) return FromDb(env->log_archive(nullptr, DB_ARCH_REMOVE), "removing old logs");
+  if (config.dir.empty())
+    return FromDb(env->log_archive(nullptr, DB_ARCH_REMOVE), "removing old logs");
   // Every time: the directory may have been unusable at open, or replaced
   // since (another home's archive mounted there is refused, as at open).
   DURUS_RETURN_IF_ERROR(PrepareArchiveDir(home, config));
@@ -411,7 +410,8 @@ Status ReleaseLogs(DbEnv* env, const std::string& home, const LogArchiveConfig& 
     if (Exists(dst)) {
       struct stat st;
       bool same = stat(src.c_str(), &st) == 0 && FileSizeIs(dst, st.st_size);
-      if (same) DURUS_RETURN_IF_ERROR(SamePrefix(src, dst, static_cast<uint64_t>(st.st_size), &same));
+      if (same)
+        DURUS_RETURN_IF_ERROR(SamePrefix(src, dst, static_cast<uint64_t>(st.st_size), &same));
       if (!same) {
         return Status::IOError("log archive: " + dst + " exists and differs from " + src +
                                "; the log files stay in " + home);

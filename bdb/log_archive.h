@@ -63,7 +63,7 @@
 
 namespace durus::bdb {
 
-inline constexpr const char* kArchiveConfigFile = "durus-bdb.archive";   // in the home
+inline constexpr const char* kArchiveConfigFile = "durus-bdb.archive";     // in the home
 inline constexpr const char* kArchiveMarkerFile = "durus-bdb-archive.id";  // in DIR
 // BdbOptions::log_archive value that turns archiving off.
 inline constexpr const char* kArchiveOff = "off";

@@ -34,13 +34,13 @@
 namespace durus::bdb {
 
 struct LogCheck {
-  uint64_t files = 0;             // log files read
-  uint64_t records = 0;           // intact records before any damage
+  uint64_t files = 0;    // log files read
+  uint64_t records = 0;  // intact records before any damage
   // Damage: the first record that cannot be read.
   bool damaged = false;
-  std::string file;               // its log file (name only)
-  uint64_t offset = 0;            // where in it
-  uint64_t bytes_after = 0;       // bytes from there to the end of the log data
+  std::string file;          // its log file (name only)
+  uint64_t offset = 0;       // where in it
+  uint64_t bytes_after = 0;  // bytes from there to the end of the log data
   // Intact records found after the damage (in the same file after some
   // garbage, or in later files): recovery would drop them.
   uint64_t intact_after = 0;
@@ -59,9 +59,9 @@ Status SaveTornTail(const std::string& home, const LogCheck& check, std::string*
 // For a home closed cleanly (its database files hold every commit: the
 // closing checkpoint wrote them) whose last log file is damaged: recovery
 // would cut the log at the damage and leave pages stamped with LSNs past
-// its new end, so that the first write fails ("Invalid argument").  Moves the log and region files to HOME/damaged-log-<UTC time>/,
-// and resets the database files' LSNs (DbEnv::lsn_reset) so that a new log
-// can start.  Nothing acknowledged is lost.
+// its new end, so that the first write fails ("Invalid argument").  Moves the log and region files
+// to HOME/damaged-log-<UTC time>/, and resets the database files' LSNs (DbEnv::lsn_reset) so that a
+// new log can start.  Nothing acknowledged is lost.
 Status ResetDamagedLog(const std::string& home, std::string* saved_in);
 
 // A line for the operator, on stderr and appended to

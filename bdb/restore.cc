@@ -14,9 +14,9 @@
 #include "bdb/backup.h"
 #include "bdb/bdb_storage.h"
 #include "bdb/environment.h"
+#include "bdb/gc/gc.h"
 #include "bdb/handles.h"
 #include "bdb/log_archive.h"
-#include "bdb/gc/gc.h"
 
 namespace durus {
 
@@ -66,7 +66,8 @@ Status ReadBackupInfo(const std::string& backup, BackupInfo* info) {
     if (key == "last_log") have_last = true, info->last_log = std::stoul(value);
   }
   if (!have_first || !have_last || !have_started || info->home_id.empty()) {
-    return Status::Corruption(path + " is incomplete (needs home_id, started, first_log, "
+    return Status::Corruption(path +
+                              " is incomplete (needs home_id, started, first_log, "
                               "last_log)");
   }
   return Status::OK();
@@ -152,8 +153,7 @@ Status ChooseLogs(const std::string& base, const BackupInfo& info,
     if (n != expect) {
       return Status::NotFound("log file " + bdb::LogFileName(expect) + " is missing (not in " +
                               where + "); the logs go on from " + bdb::LogFileName(n) +
-                              ", so a restore cannot replay past " +
-                              bdb::LogFileName(expect - 1) +
+                              ", so a restore cannot replay past " + bdb::LogFileName(expect - 1) +
                               ": find the file, or move the later ones away to restore up to "
                               "there");
     }
@@ -178,8 +178,8 @@ Status ChooseLogs(const std::string& base, const BackupInfo& info,
       }
     }
     if (n == info.last_log && n < copies.rbegin()->first && in_base && paths.size() == 1) {
-      return Status::NotFound("log file " + bdb::LogFileName(n) + " is missing (not in " +
-                              where + "): the backup holds only its beginning, and the logs "
+      return Status::NotFound("log file " + bdb::LogFileName(n) + " is missing (not in " + where +
+                              "): the backup holds only its beginning, and the logs "
                               "go on after it");
     }
     (*chosen)[n] = chosen_copy;
@@ -216,8 +216,7 @@ Status LastCommitTime(DbEnv* env, time_t* out) {
   // __txn_regop (Berkeley DB 5.3 txn_auto.h): rectype u32 = 10, txnid u32,
   // prev_lsn (8 bytes), opcode u32 (1 = commit), timestamp i32; host order.
   constexpr uint32_t kTxnRegop = 10, kCommit = 1;
-  for (ret = cursor->get(&lsn, &data, DB_LAST); ret == 0;
-       ret = cursor->get(&lsn, &data, DB_PREV)) {
+  for (ret = cursor->get(&lsn, &data, DB_LAST); ret == 0; ret = cursor->get(&lsn, &data, DB_PREV)) {
     if (data.get_size() < 24) continue;
     const char* p = static_cast<const char*>(data.get_data());
     uint32_t type, opcode;

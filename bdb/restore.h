@@ -54,15 +54,15 @@ struct RestoreOptions {
 };
 
 struct RestoreReport {
-  std::string home;             // the home BACKUP was taken of
+  std::string home;  // the home BACKUP was taken of
   time_t backup_started = 0;
-  uint32_t first_log = 0;       // log files replayed: log.first .. log.last
+  uint32_t first_log = 0;  // log files replayed: log.first .. log.last
   uint32_t last_log = 0;
-  time_t last_commit = 0;       // of the last transaction applied (0: none in the log)
-  uint64_t objects = 0;         // object count of DEST
+  time_t last_commit = 0;  // of the last transaction applied (0: none in the log)
+  uint64_t objects = 0;    // object count of DEST
   uint64_t record_bytes = 0;
   bool verified = false;
-  uint64_t problems = 0;        // found by verify (0 when clean)
+  uint64_t problems = 0;  // found by verify (0 when clean)
   double seconds = 0;
 };
 

@@ -261,7 +261,8 @@ Status CopyWithPagesZeroed(const std::string& src, const std::string& dir, uint3
     if (n == 0) break;
     if (pages.count(pgno) != 0 && pgno != 0) memset(page.data(), 0, static_cast<size_t>(n));
     if (pgno == 0 && no_checksums && n > 26) page[26] &= ~0x01;  // DBMETA_CHKSUM
-    if (pwrite(out, page.data(), static_cast<size_t>(n), static_cast<off_t>(pgno * page_size)) != n) {
+    if (pwrite(out, page.data(), static_cast<size_t>(n), static_cast<off_t>(pgno * page_size)) !=
+        n) {
       s = Status::IOError("writing the temporary copy " + tmpl + ": " + strerror(errno));
       break;
     }

@@ -80,21 +80,21 @@ struct SalvageOptions {
 
 struct SalvageReport {
   std::string home;
-  uint64_t file_bytes = 0;        // size of records.db
-  uint32_t page_size = 0;         // from its meta page (0: unreadable)
-  uint64_t records = 0;           // handed to the callback (each oid once)
+  uint64_t file_bytes = 0;  // size of records.db
+  uint32_t page_size = 0;   // from its meta page (0: unreadable)
+  uint64_t records = 0;     // handed to the callback (each oid once)
   uint64_t record_bytes = 0;
-  uint64_t keyless = 0;           // of which the key was lost: recognised by
-                                  // the oid the record embeds
-  uint64_t aggressive_only = 0;   // of which only the aggressive pass found
-  uint64_t duplicates = 0;        // further versions of an oid, dropped
-  uint64_t malformed = 0;         // items failing record validation
-  uint64_t unreadable_items = 0;  // placeholders ("UNKNOWN") and lines that
-                                  // are not valid hex/escapes
-  uint64_t lost_keys = 0;         // keys whose record was not readable
-  uint64_t bad_lines = 0;         // lines of the salvage text not understood
-  uint64_t aggressive_unusable = 0;  // items of the aggressive pass that are
-                                     // not records (not counted above)
+  uint64_t keyless = 0;                      // of which the key was lost: recognised by
+                                             // the oid the record embeds
+  uint64_t aggressive_only = 0;              // of which only the aggressive pass found
+  uint64_t duplicates = 0;                   // further versions of an oid, dropped
+  uint64_t malformed = 0;                    // items failing record validation
+  uint64_t unreadable_items = 0;             // placeholders ("UNKNOWN") and lines that
+                                             // are not valid hex/escapes
+  uint64_t lost_keys = 0;                    // keys whose record was not readable
+  uint64_t bad_lines = 0;                    // lines of the salvage text not understood
+  uint64_t aggressive_unusable = 0;          // items of the aggressive pass that are
+                                             // not records (not counted above)
   std::vector<std::string> problem_samples;  // "oid 17: ...", one line each
   // Pages Berkeley DB named in its messages (sorted, distinct), and those
   // whose checksum failed (a subset).
@@ -102,11 +102,11 @@ struct SalvageReport {
   std::vector<uint64_t> checksum_failed_pages;
   uint64_t db_messages = 0;
   std::vector<std::string> db_message_samples;
-  bool db_clean = true;           // Berkeley DB's verdict on records.db
-  int passes = 0;                 // Berkeley DB runs over records.db: the
-                                  // salvage passes (and their repeats) and
-                                  // the closing plain verification
-  bool structural_only = false;   // checksum checking had to be turned off
+  bool db_clean = true;          // Berkeley DB's verdict on records.db
+  int passes = 0;                // Berkeley DB runs over records.db: the
+                                 // salvage passes (and their repeats) and
+                                 // the closing plain verification
+  bool structural_only = false;  // checksum checking had to be turned off
   // References from salvaged records to oids that were not salvaged
   // (distinct targets): what `migrate --allow-dangling` will drop.
   uint64_t dangling = 0;
@@ -115,11 +115,11 @@ struct SalvageReport {
   // a migrated home queues them as garbage, the collector frees them.
   uint64_t orphans = 0;
   std::vector<Oid> orphan_samples;
-  bool root_found = false;        // oid 0
-  uint64_t next_oid = 0;          // > every oid salvaged or referenced
-  bool meta_next_oid = false;     // meta.db's next_oid was readable (and used)
-  std::string meta_problem;       // why not, when it was not
-  bool forced_live = false;       // the home was held by `holder`
+  bool root_found = false;     // oid 0
+  uint64_t next_oid = 0;       // > every oid salvaged or referenced
+  bool meta_next_oid = false;  // meta.db's next_oid was readable (and used)
+  std::string meta_problem;    // why not, when it was not
+  bool forced_live = false;    // the home was held by `holder`
   std::string holder;
   // The last holder did not close the home (its lock file still names it):
   // the commits since the last checkpoint are only in the log.  Salvage
@@ -185,11 +185,11 @@ class SalvageTextParser {
   ItemFn item_;
   SectionEndFn section_end_;
   enum class Line { kStart, kItem, kText } line_ = Line::kStart;
-  bool printable_ = false;   // "format=print": escapes instead of hex
-  std::string text_;         // a header/footer line (capped)
-  std::string bytes_;        // the item decoded so far
-  int nibble_ = -1;          // hex: pending high nibble
-  int escape_ = 0;           // printable: 0 none, 1 after '\', 2 one hex digit read
+  bool printable_ = false;  // "format=print": escapes instead of hex
+  std::string text_;        // a header/footer line (capped)
+  std::string bytes_;       // the item decoded so far
+  int nibble_ = -1;         // hex: pending high nibble
+  int escape_ = 0;          // printable: 0 none, 1 after '\', 2 one hex digit read
   int escape_hi_ = 0;
   bool item_ok_ = true;
   uint64_t bad_lines_ = 0;

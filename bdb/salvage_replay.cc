@@ -96,8 +96,8 @@ bool Recover(const std::string& dir, uint32_t cache_mb, std::string* why) {
   uint64_t cache = uint64_t{std::max<uint32_t>(cache_mb, 1)} << 20;
   (void)env.set_cachesize(static_cast<u_int32_t>(cache >> 30),
                           static_cast<u_int32_t>(cache & ((1u << 30) - 1)), 1);
-  const u_int32_t flags = DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
-                          DB_INIT_TXN | DB_RECOVER | DB_PRIVATE;
+  const u_int32_t flags = DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_INIT_TXN |
+                          DB_RECOVER | DB_PRIVATE;
   int ret = env.open(dir.c_str(), flags, 0600);
   // Recovery skips the log records of a file it cannot open, as it does
   // for an absent one: a records.db whose meta page is damaged would be

@@ -33,12 +33,12 @@ namespace durus::bdb {
 struct LogReplay {
   // Recovery ran in the copy: `dir`/records.db holds the log's commits.
   bool replayed = false;
-  std::string dir;          // the copy; removed by ~LogReplay
-  std::string problem;      // why nothing was replayed
-  uint64_t log_files = 0;   // log files copied (the last one maybe cut)
+  std::string dir;         // the copy; removed by ~LogReplay
+  std::string problem;     // why nothing was replayed
+  uint64_t log_files = 0;  // log files copied (the last one maybe cut)
   // The log was damaged: replayed (if at all) only up to this point.
   bool log_damaged = false;
-  std::string damage;       // "log.0000000001 at offset 561863"
+  std::string damage;          // "log.0000000001 at offset 561863"
   uint64_t damaged_bytes = 0;  // log bytes from there to the end, not replayed
 
   LogReplay() = default;

@@ -183,8 +183,8 @@ void SalvagePairer::Item(std::string_view bytes, bool ok) {
     return;
   }
   if (!ok || IsPlaceholder(bytes)) {
-    problem_(Problem::kUnreadable, ok ? "a placeholder for an unreadable item"
-                                      : "a line that is not valid hex");
+    problem_(Problem::kUnreadable,
+             ok ? "a placeholder for an unreadable item" : "a line that is not valid hex");
     return;
   }
   if (bytes.size() == Oid::kSize) {

@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -94,17 +94,28 @@ Status ParseStatusText(const std::string& text, StorageStats* st, int64_t* pid,
     if (errno != 0 || end == value.c_str() || *end != '\0') {
       return Status::InvalidArgument("malformed status line: " + line);
     }
-    if (name == "pid") *pid = static_cast<int64_t>(v);
-    else if (name == "written_ms") *written_ms = static_cast<int64_t>(v);
-    else if (name == "objects") st->object_count = v;
-    else if (name == "record_bytes") st->record_bytes = v;
-    else if (name == "pending_garbage") st->pending_garbage = v;
-    else if (name == "next_oid") st->next_oid = v;
-    else if (name == "collected_total") st->collected_total = v;
-    else if (name == "trace_running") st->trace_running = v != 0;
-    else if (name == "trace_traced") st->trace_traced = v;
-    else if (name == "trace_swept") st->trace_swept = v;
-    else if (name == "format_version") st->format_version = static_cast<uint32_t>(v);
+    if (name == "pid")
+      *pid = static_cast<int64_t>(v);
+    else if (name == "written_ms")
+      *written_ms = static_cast<int64_t>(v);
+    else if (name == "objects")
+      st->object_count = v;
+    else if (name == "record_bytes")
+      st->record_bytes = v;
+    else if (name == "pending_garbage")
+      st->pending_garbage = v;
+    else if (name == "next_oid")
+      st->next_oid = v;
+    else if (name == "collected_total")
+      st->collected_total = v;
+    else if (name == "trace_running")
+      st->trace_running = v != 0;
+    else if (name == "trace_traced")
+      st->trace_traced = v;
+    else if (name == "trace_swept")
+      st->trace_swept = v;
+    else if (name == "format_version")
+      st->format_version = static_cast<uint32_t>(v);
     // Unknown names: a newer writer; ignored.
   }
   if (*pid <= 0) return Status::InvalidArgument("status file names no pid");

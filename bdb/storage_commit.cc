@@ -102,8 +102,9 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
         *size = buf.size();
         RecordView view;
         Status us = UnpackRecord(buf, &view);
-        if (!us.ok()) return Status::Corruption("stored record of oid " + OidToString(oid) +
-                                                " is malformed: " + us.message(), {oid});
+        if (!us.ok())
+          return Status::Corruption(
+              "stored record of oid " + OidToString(oid) + " is malformed: " + us.message(), {oid});
         *refs = NormalizedRefs(view.refs, oid);
         return Status::OK();
       },
@@ -156,9 +157,9 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
                                         ", which does not exist (never stored, or collected)",
                                     {oid});
           }
-          return Status::Corruption("oid " + OidToString(oid) +
-                                        " is referenced by a stored record but has no count",
-                                    {oid});
+          return Status::Corruption(
+              "oid " + OidToString(oid) + " is referenced by a stored record but has no count",
+              {oid});
         }
         if (r == DB_BUFFER_SMALL || (r == 0 && cur.get_size() != 8)) {
           return Status::Corruption("count of oid " + OidToString(oid));
@@ -167,9 +168,8 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
         before = GetU64(cv);
       }
       if (delta < 0 && before < static_cast<uint64_t>(-delta)) {
-        return Status::Corruption("reference count of oid " + OidToString(oid) +
-                                      " would fall below zero",
-                                  {oid});
+        return Status::Corruption(
+            "reference count of oid " + OidToString(oid) + " would fall below zero", {oid});
       }
       uint64_t after = before + delta;
       Oid(after).ToBytes(cv);
@@ -177,8 +177,8 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
       // A created oid has no count entry (keys(records) == keys(refcounts)):
       // a put through the handle inserts it, a little cheaper than through
       // the positioned cursor (which Berkeley DB duplicates for each put).
-      int r = is_created ? refcounts_->put(t, &key, &data, 0)
-                         : counts->put(&key, &data, DB_CURRENT);
+      int r =
+          is_created ? refcounts_->put(t, &key, &data, 0) : counts->put(&key, &data, DB_CURRENT);
       if (r != 0) return fail(r, "writing the count of oid " + OidToString(oid));
       if (oid.IsRoot()) continue;
       bool was_pending = !is_created && before == 0;
@@ -218,8 +218,8 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
   uint64_t next = std::max(max_stored_next_, plan.max_oid.value() + 1);
   next = std::max<uint64_t>(next, next_oid_.load());
   uint64_t objects, bytes, pending;
-  DURUS_RETURN_IF_ERROR(CountersAfter(plan.objects_delta, plan.bytes_delta, pending_delta,
-                                      &objects, &bytes, &pending));
+  DURUS_RETURN_IF_ERROR(CountersAfter(plan.objects_delta, plan.bytes_delta, pending_delta, &objects,
+                                      &bytes, &pending));
   // Only the counters that changed: the in-memory copies equal meta.db at
   // every writer boundary (each writer updates them under write_mu_ after
   // its transaction committed), so an unchanged one needs no put.

@@ -83,8 +83,7 @@ class BdbStorage : public BdbHandle, private GcStore {
 
   // GcStore (bdb/gc/store.h; bdb/storage_gc.cc).
   const BdbOptions& options() const override { return options_; }
-  Status Exclusive(const std::string& readonly_error,
-                   const std::function<Status()>& fn) override;
+  Status Exclusive(const std::string& readonly_error, const std::function<Status()>& fn) override;
   MetaCounters CountersLocked() const override;
   Status TransactLocked(const char* what, uint32_t commit_flags, const TxnBody& body) override;
   Status SetCountersLocked(const MetaCounters& counters) override;
@@ -113,8 +112,8 @@ class BdbStorage : public BdbHandle, private GcStore {
   Status PutMetaCounters(DbTxn* txn, uint64_t next_oid, uint64_t objects, uint64_t bytes,
                          uint64_t pending);
   Status CommitOnce(const CommitBatch& batch, bool* retry);
-  Status CollectOnce(uint32_t max, uint64_t* collected, uint64_t* bytes, bool* done,
-                     bool* retry, std::vector<Oid>* removed);
+  Status CollectOnce(uint32_t max, uint64_t* collected, uint64_t* bytes, bool* done, bool* retry,
+                     std::vector<Oid>* removed);
 
   void StartBackground();
   void StopBackground();
@@ -136,7 +135,7 @@ class BdbStorage : public BdbHandle, private GcStore {
   // (ExplainLogEndingEarly says so).
   std::string log_cut_at_;
   uint32_t format_version_ = 0;  // meta.db format_version (schema.h)
-  LogArchiveConfig archive_;  // set at open; dir empty: logs are removed
+  LogArchiveConfig archive_;     // set at open; dir empty: logs are removed
   EnvPtr env_;
   DbPtr records_, refcounts_, pending_, meta_;
 
@@ -150,9 +149,9 @@ class BdbStorage : public BdbHandle, private GcStore {
   uint64_t object_count_ = 0;
   uint64_t record_bytes_ = 0;
   uint64_t pending_count_ = 0;
-  uint64_t max_stored_next_ = 0;  // next_oid as persisted (> every stored oid)
+  uint64_t max_stored_next_ = 0;       // next_oid as persisted (> every stored oid)
   std::atomic<uint64_t> next_oid_{0};  // NewOid's counter (>= max_stored_next_)
-  std::string recorded_durability_;   // meta.db durability (set at open)
+  std::string recorded_durability_;    // meta.db durability (set at open)
 
   // Oids deleted by the collector, not yet returned by Sync().
   std::mutex collected_mu_;

@@ -1,6 +1,6 @@
 // Opening, creating and closing a home.
-#include <sys/stat.h>
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,9 +9,9 @@
 #include "bdb/backup.h"
 #include "bdb/environment.h"
 #include "bdb/log_check.h"
-#include "bdb/verify_pages.h"
 #include "bdb/schema.h"
 #include "bdb/storage_impl.h"
+#include "bdb/verify_pages.h"
 #include "engine/record.h"
 #include "util/file.h"
 
@@ -62,9 +62,7 @@ bool DirectoryIsEmpty(const std::string& p) {
 
 }  // namespace
 
-bool IsBdbHome(const std::string& home) {
-  return PathExists(home + "/" + schema::kMetaFile);
-}
+bool IsBdbHome(const std::string& home) { return PathExists(home + "/" + schema::kMetaFile); }
 
 Status OpenBdbStorage(const std::string& home, const BdbOptions& options,
                       std::unique_ptr<BdbHandle>* out) {
@@ -193,9 +191,11 @@ Status BdbStorage::VerifyShortFilesAfterRecovery(const std::vector<const char*>&
     bool examined = false;
     DURUS_RETURN_IF_ERROR(VerifyTableFile(home_, f, 4, &pages, &more, &examined));
     if (!pages.empty()) {
-      return Status::Corruption(home_ + "/" + f + " was shorter than its last page when the home "
+      return Status::Corruption(home_ + "/" + f +
+                                " was shorter than its last page when the home "
                                 "was opened after a crash, and recovery could not restore what "
-                                "was lost (" + pages.front().message +
+                                "was lost (" +
+                                pages.front().message +
                                 "): the home is damaged (restore a backup, or `durus-bdb "
                                 "salvage` what remains)");
     }
@@ -227,13 +227,14 @@ Status BdbStorage::ExplainLogEndingEarly(const Status& failure) const {
     where = home_ + "/" + name;
   }
   size_t bdb = why.find("BDB2506");
-  std::string detail = bdb == std::string::npos ? failure.ToString()
-                                                : why.substr(bdb, why.find(';', bdb) - bdb);
+  std::string detail =
+      bdb == std::string::npos ? failure.ToString() : why.substr(bdb, why.find(';', bdb) - bdb);
   return Status::Corruption(
       "the log of " + home_ + " ends before changes its database files already hold (" + detail +
-      "): " + where + " was cut short or log files are missing, so the home cannot be "
-      "recovered. Copy what the database files hold with `durus-bdb salvage " + home_ +
-      " DUMP` and load it with `durus-bdb migrate DUMP NEWHOME`, or restore a backup");
+      "): " + where +
+      " was cut short or log files are missing, so the home cannot be "
+      "recovered. Copy what the database files hold with `durus-bdb salvage " +
+      home_ + " DUMP` and load it with `durus-bdb migrate DUMP NEWHOME`, or restore a backup");
 }
 
 Status BdbStorage::CheckLogBeforeRecovery() {
@@ -254,7 +255,8 @@ Status BdbStorage::CheckLogBeforeRecovery() {
                                     " at offset " + std::to_string(check.offset) +
                                     "; the home was closed cleanly, so its database files hold "
                                     "every commit: a new log was started (the old one is kept "
-                                    "in " + saved + ")");
+                                    "in " +
+                                    saved + ")");
     return Status::OK();
   }
   if (!check.torn_tail()) {
@@ -263,8 +265,8 @@ Status BdbStorage::CheckLogBeforeRecovery() {
         std::to_string(check.offset) + ", and " + std::to_string(check.intact_after) +
         " intact log records (commits) follow the damage: recovery would drop them, so "
         "nothing was changed. The database files hold the home as of its last checkpoint: "
-        "copy what they hold with `durus-bdb salvage " + home_ +
-        " DUMP` and load it with `durus-bdb migrate DUMP NEWHOME`, or restore a backup");
+        "copy what they hold with `durus-bdb salvage " +
+        home_ + " DUMP` and load it with `durus-bdb migrate DUMP NEWHOME`, or restore a backup");
   }
   DURUS_RETURN_IF_ERROR(SaveTornTail(home_, check, &saved));
   log_cut_at_ = home_ + "/" + check.file + " at offset " + std::to_string(check.offset);
@@ -272,7 +274,8 @@ Status BdbStorage::CheckLogBeforeRecovery() {
                                   std::to_string(check.bytes_after) + " bytes of its log (" +
                                   check.file + " from offset " + std::to_string(check.offset) +
                                   ") cannot be read (a write torn by the crash); the commits in "
-                                  "them are rolled back (the bytes are kept in " + saved + ")");
+                                  "them are rolled back (the bytes are kept in " +
+                                  saved + ")");
   return Status::OK();
 }
 
@@ -295,9 +298,8 @@ Status BdbStorage::OpenDatabases() {
   // then is damage, never a reason to create an empty one.
   bool initialised = false;
   for (const Spec& spec : specs) {
-    DURUS_RETURN_IF_ERROR(
-        OpenBtree(env_.get(), home_, spec.file, options_.readonly, spec.db, !initialised,
-                  options_.page_checksums));
+    DURUS_RETURN_IF_ERROR(OpenBtree(env_.get(), home_, spec.file, options_.readonly, spec.db,
+                                    !initialised, options_.page_checksums));
     if (spec.db == &meta_) {
       Dbt key = InDbt(schema::kMetaFormatVersion, strlen(schema::kMetaFormatVersion));
       std::string v;
@@ -355,9 +357,8 @@ Status AddToMetaCounter(const char* name, uint64_t value, int64_t delta, uint64_
   return Status::OK();
 }
 
-Status BdbStorage::CountersAfter(int64_t objects_delta, int64_t bytes_delta,
-                                 int64_t pending_delta, uint64_t* objects, uint64_t* bytes,
-                                 uint64_t* pending) const {
+Status BdbStorage::CountersAfter(int64_t objects_delta, int64_t bytes_delta, int64_t pending_delta,
+                                 uint64_t* objects, uint64_t* bytes, uint64_t* pending) const {
   DURUS_RETURN_IF_ERROR(
       AddToMetaCounter(schema::kMetaObjectCount, object_count_, objects_delta, objects));
   DURUS_RETURN_IF_ERROR(
@@ -365,8 +366,8 @@ Status BdbStorage::CountersAfter(int64_t objects_delta, int64_t bytes_delta,
   return AddToMetaCounter(schema::kMetaPendingCount, pending_count_, pending_delta, pending);
 }
 
-Status BdbStorage::PutMetaCounters(DbTxn* txn, uint64_t next_oid, uint64_t objects,
-                                   uint64_t bytes, uint64_t pending) {
+Status BdbStorage::PutMetaCounters(DbTxn* txn, uint64_t next_oid, uint64_t objects, uint64_t bytes,
+                                   uint64_t pending) {
   DURUS_RETURN_IF_ERROR(PutMeta(meta_.get(), txn, schema::kMetaNextOid, U64(next_oid)));
   DURUS_RETURN_IF_ERROR(PutMeta(meta_.get(), txn, schema::kMetaObjectCount, U64(objects)));
   DURUS_RETURN_IF_ERROR(PutMeta(meta_.get(), txn, schema::kMetaRecordBytes, U64(bytes)));

@@ -20,11 +20,11 @@ Status BdbStorage::Load(Oid oid, std::string* record) {
   char k[8];
   oid.ToBytes(k);
   Dbt key = InDbt(k, 8);
-  int ret = RetryDb([&] { return GetInto(records_.get(), nullptr, &key, record, 0); },
-                    kReadAttempts);
+  int ret =
+      RetryDb([&] { return GetInto(records_.get(), nullptr, &key, record, 0); }, kReadAttempts);
   if (ret == DB_NOTFOUND) return Status::NotFound("no record for oid " + OidToString(oid), {oid});
-  return FromDb(ret, "loading oid " + OidToString(oid) + " from " + home_ + "/" +
-                         schema::kRecordsFile);
+  return FromDb(ret,
+                "loading oid " + OidToString(oid) + " from " + home_ + "/" + schema::kRecordsFile);
 }
 
 Status BdbStorage::Scan(Oid start, size_t max, std::vector<std::pair<Oid, std::string>>* out) {
@@ -72,8 +72,7 @@ Status BdbStorage::GetRefCount(Oid oid, uint64_t* count) {
   oid.ToBytes(k);
   Dbt key = InDbt(k, 8);
   std::string v;
-  int ret = RetryDb([&] { return GetInto(refcounts_.get(), nullptr, &key, &v, 0); },
-                    kReadAttempts);
+  int ret = RetryDb([&] { return GetInto(refcounts_.get(), nullptr, &key, &v, 0); }, kReadAttempts);
   if (ret == DB_NOTFOUND) return Status::NotFound("no count for oid " + OidToString(oid), {oid});
   DURUS_RETURN_IF_ERROR(FromDb(ret, "reading the count of oid " + OidToString(oid)));
   if (v.size() != 8) return Status::Corruption("count of oid " + OidToString(oid) + " malformed");
@@ -104,7 +103,6 @@ Status BdbStorage::ListPending(Oid start, size_t max, std::vector<Oid>* out) {
   if (ret == 0 || ret == DB_NOTFOUND) return Status::OK();
   return FromDb(ret, "scanning pending.db");
 }
-
 
 Status BdbStorage::GetStats(StorageStats* stats) {
   std::shared_lock<std::shared_mutex> open(close_mu_);

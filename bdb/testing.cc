@@ -84,9 +84,8 @@ Status SetCount(BdbHandle* storage, Oid oid, uint64_t count) {
 }
 
 Status EraseCount(BdbHandle* storage, Oid oid) {
-  return TestingAccess::Write(storage, "EraseCount", [&](BdbStorage* s, DbTxn* t) {
-    return Del(s->refcounts(), t, oid);
-  });
+  return TestingAccess::Write(storage, "EraseCount",
+                              [&](BdbStorage* s, DbTxn* t) { return Del(s->refcounts(), t, oid); });
 }
 
 Status AddQueueEntry(BdbHandle* storage, Oid oid) {
@@ -96,15 +95,13 @@ Status AddQueueEntry(BdbHandle* storage, Oid oid) {
 }
 
 Status EraseQueueEntry(BdbHandle* storage, Oid oid) {
-  return TestingAccess::Write(storage, "EraseQueueEntry", [&](BdbStorage* s, DbTxn* t) {
-    return Del(s->pending(), t, oid);
-  });
+  return TestingAccess::Write(storage, "EraseQueueEntry",
+                              [&](BdbStorage* s, DbTxn* t) { return Del(s->pending(), t, oid); });
 }
 
 Status EraseRecord(BdbHandle* storage, Oid oid) {
-  return TestingAccess::Write(storage, "EraseRecord", [&](BdbStorage* s, DbTxn* t) {
-    return Del(s->records(), t, oid);
-  });
+  return TestingAccess::Write(storage, "EraseRecord",
+                              [&](BdbStorage* s, DbTxn* t) { return Del(s->records(), t, oid); });
 }
 
 Status PutRecordRaw(BdbHandle* storage, Oid oid, const std::string& record) {

@@ -13,9 +13,9 @@
 #include <cstdint>
 #include <string>
 
+#include "bdb/bdb_storage.h"
 #include "engine/oid.h"
 #include "engine/status.h"
-#include "bdb/bdb_storage.h"
 
 namespace durus::bdb_testing {
 

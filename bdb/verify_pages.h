@@ -28,10 +28,10 @@ namespace durus::bdb {
 // One damaged page (or, page_known false, damage Berkeley DB reported
 // without a page number).
 struct DamagedPage {
-  std::string file;        // "records.db"
+  std::string file;  // "records.db"
   bool page_known = false;
   uint64_t page = 0;
-  std::string message;     // Berkeley DB's words, one line
+  std::string message;  // Berkeley DB's words, one line
   // records.db leaf pages: the oids whose keys are still legible on the
   // page (their records are unreadable through Berkeley DB).
   std::vector<uint64_t> oids;
@@ -47,7 +47,7 @@ Status VerifyTableFile(const std::string& dir, const char* file, size_t max_page
 
 // A record of records.db that could not be read.
 struct UnreadableRecord {
-  uint64_t oid = 0;       // after_only: the last readable oid before the damage
+  uint64_t oid = 0;         // after_only: the last readable oid before the damage
   bool after_only = false;  // a damaged btree page: the records after `oid`
                             // (up to the next readable one) are unknown
   std::string message;

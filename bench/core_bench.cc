@@ -83,26 +83,26 @@ namespace {
 // ---------------------------------------------------------------- flags
 
 struct Config {
-  std::vector<std::string> benchmarks = {"commit_refs", "commit",  "commit_durus",
-                                         "load_random", "open",    "recover"};
+  std::vector<std::string> benchmarks = {"commit_refs", "commit", "commit_durus",
+                                         "load_random", "open",   "recover"};
   std::vector<Durability> durabilities = {Durability::kWriteNoSync};
-  uint64_t num = 100000;        // records written (commit_*), store size (load_random)
-  uint64_t reads = 500000;      // loads timed by load_random
-  uint32_t batch = 100;         // records per commit
-  uint32_t record_size = 300;   // bytes per record, header and refs included
-  uint32_t refs = 2;            // refs per record in commit_refs
-  uint64_t base = 10000;        // objects stored (untimed) before commit_* start
+  uint64_t num = 100000;       // records written (commit_*), store size (load_random)
+  uint64_t reads = 500000;     // loads timed by load_random
+  uint32_t batch = 100;        // records per commit
+  uint32_t record_size = 300;  // bytes per record, header and refs included
+  uint32_t refs = 2;           // refs per record in commit_refs
+  uint64_t base = 10000;       // objects stored (untimed) before commit_* start
   uint32_t cache_mb = 64;
   uint64_t open_small = 1000;
   uint64_t open_large = 1000000;
-  uint32_t fill_batch = 1000;   // records per commit when filling stores (untimed)
+  uint32_t fill_batch = 1000;  // records per commit when filling stores (untimed)
   uint32_t crash_commits = 200;
   int repeats = 3;
-  std::string side = "both";    // both | ours | raw (ours/raw: for profiling)
-  std::string dir;              // parent of the temporary homes
-  bool keep = false;            // keep the homes (paths are printed)
+  std::string side = "both";  // both | ours | raw (ours/raw: for profiling)
+  std::string dir;            // parent of the temporary homes
+  bool keep = false;          // keep the homes (paths are printed)
   uint64_t seed = 301;
-  bool checksums = true;        // page checksums on both sides (format 2)
+  bool checksums = true;  // page checksums on both sides (format 2)
 };
 
 const char* kUsage =
@@ -157,7 +157,9 @@ bool ParseFlags(int argc, char** argv, Config* c) {
     }
     std::string name = a.substr(2, eq - 2), v = a.substr(eq + 1);
     auto u64 = [&](uint64_t* out) { *out = strtoull(v.c_str(), nullptr, 10); };
-    auto u32 = [&](uint32_t* out) { *out = static_cast<uint32_t>(strtoul(v.c_str(), nullptr, 10)); };
+    auto u32 = [&](uint32_t* out) {
+      *out = static_cast<uint32_t>(strtoul(v.c_str(), nullptr, 10));
+    };
     if (name == "benchmarks") {
       c->benchmarks = Split(v);
     } else if (name == "durability") {
@@ -375,7 +377,9 @@ class RecordMaker {
   static constexpr int kPool = 64;
 
   std::string MakeData(size_t dlen) {
-    static const char kClass[] = "\x80\x02" "cbench.model\nItem\nq\x00.";
+    static const char kClass[] =
+        "\x80\x02"
+        "cbench.model\nItem\nq\x00.";
     std::string cls(kClass, sizeof(kClass) - 1);
     size_t need = dlen - cls.size();
     static const char kWords[] = "abcdefghijklmnopqrstuvwxyz ";
@@ -389,7 +393,9 @@ class RecordMaker {
         std::string state = "\x80\x02}q\x01(U\x05titleq\x02U";
         state.push_back(static_cast<char>(std::min<size_t>(t, 255)));
         state.append(text, 0, t);
-        state += "U\x04" "blobq\x03U";
+        state +=
+            "U\x04"
+            "blobq\x03U";
         state.push_back(static_cast<char>(std::min<size_t>(b, 255)));
         state.append(blob, 0, b);
         state += "u.";
@@ -467,7 +473,10 @@ class ReachableFill {
   // Objects first .. first+n-1; `prev` is the current last bucket (0: none).
   ReachableFill(const Config& c, uint64_t first, uint64_t n, uint64_t prev, uint32_t per_commit,
                 uint64_t seed)
-      : next_(first), end_(first + n), prev_(prev), per_commit_(per_commit),
+      : next_(first),
+        end_(first + n),
+        prev_(prev),
+        per_commit_(per_commit),
         maker_(c.record_size, seed) {}
 
   bool Next(Records* out) {
@@ -624,8 +633,7 @@ struct Result {
 bool RunOurs(const Config& c) { return c.side != "raw"; }
 bool RunRaw(const Config& c) { return c.side != "ours"; }
 
-void PrintRatio(const char* name, Durability d, const char* unit, const Result& r,
-                double target) {
+void PrintRatio(const char* name, Durability d, const char* unit, const Result& r, double target) {
   double o = Median(r.ours), w = Median(r.raw);
   printf("%-12s %-12s : ours %10.0f %s", name, DurabilityName(d), o, unit);
   if (r.ours.size() > 1) {
@@ -698,8 +706,8 @@ void BenchCommits(const Config& c, Durability d, Shape shape) {
         StorageStats st;
         Check(s->GetStats(&st), "stats");
         if (st.object_count != c.base + c.num) {
-          fprintf(stderr, "core_bench: %s: expected %" PRIu64 " objects, have %" PRIu64 "\n",
-                  name, c.base + c.num, st.object_count);
+          fprintf(stderr, "core_bench: %s: expected %" PRIu64 " objects, have %" PRIu64 "\n", name,
+                  c.base + c.num, st.object_count);
           exit(1);
         }
         Check(s->Close(), "closing");
@@ -791,8 +799,8 @@ void BuildOpenStore(const Config& c, const std::string& home, uint64_t objects) 
   StorageStats st;
   Check(s->GetStats(&st), "stats");
   if (st.object_count != objects || st.pending_garbage != 0) {
-    fprintf(stderr, "core_bench: built %" PRIu64 " objects (%" PRIu64 " pending), wanted %" PRIu64
-                    "\n",
+    fprintf(stderr,
+            "core_bench: built %" PRIu64 " objects (%" PRIu64 " pending), wanted %" PRIu64 "\n",
             st.object_count, st.pending_garbage, objects);
     exit(1);
   }
@@ -936,8 +944,7 @@ void BenchOpen(const Config& c, Durability d) {
   const std::string& sh = st->small->path();
   const std::string& lh = st->large->path();
   char extra[128];
-  snprintf(extra, sizeof extra, " [records.db %.0f MB]",
-           FileBytes(lh, "records.db") / 1048576.0);
+  snprintf(extra, sizeof extra, " [records.db %.0f MB]", FileBytes(lh, "records.db") / 1048576.0);
   for (int cold = 0; cold < 2; ++cold) {
     std::vector<OpenTiming> small, large;
     TimeOpen(c, d, sh);  // one untimed open each: the same state for every run
@@ -991,8 +998,9 @@ void BenchRecover(const Config& c, Durability d) {
     }
   }
   char extra[160];
-  snprintf(extra, sizeof extra, " [crash after %u commits of %u; log files at crash %.0f / %.0f MB]",
-           c.crash_commits, c.batch, log_small / 1048576.0, log_large / 1048576.0);
+  snprintf(extra, sizeof extra,
+           " [crash after %u commits of %u; log files at crash %.0f / %.0f MB]", c.crash_commits,
+           c.batch, log_small / 1048576.0, log_large / 1048576.0);
   PrintOpen("recover", d, "crash", c.open_small, small, c.open_large, large, 0, extra);
 }
 
@@ -1015,14 +1023,16 @@ void PrintHeader(const Config& c) {
   printf("core_bench: Berkeley DB %s\n", DbEnv::version(nullptr, nullptr, nullptr));
   printf("  records   %u B (Durus-shaped: class pickle + zlib state; class '%s'), %u per commit\n",
          c.record_size, ExtractClassName(sample).c_str(), c.batch);
-  printf("  commit_*  %" PRIu64 " records timed after %" PRIu64 " stored; commit_refs: %u refs "
+  printf("  commit_*  %" PRIu64 " records timed after %" PRIu64
+         " stored; commit_refs: %u refs "
          "per record\n",
          c.num, c.base, c.refs);
   printf("  loads     %" PRIu64 " random over %" PRIu64 " objects\n", c.reads, c.num);
   printf("  cache     %u MB; page size ours %u B, raw %u B; repeats %d (median; [min..max])\n",
          c.cache_mb, ours_ps, raw_ps, c.repeats);
-  printf("  raw       plain btree, same env (bdb::OpenEnvironment) and btree open "
-         "(bdb::OpenBtree), same txn size and commit flags\n");
+  printf(
+      "  raw       plain btree, same env (bdb::OpenEnvironment) and btree open "
+      "(bdb::OpenBtree), same txn size and commit flags\n");
   printf("---------------------------------------------------------------------------------\n");
   fflush(stdout);
 }

@@ -199,9 +199,10 @@ int main(int argc, char** argv) {
     };
     std::mt19937_64 rng(5);
     std::vector<uint64_t> keys(kPerTxn);
-    printf("core_ops_bench: %d operations each, %d per write_nosync transaction, over %llu "
-           "objects\n",
-           kOps, kPerTxn, static_cast<unsigned long long>(kObjects));
+    printf(
+        "core_ops_bench: %d operations each, %d per write_nosync transaction, over %llu "
+        "objects\n",
+        kOps, kPerTxn, static_cast<unsigned long long>(kObjects));
     for (Op& op : ops) {
       if (!only.empty() && std::string(op.name).find(only) == std::string::npos) continue;
       double seconds = 0;

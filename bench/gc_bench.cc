@@ -337,7 +337,8 @@ double Median(std::vector<double> v) {
 }
 
 void BenchCollect(const Config& c) {
-  printf("collect: dropped subtree of %" PRIu64 " objects, %u-byte records, fan-out %u, "
+  printf("collect: dropped subtree of %" PRIu64
+         " objects, %u-byte records, fan-out %u, "
          "batch %u, cache %u MiB, %u repeat(s) alternating which side runs first\n",
          c.num, c.record_size, c.fanout, c.batch, c.cache_mb, c.repeats);
   std::string built = MakeHome(c, "collect");
@@ -428,7 +429,9 @@ Percentiles Summarize(std::vector<double>* v) {
   Percentiles p{0, 0, 0, 0, v->size()};
   if (v->empty()) return p;
   std::sort(v->begin(), v->end());
-  auto at = [&](double q) { return (*v)[std::min(v->size() - 1, static_cast<size_t>(q * v->size()))]; };
+  auto at = [&](double q) {
+    return (*v)[std::min(v->size() - 1, static_cast<size_t>(q * v->size()))];
+  };
   p.p50 = at(0.50);
   p.p99 = at(0.99);
   p.p999 = at(0.999);
@@ -437,8 +440,8 @@ Percentiles Summarize(std::vector<double>* v) {
 }
 
 void BenchLatency(const Config& c) {
-  printf("latency: random loads of %" PRIu64 " live objects; %" PRIu64
-         " subtrees of %" PRIu64 " dropped in turn; collector batch %u, gc_per_second %u%s\n",
+  printf("latency: random loads of %" PRIu64 " live objects; %" PRIu64 " subtrees of %" PRIu64
+         " dropped in turn; collector batch %u, gc_per_second %u%s\n",
          c.live, c.drops, c.drop_size, c.batch, c.gc_per_second,
          c.gc_per_second == 0 ? " (duty cycle 50%)" : "");
   std::string home = MakeHome(c, "latency");
@@ -536,9 +539,10 @@ struct TraceResult {
 };
 
 void BenchTrace(const Config& c) {
-  printf("trace: Collect(true) on reachable trees with 1%% garbage rings, fan-out %u, "
-         "cache %u MiB, fresh process per size\n",
-         c.fanout, c.cache_mb);
+  printf(
+      "trace: Collect(true) on reachable trees with 1%% garbage rings, fan-out %u, "
+      "cache %u MiB, fresh process per size\n",
+      c.fanout, c.cache_mb);
   std::vector<std::pair<uint64_t, TraceResult>> results;
   for (uint64_t size : c.trace_sizes) {
     std::string home = MakeHome(c, "trace");
@@ -586,7 +590,8 @@ void BenchTrace(const Config& c) {
       }
       r.rss_base_kb = ProcStatusKb("VmRSS:");
       if (getenv("GC_BENCH_RSS_DETAIL")) {
-        fprintf(stderr, "  at open: VmRSS %" PRIu64 " RssAnon %" PRIu64 " RssFile %" PRIu64
+        fprintf(stderr,
+                "  at open: VmRSS %" PRIu64 " RssAnon %" PRIu64 " RssFile %" PRIu64
                 " RssShmem %" PRIu64 " kB\n",
                 ProcStatusKb("VmRSS:"), ProcStatusKb("RssAnon:"), ProcStatusKb("RssFile:"),
                 ProcStatusKb("RssShmem:"));
@@ -607,8 +612,9 @@ void BenchTrace(const Config& c) {
       sampler.join();
       r.hwm_kb = ProcStatusKb("VmHWM:");
       if (getenv("GC_BENCH_RSS_DETAIL")) {
-        fprintf(stderr, "  VmRSS %" PRIu64 " RssAnon %" PRIu64 " RssFile %" PRIu64
-                " RssShmem %" PRIu64 " kB\n",
+        fprintf(stderr,
+                "  VmRSS %" PRIu64 " RssAnon %" PRIu64 " RssFile %" PRIu64 " RssShmem %" PRIu64
+                " kB\n",
                 ProcStatusKb("VmRSS:"), ProcStatusKb("RssAnon:"), ProcStatusKb("RssFile:"),
                 ProcStatusKb("RssShmem:"));
       }

@@ -199,8 +199,9 @@ void RawLoad(const std::string& shelf, const std::string& home, bool not_durable
   env.set_lg_max(32u << 20);
   env.log_set_config(DB_LOG_AUTO_REMOVE, 1);
   env.set_flags(DB_TXN_NOSYNC, 1);
-  if (env.open(home.c_str(), DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
-                                 DB_INIT_MPOOL | DB_RECOVER, 0644) != 0) {
+  if (env.open(home.c_str(),
+               DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_RECOVER,
+               0644) != 0) {
     Die("env open");
   }
   Db db(&env, 0);
@@ -303,7 +304,7 @@ int ChildMode(int argc, char** argv) {
     o.home = argv[2];
     o.dest = argv[3];
     o.format = mode == "--child-export-shelf" ? durus::migrate::ExportFormat::kShelf
-                                               : durus::migrate::ExportFormat::kDump;
+                                              : durus::migrate::ExportFormat::kDump;
     durus::migrate::ExportReport r;
     durus::Status s = durus::migrate::Export(o, &r);
     if (!s.ok()) Die(s.ToString());
@@ -321,10 +322,14 @@ int main(int argc, char** argv) {
   std::string base = "/tmp";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--objects") n = strtoull(argv[i + 1], nullptr, 10);
-    else if (a == "--big") big = strtoull(argv[i + 1], nullptr, 10);
-    else if (a == "--dir") base = argv[i + 1];
-    else Die("usage: migrate_bench [--objects N] [--big N] [--dir DIR]");
+    if (a == "--objects")
+      n = strtoull(argv[i + 1], nullptr, 10);
+    else if (a == "--big")
+      big = strtoull(argv[i + 1], nullptr, 10);
+    else if (a == "--dir")
+      base = argv[i + 1];
+    else
+      Die("usage: migrate_bench [--objects N] [--big N] [--dir DIR]");
   }
   std::string dir = base + "/migrate-bench-XXXXXX";
   if (!mkdtemp(dir.data())) Die("mkdtemp");
@@ -371,10 +376,11 @@ int main(int argc, char** argv) {
   printf("  migrate / raw NOT_DURABLE load   %.2fx\n", r_mig / r_nd);
   printf("  export shelf / raw NOSYNC load   %.2fx\n", r_exs / r_raw);
   printf("  export dump / raw NOSYNC load    %.2fx\n", r_exd / r_raw);
-  printf("disk (target <= 1.5x record bytes): .db files %.1f MB = %.2fx of %.1f MB records; "
-         "whole home without logs %.1f MB = %.2fx (the rest: region files of the last opener)\n",
-         home_db / 1e6, double(home_db) / g.record_bytes, g.record_bytes / 1e6, home_all / 1e6,
-         double(home_all) / g.record_bytes);
+  printf(
+      "disk (target <= 1.5x record bytes): .db files %.1f MB = %.2fx of %.1f MB records; "
+      "whole home without logs %.1f MB = %.2fx (the rest: region files of the last opener)\n",
+      home_db / 1e6, double(home_db) / g.record_bytes, g.record_bytes / 1e6, home_all / 1e6,
+      double(home_all) / g.record_bytes);
   printf("dump size: %.1f MB\n", st_dump.st_size / 1e6);
   fflush(stdout);
 
@@ -383,11 +389,12 @@ int main(int argc, char** argv) {
     unlink(shelf.c_str());
     GenStats gb = GenerateShelf(bigshelf, big);
     ChildResult mb = RunChild({"--child-migrate", bigshelf, dir + "/bighome"});
-    printf("\npeak RSS of migrate: %ld MB at %llu objects, %ld MB at %llu objects: %.3fx "
-           "(target <= 1.15x); %llu objects took %.1f s (%.0f records/s)\n",
-           mig.max_rss_kb / 1024, (unsigned long long)n, mb.max_rss_kb / 1024,
-           (unsigned long long)big, double(mb.max_rss_kb) / mig.max_rss_kb,
-           (unsigned long long)big, mb.seconds, rate(mb.seconds, gb.items));
+    printf(
+        "\npeak RSS of migrate: %ld MB at %llu objects, %ld MB at %llu objects: %.3fx "
+        "(target <= 1.15x); %llu objects took %.1f s (%.0f records/s)\n",
+        mig.max_rss_kb / 1024, (unsigned long long)n, mb.max_rss_kb / 1024, (unsigned long long)big,
+        double(mb.max_rss_kb) / mig.max_rss_kb, (unsigned long long)big, mb.seconds,
+        rate(mb.seconds, gb.items));
   }
   RemoveTree(dir);
   return 0;

@@ -29,10 +29,10 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <poll.h>
-#include <sys/epoll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -85,9 +85,11 @@ class Conn {
   explicit Conn(const Options& o) {
     addrinfo hints{}, *res = nullptr;
     hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(o.host.c_str(), std::to_string(o.port).c_str(), &hints, &res) != 0) Die("resolve");
+    if (getaddrinfo(o.host.c_str(), std::to_string(o.port).c_str(), &hints, &res) != 0)
+      Die("resolve");
     fd_ = socket(res->ai_family, SOCK_STREAM, 0);
-    if (fd_ < 0 || connect(fd_, res->ai_addr, res->ai_addrlen) != 0) Die("connect: " + std::string(strerror(errno)));
+    if (fd_ < 0 || connect(fd_, res->ai_addr, res->ai_addrlen) != 0)
+      Die("connect: " + std::string(strerror(errno)));
     freeaddrinfo(res);
     int one = 1;
     setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -187,7 +189,8 @@ std::vector<Oid> Refs(const std::string& record) {
   durus::RecordView v;
   if (!durus::UnpackRecord(record, &v).ok()) Die("bad record");
   std::vector<Oid> out;
-  for (size_t i = 0; i + 8 <= v.refs.size(); i += 8) out.push_back(Oid::FromBytes(v.refs.data() + i));
+  for (size_t i = 0; i + 8 <= v.refs.size(); i += 8)
+    out.push_back(Oid::FromBytes(v.refs.data() + i));
   return out;
 }
 
@@ -527,21 +530,36 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) Die(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--host") o.host = val();
-    else if (a == "--port") o.port = atoi(val().c_str());
-    else if (a == "--mode") o.mode = val();
-    else if (a == "--clients") o.clients = atoi(val().c_str());
-    else if (a == "--seconds") o.seconds = atof(val().c_str());
-    else if (a == "--objects") o.objects = atoi(val().c_str());
-    else if (a == "--batch") o.batch = atoi(val().c_str());
-    else if (a == "--commit-objects") o.commit_objects = atoi(val().c_str());
-    else if (a == "--record-bytes") o.record_bytes = atoi(val().c_str());
-    else if (a == "--driver-threads") o.driver_threads = atoi(val().c_str());
-    else if (a == "--blocking") o.blocking = true;
-    else Die("unknown argument " + a);
+    if (a == "--host")
+      o.host = val();
+    else if (a == "--port")
+      o.port = atoi(val().c_str());
+    else if (a == "--mode")
+      o.mode = val();
+    else if (a == "--clients")
+      o.clients = atoi(val().c_str());
+    else if (a == "--seconds")
+      o.seconds = atof(val().c_str());
+    else if (a == "--objects")
+      o.objects = atoi(val().c_str());
+    else if (a == "--batch")
+      o.batch = atoi(val().c_str());
+    else if (a == "--commit-objects")
+      o.commit_objects = atoi(val().c_str());
+    else if (a == "--record-bytes")
+      o.record_bytes = atoi(val().c_str());
+    else if (a == "--driver-threads")
+      o.driver_threads = atoi(val().c_str());
+    else if (a == "--blocking")
+      o.blocking = true;
+    else
+      Die("unknown argument " + a);
   }
-  if (o.mode == "populate") Populate(o);
-  else if (o.mode == "load" || o.mode == "bulk" || o.mode == "commit") Run(o);
-  else Die("--mode populate|load|bulk|commit");
+  if (o.mode == "populate")
+    Populate(o);
+  else if (o.mode == "load" || o.mode == "bulk" || o.mode == "commit")
+    Run(o);
+  else
+    Die("--mode populate|load|bulk|commit");
   return 0;
 }

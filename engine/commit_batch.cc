@@ -6,8 +6,7 @@ namespace durus {
 
 Status ParseOid(std::string_view bytes, Oid* oid) {
   if (bytes.size() != Oid::kSize) {
-    return Status::InvalidArgument("an oid must be 8 bytes, got " +
-                                   std::to_string(bytes.size()));
+    return Status::InvalidArgument("an oid must be 8 bytes, got " + std::to_string(bytes.size()));
   }
   *oid = Oid::FromBytes(bytes.data());
   return Status::OK();

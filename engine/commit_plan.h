@@ -38,8 +38,8 @@ struct CommitPlan {
 
 // Looks up the current version of `oid`: sets *exists and, if it exists,
 // *old_refs (normalised) and *old_size.
-using OldRecordFn = std::function<Status(Oid oid, bool* exists, std::vector<Oid>* old_refs,
-                                         uint64_t* old_size)>;
+using OldRecordFn =
+    std::function<Status(Oid oid, bool* exists, std::vector<Oid>* old_refs, uint64_t* old_size)>;
 
 Status PlanCommit(const CommitBatch& batch, const OldRecordFn& old_record, CommitPlan* plan);
 

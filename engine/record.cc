@@ -30,9 +30,8 @@ Status UnpackRecord(std::string_view record, RecordView* out) {
   uint64_t dlen = GetU32(record.data() + 8);
   if (dlen > record.size() - kRecordHeaderSize) {
     return Status::InvalidArgument(
-        "truncated record for oid " + OidToString(oid) + ": data length " +
-            std::to_string(dlen) + " runs past the record's " + std::to_string(record.size()) +
-            " bytes",
+        "truncated record for oid " + OidToString(oid) + ": data length " + std::to_string(dlen) +
+            " runs past the record's " + std::to_string(record.size()) + " bytes",
         {oid});
   }
   size_t refs_len = record.size() - kRecordHeaderSize - dlen;
@@ -51,9 +50,9 @@ Status UnpackRecord(std::string_view record, RecordView* out) {
 Status ValidateRecord(Oid expected, std::string_view record, RecordView* out) {
   DURUS_RETURN_IF_ERROR(UnpackRecord(record, out));
   if (out->oid != expected) {
-    return Status::InvalidArgument("record stored under oid " + OidToString(expected) +
-                                       " embeds oid " + OidToString(out->oid),
-                                   {expected});
+    return Status::InvalidArgument(
+        "record stored under oid " + OidToString(expected) + " embeds oid " + OidToString(out->oid),
+        {expected});
   }
   return Status::OK();
 }

@@ -66,8 +66,8 @@ std::string ExtractClassName(std::string_view record);
 
 // Big-endian integer helpers shared by every on-disk and wire format.
 inline void PutU32(std::string* out, uint32_t v) {
-  char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
-               static_cast<char>(v >> 8), static_cast<char>(v)};
+  char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+               static_cast<char>(v)};
   out->append(b, 4);
 }
 inline void PutU64(std::string* out, uint64_t v) {

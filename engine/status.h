@@ -37,8 +37,8 @@ class [[nodiscard]] Status {
     kIOError,          // the OS or Berkeley DB failed
     kBusy,             // the home is held by another process
     kNotSupported,
-    kReadOnly,         // a write on a read-only storage
-    kClosed,           // the storage was closed
+    kReadOnly,  // a write on a read-only storage
+    kClosed,    // the storage was closed
   };
 
   Status() = default;
@@ -59,21 +59,13 @@ class [[nodiscard]] Status {
   static Status Corruption(std::string msg, std::vector<Oid> oids = {}) {
     return Status(Code::kCorruption, std::move(msg), std::move(oids));
   }
-  static Status IOError(std::string msg) {
-    return Status(Code::kIOError, std::move(msg), {});
-  }
-  static Status Busy(std::string msg) {
-    return Status(Code::kBusy, std::move(msg), {});
-  }
+  static Status IOError(std::string msg) { return Status(Code::kIOError, std::move(msg), {}); }
+  static Status Busy(std::string msg) { return Status(Code::kBusy, std::move(msg), {}); }
   static Status NotSupported(std::string msg) {
     return Status(Code::kNotSupported, std::move(msg), {});
   }
-  static Status ReadOnly(std::string msg) {
-    return Status(Code::kReadOnly, std::move(msg), {});
-  }
-  static Status Closed(std::string msg) {
-    return Status(Code::kClosed, std::move(msg), {});
-  }
+  static Status ReadOnly(std::string msg) { return Status(Code::kReadOnly, std::move(msg), {}); }
+  static Status Closed(std::string msg) { return Status(Code::kClosed, std::move(msg), {}); }
 
   bool ok() const { return code_ == Code::kOk; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
@@ -111,10 +103,10 @@ const char* CodeName(Status::Code code);
 }  // namespace durus
 
 // Return early from the enclosing function if `expr` is not OK.
-#define DURUS_RETURN_IF_ERROR(expr)          \
-  do {                                       \
-    ::durus::Status _st = (expr);            \
-    if (!_st.ok()) return _st;               \
+#define DURUS_RETURN_IF_ERROR(expr) \
+  do {                              \
+    ::durus::Status _st = (expr);   \
+    if (!_st.ok()) return _st;      \
   } while (0)
 
 #endif  // DURUS_BDB_ENGINE_STATUS_H_

@@ -46,7 +46,7 @@ void RecordIterator::Fetch() {
   for (const auto& item : page_) {
     if (item.first.value() < next_.value()) {
       status_ = Status::Corruption("a scan from oid " + OidToString(next_) + " returned oid " +
-                                   OidToString(item.first) + ": the oids go backwards",
+                                       OidToString(item.first) + ": the oids go backwards",
                                    {item.first});
       page_.clear();
       return;

@@ -60,10 +60,10 @@ struct LoadResult {
 
 // What one collector run did.
 struct CollectReport {
-  uint64_t collected = 0;       // records deleted
-  uint64_t bytes_freed = 0;     // record bytes deleted
-  uint64_t pending_after = 0;   // oids still queued
-  uint64_t traced = 0;          // reachable objects marked by a trace
+  uint64_t collected = 0;      // records deleted
+  uint64_t bytes_freed = 0;    // record bytes deleted
+  uint64_t pending_after = 0;  // oids still queued
+  uint64_t traced = 0;         // reachable objects marked by a trace
 };
 
 class Storage {

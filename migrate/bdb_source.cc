@@ -6,10 +6,10 @@
 // A damaged home: a read error is Corruption naming the home and the oid
 // the scan had reached.  A damaged page can also make Berkeley DB return
 // fewer records, or keys out of order, without an error; so the oids must
-// increase (RecordIterator, engine/storage.h, checks that) and, at the end, the records read must be as many (and as
-// large) as the home's own counters say.  Under salvage a shortfall is
-// reported (which oids is unknown) instead of failing; a read error still
-// fails (Berkeley DB cannot position a cursor past a damaged page).
+// increase (RecordIterator, engine/storage.h, checks that) and, at the end, the records read must
+// be as many (and as large) as the home's own counters say.  Under salvage a shortfall is reported
+// (which oids is unknown) instead of failing; a read error still fails (Berkeley DB cannot position
+// a cursor past a damaged page).
 #include <memory>
 
 #include "bdb/bdb_storage.h"
@@ -23,8 +23,7 @@ constexpr size_t kBatch = 2048;
 
 class BdbSource : public RecordSource {
  public:
-  BdbSource(std::string path, SourceOptions options)
-      : path_(std::move(path)), options_(options) {}
+  BdbSource(std::string path, SourceOptions options) : path_(std::move(path)), options_(options) {}
   ~BdbSource() override {
     if (storage_) storage_->Close().IgnoreError();
   }

@@ -54,8 +54,7 @@ class Dfs20Source : public RecordSource {
   Status ValidRecord(uint64_t pos, uint64_t limit, bool* ok, uint64_t* end, std::string* why);
   // Valid records from `start` up to a terminator: *terminated and *stop
   // (just past the terminator, or the first invalid record).
-  Status Chain(uint64_t start, bool* terminated, uint64_t* stop, uint64_t* count,
-               std::string* why);
+  Status Chain(uint64_t start, bool* terminated, uint64_t* stop, uint64_t* count, std::string* why);
   // From *pos, the first position whose length fits before `limit`
   // (*found), else *pos = limit.
   Status NextCandidate(uint64_t* pos, uint64_t limit, bool* found);
@@ -86,8 +85,8 @@ Status Dfs20Source::Init() {
   if (b.size() < kHeaderSize) return Corrupt(kMagicSize, "file truncated inside the header");
   index_offset_ = GetU64(b.data() + kMagicSize);
   if (index_offset_ < kHeaderSize || index_offset_ > file_.size() - 8) {
-    std::string why = "index offset " + std::to_string(index_offset_) +
-                      " outside the file (" + std::to_string(file_.size()) + " bytes)";
+    std::string why = "index offset " + std::to_string(index_offset_) + " outside the file (" +
+                      std::to_string(file_.size()) + " bytes)";
     if (!options_.salvage) return Corrupt(kMagicSize, why);
     bool found = false;
     DURUS_RETURN_IF_ERROR(FindIndex(&found));
@@ -96,9 +95,9 @@ Status Dfs20Source::Init() {
                                 std::to_string(kMagicSize) + ": " + why +
                                 "; salvage found no index after the first transactions");
     }
-    DURUS_RETURN_IF_ERROR(Skip(kMagicSize, kHeaderSize,
-                               why + ": the index is at byte offset " +
-                                   std::to_string(index_offset_)));
+    DURUS_RETURN_IF_ERROR(
+        Skip(kMagicSize, kHeaderSize,
+             why + ": the index is at byte offset " + std::to_string(index_offset_)));
   }
   cur_ = kHeaderSize;
   region_end_ = index_offset_;
@@ -177,9 +176,10 @@ Status Dfs20Source::ValidRecord(uint64_t pos, uint64_t limit, bool* ok, uint64_t
     return Status::OK();
   }
   if (len > limit - pos - 4) {
-    if (why != nullptr) *why = "record of " + std::to_string(len) + " bytes runs past " +
-           (limit == file_.size() ? std::string("the end of the file")
-                                  : "byte offset " + std::to_string(limit));
+    if (why != nullptr)
+      *why = "record of " + std::to_string(len) + " bytes runs past " +
+             (limit == file_.size() ? std::string("the end of the file")
+                                    : "byte offset " + std::to_string(limit));
     return Status::OK();
   }
   std::string_view rec;
@@ -291,15 +291,15 @@ Status Dfs20Source::Skip(uint64_t from, uint64_t to, const std::string& why) {
     file_.Seek(from + 4);
     std::string_view b;
     DURUS_RETURN_IF_ERROR(file_.Read(kRecordHeaderSize, &b));
-    if (b.size() == kRecordHeaderSize && GetU32(b.data() + 8) <= to - from - 4 - kRecordHeaderSize) {
+    if (b.size() == kRecordHeaderSize &&
+        GetU32(b.data() + 8) <= to - from - 4 - kRecordHeaderSize) {
       lost_.push_back(LostVersion{Oid::FromBytes(b.data()), from});
     }
   }
   return Status::OK();
 }
 
-Status Dfs20Source::Torn(uint64_t offset, uint64_t records, const std::string& detail,
-                         bool* done) {
+Status Dfs20Source::Torn(uint64_t offset, uint64_t records, const std::string& detail, bool* done) {
   DURUS_RETURN_IF_ERROR(
       NoteTornTail(path_, options_.strict, offset, file_.size(), records, detail));
   file_.Seek(file_.size());
@@ -333,8 +333,8 @@ Status Dfs20Source::StartTransaction(uint64_t pos, bool* done) {
                             ? "the record is complete, so not a torn write"
                             : "a valid transaction follows at byte offset " + std::to_string(q) +
                                   ", so this is not a torn last transaction: the file is damaged";
-    return Corrupt(stop, why + " (in the transaction at byte offset " + std::to_string(pos) +
-                             "; " + after + ")");
+    return Corrupt(stop, why + " (in the transaction at byte offset " + std::to_string(pos) + "; " +
+                             after + ")");
   }
   cur_ = pos;
   region_end_ = q;

@@ -25,8 +25,7 @@ namespace {
 
 class DumpSource : public RecordSource {
  public:
-  DumpSource(std::string path, SourceOptions options)
-      : path_(std::move(path)), options_(options) {}
+  DumpSource(std::string path, SourceOptions options) : path_(std::move(path)), options_(options) {}
 
   Status Init();
   Status Next(SourceItem* item, bool* done) override;
@@ -65,7 +64,7 @@ class DumpSource : public RecordSource {
   uint64_t next_oid_ = 0;
   std::string raw_;
   size_t raw_pos_ = 0;
-  uint32_t block_left_ = 0;   // records left in the current block
+  uint32_t block_left_ = 0;  // records left in the current block
   uint64_t block_offset_ = 0;
   uint64_t records_ = 0;
   uint64_t record_bytes_ = 0;
@@ -92,8 +91,7 @@ Status DumpSource::Init() {
   uint32_t version = GetU32(h.data() + 8);
   if (version != kDumpVersion) {
     return Status::NotSupported(path_ + ": dump format version " + std::to_string(version) +
-                                "; this durus-bdb reads version " +
-                                std::to_string(kDumpVersion));
+                                "; this durus-bdb reads version " + std::to_string(kDumpVersion));
   }
   next_oid_ = GetU64(h.data() + 16);
   return Status::OK();
@@ -113,13 +111,13 @@ Status DumpSource::ReadTrailer(uint64_t offset, std::string_view first) {
   uint64_t blocks = GetU64(t.data() + 24);
   uint32_t chain = GetU32(t.data() + 32);
   bool skipped_any = !skipped_.empty();
-  if ((records != records_ || bytes != record_bytes_ || blocks != blocks_ ||
-       chain != chain_crc_) &&
+  if ((records != records_ || bytes != record_bytes_ || blocks != blocks_ || chain != chain_crc_) &&
       !skipped_any) {
-    return Damaged(offset, offset + kDumpTrailerSize, "the trailer's totals (" + std::to_string(records) + " records, " +
-                               std::to_string(blocks) + " blocks) do not match the blocks read (" +
-                               std::to_string(records_) + " records, " +
-                               std::to_string(blocks_) + " blocks)");
+    return Damaged(offset, offset + kDumpTrailerSize,
+                   "the trailer's totals (" + std::to_string(records) + " records, " +
+                       std::to_string(blocks) + " blocks) do not match the blocks read (" +
+                       std::to_string(records_) + " records, " + std::to_string(blocks_) +
+                       " blocks)");
   }
   if (file_.pos() != file_.size()) {
     return Damaged(file_.pos(), file_.size(), "unexpected bytes after the trailer");
@@ -160,7 +158,8 @@ Status DumpSource::ReadBlock(bool* end) {
   if (h.empty()) {
     ended_ = true;
     *end = true;
-    if (!options_.salvage) return Corrupt(offset, "the dump ends without its trailer: truncated file");
+    if (!options_.salvage)
+      return Corrupt(offset, "the dump ends without its trailer: truncated file");
     Skip(offset, offset,
          "the dump ends without its trailer: truncated file; any records " +
              (records_ == 0 ? std::string("at all") : "after oid " + std::to_string(last_oid_)) +
@@ -193,15 +192,18 @@ Status DumpSource::ReadBlock(bool* end) {
   if (comp.size() < comp_len) {
     ended_ = true;
     *end = true;
-    return Damaged(offset, file_.size(), "block of " + std::to_string(count) +
-                                             " records runs past the end: truncated file");
+    return Damaged(
+        offset, file_.size(),
+        "block of " + std::to_string(count) + " records runs past the end: truncated file");
   }
   raw_.resize(raw_len);
   uLongf out_len = raw_len;
   int rc = uncompress(reinterpret_cast<Bytef*>(raw_.data()), &out_len,
                       reinterpret_cast<const Bytef*>(comp.data()), comp_len);
-  if (rc != Z_OK || out_len != raw_len) bad = "block does not decompress (zlib error " + std::to_string(rc) + ")";
-  else if (Crc32(raw_) != raw_crc) bad = "block checksum";
+  if (rc != Z_OK || out_len != raw_len)
+    bad = "block does not decompress (zlib error " + std::to_string(rc) + ")";
+  else if (Crc32(raw_) != raw_crc)
+    bad = "block checksum";
   if (!bad.empty()) {
     raw_.clear();
     raw_pos_ = 0;
@@ -221,8 +223,8 @@ Status DumpSource::Next(SourceItem* item, bool* done) {
   *done = false;
   while (block_left_ == 0) {
     if (raw_pos_ != raw_.size()) {
-      DURUS_RETURN_IF_ERROR(Damaged(block_offset_, block_offset_,
-                                    "block has bytes after its last record"));
+      DURUS_RETURN_IF_ERROR(
+          Damaged(block_offset_, block_offset_, "block has bytes after its last record"));
       raw_pos_ = raw_.size();
     }
     if (ended_) {

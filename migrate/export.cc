@@ -119,7 +119,8 @@ Status Export(const ExportOptions& o, ExportReport* report) {
 
 std::string SummaryLine(const ExportReport& r, const ExportOptions& o) {
   char buf[256];
-  snprintf(buf, sizeof(buf), "exported %llu objects (%llu record bytes) to %s as %s: %llu bytes, "
+  snprintf(buf, sizeof(buf),
+           "exported %llu objects (%llu record bytes) to %s as %s: %llu bytes, "
            "%.1f s, %.0f records/s",
            static_cast<unsigned long long>(r.objects),
            static_cast<unsigned long long>(r.record_bytes), o.dest.c_str(),

@@ -64,8 +64,8 @@ Status FileReader::Fill(size_t n) {
   if (pos_ >= buf_start_ && pos_ + need <= buf_start_ + buf_len_) return Status::OK();
   uint64_t start = pos_;
   if (pos_ < buf_start_) start = pos_ - std::min<uint64_t>(pos_, kLookBehind);
-  size_t want = static_cast<size_t>(
-      std::min<uint64_t>(std::max(n, kReadBuffer) + (pos_ - start), size_ > start ? size_ - start : 0));
+  size_t want = static_cast<size_t>(std::min<uint64_t>(std::max(n, kReadBuffer) + (pos_ - start),
+                                                       size_ > start ? size_ - start : 0));
   if (buf_.size() < want) buf_.resize(want);
   // Keep the bytes we already have that the new window still needs.
   size_t have = 0;

@@ -47,10 +47,10 @@ class FileReader {
   int fd_ = -1;
   std::string name_;
   uint64_t size_ = 0;
-  uint64_t pos_ = 0;          // logical position of the next byte
+  uint64_t pos_ = 0;  // logical position of the next byte
   std::vector<char> buf_;
-  uint64_t buf_start_ = 0;    // file offset of buf_[0]
-  size_t buf_len_ = 0;        // valid bytes in buf_
+  uint64_t buf_start_ = 0;  // file offset of buf_[0]
+  size_t buf_len_ = 0;      // valid bytes in buf_
 };
 
 class FileWriter {
@@ -68,8 +68,8 @@ class FileWriter {
   // Overwrite already written bytes at `offset` (flushes first).
   Status WriteAt(uint64_t offset, std::string_view data);
   Status Flush();
-  Status Sync();    // Flush + fsync
-  Status Close();   // Flush + close
+  Status Sync();   // Flush + fsync
+  Status Close();  // Flush + close
   uint64_t pos() const { return written_ + buf_.size(); }
   int fd() const { return fd_; }
   // Give up the descriptor without closing it (for TempFile).

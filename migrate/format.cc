@@ -75,7 +75,9 @@ Status DetectFormat(const std::string& path, SourceFormat* out) {
   } else {
     std::string shown;
     for (char c : head.substr(0, 8)) {
-      shown += (c >= 32 && c < 127) ? std::string(1, c) : "\\x" + std::string(1, "0123456789abcdef"[(c >> 4) & 15]) + std::string(1, "0123456789abcdef"[c & 15]);
+      shown += (c >= 32 && c < 127) ? std::string(1, c)
+                                    : "\\x" + std::string(1, "0123456789abcdef"[(c >> 4) & 15]) +
+                                          std::string(1, "0123456789abcdef"[c & 15]);
     }
     return Status::InvalidArgument(path + ": unknown format (magic \"" + shown +
                                    "\"; expected SHELF-1, DFS20, SQLite format 3 or a "
@@ -85,8 +87,7 @@ Status DetectFormat(const std::string& path, SourceFormat* out) {
 }
 
 Status RecordSource::NoteTornTail(const std::string& path, bool strict, uint64_t offset,
-                                  uint64_t file_size, uint64_t records,
-                                  const std::string& detail) {
+                                  uint64_t file_size, uint64_t records, const std::string& detail) {
   uint64_t bytes = file_size - offset;
   if (strict) {
     return Status::Corruption(path + ": torn last transaction at byte offset " +
@@ -105,9 +106,9 @@ Status CheckItem(const std::string& source, Oid oid, std::string_view record, ui
   RecordView view;
   Status s = ValidateRecord(oid, record, &view);
   if (!s.ok()) {
-    return Status::Corruption(source + ": corrupt record at byte offset " +
-                                  std::to_string(offset) + ": " + s.message(),
-                              {oid});
+    return Status::Corruption(
+        source + ": corrupt record at byte offset " + std::to_string(offset) + ": " + s.message(),
+        {oid});
   }
   return Status::OK();
 }

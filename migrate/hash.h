@@ -42,10 +42,20 @@ inline Hash128 HashBytes(std::string_view data, uint64_t seed = 0x6475727573ULL)
     uint64_t k1, k2;
     memcpy(&k1, p + i * 16, 8);
     memcpy(&k2, p + i * 16 + 8, 8);
-    k1 *= c1; k1 = Rotl(k1, 31); k1 *= c2; h1 ^= k1;
-    h1 = Rotl(h1, 27); h1 += h2; h1 = h1 * 5 + 0x52dce729;
-    k2 *= c2; k2 = Rotl(k2, 33); k2 *= c1; h2 ^= k2;
-    h2 = Rotl(h2, 31); h2 += h1; h2 = h2 * 5 + 0x38495ab5;
+    k1 *= c1;
+    k1 = Rotl(k1, 31);
+    k1 *= c2;
+    h1 ^= k1;
+    h1 = Rotl(h1, 27);
+    h1 += h2;
+    h1 = h1 * 5 + 0x52dce729;
+    k2 *= c2;
+    k2 = Rotl(k2, 33);
+    k2 *= c1;
+    h2 ^= k2;
+    h2 = Rotl(h2, 31);
+    h2 += h1;
+    h2 = h2 * 5 + 0x38495ab5;
   }
   const unsigned char* tail = p + nblocks * 16;
   uint64_t k1 = 0, k2 = 0;
@@ -56,7 +66,12 @@ inline Hash128 HashBytes(std::string_view data, uint64_t seed = 0x6475727573ULL)
     case 12: k2 ^= uint64_t{tail[11]} << 24; [[fallthrough]];
     case 11: k2 ^= uint64_t{tail[10]} << 16; [[fallthrough]];
     case 10: k2 ^= uint64_t{tail[9]} << 8; [[fallthrough]];
-    case 9: k2 ^= uint64_t{tail[8]}; k2 *= c2; k2 = Rotl(k2, 33); k2 *= c1; h2 ^= k2;
+    case 9:
+      k2 ^= uint64_t{tail[8]};
+      k2 *= c2;
+      k2 = Rotl(k2, 33);
+      k2 *= c1;
+      h2 ^= k2;
       [[fallthrough]];
     case 8: k1 ^= uint64_t{tail[7]} << 56; [[fallthrough]];
     case 7: k1 ^= uint64_t{tail[6]} << 48; [[fallthrough]];
@@ -65,12 +80,21 @@ inline Hash128 HashBytes(std::string_view data, uint64_t seed = 0x6475727573ULL)
     case 4: k1 ^= uint64_t{tail[3]} << 24; [[fallthrough]];
     case 3: k1 ^= uint64_t{tail[2]} << 16; [[fallthrough]];
     case 2: k1 ^= uint64_t{tail[1]} << 8; [[fallthrough]];
-    case 1: k1 ^= uint64_t{tail[0]}; k1 *= c1; k1 = Rotl(k1, 31); k1 *= c2; h1 ^= k1;
+    case 1:
+      k1 ^= uint64_t{tail[0]};
+      k1 *= c1;
+      k1 = Rotl(k1, 31);
+      k1 *= c2;
+      h1 ^= k1;
   }
-  h1 ^= len; h2 ^= len;
-  h1 += h2; h2 += h1;
-  h1 = Fmix(h1); h2 = Fmix(h2);
-  h1 += h2; h2 += h1;
+  h1 ^= len;
+  h2 ^= len;
+  h1 += h2;
+  h2 += h1;
+  h1 = Fmix(h1);
+  h2 = Fmix(h2);
+  h1 += h2;
+  h2 += h1;
   return Hash128{h1, h2};
 }
 

@@ -17,6 +17,8 @@
 //
 // Memory: the loader's buffer and cache, the sort buffers, the read
 // buffers: all fixed sizes.  Nothing is proportional to the object count.
+#include "migrate/migrate.h"
+
 #include <limits.h>
 #include <stdlib.h>
 
@@ -31,7 +33,6 @@
 #include "migrate/external_sorter.h"
 #include "migrate/file_io.h"
 #include "migrate/hash.h"
-#include "migrate/migrate.h"
 #include "migrate/progress.h"
 #include "migrate/source.h"
 #include "util/format.h"
@@ -55,9 +56,7 @@ struct VerifyEntry {
   uint64_t size;
   Hash128 full;  // the whole record
   Hash128 head;  // the record without its refs (oid, length, data)
-  bool operator<(const VerifyEntry& o) const {
-    return oid != o.oid ? oid < o.oid : seq < o.seq;
-  }
+  bool operator<(const VerifyEntry& o) const { return oid != o.oid ? oid < o.oid : seq < o.seq; }
 };
 
 std::string RealPath(const std::string& p) {
@@ -210,10 +209,9 @@ Status Migration::Load() {
     r_->torn_offset = torn.offset;
     r_->torn_bytes = torn.bytes;
     r_->torn_records = torn.records;
-    r_->warnings.push_back("torn last transaction at byte offset " +
-                           std::to_string(torn.offset) + " skipped (" + torn.detail + "; " +
-                           std::to_string(torn.bytes) + " bytes, 1 transaction with " +
-                           std::to_string(torn.records) +
+    r_->warnings.push_back("torn last transaction at byte offset " + std::to_string(torn.offset) +
+                           " skipped (" + torn.detail + "; " + std::to_string(torn.bytes) +
+                           " bytes, 1 transaction with " + std::to_string(torn.records) +
                            " complete record(s), ignored, as Durus's repair would truncate "
                            "them)");
   }
@@ -234,7 +232,8 @@ Status Migration::Count() {
   DURUS_RETURN_IF_ERROR(loader_->ScanRecords([&](Oid oid, std::string_view rec) -> Status {
     RecordView v;
     Status s = ValidateRecord(oid, rec, &v);
-    if (!s.ok()) return Status::Corruption("stored record of oid " + OidToString(oid) + ": " + s.message());
+    if (!s.ok())
+      return Status::Corruption("stored record of oid " + OidToString(oid) + ": " + s.message());
     DURUS_RETURN_IF_ERROR(oids.Add(oid.value()));
     for (Oid t : NormalizedRefs(v.refs, oid)) {
       DURUS_RETURN_IF_ERROR(pairs.Add(RefPair{t.value(), oid.value()}));
@@ -360,12 +359,11 @@ Status Migration::ReportSalvage(const std::map<uint64_t, uint64_t>& lost) {
   for (const SkippedRange& k : source_->skipped()) {
     r_->skipped.push_back(SalvagedRange{k.offset, k.length, k.unit, k.reason});
     std::string where =
-        k.length == 0 ? "nothing at " + std::string(k.unit == std::string("bytes") ? "byte offset"
-                                                                                   : k.unit) +
-                            " " + std::to_string(k.offset)
-                      : std::string(k.unit) + " " + std::to_string(k.offset) + ".." +
-                            std::to_string(k.offset + k.length - 1) + " (" +
-                            std::to_string(k.length) + ")";
+        k.length == 0
+            ? "nothing at " + std::string(k.unit == std::string("bytes") ? "byte offset" : k.unit) +
+                  " " + std::to_string(k.offset)
+            : std::string(k.unit) + " " + std::to_string(k.offset) + ".." +
+                  std::to_string(k.offset + k.length - 1) + " (" + std::to_string(k.length) + ")";
     r_->warnings.push_back("salvage: skipped " + where + ": " + k.reason);
   }
   std::string rec;
@@ -539,8 +537,8 @@ Status Migration::VerifyCounts() {
     bool should = stored == 0 && !oid.IsRoot();
     if (queued != should) {
       return Status::Corruption("verify: oid " + OidToString(oid) + " (count " +
-                                std::to_string(stored) + ") is " +
-                                (queued ? "" : "not ") + "on the pending-garbage queue");
+                                std::to_string(stored) + ") is " + (queued ? "" : "not ") +
+                                "on the pending-garbage queue");
     }
     ++counts_seen;
     return Status::OK();
@@ -583,11 +581,10 @@ Status Migration::CheckOpens() {
   DURUS_RETURN_IF_ERROR(c);
   if (st.object_count != totals_.object_count || st.record_bytes != totals_.record_bytes ||
       st.pending_garbage != r_->pending) {
-    return Status::Corruption("the migrated home reports " + std::to_string(st.object_count) +
-                              " objects / " + std::to_string(st.record_bytes) +
-                              " bytes, the migration wrote " +
-                              std::to_string(totals_.object_count) + " / " +
-                              std::to_string(totals_.record_bytes));
+    return Status::Corruption(
+        "the migrated home reports " + std::to_string(st.object_count) + " objects / " +
+        std::to_string(st.record_bytes) + " bytes, the migration wrote " +
+        std::to_string(totals_.object_count) + " / " + std::to_string(totals_.record_bytes));
   }
   return Status::OK();
 }
@@ -607,20 +604,19 @@ std::string SummaryLine(const MigrateReport& r) {
   char rate[64];
   snprintf(rate, sizeof(rate), "%.1f s, %.0f records/s", r.seconds,
            r.seconds > 0 ? r.source_records / r.seconds : 0.0);
-  std::string s = "migrated " + std::to_string(r.objects) + " objects (" +
-                  util::HumanBytes(r.record_bytes) + ") from " + std::to_string(r.source_records) +
-                  " " + SourceFormatName(r.format) + " records (" +
-                  util::HumanBytes(r.source_bytes) + "); " +
-                  std::to_string(r.references) + " references, " + std::to_string(r.pending) +
-                  " unreferenced queued for collection; " + rate;
+  std::string s =
+      "migrated " + std::to_string(r.objects) + " objects (" + util::HumanBytes(r.record_bytes) +
+      ") from " + std::to_string(r.source_records) + " " + SourceFormatName(r.format) +
+      " records (" + util::HumanBytes(r.source_bytes) + "); " + std::to_string(r.references) +
+      " references, " + std::to_string(r.pending) + " unreferenced queued for collection; " + rate;
   if (r.verified) s += "; verified";
   if (r.torn_tail) s += "; torn tail skipped";
   if (r.salvage) {
     uint64_t missing = 0;
     for (const LostObject& l : r.lost) missing += l.older_kept ? 0 : 1;
     s += "; salvage: " + std::to_string(r.skipped.size()) +
-         " range(s) skipped; lost objects identified: " + std::to_string(missing) +
-         " missing, " + std::to_string(r.lost.size() - missing) + " older version kept";
+         " range(s) skipped; lost objects identified: " + std::to_string(missing) + " missing, " +
+         std::to_string(r.lost.size() - missing) + " older version kept";
   }
   if (r.dangling > 0) s += "; " + std::to_string(r.dangling) + " dangling refs dropped";
   if (r.restarted) s += "; restarted";

@@ -82,16 +82,16 @@ struct MigrateOptions {
   // Where the sort runs go (default: the home directory).  The files are
   // unlinked as soon as they are created, so nothing is left behind.
   std::string temp_dir;
-  uint32_t cache_mb = 128;        // Berkeley DB cache while loading
-  uint32_t sort_memory_mb = 32;   // per external sort
-  ProgressFn progress;            // may be empty
+  uint32_t cache_mb = 128;       // Berkeley DB cache while loading
+  uint32_t sort_memory_mb = 32;  // per external sort
+  ProgressFn progress;           // may be empty
 };
 
 // What salvage skipped: a range of the source, and why.
 struct SalvagedRange {
   uint64_t offset = 0;
   uint64_t length = 0;
-  std::string unit;    // "bytes" (sqlite: "row ids")
+  std::string unit;  // "bytes" (sqlite: "row ids")
   std::string reason;
 };
 
@@ -99,8 +99,8 @@ struct SalvagedRange {
 // replaced by a later intact version.
 struct LostObject {
   uint64_t oid = 0;
-  uint64_t offset = 0;     // where the lost version was
-  bool older_kept = false; // an older version was loaded; else the oid is missing
+  uint64_t offset = 0;      // where the lost version was
+  bool older_kept = false;  // an older version was loaded; else the oid is missing
 };
 
 struct MigrateReport {
@@ -112,18 +112,18 @@ struct MigrateReport {
   uint64_t references = 0;      // (referrer, target) pairs counted
   uint64_t pending = 0;         // unreferenced objects queued for collection
   uint64_t next_oid = 0;
-  uint64_t dangling = 0;        // references to oids absent from the source
-  bool torn_tail = false;       // a torn last transaction was skipped
-  uint64_t torn_offset = 0;     // where it started
-  uint64_t torn_bytes = 0;      // bytes ignored
-  uint64_t torn_records = 0;    // complete records in the torn transaction
-  bool salvage = false;         // salvage mode was on
+  uint64_t dangling = 0;               // references to oids absent from the source
+  bool torn_tail = false;              // a torn last transaction was skipped
+  uint64_t torn_offset = 0;            // where it started
+  uint64_t torn_bytes = 0;             // bytes ignored
+  uint64_t torn_records = 0;           // complete records in the torn transaction
+  bool salvage = false;                // salvage mode was on
   std::vector<SalvagedRange> skipped;  // every range salvage skipped, in order
   std::vector<LostObject> lost;        // by oid
-  uint64_t lost_superseded = 0; // lost versions a later intact version replaced
-  bool restarted = false;       // an interrupted migration was wiped first
+  uint64_t lost_superseded = 0;        // lost versions a later intact version replaced
+  bool restarted = false;              // an interrupted migration was wiped first
   bool verified = false;
-  uint64_t home_data_bytes = 0; // size of the home's .db files at the end
+  uint64_t home_data_bytes = 0;  // size of the home's .db files at the end
   double seconds = 0;
   std::vector<std::string> warnings;  // human-readable, one line each
 };

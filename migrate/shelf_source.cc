@@ -100,8 +100,7 @@ Status ShelfSource::ReadU64At(uint64_t pos, uint64_t* v, bool* short_read) {
   return Status::OK();
 }
 
-Status ShelfSource::CheckMap(uint64_t map_start, uint64_t* map_end, bool* ok,
-                             std::string* why) {
+Status ShelfSource::CheckMap(uint64_t map_start, uint64_t* map_end, bool* ok, std::string* why) {
   // The offset map: u64 bytes (= 16 + bpw * count), u64 bpw, u64 count.
   uint64_t bytes = 0, bpw = 0, count = 0;
   bool s1, s2, s3;
@@ -179,9 +178,10 @@ Status ShelfSource::Init() {
                                 std::to_string(at) + ": " + why +
                                 "; salvage found no offset map anywhere in the file");
     }
-    DURUS_RETURN_IF_ERROR(Skip(8, 16, "the initial transaction's length (" + std::to_string(n) +
-                                          ") is wrong: the offset map is at byte offset " +
-                                          std::to_string(map_start)));
+    DURUS_RETURN_IF_ERROR(Skip(8, 16,
+                               "the initial transaction's length (" + std::to_string(n) +
+                                   ") is wrong: the offset map is at byte offset " +
+                                   std::to_string(map_start)));
   }
   cur_ = 16;
   region_end_ = map_start;
@@ -200,8 +200,9 @@ Status ShelfSource::ValidItem(uint64_t pos, uint64_t limit, bool* ok, uint64_t* 
   }
   DURUS_RETURN_IF_ERROR(ReadU64At(pos, &len, &short_read));
   if (short_read || len < kMinItem - 8 || len > limit - pos - 8) {
-    if (why != nullptr) *why = "item length " + std::to_string(len) + " does not fit its transaction (which ends at " +
-           std::to_string(limit) + ")";
+    if (why != nullptr)
+      *why = "item length " + std::to_string(len) +
+             " does not fit its transaction (which ends at " + std::to_string(limit) + ")";
     return Status::OK();
   }
   std::string_view body;
@@ -357,8 +358,7 @@ Status ShelfSource::Skip(uint64_t from, uint64_t to, const std::string& why) {
   }
 }
 
-Status ShelfSource::Torn(uint64_t offset, uint64_t records, const std::string& detail,
-                         bool* done) {
+Status ShelfSource::Torn(uint64_t offset, uint64_t records, const std::string& detail, bool* done) {
   DURUS_RETURN_IF_ERROR(
       NoteTornTail(path_, options_.strict, offset, file_.size(), records, detail));
   file_.Seek(file_.size());
@@ -388,8 +388,8 @@ Status ShelfSource::StartTransaction(uint64_t pos, bool* done) {
   if (short_read) {
     why = "partial transaction length";
   } else if (!fits) {
-    why = "transaction of " + std::to_string(t) + " bytes, only " +
-          std::to_string(size - pos - 8) + " present";
+    why = "transaction of " + std::to_string(t) + " bytes, only " + std::to_string(size - pos - 8) +
+          " present";
   } else {
     bad = stop;
   }
@@ -399,12 +399,13 @@ Status ShelfSource::StartTransaction(uint64_t pos, bool* done) {
   if (q == size) DURUS_RETURN_IF_ERROR(IsTornWrite(pos, &torn));
   if (torn) return Torn(pos, count, why, done);
   if (!options_.salvage) {
-    std::string after = q == size ? "it is complete, so not a torn write"
-                                  : "a valid transaction follows at byte offset " +
-                                        std::to_string(q) + ", so this is not a torn last "
-                                        "transaction: the file is damaged";
-    return Corrupt(bad, why + " (in the transaction at byte offset " + std::to_string(pos) +
-                            "; " + after + ")");
+    std::string after = q == size
+                            ? "it is complete, so not a torn write"
+                            : "a valid transaction follows at byte offset " + std::to_string(q) +
+                                  ", so this is not a torn last "
+                                  "transaction: the file is damaged";
+    return Corrupt(bad, why + " (in the transaction at byte offset " + std::to_string(pos) + "; " +
+                            after + ")");
   }
   // Salvage: this transaction's items are in [pos + 8, q).
   if (q < pos + 8) {
@@ -419,10 +420,11 @@ Status ShelfSource::StartTransaction(uint64_t pos, bool* done) {
     DURUS_RETURN_IF_ERROR(ItemChain(pos + 8, q, &chain_end, &n, nullptr));
     bool length_right = fits && pos + 8 + t <= q && chain_end >= pos + 8 + t;
     if (!length_right) {
-      DURUS_RETURN_IF_ERROR(Skip(pos, pos + 8, "transaction length " + std::to_string(t) +
-                                                   " does not match its items (the next valid "
-                                                   "transaction is at byte offset " +
-                                                   std::to_string(q) + ")"));
+      DURUS_RETURN_IF_ERROR(Skip(pos, pos + 8,
+                                 "transaction length " + std::to_string(t) +
+                                     " does not match its items (the next valid "
+                                     "transaction is at byte offset " +
+                                     std::to_string(q) + ")"));
     }
   }
   cur_ = pos + 8;

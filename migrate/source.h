@@ -46,9 +46,9 @@ struct SourceItem {
 
 struct TornTail {
   bool present = false;
-  uint64_t offset = 0;  // start of the torn transaction
-  uint64_t bytes = 0;   // bytes ignored from there to the end of the file
-  uint64_t records = 0; // complete records in it (not loaded: never committed)
+  uint64_t offset = 0;   // start of the torn transaction
+  uint64_t bytes = 0;    // bytes ignored from there to the end of the file
+  uint64_t records = 0;  // complete records in it (not loaded: never committed)
   std::string detail;
 };
 

@@ -81,8 +81,8 @@ Status SqliteSource::Init() {
   rc = sqlite3_prepare_v2(db_, "SELECT count(*) FROM objects", -1, &count, nullptr);
   if (rc != SQLITE_OK) {
     if (rc == SQLITE_ERROR) {
-      return Status::InvalidArgument(path_ + ": not a Durus SqliteStorage (" +
-                                     sqlite3_errmsg(db_) + ")");
+      return Status::InvalidArgument(path_ + ": not a Durus SqliteStorage (" + sqlite3_errmsg(db_) +
+                                     ")");
     }
     return Error("cannot read the objects table");
   }
@@ -91,8 +91,8 @@ Status SqliteSource::Init() {
   sqlite3_finalize(count);
   // Counting reads every page: a damaged one is left to the scan, which
   // names the row where it is (it only costs the progress estimate).
-  rc = sqlite3_prepare_v2(db_, "SELECT id, data, refs FROM objects WHERE id >= ? ORDER BY id",
-                          -1, &stmt_, nullptr);
+  rc = sqlite3_prepare_v2(db_, "SELECT id, data, refs FROM objects WHERE id >= ? ORDER BY id", -1,
+                          &stmt_, nullptr);
   if (rc != SQLITE_OK) return Error("cannot read the objects table");
   sqlite3_bind_int64(stmt_, 1, INT64_MIN);
   return Status::OK();
@@ -124,8 +124,9 @@ Status SqliteSource::SkipDamage(const std::string& why, bool* done) {
   // Bisect (bad fails, good reads or ends): the smallest start that reads.
   while (static_cast<uint64_t>(good) - static_cast<uint64_t>(bad) > 1 &&
          (rc == SQLITE_ROW || rc == SQLITE_DONE)) {
-    int64_t mid = static_cast<int64_t>(static_cast<uint64_t>(bad) +
-                                       (static_cast<uint64_t>(good) - static_cast<uint64_t>(bad)) / 2);
+    int64_t mid =
+        static_cast<int64_t>(static_cast<uint64_t>(bad) +
+                             (static_cast<uint64_t>(good) - static_cast<uint64_t>(bad)) / 2);
     int r = StepFrom(mid);
     if (r == SQLITE_ROW || r == SQLITE_DONE) {
       good = mid;
@@ -155,9 +156,9 @@ Status SqliteSource::Next(SourceItem* item, bool* done) {
       return Status::OK();
     }
     if (rc == SQLITE_ROW) break;
-    std::string where = "cannot read row " + std::to_string(rows_ + 1) +
-                        (any_row_ ? " (after id " + std::to_string(last_id_) + ")"
-                                  : " (the first)");
+    std::string where =
+        "cannot read row " + std::to_string(rows_ + 1) +
+        (any_row_ ? " (after id " + std::to_string(last_id_) + ")" : " (the first)");
     if (!options_.salvage) return Error(where, true);
     DURUS_RETURN_IF_ERROR(SkipDamage(where + ": " + sqlite3_errmsg(db_), done));
     if (*done) return Status::OK();
@@ -179,9 +180,9 @@ Status SqliteSource::Next(SourceItem* item, bool* done) {
     lost_.push_back(LostVersion{Oid(id), id});
     return Next(item, done);
   }
-  record_ = PackRecordRaw(Oid(id),
-                          std::string_view(static_cast<const char*>(data), dlen > 0 ? dlen : 0),
-                          std::string_view(static_cast<const char*>(refs), rlen > 0 ? rlen : 0));
+  record_ =
+      PackRecordRaw(Oid(id), std::string_view(static_cast<const char*>(data), dlen > 0 ? dlen : 0),
+                    std::string_view(static_cast<const char*>(refs), rlen > 0 ? rlen : 0));
   ++rows_;
   item->oid = Oid(id);
   item->record = record_;
@@ -200,7 +201,8 @@ Status OpenSqliteSource(const std::string& path, const SourceOptions& options,
 
 Status OpenSqliteSource(const std::string& path, const SourceOptions&,
                         std::unique_ptr<RecordSource>*) {
-  return Status::NotSupported(path + ": this durus-bdb was built without SQLite "
+  return Status::NotSupported(path +
+                              ": this durus-bdb was built without SQLite "
                               "(install libsqlite3-dev and rebuild)");
 }
 

@@ -93,7 +93,8 @@ void Acceptor::Released() {
 void Acceptor::Loop() {
   while (true) {
     const bool paused = paused_.load(std::memory_order_relaxed);
-    struct pollfd p[3] = {{stop_fd_, POLLIN, 0}, {released_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}};
+    struct pollfd p[3] = {
+        {stop_fd_, POLLIN, 0}, {released_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}};
     // Paused: wait for a client to leave, or retry after a second (the
     // descriptors may have been the storage's).
     int n = ::poll(p, paused ? 2 : 3, paused ? 1000 : -1);
@@ -118,7 +119,8 @@ bool Acceptor::AcceptReady() {
   while (true) {
     sockaddr_storage sa;
     socklen_t len = sizeof(sa);
-    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&sa), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd =
+        ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&sa), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       const int err = errno;
       if (err == EINTR || err == ECONNABORTED) continue;
@@ -137,11 +139,11 @@ bool Acceptor::AcceptReady() {
       ::close(fd);
       const auto now = Clock::now();
       if (now - last_denied_log_ >= std::chrono::seconds(1)) {
-        std::string more = denied_unlogged_ == 0
-                               ? std::string()
-                               : " (and " + std::to_string(denied_unlogged_) + " more since the last such line)";
-        log_->Log(LogLevel::kWarn, "refused a connection from %s: not in --allow-from%s", peer.name.c_str(),
-                  more.c_str());
+        std::string more = denied_unlogged_ == 0 ? std::string()
+                                                 : " (and " + std::to_string(denied_unlogged_) +
+                                                       " more since the last such line)";
+        log_->Log(LogLevel::kWarn, "refused a connection from %s: not in --allow-from%s",
+                  peer.name.c_str(), more.c_str());
         last_denied_log_ = now;
         denied_unlogged_ = 0;
       } else {
@@ -165,7 +167,8 @@ bool Acceptor::AcceptReady() {
     // first departure: at the limit with clients coming and going, one
     // line per episode rather than two per departure.
     if (at_limit_ && open_.load(std::memory_order_acquire) < max_clients_ - max_clients_ / 10) {
-      log_->Log(LogLevel::kInfo, "accepting new connections again (%" PRIu64 " refused meanwhile)", refused_);
+      log_->Log(LogLevel::kInfo, "accepting new connections again (%" PRIu64 " refused meanwhile)",
+                refused_);
       at_limit_ = false;
       refused_ = 0;
     }

@@ -91,7 +91,7 @@ class Acceptor {
   AddFn add_;
   std::thread thread_;
 
-  std::atomic<size_t> open_{0};     // connections handed to add_, not yet released
+  std::atomic<size_t> open_{0};      // connections handed to add_, not yet released
   std::atomic<bool> paused_{false};  // accept() failed for want of descriptors
   // Acceptor thread only.
   bool at_limit_ = false;  // refusing: max_clients_ connections open

@@ -89,8 +89,9 @@ Status ParseCidr(const std::string& text, Cidr* out) {
       c.family = AF_INET;
     }
   } else {
-    return Status::InvalidArgument("--allow-from: '" + t +
-                                   "' is not an IPv4 or IPv6 address or range (like 10.0.0.0/8 or fd00::/8)");
+    return Status::InvalidArgument(
+        "--allow-from: '" + t +
+        "' is not an IPv4 or IPv6 address or range (like 10.0.0.0/8 or fd00::/8)");
   }
   const int bits = AddrBytes(c.family) * 8;
   const bool was_mapped = c.family == AF_INET && host.find(':') != std::string::npos;
@@ -126,8 +127,10 @@ Status ParseCidrList(const std::string& text, std::vector<Cidr>* out) {
   size_t start = 0;
   while (true) {
     size_t comma = text.find(',', start);
-    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (Trim(item).empty()) return Status::InvalidArgument("--allow-from: empty range in '" + text + "'");
+    std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (Trim(item).empty())
+      return Status::InvalidArgument("--allow-from: empty range in '" + text + "'");
     Cidr c;
     DURUS_RETURN_IF_ERROR(ParseCidr(item, &c));
     out->push_back(c);
@@ -168,13 +171,15 @@ bool CidrContains(const Cidr& cidr, int family, const uint8_t* addr) {
   return (cidr.addr[whole] & mask) == (addr[whole] & mask);
 }
 
-PeerInfo DescribePeer(int fd, const sockaddr_storage& sa, socklen_t len, const std::string& listen_desc) {
+PeerInfo DescribePeer(int fd, const sockaddr_storage& sa, socklen_t len,
+                      const std::string& listen_desc) {
   (void)len;
   PeerInfo p;
   int port = 0;
   if (Unwrap(sa, &p.family, p.addr, &port)) {
     std::string host = AddrString(p.family, p.addr);
-    p.name = p.family == AF_INET6 ? "[" + host + "]:" + std::to_string(port) : host + ":" + std::to_string(port);
+    p.name = p.family == AF_INET6 ? "[" + host + "]:" + std::to_string(port)
+                                  : host + ":" + std::to_string(port);
     // Same machine: loopback, or the peer's address is the one it reached
     // us at (from this host to one of its own addresses).
     sockaddr_storage local;
@@ -222,7 +227,8 @@ bool MayStop(const AccessPolicy& policy, const PeerInfo& peer, int64_t server_ui
 
 std::string StopRefusal(StopPolicy policy) {
   if (policy == StopPolicy::kNone) return "quit (Q) refused: --allow-stop none";
-  return "quit (Q) refused: --allow-stop local honours it only from this machine (loopback TCP, or a "
+  return "quit (Q) refused: --allow-stop local honours it only from this machine (loopback TCP, or "
+         "a "
          "unix-socket peer running as the server's user)";
 }
 
@@ -236,7 +242,8 @@ const char* RefusedWhenReadOnly(uint8_t cmd) {
   }
 }
 
-std::string ExposureWarning(const AccessPolicy& policy, int listen_fd, const std::string& listen_desc) {
+std::string ExposureWarning(const AccessPolicy& policy, int listen_fd,
+                            const std::string& listen_desc) {
   sockaddr_storage bound;
   socklen_t len = sizeof(bound);
   if (::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&bound), &len) != 0) return "";

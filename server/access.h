@@ -36,9 +36,9 @@ namespace durus::server {
 
 // One address range, "10.0.0.0/8", "192.168.1.7" (/32), "fd00::/8", "::1".
 struct Cidr {
-  int family = 0;        // AF_INET or AF_INET6
+  int family = 0;         // AF_INET or AF_INET6
   uint8_t addr[16] = {};  // network byte order; IPv4 uses the first 4
-  int prefix = 0;        // bits
+  int prefix = 0;         // bits
 
   // "a.b.c.d/n" or "x::y/n" (the address with its host bits cleared).
   std::string ToString() const;
@@ -76,7 +76,8 @@ struct PeerInfo {
 
 // Describes the peer of accepted socket `fd`; `sa`/`len` are what accept
 // returned, `listen_desc` the listener's description (for unix peers).
-PeerInfo DescribePeer(int fd, const sockaddr_storage& sa, socklen_t len, const std::string& listen_desc);
+PeerInfo DescribePeer(int fd, const sockaddr_storage& sa, socklen_t len,
+                      const std::string& listen_desc);
 
 // True if `peer` may connect under `policy`.
 bool MayConnect(const AccessPolicy& policy, const PeerInfo& peer);
@@ -98,7 +99,8 @@ bool CidrContains(const Cidr& cidr, int family, const uint8_t* addr);
 // is reachable beyond the local user (a TCP address other than loopback
 // without --allow-from, or an abstract unix socket, which has no
 // permissions), or "" when there is nothing to warn about.
-std::string ExposureWarning(const AccessPolicy& policy, int listen_fd, const std::string& listen_desc);
+std::string ExposureWarning(const AccessPolicy& policy, int listen_fd,
+                            const std::string& listen_desc);
 
 }  // namespace durus::server
 

@@ -97,7 +97,8 @@ CommitSequencer::Handover CommitSequencer::Release(Client* holder, bool grace_ex
     // grant is visible; a wake-up aimed at a dead frame is harmless (futex
     // waiters tolerate spurious wake-ups, and the stack stays mapped).
     if (next.sync->grant.exchange(kGranted, std::memory_order_acq_rel) == kSleeping) {
-      ::syscall(SYS_futex, FutexWord(&next.sync->grant), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+      ::syscall(SYS_futex, FutexWord(&next.sync->grant), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr,
+                0);
     }
     return h;
   }

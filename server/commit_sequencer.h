@@ -58,8 +58,8 @@ class CommitSequencer {
                    const std::function<void()>& before_wait) EXCLUDES(mu_);
 
   struct Handover {
-    bool released = false;    // `holder` held the token and gave it up
-    Client* next = nullptr;   // a queued committer now holding it: send its list
+    bool released = false;   // `holder` held the token and gave it up
+    Client* next = nullptr;  // a queued committer now holding it: send its list
   };
   // If `holder` holds the token (and, for `grace_expired`, is still
   // graceable), passes it to the next in line.  A waiter in AcquireSync is

@@ -24,7 +24,8 @@ size_t InvalidationTable::members() const {
   return members_.size();
 }
 
-std::vector<Oid> InvalidationTable::Drain(Member* m, const std::function<std::vector<Oid>()>& collect) {
+std::vector<Oid> InvalidationTable::Drain(Member* m,
+                                          const std::function<std::vector<Oid>()>& collect) {
   util::MutexLock l(&mu_);
   const std::vector<Oid> gone = collect();
   if (!gone.empty()) {
@@ -44,7 +45,8 @@ bool InvalidationTable::IsInvalid(Member* m, Oid oid) {
   return m->invalid.count(oid) != 0;
 }
 
-void InvalidationTable::MarkInvalid(Member* m, const std::vector<Oid>& oids, std::vector<char>* out) {
+void InvalidationTable::MarkInvalid(Member* m, const std::vector<Oid>& oids,
+                                    std::vector<char>* out) {
   out->assign(oids.size(), 0);
   util::MutexLock l(&m->mu);
   if (m->invalid.empty()) return;
@@ -105,9 +107,9 @@ void InvalidationTable::Settled(const std::vector<Oid>& oids) {
   if (waiters_ > 0) inflight_cv_.SignalAll();
 }
 
-InvalidationTable::Wait InvalidationTable::WaitForInflight(Member* m, const Oid* oids, size_t n,
-                                                           std::chrono::milliseconds timeout,
-                                                           const std::function<void()>& before_wait) {
+InvalidationTable::Wait InvalidationTable::WaitForInflight(
+    Member* m, const Oid* oids, size_t n, std::chrono::milliseconds timeout,
+    const std::function<void()>& before_wait) {
   // m synced at d; a commit in flight at d was published (under mu_)
   // before d, so this load, later in m's thread, reads a count that
   // includes it unless it has been settled again, i.e. returned from

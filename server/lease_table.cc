@@ -67,7 +67,8 @@ void LeaseTable::Forget(uint64_t owner) {
   ChangedLocked();
 }
 
-bool LeaseTable::HeldLocked(uint64_t client, Oid oid, Clock::time_point now, Clock::time_point* wake) const {
+bool LeaseTable::HeldLocked(uint64_t client, Oid oid, Clock::time_point now,
+                            Clock::time_point* wake) const {
   auto it = lease_.find(oid);
   if (it == lease_.end() || it->second == client) return false;
   auto o = owners_.find(it->second);

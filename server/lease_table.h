@@ -98,7 +98,8 @@ class LeaseTable {
   };
   // True if a client other than `client` holds `oid` at `now`; lowers
   // *wake to the time the lease would end if it is not pinned.
-  bool HeldLocked(uint64_t client, Oid oid, Clock::time_point now, Clock::time_point* wake) const REQUIRES(mu_);
+  bool HeldLocked(uint64_t client, Oid oid, Clock::time_point now, Clock::time_point* wake) const
+      REQUIRES(mu_);
   void ChangedLocked() REQUIRES(mu_);
   void DropLeaseLocked(uint64_t owner, Owner* o) REQUIRES(mu_);
 

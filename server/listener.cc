@@ -20,9 +20,7 @@ namespace durus::server {
 
 namespace {
 
-std::string Errno(const std::string& what, int err) {
-  return what + ": " + std::strerror(err);
-}
+std::string Errno(const std::string& what, int err) { return what + ": " + std::strerror(err); }
 
 // Fill a sockaddr_un for `address` ("@name" is abstract).  Returns the
 // address length, or 0 if the path is too long.
@@ -46,7 +44,8 @@ Status ResolveTcp(const std::string& host, int port, addrinfo** out) {
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   std::string port_s = std::to_string(port);
   int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port_s.c_str(), &hints, out);
-  if (rc != 0) return Status::InvalidArgument("cannot resolve host '" + host + "': " + gai_strerror(rc));
+  if (rc != 0)
+    return Status::InvalidArgument("cannot resolve host '" + host + "': " + gai_strerror(rc));
   return Status::OK();
 }
 
@@ -66,7 +65,8 @@ Status Listener::OpenTcp(const ListenOptions& options) {
   DURUS_RETURN_IF_ERROR(ResolveTcp(options.host, options.port, &res));
   int last_err = 0;
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    int fd =
+        ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
     if (fd < 0) {
       last_err = errno;
       continue;
@@ -99,8 +99,8 @@ Status Listener::OpenTcp(const ListenOptions& options) {
     return Status::OK();
   }
   freeaddrinfo(res);
-  return Status::IOError(Errno("cannot listen on " + options.host + ":" + std::to_string(options.port),
-                               last_err));
+  return Status::IOError(
+      Errno("cannot listen on " + options.host + ":" + std::to_string(options.port), last_err));
 }
 
 Status Listener::OpenUnix(const ListenOptions& options) {
@@ -148,7 +148,8 @@ Status Listener::OpenUnix(const ListenOptions& options) {
     }
     if (perr != ECONNREFUSED) {
       ::close(fd);
-      return Status::IOError(Errno("cannot bind " + address + " (probing the existing socket)", perr));
+      return Status::IOError(
+          Errno("cannot bind " + address + " (probing the existing socket)", perr));
     }
     if (::unlink(address.c_str()) != 0 || do_bind() != 0) {
       int e = errno;

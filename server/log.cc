@@ -11,11 +11,16 @@
 namespace durus::server {
 
 Status ParseLogLevel(const std::string& name, LogLevel* out) {
-  if (name == "error") *out = LogLevel::kError;
-  else if (name == "warn" || name == "warning") *out = LogLevel::kWarn;
-  else if (name == "info") *out = LogLevel::kInfo;
-  else if (name == "debug") *out = LogLevel::kDebug;
-  else return Status::InvalidArgument("unknown log level '" + name + "' (error, warn, info, debug)");
+  if (name == "error")
+    *out = LogLevel::kError;
+  else if (name == "warn" || name == "warning")
+    *out = LogLevel::kWarn;
+  else if (name == "info")
+    *out = LogLevel::kInfo;
+  else if (name == "debug")
+    *out = LogLevel::kDebug;
+  else
+    return Status::InvalidArgument("unknown log level '" + name + "' (error, warn, info, debug)");
   return Status::OK();
 }
 

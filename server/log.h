@@ -45,10 +45,10 @@ class Logger {
 
 // Skip formatting entirely when the level is off (per-request debug lines
 // are on the hot path).
-#define DURUS_LOG(logger, level, ...)                                        \
-  do {                                                                       \
-    if ((logger).Enabled(::durus::server::LogLevel::level))                  \
-      (logger).Log(::durus::server::LogLevel::level, __VA_ARGS__);           \
+#define DURUS_LOG(logger, level, ...)                              \
+  do {                                                             \
+    if ((logger).Enabled(::durus::server::LogLevel::level))        \
+      (logger).Log(::durus::server::LogLevel::level, __VA_ARGS__); \
   } while (0)
 
 #endif  // DURUS_BDB_SERVER_LOG_H_

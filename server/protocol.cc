@@ -36,9 +36,9 @@ Status ParseCommitData(std::string_view tdata, CommitBatch* batch) {
     std::string record(tdata.substr(i + Oid::kSize, rlen - Oid::kSize));
     Status st = batch->AddRaw(oid_bytes, std::move(record));
     if (!st.ok()) {
-      return Status::InvalidArgument("commit data: bad record at offset " + std::to_string(i - 4) +
-                                         ": " + st.ToString(),
-                                     st.oids());
+      return Status::InvalidArgument(
+          "commit data: bad record at offset " + std::to_string(i - 4) + ": " + st.ToString(),
+          st.oids());
     }
     i += rlen;
   }

@@ -33,8 +33,8 @@ class RequestBudget {
   // Take `bytes`; false if they were not available before `deadline`.
   // `before_wait` runs once if the call has to wait.
   template <typename BeforeWait>
-  bool Acquire(uint64_t bytes, std::chrono::steady_clock::time_point deadline, BeforeWait before_wait)
-      EXCLUDES(mu_);
+  bool Acquire(uint64_t bytes, std::chrono::steady_clock::time_point deadline,
+               BeforeWait before_wait) EXCLUDES(mu_);
   void Release(uint64_t bytes) EXCLUDES(mu_);
 
   // Holds bytes taken by Acquire; releases them on destruction.
@@ -57,7 +57,9 @@ class RequestBudget {
   }
 
  private:
-  bool FitsLocked(uint64_t bytes) const REQUIRES(mu_) { return used_ == 0 || used_ + bytes <= limit_; }
+  bool FitsLocked(uint64_t bytes) const REQUIRES(mu_) {
+    return used_ == 0 || used_ + bytes <= limit_;
+  }
 
   const uint64_t limit_;
   mutable util::Mutex mu_;
@@ -84,7 +86,6 @@ bool RequestBudget::Acquire(uint64_t bytes, std::chrono::steady_clock::time_poin
   used_ += bytes;
   return true;
 }
-
 
 }  // namespace durus::server
 

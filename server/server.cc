@@ -66,25 +66,28 @@ Status ServerImpl::Start() {
                       : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   po.stall = Seconds(std::max(0.001, options_.stall_s));
   // Often enough for the stall, and for the commit grace to within a fifth.
-  po.tick = std::clamp(std::min(po.stall, Seconds(std::max(0.0, options_.commit_grace_s)) / 5), Seconds(0.001),
-                       Seconds(0.1));
+  po.tick = std::clamp(std::min(po.stall, Seconds(std::max(0.0, options_.commit_grace_s)) / 5),
+                       Seconds(0.001), Seconds(0.1));
   pool_.StartThreads(po);
   lease_thread_ = std::thread([this] { LeaseLoop(); });
   std::string how;
   const size_t max_clients = ClientBudget(options_.max_clients, options_.fd_reserve, &how);
-  DURUS_RETURN_IF_ERROR(acceptor_.Start(listener_.fd(), listener_.is_unix(), listener_.description(),
-                                        pool_.stop_fd(), &options_.access, max_clients,
-                                        [this](int fd, const PeerInfo& peer) { AddClient(fd, peer); }));
-  const std::string exposure = ExposureWarning(options_.access, listener_.fd(), listener_.description());
+  DURUS_RETURN_IF_ERROR(
+      acceptor_.Start(listener_.fd(), listener_.is_unix(), listener_.description(), pool_.stop_fd(),
+                      &options_.access, max_clients,
+                      [this](int fd, const PeerInfo& peer) { AddClient(fd, peer); }));
+  const std::string exposure =
+      ExposureWarning(options_.access, listener_.fd(), listener_.description());
   if (!exposure.empty()) log_->Log(LogLevel::kWarn, "%s", exposure.c_str());
-  log_->Log(LogLevel::kInfo, "serving up to %zu clients (%s); quit (Q) honoured from %s", max_clients,
-            how.c_str(),
+  log_->Log(LogLevel::kInfo, "serving up to %zu clients (%s); quit (Q) honoured from %s",
+            max_clients, how.c_str(),
             options_.access.allow_stop == StopPolicy::kLocal ? "this machine only"
             : options_.access.allow_stop == StopPolicy::kAny ? "any client"
                                                              : "no client");
   // Last: scripts and tests wait for this line.
-  log_->Log(LogLevel::kInfo, "ready on %s (storage %s, %d threads%s)", listener_.description().c_str(),
-            storage_->Describe().c_str(), options_.threads, options_.read_only ? ", read-only" : "");
+  log_->Log(LogLevel::kInfo, "ready on %s (storage %s, %d threads%s)",
+            listener_.description().c_str(), storage_->Describe().c_str(), options_.threads,
+            options_.read_only ? ", read-only" : "");
   return Status::OK();
 }
 
@@ -203,8 +206,7 @@ void ServerImpl::Serve(Connection* conn) {
       continue;
     }
     switch (pool_.Release(c)) {
-      case WorkerPool::Released::kReleased:
-        return;  // another worker may own `c` from here on
+      case WorkerPool::Released::kReleased: return;  // another worker may own `c` from here on
       case WorkerPool::Released::kError:
         Drop(c, LogLevel::kError, std::string("epoll_ctl: ") + strerror(errno));
         return;
@@ -218,7 +220,8 @@ void ServerImpl::Serve(Connection* conn) {
 
 Deadline ServerImpl::RequestDeadline(uint64_t payload_bytes) const {
   if (options_.idle_timeout_s <= 0) return Deadline::max();
-  return Clock::now() + Seconds(options_.idle_timeout_s + static_cast<double>(payload_bytes) / (1 << 20));
+  return Clock::now() +
+         Seconds(options_.idle_timeout_s + static_cast<double>(payload_bytes) / (1 << 20));
 }
 
 bool ServerImpl::IoFailed(Client* c, IoResult r, const std::string& what) {
@@ -287,7 +290,8 @@ void ServerImpl::DropLateCommitters(Clock::time_point now) {
     if (c == nullptr) continue;  // being served: its worker keeps the deadline
     if (sequencer_.StillLate(c, now)) {
       Drop(c, LogLevel::kWarn, "timed out while reading the commit length (nothing stored)");
-    } else if (c->state.exchange(WorkerPool::kIdle, std::memory_order_acq_rel) == WorkerPool::kPending) {
+    } else if (c->state.exchange(WorkerPool::kIdle, std::memory_order_acq_rel) ==
+               WorkerPool::kPending) {
       pool_.QueueReady(id);
     }
   }

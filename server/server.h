@@ -40,8 +40,8 @@
 
 #include "engine/status.h"
 #include "engine/storage.h"
-#include "server/access.h"
 #include "server/acceptor.h"  // RaiseDescriptorLimit, for `serve`
+#include "server/access.h"
 #include "server/listener.h"
 #include "server/log.h"
 #include "server/server_status.h"

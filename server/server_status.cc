@@ -64,7 +64,8 @@ void RemoveServerStatus(const std::string& path) {
   ::unlink((path + ".tmp").c_str());
 }
 
-Status ReadServerStatus(const std::string& path, ServerFigures* f, int64_t* pid, double* age_seconds) {
+Status ReadServerStatus(const std::string& path, ServerFigures* f, int64_t* pid,
+                        double* age_seconds) {
   std::ifstream in(path);
   if (!in) return Status::NotFound("no server figures at " + path);
   std::string line;
@@ -78,7 +79,8 @@ Status ReadServerStatus(const std::string& path, ServerFigures* f, int64_t* pid,
     std::istringstream fields(line);
     std::string name;
     unsigned long long v = 0;
-    if (!(fields >> name >> v)) return Status::InvalidArgument(path + ": malformed line '" + line + "'");
+    if (!(fields >> name >> v))
+      return Status::InvalidArgument(path + ": malformed line '" + line + "'");
     if (name == "pid") *pid = static_cast<int64_t>(v);
     if (name == "written_ms") written_ms = static_cast<int64_t>(v);
     ForEachField(f, [&](const char* n, uint64_t* field) {

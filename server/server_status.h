@@ -29,18 +29,18 @@ namespace durus::server {
 constexpr const char kServerStatusFile[] = "durus-bdb.server-status";
 
 struct ServerFigures {
-  uint64_t clients = 0;             // connected now
-  uint64_t commits = 0;             // acknowledged ('O')
+  uint64_t clients = 0;  // connected now
+  uint64_t commits = 0;  // acknowledged ('O')
   // Commits that ended in a conflict: abandoned by the client after
   // reading its invalidations (Durus's client raises WriteConflictError)
   // plus refused by the server with 'I'.
   uint64_t commit_conflicts = 0;
-  uint64_t commits_refused = 0;     // of which answered 'I' by the server
-  uint64_t load_conflicts = 0;      // oids answered 'I' to L and B
-  uint64_t load_waits = 0;          // loads that waited for a commit in flight
-  uint64_t grace_expired = 0;       // commit tokens released by --commit-grace
-  uint64_t dropped = 0;             // clients dropped for misbehaving
-  uint64_t request_bytes = 0;       // request bytes in flight (--max-request-memory)
+  uint64_t commits_refused = 0;  // of which answered 'I' by the server
+  uint64_t load_conflicts = 0;   // oids answered 'I' to L and B
+  uint64_t load_waits = 0;       // loads that waited for a commit in flight
+  uint64_t grace_expired = 0;    // commit tokens released by --commit-grace
+  uint64_t dropped = 0;          // clients dropped for misbehaving
+  uint64_t request_bytes = 0;    // request bytes in flight (--max-request-memory)
 };
 
 // Atomically replaces `path` with `f`, stamped with this process's pid and
@@ -50,7 +50,8 @@ void RemoveServerStatus(const std::string& path);
 
 // NotFound when there is no file or its writer is gone; InvalidArgument
 // for a malformed one.  `age_seconds`: since it was written.
-Status ReadServerStatus(const std::string& path, ServerFigures* f, int64_t* pid, double* age_seconds);
+Status ReadServerStatus(const std::string& path, ServerFigures* f, int64_t* pid,
+                        double* age_seconds);
 
 }  // namespace durus::server
 

@@ -36,7 +36,8 @@ enum class CommitPhase : uint8_t {
 enum class Outcome { kKept, kDropped, kSuspended /* in the commit line */ };
 
 struct Client : Connection {
-  Client(uint64_t id_, std::string peer_, bool may_stop_, int fd, int stop_fd, InvalidationTable* table)
+  Client(uint64_t id_, std::string peer_, bool may_stop_, int fd, int stop_fd,
+         InvalidationTable* table)
       : Connection(id_, fd, stop_fd),
         peer(std::move(peer_)),
         may_stop(may_stop_),

@@ -15,7 +15,8 @@ Outcome ServerImpl::Dispatch(Client* c, uint8_t cmd) {
   auto kept = [](bool k) { return k ? Outcome::kKept : Outcome::kDropped; };
   if (options_.read_only) {
     if (const char* what = RefusedWhenReadOnly(cmd)) {
-      Drop(c, LogLevel::kWarn, std::string(what) + " refused: the server is read-only (--read-only)");
+      Drop(c, LogLevel::kWarn,
+           std::string(what) + " refused: the server is read-only (--read-only)");
       return Outcome::kDropped;
     }
   }
@@ -33,9 +34,7 @@ Outcome ServerImpl::Dispatch(Client* c, uint8_t cmd) {
     case kCmdVersion: return kept(HandleVersion(c));
     case kCmdPack: return kept(HandlePack(c));
     case kCmdQuit: return kept(HandleQuit(c));
-    case kCmdHangUp:
-      Drop(c, LogLevel::kInfo, "hung up");
-      return Outcome::kDropped;
+    case kCmdHangUp: Drop(c, LogLevel::kInfo, "hung up"); return Outcome::kDropped;
     default: {
       char msg[64];
       snprintf(msg, sizeof(msg), "unknown command byte 0x%02x", cmd);
@@ -175,7 +174,8 @@ bool ServerImpl::HandleBulkLoad(Client* c) {
       } else if (r.status.IsNotFound()) {
         c->reply.push_back(kStatusKeyError);
       } else {
-        Drop(c, LogLevel::kError, "load of oid " + OidToString(oids[i]) + " failed: " + r.status.ToString());
+        Drop(c, LogLevel::kError,
+             "load of oid " + OidToString(oids[i]) + " failed: " + r.status.ToString());
         return false;
       }
     }
@@ -195,7 +195,8 @@ std::vector<Oid> ServerImpl::DrainInvalid(Client* c) {
   return table_.Drain(c->member, [this] {
     std::vector<Oid> gone = storage_->Sync();
     if (!gone.empty()) {
-      DURUS_LOG(*log_, kDebug, "%zu oids removed by the collector: invalidating them for every client",
+      DURUS_LOG(*log_, kDebug,
+                "%zu oids removed by the collector: invalidating them for every client",
                 gone.size());
     }
     return gone;
@@ -217,18 +218,22 @@ bool ServerImpl::HandlePack(Client* c) {
     log_->Log(LogLevel::kInfo, "client %" PRIu64 " started a pack (collection)", c->id);
   } else {
     // Durus answers 'O' whatever the storage does with a pack.
-    log_->Log(LogLevel::kWarn, "client %" PRIu64 " asked for a pack: %s", c->id, st.ToString().c_str());
+    log_->Log(LogLevel::kWarn, "client %" PRIu64 " asked for a pack: %s", c->id,
+              st.ToString().c_str());
   }
   c->reply.assign(1, kStatusOkay);
   return Write(c, c->reply, RequestDeadline(1), "the pack status");
 }
 
 bool ServerImpl::SettleInflight(Client* c, const Oid* oids, size_t n) {
-  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options_.inflight_wait_s * 1000));
-  const InvalidationTable::Wait w = table_.WaitForInflight(c->member, oids, n, timeout, [this] { pool_.GoOut(); });
+  const auto timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(options_.inflight_wait_s * 1000));
+  const InvalidationTable::Wait w =
+      table_.WaitForInflight(c->member, oids, n, timeout, [this] { pool_.GoOut(); });
   if (w == InvalidationTable::Wait::kTimedOut) {
     log_->Log(LogLevel::kWarn,
-              "client %" PRIu64 ": a commit in flight on the oids it loads did not return within "
+              "client %" PRIu64
+              ": a commit in flight on the oids it loads did not return within "
               "%.1f s: answered I",
               c->id, options_.inflight_wait_s);
   }
@@ -250,7 +255,8 @@ bool ServerImpl::AcquireRequestBytes(Client* c, uint64_t bytes, const char* what
   if (budget_.Acquire(bytes, RequestDeadline(bytes), before_wait)) return true;
   Drop(c, LogLevel::kWarn,
        std::string(what) + " of " + std::to_string(bytes) + " bytes: --max-request-memory " +
-           std::to_string(budget_.limit()) + " stayed in use by other requests until the deadline "
+           std::to_string(budget_.limit()) +
+           " stayed in use by other requests until the deadline "
            "(nothing stored)");
   return false;
 }
@@ -262,7 +268,8 @@ bool ServerImpl::MaybeParkLoad(Client* c) {
     c->lease_pass = false;
     return false;
   }
-  if (options_.lease_think_s <= 0 || c->io.buffered() < 1 + Oid::kSize || c->io.peek()[0] != kCmdLoad) {
+  if (options_.lease_think_s <= 0 || c->io.buffered() < 1 + Oid::kSize ||
+      c->io.peek()[0] != kCmdLoad) {
     return false;
   }
   const auto now = Clock::now();

@@ -69,9 +69,11 @@ void ServerImpl::PrepareCommitList(Client* c) {
 }
 
 bool ServerImpl::ContinueListSend(Client* c) {
-  IoResult r = c->io.WriteAll(c->reply.data(), c->reply.size(), &c->list_sent, RequestDeadline(c->reply.size()));
+  IoResult r = c->io.WriteAll(c->reply.data(), c->reply.size(), &c->list_sent,
+                              RequestDeadline(c->reply.size()));
   if (r != IoResult::kOk) {
-    std::string why = std::string(IoResultName(r)) + " while sending commit invalidations (nothing stored)";
+    std::string why =
+        std::string(IoResultName(r)) + " while sending commit invalidations (nothing stored)";
     if (r == IoResult::kError) why += std::string(": ") + strerror(c->io.error());
     Drop(c, LogLevel::kWarn, why);
     return false;
@@ -92,7 +94,8 @@ void ServerImpl::ReleaseToken(Client* holder, bool grace_expired) {
     leases_.Unpin(holder->id, Clock::time_point());  // nobody waits for a slow client
     grace_expired_.fetch_add(1);
     log_->Log(LogLevel::kWarn,
-              "client %" PRIu64 " (%s) has not sent its commit data %.2f s after its invalidations: "
+              "client %" PRIu64
+              " (%s) has not sent its commit data %.2f s after its invalidations: "
               "released the commit token (--commit-grace); its commit goes ahead only if nothing "
               "it may have read changes meanwhile",
               holder->id, holder->peer.c_str(), options_.commit_grace_s);
@@ -156,8 +159,7 @@ bool ServerImpl::ContinueCommit(Client* c) {
     case InvalidationTable::Publication::kRaced:
       leases_.Unpin(c->id, Clock::time_point());
       return Refuse(c, "objects changed while it was slow to send its commit data");
-    case InvalidationTable::Publication::kPublished:
-      break;
+    case InvalidationTable::Publication::kPublished: break;
   }
   return Apply(c, batch, oids, tlen);
 }
@@ -169,7 +171,8 @@ bool ServerImpl::Abandoned(Client* c) {
   c->contender_until = Clock::now() + kContenderMemory;
   leases_.Unpin(c->id, Clock::time_point());
   ReleaseToken(c);
-  DURUS_LOG(*log_, kDebug, "client %" PRIu64 " abandoned its commit (%zu invalidations)", c->id, c->n_invalid);
+  DURUS_LOG(*log_, kDebug, "client %" PRIu64 " abandoned its commit (%zu invalidations)", c->id,
+            c->n_invalid);
   return true;
 }
 
@@ -188,8 +191,8 @@ bool ServerImpl::ReadCommitData(Client* c, uint32_t tlen, CommitBatch* batch) {
 }
 
 bool ServerImpl::RetakeToken(Client* c) {
-  DURUS_LOG(*log_, kDebug, "client %" PRIu64 " was slow to send its commit: the commit token was released",
-            c->id);
+  DURUS_LOG(*log_, kDebug,
+            "client %" PRIu64 " was slow to send its commit: the commit token was released", c->id);
   // Back in line, keeping our invalid set as it is (no list this time).
   CommitSequencer::SyncWaiter again;
   again.c = c;
@@ -207,7 +210,8 @@ bool ServerImpl::Refuse(Client* c, const char* why) {
   return Write(c, c->reply, RequestDeadline(1), "the commit status");
 }
 
-bool ServerImpl::Apply(Client* c, const CommitBatch& batch, const std::vector<Oid>& oids, uint32_t tlen) {
+bool ServerImpl::Apply(Client* c, const CommitBatch& batch, const std::vector<Oid>& oids,
+                       uint32_t tlen) {
   // Applied one at a time by the storage; returns once durable (in sync
   // mode concurrent calls share the fsync).
   const auto t_apply = Clock::now();
@@ -216,9 +220,10 @@ bool ServerImpl::Apply(Client* c, const CommitBatch& batch, const std::vector<Oi
   const double apply_ms = MillisSince(t_apply);
   table_.Settled(oids);
   // Its client may commit the same oids again within its think time.
-  leases_.Unpin(c->id, st.ok() ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                    std::chrono::duration<double>(options_.lease_think_s))
-                               : Clock::time_point());
+  leases_.Unpin(c->id,
+                st.ok() ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(options_.lease_think_s))
+                        : Clock::time_point());
   if (st.IsConflict()) return Refuse(c, st.ToString().c_str());
   if (!st.ok()) {
     // Commit is atomic: nothing of it is stored (or, for a failed flush,
@@ -231,8 +236,9 @@ bool ServerImpl::Apply(Client* c, const CommitBatch& batch, const std::vector<Oi
   c->contender_until = Clock::time_point();
   commits_.fetch_add(1);
   DURUS_LOG(*log_, kInfo,
-            "client %" PRIu64 " committed %zu objects, %" PRIu64 " bytes in %.2f ms (storage %.2f ms)", c->id,
-            batch.size(), static_cast<uint64_t>(tlen), MillisSince(c->commit_t0), apply_ms);
+            "client %" PRIu64 " committed %zu objects, %" PRIu64
+            " bytes in %.2f ms (storage %.2f ms)",
+            c->id, batch.size(), static_cast<uint64_t>(tlen), MillisSince(c->commit_t0), apply_ms);
   c->reply.assign(1, kStatusOkay);
   return Write(c, c->reply, RequestDeadline(1), "the commit status");
 }

@@ -2,9 +2,9 @@
 // active-worker accounting) and the monitor thread that presumes stalled
 // workers blocked, adjusts the cap, and ticks the handler.  The epoll
 // side is worker_pool.cc.
-#include "server/worker_pool.h"
-
 #include <algorithm>
+
+#include "server/worker_pool.h"
 
 namespace durus::server {
 
@@ -96,9 +96,7 @@ void WorkerPool::SetLimit(int limit) {
 }
 
 void WorkerPool::WakeAllParked() {
-  {
-    util::MutexLock l(&park_mu_);
-  }
+  { util::MutexLock l(&park_mu_); }
   park_cv_.SignalAll();
 }
 
@@ -146,8 +144,8 @@ void WorkerPool::PresumeStalled(Clock::time_point now, std::vector<uint64_t>* la
     if ((w & kInRequest) && !(w & kOut) && now - (*since)[i] >= options_.stall &&
         word.compare_exchange_strong(w, w | kOut, std::memory_order_acq_rel)) {
       (*last)[i] = w | kOut;
-      DURUS_LOG(*log_, kDebug, "worker %d busy in one request for %.0f ms: another takes its place", i,
-                std::chrono::duration<double, std::milli>(options_.stall).count());
+      DURUS_LOG(*log_, kDebug, "worker %d busy in one request for %.0f ms: another takes its place",
+                i, std::chrono::duration<double, std::milli>(options_.stall).count());
       LeaveActive();
     }
   }

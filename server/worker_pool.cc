@@ -50,7 +50,8 @@ WorkerPool::~WorkerPool() {
 Status WorkerPool::Open() {
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (stop_fd_ < 0 || epoll_fd_ < 0) return Status::IOError(std::string("epoll/eventfd: ") + strerror(errno));
+  if (stop_fd_ < 0 || epoll_fd_ < 0)
+    return Status::IOError(std::string("epoll/eventfd: ") + strerror(errno));
   epoll_event ev{};
   ev.events = EPOLLIN;  // level-triggered: every worker sees it and exits
   ev.data.u64 = kStopTag;
@@ -89,9 +90,7 @@ void WorkerPool::Join() {
   for (auto& t : workers_) t.join();
   workers_.clear();
   WakeAllParked();
-  {
-    util::MutexLock l(&monitor_mu_);
-  }
+  { util::MutexLock l(&monitor_mu_); }
   monitor_cv_.SignalAll();
   if (monitor_.joinable()) monitor_.join();
 }
@@ -122,7 +121,9 @@ bool WorkerPool::Add(std::unique_ptr<Connection> owned) {
   return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c->io.fd(), &ev) == 0;
 }
 
-void WorkerPool::Unwatch(Connection* c) { ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->io.fd(), nullptr); }
+void WorkerPool::Unwatch(Connection* c) {
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->io.fd(), nullptr);
+}
 
 Connection* WorkerPool::TryClaim(uint64_t id, bool mark_pending) {
   util::MutexLock l(&conns_mu_);
@@ -132,7 +133,8 @@ Connection* WorkerPool::TryClaim(uint64_t id, bool mark_pending) {
   uint32_t s = c->state.load(std::memory_order_relaxed);
   while (true) {
     if (s == kIdle) {
-      if (c->state.compare_exchange_weak(s, kBusy, std::memory_order_acquire, std::memory_order_relaxed)) {
+      if (c->state.compare_exchange_weak(s, kBusy, std::memory_order_acquire,
+                                         std::memory_order_relaxed)) {
         return c;  // only the claimer may remove it now, so it outlives the lock
       }
     } else if (s == kBusy && mark_pending) {
@@ -165,7 +167,8 @@ WorkerPool::Released WorkerPool::Release(Connection* c) {
   // bytes already there is raised at once and finds us busy).
   if (c->disarmed && !Rearm(c)) return Released::kError;
   uint32_t expected = kBusy;
-  if (c->state.compare_exchange_strong(expected, kIdle, std::memory_order_release, std::memory_order_relaxed)) {
+  if (c->state.compare_exchange_strong(expected, kIdle, std::memory_order_release,
+                                       std::memory_order_relaxed)) {
     return Released::kReleased;  // another worker may own `c` from here on
   }
   // An event arrived while we were serving: look again.
@@ -236,8 +239,9 @@ void WorkerPool::WorkerLoop(int index) {
   Batch batch;
   tls_batch = &batch;
   tls_slot = &slots_[index];
-  SetBlockingHook([](void* p, SocketStream* stream) { static_cast<WorkerPool*>(p)->BeforeBlocking(stream); },
-                  this);
+  SetBlockingHook(
+      [](void* p, SocketStream* stream) { static_cast<WorkerPool*>(p)->BeforeBlocking(stream); },
+      this);
   while (true) {
     MaybePark();
     int n = ::epoll_wait(epoll_fd_, batch.events, options_.batch, -1);

@@ -84,8 +84,8 @@ class ConnectionHandler {
 
 struct WorkerPoolOptions {
   int threads = 16;
-  int batch = 4;        // ready connections per wake-up (1..kMaxBatch)
-  int max_active = 1;   // workers running at once outside blocking waits
+  int batch = 4;          // ready connections per wake-up (1..kMaxBatch)
+  int max_active = 1;     // workers running at once outside blocking waits
   Clock::duration stall;  // one request this long: presumed blocked
   Clock::duration tick;   // the monitor's period
 };
@@ -188,8 +188,8 @@ class WorkerPool {
   void SetLimit(int limit) EXCLUDES(park_mu_);
   void WakeAllParked() EXCLUDES(park_mu_);
 
-  static thread_local Batch* tls_batch;  // the calling worker's batch
-  static thread_local Slot* tls_slot;    // the calling worker's slot
+  static thread_local Batch* tls_batch;         // the calling worker's batch
+  static thread_local Slot* tls_slot;           // the calling worker's slot
   static thread_local Connection* tls_serving;  // claimed by the calling worker
 
   ConnectionHandler* const handler_;
@@ -210,7 +210,7 @@ class WorkerPool {
 
   std::vector<std::thread> workers_;
   std::thread monitor_;
-  util::Mutex monitor_mu_;   // for monitor_cv_ only
+  util::Mutex monitor_mu_;    // for monitor_cv_ only
   util::CondVar monitor_cv_;  // wakes the monitor to stop
   // The current cap: max_active, or fewer if fewer connections kept the
   // pool busy in the monitor's last window (AdjustLimit).
@@ -218,7 +218,7 @@ class WorkerPool {
   std::atomic<uint64_t> window_{1};
   std::atomic<int> window_conns_{0};  // connections served in this window
   Clock::time_point window_start_;    // monitor thread only
-  std::atomic<int> active_{0};  // workers neither parked nor counted out
+  std::atomic<int> active_{0};        // workers neither parked nor counted out
   std::unique_ptr<Slot[]> slots_;
   util::Mutex park_mu_;
   util::CondVar park_cv_;

@@ -5,17 +5,17 @@
 // a home of its own, recovered and checkpointed, holding every commit
 // acknowledged before the backup began.  Restore = stop the server, move
 // DEST into HOME's place (or serve DEST).
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <iostream>
 #include <thread>
 
 #include "bdb/backup.h"
 #include "tools/command.h"
+#include "tools/flags.h"
 #include "util/file.h"
 #include "util/mutex.h"
 #include "util/progress.h"
-#include "tools/flags.h"
 
 namespace durus::tools {
 namespace {
@@ -105,13 +105,14 @@ int RunBackup(const std::vector<std::string>& args) {
     s = BackupHome(pos[0], pos[1], options, &r);
   }
   if (!s.ok()) return FailStatus("backup", s);
-  printf("backed up %s to %s (%s%s): %llu objects, %llu record bytes; %llu files, %llu bytes "
-         "copied; recovered and checked in %.1f s\n",
-         pos[0].c_str(), pos[1].c_str(), r.online ? "hot, in use by " : "offline",
-         r.online ? r.holder.c_str() : "", static_cast<unsigned long long>(r.objects),
-         static_cast<unsigned long long>(r.record_bytes),
-         static_cast<unsigned long long>(r.files_copied),
-         static_cast<unsigned long long>(r.bytes_copied), r.seconds);
+  printf(
+      "backed up %s to %s (%s%s): %llu objects, %llu record bytes; %llu files, %llu bytes "
+      "copied; recovered and checked in %.1f s\n",
+      pos[0].c_str(), pos[1].c_str(), r.online ? "hot, in use by " : "offline",
+      r.online ? r.holder.c_str() : "", static_cast<unsigned long long>(r.objects),
+      static_cast<unsigned long long>(r.record_bytes),
+      static_cast<unsigned long long>(r.files_copied),
+      static_cast<unsigned long long>(r.bytes_copied), r.seconds);
   return 0;
 }
 

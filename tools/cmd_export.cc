@@ -52,8 +52,9 @@ int RunExport(const std::vector<std::string>& args) {
   return 0;
 }
 
-const CommandRegistration reg{"export", "write a home to a Durus FileStorage (Shelf) file or a "
-                                        "portable dump",
+const CommandRegistration reg{"export",
+                              "write a home to a Durus FileStorage (Shelf) file or a "
+                              "portable dump",
                               &RunExport};
 
 }  // namespace

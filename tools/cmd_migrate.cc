@@ -43,10 +43,10 @@ std::string ReportJson(const migrate::MigrateReport& r, const migrate::MigrateOp
             {"verified", r.verified},
             {"restarted", r.restarted},
             {"seconds", r.seconds}};
-  j["torn_tail"] = r.torn_tail ? Json{{"offset", r.torn_offset},
-                                      {"bytes", r.torn_bytes},
-                                      {"records", r.torn_records}}
-                               : Json();
+  j["torn_tail"] =
+      r.torn_tail
+          ? Json{{"offset", r.torn_offset}, {"bytes", r.torn_bytes}, {"records", r.torn_records}}
+          : Json();
   j["salvage"] = r.salvage;
   j["skipped"] = Json::array();
   for (const migrate::SalvagedRange& k : r.skipped) {
@@ -108,7 +108,8 @@ int RunMigrate(const std::vector<std::string>& args) {
   migrate::MigrateReport report;
   Status s = migrate::Migrate(o, &report);
   bar.Finish();
-  for (const std::string& w : report.warnings) std::cerr << "durus-bdb migrate: warning: " << w << "\n";
+  for (const std::string& w : report.warnings)
+    std::cerr << "durus-bdb migrate: warning: " << w << "\n";
   if (!s.ok()) return FailStatus(cmd, s);
   if (json) {
     std::cout << ReportJson(report, o) << std::endl;
@@ -118,8 +119,9 @@ int RunMigrate(const std::vector<std::string>& args) {
   return 0;
 }
 
-const CommandRegistration reg{"migrate", "copy a Durus storage (FileStorage, FileStorage2, "
-                                         "SqliteStorage, dump) into a new home",
+const CommandRegistration reg{"migrate",
+                              "copy a Durus storage (FileStorage, FileStorage2, "
+                              "SqliteStorage, dump) into a new home",
                               &RunMigrate};
 
 }  // namespace

@@ -58,15 +58,14 @@ int RunRestore(const std::vector<std::string>& args) {
   if (!s.ok()) return FailStatus("restore", s);
   char logs[64];
   snprintf(logs, sizeof(logs), "log.%010u .. log.%010u", r.first_log, r.last_log);
-  printf("restored %s (backup of %s taken %s) into %s: replayed %s; last commit applied %s; "
-         "%llu objects, %llu record bytes; %s in %.1f s\n",
-         pos[0].c_str(), r.home.c_str(), FormatTime(r.backup_started).c_str(), pos[1].c_str(), logs,
-         r.last_commit != 0 ? FormatTime(r.last_commit).c_str() : "(none in the logs)",
-         static_cast<unsigned long long>(r.objects),
-         static_cast<unsigned long long>(r.record_bytes),
-         !r.verified ? "not verified"
-                     : (r.problems == 0 ? "verify clean" : "VERIFY FOUND PROBLEMS"),
-         r.seconds);
+  printf(
+      "restored %s (backup of %s taken %s) into %s: replayed %s; last commit applied %s; "
+      "%llu objects, %llu record bytes; %s in %.1f s\n",
+      pos[0].c_str(), r.home.c_str(), FormatTime(r.backup_started).c_str(), pos[1].c_str(), logs,
+      r.last_commit != 0 ? FormatTime(r.last_commit).c_str() : "(none in the logs)",
+      static_cast<unsigned long long>(r.objects), static_cast<unsigned long long>(r.record_bytes),
+      !r.verified ? "not verified" : (r.problems == 0 ? "verify clean" : "VERIFY FOUND PROBLEMS"),
+      r.seconds);
   if (r.verified && r.problems != 0) {
     return Fail("restore", std::to_string(r.problems) + " problems in " + pos[1] +
                                ": run durus-bdb verify " + pos[1] + " for the details");

@@ -81,9 +81,9 @@ Status WriteDump(const std::string& home, const std::string& dest, int level,
   // Salvage order is page order, not oid order: no sorted flag.
   Status s = dump.Start(0, 0);
   if (s.ok()) {
-    s = SalvageHome(home, options, [&](Oid oid, std::string_view record) {
-      return dump.Add(oid, record);
-    }, report);
+    s = SalvageHome(
+        home, options, [&](Oid oid, std::string_view record) { return dump.Add(oid, record); },
+        report);
   }
   if (s.ok()) s = dump.Finish();
   if (s.ok()) s = RewriteHeader(&out, report->next_oid);
@@ -158,12 +158,14 @@ void PrintText(const SalvageReport& r, const std::string& dump) {
   snprintf(rate, sizeof rate, " in %.1f s (%.0f records/s)", r.seconds,
            r.seconds > 0 ? r.records / r.seconds : 0.0);
   std::cout << rate << "\n";
-  if (r.forced_live) std::cout << "  warning: the home was in use by " << r.holder << " (--force)\n";
+  if (r.forced_live)
+    std::cout << "  warning: the home was in use by " << r.holder << " (--force)\n";
   if (r.keyless) std::cout << "  " << r.keyless << " recognised by their embedded oid (key lost)\n";
   if (r.aggressive_only) {
     std::cout << "  " << r.aggressive_only << " found only by the aggressive pass (may be stale)\n";
   }
-  if (r.duplicates) std::cout << "  " << r.duplicates << " further versions dropped (first found kept)\n";
+  if (r.duplicates)
+    std::cout << "  " << r.duplicates << " further versions dropped (first found kept)\n";
   if (!r.damaged_pages.empty()) {
     std::cout << "  pages Berkeley DB found damaged: " << r.damaged_pages.size() << " (";
     for (size_t i = 0; i < r.damaged_pages.size() && i < 20; ++i) {
@@ -259,8 +261,10 @@ int RunSalvage(const std::vector<std::string>& args) {
   }
   if (o.temp_dir.empty()) o.temp_dir = util::DirName(dump);
   if (Inside(util::DirName(dump), home) || Inside(o.temp_dir, home)) {
-    return Fail(cmd, "DUMP and --temp-dir must be outside " + home +
-                         " (salvage never writes into the home it reads)", 2);
+    return Fail(cmd,
+                "DUMP and --temp-dir must be outside " + home +
+                    " (salvage never writes into the home it reads)",
+                2);
   }
   SalvageReport report;
   Status s = WriteDump(home, dump, level, o, &report);
@@ -274,8 +278,9 @@ int RunSalvage(const std::vector<std::string>& args) {
   return complete ? 0 : 3;
 }
 
-const CommandRegistration reg{"salvage", "read a damaged home's database files directly into a "
-                                         "dump (for migrate)",
+const CommandRegistration reg{"salvage",
+                              "read a damaged home's database files directly into a "
+                              "dump (for migrate)",
                               &RunSalvage};
 
 }  // namespace

@@ -23,8 +23,7 @@ namespace {
 using durus::Status;
 namespace srv = durus::server;
 
-const char kDescription[] =
-    "Serve a durus-bdb home to Durus clients (ClientStorage, protocol 1).";
+const char kDescription[] = "Serve a durus-bdb home to Durus clients (ClientStorage, protocol 1).";
 const char kFooter[] =
     "Prints \"ready on ADDRESS\" on stderr once listening.  Stop it with\n"
     "`durus-bdb stop` (same address options), SIGINT or SIGTERM.  Protocol 1 has\n"
@@ -36,8 +35,8 @@ struct Unit {
   uint64_t factor;
 };
 constexpr Unit kAgeUnits[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {0, 0}};
-constexpr Unit kSizeUnits[] = {{'K', 1ull << 10}, {'M', 1ull << 20}, {'G', 1ull << 30},
-                               {'T', 1ull << 40}, {0, 0}};
+constexpr Unit kSizeUnits[] = {
+    {'K', 1ull << 10}, {'M', 1ull << 20}, {'G', 1ull << 30}, {'T', 1ull << 40}, {0, 0}};
 
 Status ParseAmount(const std::string& flag, const std::string& text, const Unit* units,
                    uint64_t* out) {
@@ -113,8 +112,7 @@ int Serve(const std::vector<std::string>& args) {
       ->check(durus::util::NonNegative());
   app.add_option("--cache-mb", bdb.cache_mb, "Berkeley DB cache size (default 64)")
       ->check(durus::util::InRange(1, 1 << 20));
-  app.add_option("--log-file-mb", bdb.log_file_mb,
-                 "size of each Berkeley DB log file (default 32)")
+  app.add_option("--log-file-mb", bdb.log_file_mb, "size of each Berkeley DB log file (default 32)")
       ->check(durus::util::InRange(1, 1024));
   app.add_option("--batch", options.batch,
                  "tuning: ready connections a worker serves per wake-up\n(1-8, default 4)")
@@ -135,8 +133,8 @@ int Serve(const std::vector<std::string>& args) {
   app.add_option_function<std::string>(
          "--log-archive-max-size",
          [&](const std::string& v) {
-           Status s = ParseAmount("log-archive-max-size", v, kSizeUnits,
-                                  &bdb.log_archive_max_bytes);
+           Status s =
+               ParseAmount("log-archive-max-size", v, kSizeUnits, &bdb.log_archive_max_bytes);
            if (!s.ok()) throw CLI::ValidationError(s.message());
          },
          "prune the oldest archived logs beyond SIZE\nin total (e.g. 50G, 800M; default: keep)")
@@ -211,8 +209,8 @@ int Serve(const std::vector<std::string>& args) {
     if (g_signalled) server.SignalStop();  // a signal before the handler could reach it
     // systemd (Type=notify): clients can connect from now on.  Without
     // $NOTIFY_SOCKET nothing is sent; a failed send is logged, not fatal.
-    if (!durus::util::sdnotify::Ready("serving " + (memory ? std::string("memory") : home) + " on " +
-                                server.address())) {
+    if (!durus::util::sdnotify::Ready("serving " + (memory ? std::string("memory") : home) +
+                                      " on " + server.address())) {
       log.Log(srv::LogLevel::kWarn, "sd_notify READY=1 to $NOTIFY_SOCKET failed");
     }
     server.Wait();

@@ -60,17 +60,18 @@ int RunStat(const std::vector<std::string>& args) {
     Status ls = ReadLiveStats(home, &live);
     if (!ls.ok()) return FailStatus("stat", s);
     if (census) {
-      return Fail("stat", "--census reads every record and needs the home to itself; " +
-                              s.ToString(), 1);
+      return Fail("stat",
+                  "--census reads every record and needs the home to itself; " + s.ToString(), 1);
     }
     st = live.stats;
     is_live = true;
     int64_t srv_pid = 0;
     double srv_age = 0;
     // Only the holder's own figures: a file left by another process is stale.
-    has_server = server::ReadServerStatus(home + "/" + server::kServerStatusFile, &srv, &srv_pid,
-                                          &srv_age).ok() &&
-                 srv_pid == live.pid;
+    has_server =
+        server::ReadServerStatus(home + "/" + server::kServerStatusFile, &srv, &srv_pid, &srv_age)
+            .ok() &&
+        srv_pid == live.pid;
   } else {
     if (!s.ok()) return FailStatus("stat", s);
     s = storage->GetStats(&st);
@@ -126,20 +127,22 @@ int RunStat(const std::vector<std::string>& args) {
       std::ostringstream age;
       age.precision(1);
       age << std::fixed << live.age_seconds;
-      row("in use by", "process " + std::to_string(live.pid) + " (live figures, " + age.str() +
-                           " s old)");
+      row("in use by",
+          "process " + std::to_string(live.pid) + " (live figures, " + age.str() + " s old)");
     }
     // Format 2 added Berkeley DB page checksums (bdb/schema.h).
-    row("format version", std::to_string(st.format_version) +
-                              (st.format_version >= 2
-                                   ? " (page checksums on)"
-                                   : " (no page checksums: `durus-bdb migrate HOME NEWHOME` "
-                                     "copies it into a new home that has them)"));
+    row("format version",
+        std::to_string(st.format_version) +
+            (st.format_version >= 2 ? " (page checksums on)"
+                                    : " (no page checksums: `durus-bdb migrate HOME NEWHOME` "
+                                      "copies it into a new home that has them)"));
     row("durability", st.durability);
     row("objects", std::to_string(st.object_count));
-    row("record bytes", std::to_string(st.record_bytes) + " (" + util::HumanBytes(st.record_bytes) + ")");
+    row("record bytes",
+        std::to_string(st.record_bytes) + " (" + util::HumanBytes(st.record_bytes) + ")");
     row("pending garbage", std::to_string(st.pending_garbage) + " (collector backlog)");
-    if (is_live) row("collected", std::to_string(st.collected_total) + " since the holder opened the home");
+    if (is_live)
+      row("collected", std::to_string(st.collected_total) + " since the holder opened the home");
     if (st.trace_running) {
       row("cycle trace", st.trace_phase + " phase: " + std::to_string(st.trace_traced) +
                              " reachable marked, " + std::to_string(st.trace_swept) +
@@ -154,7 +157,8 @@ int RunStat(const std::vector<std::string>& args) {
                            std::to_string(srv.commits_refused) + " refused by the server), " +
                            std::to_string(srv.load_conflicts) + " loads answered I");
       row("load waits", std::to_string(srv.load_waits) + " loads waited for a commit in flight");
-      row("commit grace", std::to_string(srv.grace_expired) + " times a slow client's token was released");
+      row("commit grace",
+          std::to_string(srv.grace_expired) + " times a slow client's token was released");
     }
     row("next oid", std::to_string(st.next_oid));
     row("disk", std::to_string(st.disk_bytes) + " (" + util::HumanBytes(st.disk_bytes) + ")");

@@ -41,11 +41,13 @@ int Stop(const std::vector<std::string>& args) {
   if (fd < 0) {
     return durus::tools::Fail("stop", "no server at " + Describe(where) + ": " + strerror(err));
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<
-      std::chrono::steady_clock::duration>(std::chrono::duration<double>(wait_s));
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double>(wait_s));
   if (::write(fd, "Q", 1) != 1) {
     ::close(fd);
-    return durus::tools::Fail("stop", "cannot send Q to " + Describe(where) + ": " + strerror(errno));
+    return durus::tools::Fail("stop",
+                              "cannot send Q to " + Describe(where) + ": " + strerror(errno));
   }
   // The server closes every client connection once its workers are done
   // (a commit in progress finishes first) ...

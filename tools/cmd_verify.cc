@@ -118,8 +118,8 @@ int Verify(const std::vector<std::string>& args) {
     }
   }
   if (!report.repair_refused.empty()) {
-    durus::tools::Fail("verify", "not repairing " + home + ": " + report.repair_refused +
-                                     "; nothing was changed");
+    durus::tools::Fail(
+        "verify", "not repairing " + home + ": " + report.repair_refused + "; nothing was changed");
   } else if (report.damaged) {
     durus::tools::Fail("verify", home + " is damaged: it needs salvage or a backup");
   }

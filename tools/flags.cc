@@ -31,8 +31,8 @@ void AddAddressFlags(CLI::App* app, server::ListenOptions* o, AddressUse use) {
            char* end = nullptr;
            unsigned long m = std::strtoul(v.c_str(), &end, 8);
            if (v.empty() || *end != '\0' || m > 0777) {
-             throw CLI::ValidationError("--socket-mode", "'" + v +
-                                                             "' is not an octal mode like 0660");
+             throw CLI::ValidationError("--socket-mode",
+                                        "'" + v + "' is not an octal mode like 0660");
            }
            o->socket_mode = static_cast<unsigned>(m);
          },

@@ -9,7 +9,6 @@
 #define DURUS_BDB_TOOLS_JSON_H_
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 
 namespace durus::tools {
@@ -26,8 +25,8 @@ inline std::string JsonLine(const Json& j) {
   for (size_t i = 0; i < pretty.size(); ++i) {
     if (pretty[i] != '\n') {
       out += pretty[i];
-    } else if (!out.empty() && out.back() != '{' && out.back() != '[' &&
-               i + 1 < pretty.size() && pretty[i + 1] != '}' && pretty[i + 1] != ']') {
+    } else if (!out.empty() && out.back() != '{' && out.back() != '[' && i + 1 < pretty.size() &&
+               pretty[i + 1] != '}' && pretty[i + 1] != ']') {
       out += ' ';
     }
   }

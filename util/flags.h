@@ -19,7 +19,6 @@
 #define DURUS_UTIL_FLAGS_H_
 
 #include <CLI/CLI.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>

@@ -78,10 +78,9 @@ class ProgressBar {
   // 1.0 GiB of 2.0 GiB  12,345 records/s  ETA 0:04" or "verify: recount
   // [##...]  20%  500 rec  250 rec/s  ETA 0:08"; width 0 leaves out the
   // bar.  `seconds` is the phase's time so far.
-  static std::string Render(const Progress& p, double seconds, int width,
-                            const std::string& unit);
-  static std::string Render(const std::string& phase, uint64_t done, uint64_t total,
-                            double seconds, int width = 30);
+  static std::string Render(const Progress& p, double seconds, int width, const std::string& unit);
+  static std::string Render(const std::string& phase, uint64_t done, uint64_t total, double seconds,
+                            int width = 30);
 
  private:
   void Draw(const std::string& line, bool keep);
@@ -90,7 +89,7 @@ class ProgressBar {
   Mode mode_;
   Clock::duration line_interval_;
   std::string unit_ = "rec";
-  bool drawn_ = false;        // kBar: a line to clear
+  bool drawn_ = false;          // kBar: a line to clear
   bool lines_printed_ = false;  // kLines: this phase printed a line
   bool pending_ = false;        // last_ was not drawn (throttled)
   std::string phase_;

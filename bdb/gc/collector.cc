@@ -52,8 +52,8 @@ int DeleteCursors::Open(GcStore* s, DbTxn* txn) {
   return ret;
 }
 
-int DeleteObjectInTxn(GcStore* s, DbTxn* txn, DeleteCursors* cur, Oid oid,
-                      const DeleteMode& mode, TxnEffects* effects, uint64_t* freed) {
+int DeleteObjectInTxn(GcStore* s, DbTxn* txn, DeleteCursors* cur, Oid oid, const DeleteMode& mode,
+                      TxnEffects* effects, uint64_t* freed) {
   CounterDelta* delta = &effects->delta;
   thread_local std::string buf;
   char kb[8];

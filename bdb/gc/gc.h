@@ -50,18 +50,17 @@
 #include <functional>
 #include <string>
 
-#include "engine/status.h"
-#include "engine/storage.h"
 #include "bdb/bdb_storage.h"
 #include "bdb/gc/report.h"
+#include "engine/status.h"
+#include "engine/storage.h"
 
 namespace durus {
 
 // Called now and then with a phase name ("recount", "check", "trace",
 // "unreachable", "repair", "collect", "sweep"), the units done and the
 // expected total (0: unknown).
-using MaintenanceProgressFn =
-    std::function<void(const char* phase, uint64_t done, uint64_t total)>;
+using MaintenanceProgressFn = std::function<void(const char* phase, uint64_t done, uint64_t total)>;
 
 struct VerifyOptions {
   bool repair = false;
@@ -84,7 +83,7 @@ Status CollectWithProgress(BdbHandle* storage, bool cycles, const MaintenancePro
 struct CompactReport {
   uint64_t file_bytes_before = 0;  // sizes of the .db files
   uint64_t file_bytes_after = 0;
-  uint64_t pages_freed = 0;        // pages returned to the file system
+  uint64_t pages_freed = 0;  // pages returned to the file system
   uint64_t pages_examined = 0;
 };
 

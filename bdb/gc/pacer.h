@@ -57,8 +57,8 @@ class Pacer {
     Clock::duration wait = not_before_ > now ? not_before_ - now : Clock::duration::zero();
     if (per_second_ > 0 && tokens_ < 1.0) {
       double seconds = (1.0 - tokens_) / per_second_;
-      auto refill = std::chrono::duration_cast<Clock::duration>(
-          std::chrono::duration<double>(seconds));
+      auto refill =
+          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
       wait = std::max(wait, refill);
     }
     return wait;

@@ -69,18 +69,13 @@ std::string ProblemText(const Problem& p) {
       return s + "oid " + U(p.oid) + " has no referrers but is not queued";
     case ProblemKind::kLeaked:
       return s + "oid " + U(p.oid) + " is unreachable and kept alive by a cycle";
-    case ProblemKind::kMalformedRecord:
-      return s + "oid " + U(p.oid) + ": " + p.detail;
+    case ProblemKind::kMalformedRecord: return s + "oid " + U(p.oid) + ": " + p.detail;
     case ProblemKind::kMetaMismatch:
       return s + p.detail + " is " + U(p.stored) + ", should be " + U(p.expected);
-    case ProblemKind::kDamagedPage:
-      return s + p.detail;
-    case ProblemKind::kUnreadableRecord:
-      return s + "oid " + U(p.oid) + ": " + p.detail;
-    case ProblemKind::kReadError:
-      return s + p.detail;
-    case ProblemKind::kNumKinds:
-      break;
+    case ProblemKind::kDamagedPage: return s + p.detail;
+    case ProblemKind::kUnreadableRecord: return s + "oid " + U(p.oid) + ": " + p.detail;
+    case ProblemKind::kReadError: return s + p.detail;
+    case ProblemKind::kNumKinds: break;
   }
   return s;
 }
@@ -119,8 +114,8 @@ std::string FormatVerifyText(const VerifyReport& r) {
   }
   if (r.trace_running) {
     snprintf(line, sizeof(line),
-             "a trace (pack) is in progress: it will free %" PRIu64
-             " unreachable objects; %" PRIu64 " references inside garbage it is deleting\n",
+             "a trace (pack) is in progress: it will free %" PRIu64 " unreachable objects; %" PRIu64
+             " references inside garbage it is deleting\n",
              r.trace_will_free, r.trace_swept_refs);
     out += line;
   }
@@ -142,16 +137,17 @@ std::string FormatVerifyText(const VerifyReport& r) {
   }
   if (!r.complete) out += "verification incomplete: " + r.incomplete + "\n";
   if (r.damaged) {
-    out += "the home is damaged: it needs salvage or a backup (its other figures cover only "
-           "what could be read)\n";
+    out +=
+        "the home is damaged: it needs salvage or a backup (its other figures cover only "
+        "what could be read)\n";
   }
   if (!r.repair_refused.empty()) {
     out += "not repaired (nothing was changed): " + r.repair_refused + "\n";
   } else if (r.repair_requested && !r.clean()) {
     const RepairSummary& s = r.repaired;
     snprintf(line, sizeof(line),
-             "repaired: %" PRIu64 " count(s) set, %" PRIu64 " removed; queue +%" PRIu64
-             " -%" PRIu64 "; %" PRIu64 " dangling ref(s) dropped; %" PRIu64
+             "repaired: %" PRIu64 " count(s) set, %" PRIu64 " removed; queue +%" PRIu64 " -%" PRIu64
+             "; %" PRIu64 " dangling ref(s) dropped; %" PRIu64
              " unreachable object(s) deleted; %" PRIu64 " counter(s) fixed\n",
              s.counts_set, s.counts_removed, s.queue_added, s.queue_removed, s.refs_dropped,
              s.unreachable_deleted, s.meta_fixed);
@@ -210,10 +206,10 @@ std::string FormatVerifyJson(const VerifyReport& r) {
     const RepairSummary& s = r.repaired;
     field("repaired", "{\"counts_set\": " + U(s.counts_set) + ", \"counts_removed\": " +
                           U(s.counts_removed) + ", \"queue_added\": " + U(s.queue_added) +
-                          ", \"queue_removed\": " + U(s.queue_removed) + ", \"refs_dropped\": " +
-                          U(s.refs_dropped) + ", \"unreachable_deleted\": " +
-                          U(s.unreachable_deleted) + ", \"meta_fixed\": " + U(s.meta_fixed) +
-                          "}");
+                          ", \"queue_removed\": " + U(s.queue_removed) +
+                          ", \"refs_dropped\": " + U(s.refs_dropped) +
+                          ", \"unreachable_deleted\": " + U(s.unreachable_deleted) +
+                          ", \"meta_fixed\": " + U(s.meta_fixed) + "}");
   }
   char secs[32];
   snprintf(secs, sizeof(secs), "%.3f", r.seconds);

@@ -17,22 +17,22 @@ namespace durus::gc {
 
 // One kind of inconsistency.  Names (ProblemKindName) are the JSON keys.
 enum class ProblemKind : int {
-  kCountMismatch = 0,   // stored count != number of referrers
-  kMissingCount,        // a record without a count entry
-  kOrphanCount,         // a count entry without a record
-  kDanglingRef,         // a record references an oid that does not exist
-  kQueuedNonZero,       // on the queue, but referenced (or the root)
-  kQueuedMissing,       // on the queue, but the oid does not exist
-  kMissingQueueEntry,   // no referrers, not the root, not queued
-  kLeaked,              // unreachable, and counting will never free it (a cycle
-                        // or hanging off one): only the trace can
-  kMalformedRecord,     // a record that does not parse
-  kMetaMismatch,        // object_count / record_bytes / pending_count / next_oid
-  kDamagedPage,         // Berkeley DB's structural verification (or a page
-                        // checksum) failed on a page of a table file
-  kUnreadableRecord,    // a record whose read failed (a damaged page)
-  kReadError,           // verify could not read a table to the end (detail:
-                        // the error); what it did not read is unchecked
+  kCountMismatch = 0,  // stored count != number of referrers
+  kMissingCount,       // a record without a count entry
+  kOrphanCount,        // a count entry without a record
+  kDanglingRef,        // a record references an oid that does not exist
+  kQueuedNonZero,      // on the queue, but referenced (or the root)
+  kQueuedMissing,      // on the queue, but the oid does not exist
+  kMissingQueueEntry,  // no referrers, not the root, not queued
+  kLeaked,             // unreachable, and counting will never free it (a cycle
+                       // or hanging off one): only the trace can
+  kMalformedRecord,    // a record that does not parse
+  kMetaMismatch,       // object_count / record_bytes / pending_count / next_oid
+  kDamagedPage,        // Berkeley DB's structural verification (or a page
+                       // checksum) failed on a page of a table file
+  kUnreadableRecord,   // a record whose read failed (a damaged page)
+  kReadError,          // verify could not read a table to the end (detail:
+                       // the error); what it did not read is unchecked
   kNumKinds,
 };
 
@@ -53,11 +53,11 @@ struct Problem {
 };
 
 struct RepairSummary {
-  uint64_t counts_set = 0;       // count entries written (fixed or added)
-  uint64_t counts_removed = 0;   // orphan count entries deleted
+  uint64_t counts_set = 0;      // count entries written (fixed or added)
+  uint64_t counts_removed = 0;  // orphan count entries deleted
   uint64_t queue_added = 0;
   uint64_t queue_removed = 0;
-  uint64_t refs_dropped = 0;     // dangling refs removed from records' ref lists
+  uint64_t refs_dropped = 0;         // dangling refs removed from records' ref lists
   uint64_t unreachable_deleted = 0;  // unreachable objects deleted (leaks present)
   uint64_t meta_fixed = 0;
 };
@@ -67,16 +67,16 @@ struct VerifyReport {
   uint64_t files_verified = 0;  // table files checked page by page (Db::verify)
   uint64_t records = 0;
   uint64_t record_bytes = 0;
-  uint64_t refs = 0;          // distinct (referrer, target) pairs
+  uint64_t refs = 0;  // distinct (referrer, target) pairs
   uint64_t count_entries = 0;
   uint64_t queued = 0;
   // Reachability.
-  uint64_t reachable = 0;     // records reachable from the root
-  uint64_t unreachable = 0;   // records not reachable from the root
-  uint64_t collectable = 0;   // of those, freed by counting alone (queued garbage
-                              // and what only it references)
-  uint64_t leaked = 0;        // of those, never freed by counting (nor by a
-                              // trace in progress)
+  uint64_t reachable = 0;    // records reachable from the root
+  uint64_t unreachable = 0;  // records not reachable from the root
+  uint64_t collectable = 0;  // of those, freed by counting alone (queued garbage
+                             // and what only it references)
+  uint64_t leaked = 0;       // of those, never freed by counting (nor by a
+                             // trace in progress)
   // A trace (pack) in progress, interrupted by a close or a crash, resumes
   // at the next open; what it will delete is not a problem:
   bool trace_running = false;

@@ -47,7 +47,7 @@ bool DecodeState(const std::string& v, TraceState* st) {
   }
   st->phase = static_cast<TracePhase>(phase);
   const char* p = v.data() + 2;
-  uint64_t* fields[] = {&st->limit, &st->cursor, &st->traced,
+  uint64_t* fields[] = {&st->limit, &st->cursor,      &st->traced,
                         &st->swept, &st->bytes_freed, &st->started};
   for (uint64_t* f : fields) {
     *f = GetU64(p);
@@ -60,8 +60,8 @@ bool DecodeState(const std::string& v, TraceState* st) {
 // `prefix_len` bytes equal those of `start`, decoding the 8-byte oid that
 // follows the prefix.  Stops at the first oid >= `limit`.  Values are not
 // read (partial get of 0 bytes).
-int ReadKeys(Db* db, DbTxn* txn, const char* start, size_t prefix_len, uint64_t limit,
-             size_t max, std::vector<Oid>* out) {
+int ReadKeys(Db* db, DbTxn* txn, const char* start, size_t prefix_len, uint64_t limit, size_t max,
+             std::vector<Oid>* out) {
   out->clear();
   Cursor c;
   int ret = c.Open(db, txn);
@@ -186,13 +186,12 @@ Status Trace::MarkCommitLocked(DbTxn* txn, const CommitBatch& batch,
       }
     }
     if (!condemned.empty()) {
-      return Status::Conflict("commit stores or references oid " + OidToString(condemned[0]) +
-                                  (condemned.size() > 1 ? " (and " +
-                                                              std::to_string(condemned.size() - 1) +
-                                                              " more)"
-                                                        : std::string()) +
-                                  ", which a collection found unreachable and is deleting",
-                              condemned);
+      return Status::Conflict(
+          "commit stores or references oid " + OidToString(condemned[0]) +
+              (condemned.size() > 1 ? " (and " + std::to_string(condemned.size() - 1) + " more)"
+                                    : std::string()) +
+              ", which a collection found unreachable and is deleting",
+          condemned);
     }
     return Status::OK();  // every oid concerned is marked already
   }

@@ -95,10 +95,10 @@ struct TraceProgress {
 
 // What one Step did.
 struct TraceStepResult {
-  uint64_t work = 0;         // frontier entries visited + sweep keys passed
-  uint64_t collected = 0;    // records deleted
+  uint64_t work = 0;       // frontier entries visited + sweep keys passed
+  uint64_t collected = 0;  // records deleted
   uint64_t bytes_freed = 0;
-  bool done = false;         // no trace is running any more
+  bool done = false;  // no trace is running any more
 };
 
 class Trace {

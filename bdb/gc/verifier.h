@@ -156,7 +156,6 @@ class Verifier {
   // --- 5. Repair (the count and queue fixes are already buffered).
   Status Repair();
 
-
   // Rewrites every record that references a missing oid without it.
   Status DropDanglingRefs(uint64_t* bytes);
 
@@ -171,10 +170,10 @@ class Verifier {
   uint64_t total_ = 0;
   uint64_t max_oid_ = 0;
   uint64_t dangling_ = 0;
-  TraceState trace_;            // the running trace, if any, at the start
-  Db* trace_marks_ = nullptr;   // its marks (owned by the Trace)
-  MetaCounters meta_;           // the storage's counters at the start
-  uint64_t queue_after_ = 0;  // queue entries once repaired
+  TraceState trace_;           // the running trace, if any, at the start
+  Db* trace_marks_ = nullptr;  // its marks (owned by the Trace)
+  MetaCounters meta_;          // the storage's counters at the start
+  uint64_t queue_after_ = 0;   // queue entries once repaired
   const bool writing_;
   gc::RepairSummary repair_;
   std::vector<Fix> fixes_;

@@ -119,8 +119,8 @@ Status Verifier::CheckPages() {
   // A panicked environment (a load met a damaged page before us) cannot
   // write its cache back, and has nothing to write (nothing could commit
   // since); the files on disk, where the damage is, are verified anyway.
-  Status synced = FromDb(s_->env()->memp_sync(nullptr),
-                         "writing the cache back before verifying the files");
+  Status synced =
+      FromDb(s_->env()->memp_sync(nullptr), "writing the cache back before verifying the files");
   std::vector<DamagedPage> pages;
   uint64_t more = 0;
   for (const char* f : {schema::kRecordsFile, schema::kRefcountsFile, schema::kPendingFile,
@@ -146,8 +146,8 @@ Status Verifier::CheckPages() {
                 std::to_string(d.oids.front()) + " to " + std::to_string(d.oids.back()) +
                 ", cannot be read";
     }
-    rep_->Add(Problem{ProblemKind::kDamagedPage, d.oids.empty() ? 0 : d.oids.front(), d.page,
-                      0, 0, detail});
+    rep_->Add(Problem{ProblemKind::kDamagedPage, d.oids.empty() ? 0 : d.oids.front(), d.page, 0, 0,
+                      detail});
     for (uint64_t oid : d.oids) {
       if (named.insert(oid).second) {
         rep_->Add(Problem{ProblemKind::kUnreadableRecord, oid, d.page, 0, 0,
@@ -159,8 +159,8 @@ Status Verifier::CheckPages() {
   for (uint64_t i = 0; i < more; ++i) {
     rep_->Add(Problem{ProblemKind::kDamagedPage, 0, 0, 0, 0, "(another damaged page)"});
   }
-  rep_->incomplete = "damaged pages in " + files +
-                     ": records, counts and references were not checked";
+  rep_->incomplete =
+      "damaged pages in " + files + ": records, counts and references were not checked";
   if (records_damaged) {
     std::vector<UnreadableRecord> unreadable;
     DURUS_RETURN_IF_ERROR(FindUnreadableRecords(s_->home() + "/" + schema::kRecordsFile,
@@ -168,8 +168,8 @@ Status Verifier::CheckPages() {
                                                 &unreadable));
     for (const UnreadableRecord& u : unreadable) {
       if (u.after_only) {
-        rep_->incomplete += "; records.db cannot be read past oid " + std::to_string(u.oid) +
-                            " (" + u.message + ")";
+        rep_->incomplete += "; records.db cannot be read past oid " + std::to_string(u.oid) + " (" +
+                            u.message + ")";
       } else if (named.insert(u.oid).second) {
         rep_->Add(Problem{ProblemKind::kUnreadableRecord, u.oid, 0, 0, 0, u.message});
       }
@@ -191,8 +191,7 @@ Status Verifier::Recount() {
     if (ret != 0) return FromDb(ret, "scanning records.db");
     if (end) break;
     if (key.size() != 8) {
-      return Status::Corruption("records.db has a key of " + std::to_string(key.size()) +
-                                " bytes");
+      return Status::Corruption("records.db has a key of " + std::to_string(key.size()) + " bytes");
     }
     Oid oid = Oid::FromBytes(key.data());
     ++rep_->records;
@@ -243,8 +242,7 @@ Status Verifier::FlushPairs(std::vector<std::pair<uint64_t, uint64_t>>* pairs) {
 // --- 2. Compare records, refcounts, recount and queue in one merge.
 
 Status Verifier::Compare() {
-  Stream recs(s_->records()), counts(s_->refcounts()), recount(counts_.get()),
-      queue(s_->pending());
+  Stream recs(s_->records()), counts(s_->refcounts()), recount(counts_.get()), queue(s_->pending());
   DURUS_RETURN_IF_ERROR(recs.Advance("records.db"));
   DURUS_RETURN_IF_ERROR(counts.Advance("refcounts.db"));
   DURUS_RETURN_IF_ERROR(recount.Advance("the recount"));

@@ -71,8 +71,10 @@ Status Verifier::Reachability() {
         ++rep_->unreachable;
         uint64_t c = 0;
         ret = TempGet(counts_.get(), oid, &v);
-        if (ret == 0) c = GetU64(v.data());
-        else if (ret != DB_NOTFOUND) return FromDb(ret, "reading the recount");
+        if (ret == 0)
+          c = GetU64(v.data());
+        else if (ret != DB_NOTFOUND)
+          return FromDb(ret, "reading the recount");
         std::string cv = U64Bytes(c);
         ret = TempPut(unreach_.get(), oid, cv.data(), 8);
         if (ret == 0 && c == 0) ret = TempPut(zero_.get(), oid, kEmpty, 0);
@@ -123,8 +125,8 @@ Status Verifier::Reachability() {
           ++rep_->trace_will_free;
         } else {
           ++rep_->leaked;
-          rep_->Add(Problem{ProblemKind::kLeaked, un.key.value(), GetU64(un.value.data()), 0,
-                            0, ""});
+          rep_->Add(
+              Problem{ProblemKind::kLeaked, un.key.value(), GetU64(un.value.data()), 0, 0, ""});
         }
       }
       DURUS_RETURN_IF_ERROR(un.Advance("the unreachable set"));
@@ -182,8 +184,7 @@ Status Verifier::EvaluateDangling() {
         ++rep_->trace_swept_refs;
         benign.push_back(st.key);
       } else {
-        rep_->Add(Problem{ProblemKind::kDanglingRef, st.key.value(), 0, referrers, referrer,
-                          ""});
+        rep_->Add(Problem{ProblemKind::kDanglingRef, st.key.value(), 0, referrers, referrer, ""});
       }
       DURUS_RETURN_IF_ERROR(st.Advance("missing oids"));
     }

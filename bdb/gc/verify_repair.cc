@@ -45,7 +45,8 @@ Status Verifier::ExpectNoRecord(Oid oid, const char* action) {
   if (ret != 0) return FromDb(ret, "reading oid " + OidToString(oid));
   return Status::Corruption("verify took oid " + OidToString(oid) +
                             " for missing but its record exists (a bug in verify's scan); "
-                            "stopped before " + action + " (please report this)");
+                            "stopped before " +
+                            action + " (please report this)");
 }
 
 // Applies the buffered fixes in one transaction (retried on deadlock).

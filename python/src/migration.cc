@@ -67,17 +67,17 @@ py::list Strings(const std::vector<std::string>& v) {
 }  // namespace
 
 py::dict MigrateBinding(const std::string& source, const std::string& home,
-                        const std::string& format, const std::string& durability,
-                        bool verify, bool strict, bool allow_dangling, bool salvage,
-                        const std::string& temp_dir, uint32_t cache_mb, uint32_t sort_mb,
-                        py::object progress) {
+                        const std::string& format, const std::string& durability, bool verify,
+                        bool strict, bool allow_dangling, bool salvage, const std::string& temp_dir,
+                        uint32_t cache_mb, uint32_t sort_mb, py::object progress) {
   migrate::MigrateOptions o;
   o.source = source;
   o.home = home;
   if (!migrate::ParseSourceFormat(format, &o.format).ok()) {
     ThrowPython(PyExc_ValueError,
                 "format must be \"auto\", \"shelf\", \"filestorage2\", \"sqlite\", \"dump\" or "
-                "\"bdb\", not \"" + format + "\"");
+                "\"bdb\", not \"" +
+                    format + "\"");
   }
   o.durability = ParseDurabilityOrThrow(durability);
   o.verify = verify;
@@ -143,9 +143,8 @@ py::dict MigrateBinding(const std::string& source, const std::string& home,
   return d;
 }
 
-py::dict ExportBinding(const std::string& home, const std::string& dest,
-                       const std::string& format, int level, uint32_t cache_mb,
-                       py::object progress) {
+py::dict ExportBinding(const std::string& home, const std::string& dest, const std::string& format,
+                       int level, uint32_t cache_mb, py::object progress) {
   migrate::ExportOptions o;
   o.home = home;
   o.dest = dest;

@@ -16,8 +16,9 @@ using durus::python::StorageHandle;
 PYBIND11_MODULE(_durus_bdb, m) {
   m.doc() = "C++ core of durus_bdb (Berkeley DB storage for Durus); use durus_bdb instead.";
 
-  m.def("_set_error_factory", &durus::python::SetErrorFactory, py::arg("factory"),
-        "Install factory(code, message, oids) -> exception instance, used for every storage error.");
+  m.def(
+      "_set_error_factory", &durus::python::SetErrorFactory, py::arg("factory"),
+      "Install factory(code, message, oids) -> exception instance, used for every storage error.");
   m.def("option_names", &durus::python::OptionNames,
         "Keyword options accepted by BerkeleyDBStorage beyond the named parameters.");
   m.def("is_bdb_home", &durus::IsBdbHome, py::arg("path"),
@@ -27,17 +28,18 @@ PYBIND11_MODULE(_durus_bdb, m) {
   // Positional, already checked by durus_bdb.migration (the public API).
   m.def("_migrate", &durus::python::MigrateBinding, py::arg("source"), py::arg("home"),
         py::arg("format"), py::arg("durability"), py::arg("verify"), py::arg("strict"),
-        py::arg("allow_dangling"), py::arg("salvage"), py::arg("temp_dir"), py::arg("cache_mb"), py::arg("sort_mb"),
-        py::arg("progress"));
+        py::arg("allow_dangling"), py::arg("salvage"), py::arg("temp_dir"), py::arg("cache_mb"),
+        py::arg("sort_mb"), py::arg("progress"));
   m.def("_export", &durus::python::ExportBinding, py::arg("home"), py::arg("dest"),
         py::arg("format"), py::arg("level"), py::arg("cache_mb"), py::arg("progress"));
   m.def("_detect_format", &durus::python::DetectFormatBinding, py::arg("path"));
 #endif
 
   py::class_<StorageHandle>(m, "StorageCore")
-      .def(py::init<const std::string&, bool, const std::string&, uint32_t, const py::dict&, bool>(),
-           py::arg("path"), py::arg("readonly"), py::arg("durability"), py::arg("cache_mb"),
-           py::arg("options"), py::arg("memory_model") = false)
+      .def(
+          py::init<const std::string&, bool, const std::string&, uint32_t, const py::dict&, bool>(),
+          py::arg("path"), py::arg("readonly"), py::arg("durability"), py::arg("cache_mb"),
+          py::arg("options"), py::arg("memory_model") = false)
       .def("load", &StorageHandle::Load, py::arg("oid"),
            "load(oid) -> record bytes; KeyError (DurusKeyError) if absent.")
       .def("begin", &StorageHandle::Begin, "Start a commit (drops any pending records).")
@@ -51,7 +53,8 @@ PYBIND11_MODULE(_durus_bdb, m) {
       .def("_scan", &StorageHandle::Scan, py::arg("start"), py::arg("max"))
       .def("_start_pack", &StorageHandle::StartPack)
       .def("collect", &StorageHandle::Collect, py::arg("cycles") = false,
-           "Run the collector now (blocking); with cycles, also trace from the root. Returns a report dict.")
+           "Run the collector now (blocking); with cycles, also trace from the root. Returns a "
+           "report dict.")
       .def("stat", &StorageHandle::Stats, "Storage counters as a dict.")
       .def("get_refcount", &StorageHandle::RefCount, py::arg("oid"),
            "Number of stored records referencing oid.")

@@ -33,8 +33,8 @@ bool ToBool(const std::string& name, py::handle value) {
     long v = PyLong_AsLong(value.ptr());
     if (v == 0 || v == 1) return v == 1;
   }
-  ThrowPython(PyExc_TypeError, "option " + name + " must be True or False, not " +
-                                   std::string(py::repr(value)));
+  ThrowPython(PyExc_TypeError,
+              "option " + name + " must be True or False, not " + std::string(py::repr(value)));
 }
 
 struct Setter {
@@ -45,17 +45,18 @@ struct Setter {
 const std::vector<Setter>& Setters() {
   // Leaked on purpose: no static destructors in an extension module.
   static const auto* setters = new std::vector<Setter>{
-      {"flush_interval_ms",
-       [](const std::string& n, py::handle v, BdbOptions* o) { o->flush_interval_ms = ToU32(n, v); }},
-      {"checkpoint_interval_ms",
-       [](const std::string& n, py::handle v, BdbOptions* o) { o->checkpoint_interval_ms = ToU32(n, v); }},
-      {"max_commit_records",
-       [](const std::string& n, py::handle v, BdbOptions* o) { o->max_commit_records = ToU32(n, v); }},
-      {"create_if_missing",
-       [](const std::string& n, py::handle v, BdbOptions* o) { o->create_if_missing = ToBool(n, v); }},
+      {"flush_interval_ms", [](const std::string& n, py::handle v,
+                               BdbOptions* o) { o->flush_interval_ms = ToU32(n, v); }},
+      {"checkpoint_interval_ms", [](const std::string& n, py::handle v,
+                                    BdbOptions* o) { o->checkpoint_interval_ms = ToU32(n, v); }},
+      {"max_commit_records", [](const std::string& n, py::handle v,
+                                BdbOptions* o) { o->max_commit_records = ToU32(n, v); }},
+      {"create_if_missing", [](const std::string& n, py::handle v,
+                               BdbOptions* o) { o->create_if_missing = ToBool(n, v); }},
       {"gc_background",
        [](const std::string& n, py::handle v, BdbOptions* o) { o->gc_background = ToBool(n, v); }},
-      {"gc_batch", [](const std::string& n, py::handle v, BdbOptions* o) { o->gc_batch = ToU32(n, v); }},
+      {"gc_batch",
+       [](const std::string& n, py::handle v, BdbOptions* o) { o->gc_batch = ToU32(n, v); }},
       {"gc_per_second",
        [](const std::string& n, py::handle v, BdbOptions* o) { o->gc_per_second = ToU32(n, v); }},
       {"gc_interval_ms",
@@ -68,8 +69,8 @@ const std::vector<Setter>& Setters() {
          }
          o->log_archive = py::str(v);
        }},
-      {"log_archive_max_age_s",
-       [](const std::string& n, py::handle v, BdbOptions* o) { o->log_archive_max_age_s = ToU32(n, v); }},
+      {"log_archive_max_age_s", [](const std::string& n, py::handle v,
+                                   BdbOptions* o) { o->log_archive_max_age_s = ToU32(n, v); }},
       {"log_archive_max_mb",
        [](const std::string& n, py::handle v, BdbOptions* o) {
          o->log_archive_max_bytes = uint64_t{ToU32(n, v)} << 20;
@@ -114,8 +115,9 @@ Durability ParseDurabilityOrThrow(const std::string& name) {
   Durability d;
   Status s = ParseDurability(name, &d);
   if (!s.ok()) {
-    ThrowPython(PyExc_ValueError, "durability must be \"sync\", \"write_nosync\" or \"nosync\", not \"" +
-                                      name + "\"");
+    ThrowPython(
+        PyExc_ValueError,
+        "durability must be \"sync\", \"write_nosync\" or \"nosync\", not \"" + name + "\"");
   }
   return d;
 }

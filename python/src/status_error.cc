@@ -43,8 +43,8 @@ void ThrowStatus(const Status& status, const std::string& context) {
   for (Oid oid : status.oids()) oids.append(py::bytes(oid.Bytes()));
   // The factory returns the exception instance; raising happens here so
   // the traceback starts at the storage method the caller invoked.
-  py::object exc = py::reinterpret_borrow<py::object>(g_factory)(
-      CodeKey(status.code()), message, oids);
+  py::object exc =
+      py::reinterpret_borrow<py::object>(g_factory)(CodeKey(status.code()), message, oids);
   PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
   throw py::error_already_set();
 }

@@ -20,8 +20,8 @@ namespace {
 Oid OidArg(py::handle value, const char* what) {
   PyObject* p = value.ptr();
   if (!PyBytes_Check(p)) {
-    ThrowPython(PyExc_TypeError, std::string(what) + ": an oid must be bytes, not " +
-                                     Py_TYPE(p)->tp_name);
+    ThrowPython(PyExc_TypeError,
+                std::string(what) + ": an oid must be bytes, not " + Py_TYPE(p)->tp_name);
   }
   if (PyBytes_GET_SIZE(p) != static_cast<Py_ssize_t>(Oid::kSize)) {
     ThrowPython(PyExc_ValueError, std::string(what) + ": oid " + std::string(py::repr(value)) +
@@ -103,8 +103,8 @@ void StorageHandle::Store(py::handle oid_arg, py::handle record_arg) {
   Oid oid = OidArg(oid_arg, "store");
   PyObject* r = record_arg.ptr();
   if (!PyBytes_Check(r)) {
-    ThrowPython(PyExc_TypeError, "store of oid " + OidToString(oid) + ": a record must be bytes, not " +
-                                     Py_TYPE(r)->tp_name);
+    ThrowPython(PyExc_TypeError, "store of oid " + OidToString(oid) +
+                                     ": a record must be bytes, not " + Py_TYPE(r)->tp_name);
   }
   Status s = batch_.Add(oid, std::string(PyBytes_AS_STRING(r), PyBytes_GET_SIZE(r)));
   if (!s.ok()) ThrowStatus(s, path_ + ": store of oid " + OidToString(oid));

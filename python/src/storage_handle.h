@@ -91,7 +91,7 @@ class StorageHandle {
   mutable std::shared_mutex mu_;
   // A BdbHandle, or a MemoryStorage: both inspectable (refcount(), pending()).
   std::unique_ptr<InspectableStorage> storage_;  // null once closed
-  CommitBatch batch_;                 // guarded by the GIL
+  CommitBatch batch_;                            // guarded by the GIL
 };
 
 }  // namespace python

@@ -1,6 +1,5 @@
 // The durus-bdb command as a user runs it: a real binary in a real process.
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -174,17 +173,46 @@ TEST(CliTest, TopLevelHelpListsVersionAndNoCommandIsAUsageError) {
 
 // Every usage error of every command: one line naming the command, exit 2.
 TEST(CliTest, EveryUsageErrorIsOneLineAndExitTwo) {
-  const char* cases[] = {
-      "stop --bogus", "stop --port", "stop --port abc", "stop --wait -1", "stop stray",
-      "serve --bogus", "serve --threads 0", "serve --durability maybe", "serve stray",
-      "serve --socket-mode 999", "serve --log-archive-max-age 3x", "serve --allow-stop whoever",
-      "migrate a", "migrate a b --cache-mb x", "migrate a b --format nope", "migrate --bogus a b",
-      "migrate a b c", "export a b --level 10", "export a b --cache-mb", "export a b --format x",
-      "salvage a", "salvage a b --level", "salvage a b --max-problems x",
-      "restore a b --to yesterday", "restore a b --logs", "restore a", "backup a", "backup a b c",
-      "backup a b --bogus", "gc", "gc h --cache-mb 0", "gc h --cache-mb", "verify",
-      "verify h --max-problems x", "verify a b", "stat --bogus h", "stat a b", "stat",
-      "stat --json=1 h", "--bogus"};
+  const char* cases[] = {"stop --bogus",
+                         "stop --port",
+                         "stop --port abc",
+                         "stop --wait -1",
+                         "stop stray",
+                         "serve --bogus",
+                         "serve --threads 0",
+                         "serve --durability maybe",
+                         "serve stray",
+                         "serve --socket-mode 999",
+                         "serve --log-archive-max-age 3x",
+                         "serve --allow-stop whoever",
+                         "migrate a",
+                         "migrate a b --cache-mb x",
+                         "migrate a b --format nope",
+                         "migrate --bogus a b",
+                         "migrate a b c",
+                         "export a b --level 10",
+                         "export a b --cache-mb",
+                         "export a b --format x",
+                         "salvage a",
+                         "salvage a b --level",
+                         "salvage a b --max-problems x",
+                         "restore a b --to yesterday",
+                         "restore a b --logs",
+                         "restore a",
+                         "backup a",
+                         "backup a b c",
+                         "backup a b --bogus",
+                         "gc",
+                         "gc h --cache-mb 0",
+                         "gc h --cache-mb",
+                         "verify",
+                         "verify h --max-problems x",
+                         "verify a b",
+                         "stat --bogus h",
+                         "stat a b",
+                         "stat",
+                         "stat --json=1 h",
+                         "--bogus"};
   for (const char* args : cases) {
     ToolRun r = RunTool(args);
     EXPECT_EQ(r.status, 2) << args << ": " << r.out;
@@ -227,10 +255,11 @@ TEST(CliTest, StopHelpListsOnlyStopFlags) {
 // Each command's help goes to stdout, exit 0, and names its flags.
 TEST(CliTest, EveryCommandHasHelp) {
   const std::pair<const char*, const char*> cases[] = {
-      {"migrate", "--sort-mb"}, {"export", "--level"},   {"salvage", "--aggressive"},
-      {"restore", "--no-verify"}, {"backup", "--no-restore-base"}, {"gc", "--cycles"},
-      {"verify", "--repair"},   {"stat", "--census"},   {"serve", "--max-clients"},
-      {"stop", "--wait"}};
+      {"migrate", "--sort-mb"},        {"export", "--level"},
+      {"salvage", "--aggressive"},     {"restore", "--no-verify"},
+      {"backup", "--no-restore-base"}, {"gc", "--cycles"},
+      {"verify", "--repair"},          {"stat", "--census"},
+      {"serve", "--max-clients"},      {"stop", "--wait"}};
   for (auto [cmd, flag] : cases) {
     ToolRun r = RunTool(std::string(cmd) + " --help");
     EXPECT_EQ(r.status, 0) << cmd << ": " << r.out;

@@ -86,7 +86,9 @@ TEST(ConcurrencyTest, ReadersWritersAndCollectorTogether) {
       if (i == 0) {  // a chain of 30 new objects hanging off this one
         refs.push_back(next);
         for (int k = 0; k < 30; ++k, ++next) {
-          ASSERT_TRUE(b.Add(Oid(next), Rec(next, k == 29 ? std::vector<uint64_t>{} : std::vector<uint64_t>{next + 1})).ok());
+          ASSERT_TRUE(b.Add(Oid(next), Rec(next, k == 29 ? std::vector<uint64_t>{}
+                                                         : std::vector<uint64_t>{next + 1}))
+                          .ok());
         }
       }
       ASSERT_TRUE(b.Add(Oid(oid), object(oid, round, refs)).ok());
@@ -107,8 +109,8 @@ TEST(ConcurrencyTest, ReadersWritersAndCollectorTogether) {
   // Live: root, kLive objects, and at most one chain (30) per live object.
   EXPECT_LE(stats.object_count, 1 + kLive + 30 * kLive);
   EXPECT_GT(stats.collected_total, 0u);
-  std::cout << loads.load() << " loads, " << commits.load() << " commits, "
-            << stats.collected_total << " collected\n";
+  std::cout << loads.load() << " loads, " << commits.load() << " commits, " << stats.collected_total
+            << " collected\n";
 }
 
 }  // namespace

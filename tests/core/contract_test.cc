@@ -102,7 +102,8 @@ TEST_P(ContractTest, RecordIteratorVisitsEveryRecordOnceAcrossPages) {
   RecordIterator it(storage_.get(), Oid(0), 7);
   for (; it.Valid(); it.Next()) {
     EXPECT_EQ(it.oid().value(), seen++);
-    EXPECT_EQ(it.record(), Rec(it.oid().value(), it.oid().IsRoot() ? all : std::vector<uint64_t>{}));
+    EXPECT_EQ(it.record(),
+              Rec(it.oid().value(), it.oid().IsRoot() ? all : std::vector<uint64_t>{}));
   }
   EXPECT_TRUE(it.status().ok()) << it.status().ToString();
   EXPECT_EQ(seen, 21u);
@@ -167,10 +168,13 @@ TEST(RecordIteratorTest, AScanGoingBackwardsIsCorruption) {
   RestartingScanStorage s;
   Commit(&s, {{0, Rec(0, {1, 2})}, {1, Rec(1, {})}, {2, Rec(2, {})}});
   uint64_t visited = 0;
-  Status st = ForEachRecord(&s, [&](Oid, const std::string&) {
-    ++visited;
-    return Status::OK();
-  }, 2);
+  Status st = ForEachRecord(
+      &s,
+      [&](Oid, const std::string&) {
+        ++visited;
+        return Status::OK();
+      },
+      2);
   EXPECT_TRUE(st.IsCorruption()) << st.ToString();
   EXPECT_EQ(visited, 2u);
 }

@@ -28,8 +28,8 @@
 #include <string>
 #include <vector>
 
-#include "bdb/schema.h"
 #include "bdb/gc/gc.h"
+#include "bdb/schema.h"
 #include "tests/core/test_util.h"
 
 namespace durus {
@@ -58,7 +58,7 @@ struct Expected {
   Records final;
   std::map<uint64_t, std::vector<std::string>> versions;  // every version, in order
   std::vector<Batch> history;                             // every commit, in order
-  Records checkpointed;  // the state at the last checkpoint (end of phase 1)
+  Records checkpointed;           // the state at the last checkpoint (end of phase 1)
   size_t checkpoint_commits = 0;  // commits in it
   void Apply(const Batch& batch) {
     for (auto& [oid, rec] : batch) {
@@ -91,7 +91,7 @@ std::string RootOf(const std::set<uint64_t>& live, uint64_t generation) {
 BdbOptions WriterOptions() {
   BdbOptions o;
   o.durability = Durability::kWriteNoSync;  // survives a process crash
-  o.gc_background = false;  // garbage stays: the expected state is exact
+  o.gc_background = false;                  // garbage stays: the expected state is exact
   // No checkpoint while the writer runs: the commits of phase 2 live only
   // in the log until a clean close checkpoints them.
   o.checkpoint_interval_ms = 1u << 30;
@@ -263,13 +263,13 @@ struct Damage {
   std::string kind;   // the row of the table: "truncate to 0", "flip middle page", ...
   std::string where;  // this home's page or offset: "page 47 of 94", "offset 561152"
   bool truncate = false;
-  off_t offset = 0;   // truncate: the new size; flip: where
+  off_t offset = 0;  // truncate: the new size; flip: where
 };
 
 std::vector<Damage> DamagesFor(const std::string& home) {
   std::vector<Damage> out;
-  for (const char* file : {schema::kRecordsFile, schema::kRefcountsFile, schema::kPendingFile,
-                           schema::kMetaFile}) {
+  for (const char* file :
+       {schema::kRecordsFile, schema::kRefcountsFile, schema::kPendingFile, schema::kMetaFile}) {
     std::string path = home + "/" + file;
     off_t size = FileSize(path);
     off_t ps = PageSizeOf(path);
@@ -277,15 +277,17 @@ std::vector<Damage> DamagesFor(const std::string& home) {
     off_t mid = pages / 2;
     std::string of = " of " + std::to_string(pages);
     out.push_back({file, "truncate to 0", "", true, 0});
-    out.push_back({file, "truncate at the middle page", "page " + std::to_string(mid) + of, true,
-                   mid * ps});
+    out.push_back(
+        {file, "truncate at the middle page", "page " + std::to_string(mid) + of, true, mid * ps});
     out.push_back({file, "truncate mid-page", "in page " + std::to_string(mid) + of, true,
                    mid * ps + ps / 2 + 7});
     // The meta page's free-list head and last page number.
     out.push_back({file, "flip meta page", "page 0, offset 28", false, 28});
     std::set<off_t> pages_done;
-    for (auto [pg, name] : std::vector<std::pair<off_t, const char*>>{
-             {1, "flip first data page"}, {mid, "flip middle page"}, {pages - 1, "flip last page"}}) {
+    for (auto [pg, name] :
+         std::vector<std::pair<off_t, const char*>>{{1, "flip first data page"},
+                                                    {mid, "flip middle page"},
+                                                    {pages - 1, "flip last page"}}) {
       if (pg < 1 || !pages_done.insert(pg).second) continue;
       // Near the page's end: items are stored from there down, so the
       // bytes are in use on every page that holds anything.
@@ -680,10 +682,9 @@ Row CorruptionMatrix::RunCase(const std::string& variant, const std::string& cas
                    std::to_string(recovered) + " migrated)";
     return row;
   }
-  row.outcome += "; salvage " + std::to_string(recovered) + "/" +
-                 std::to_string(want_->final.size()) +
-                 (sv.status == 3 ? ", loss reported" : ", complete") +
-                 (dangling ? ", --allow-dangling" : "");
+  row.outcome +=
+      "; salvage " + std::to_string(recovered) + "/" + std::to_string(want_->final.size()) +
+      (sv.status == 3 ? ", loss reported" : ", complete") + (dangling ? ", --allow-dangling" : "");
   if (stale > 0) {
     row.outcome += "; " + std::to_string(stale) + " as of an earlier commit";
     if (LossOfTheLogReported(variant, d.file, sv.status, sv.out)) {
@@ -819,11 +820,11 @@ void CorruptionMatrix::RunMatrix() {
     cells[key][r.variant] = (r.cls == "FAIL" ? "**FAIL** " : "") + r.outcome;
     ++by_class[r.cls];
   }
-  printf("\nCorruption matrix: %zu records (4 larger than a page), %zu commits, the last %zu "
-         "after the last checkpoint\n\n| file | damage | closed cleanly | crashed writer |\n"
-         "|---|---|---|---|\n",
-         want_->final.size(), want_->history.size(),
-         want_->history.size() - Phase1(nullptr).size());
+  printf(
+      "\nCorruption matrix: %zu records (4 larger than a page), %zu commits, the last %zu "
+      "after the last checkpoint\n\n| file | damage | closed cleanly | crashed writer |\n"
+      "|---|---|---|---|\n",
+      want_->final.size(), want_->history.size(), want_->history.size() - Phase1(nullptr).size());
   for (auto& key : keys) {
     auto& row = cells[key];
     printf("| %s | %s | %s | %s |\n", key.first.c_str(), key.second.c_str(),
@@ -832,10 +833,11 @@ void CorruptionMatrix::RunMatrix() {
   }
   int total = 0;
   for (auto& [cls, n] : by_class) total += n;
-  printf("\n%d cases: %d (a), %d (a'), %d (b), %d known defects, %d failed; %.1f s, %zu at a "
-         "time\n",
-         total, by_class["a"], by_class["a'"], by_class["b"], by_class["known"],
-         by_class["FAIL"], secs, jobs);
+  printf(
+      "\n%d cases: %d (a), %d (a'), %d (b), %d known defects, %d failed; %.1f s, %zu at a "
+      "time\n",
+      total, by_class["a"], by_class["a'"], by_class["b"], by_class["known"], by_class["FAIL"],
+      secs, jobs);
   printf("\nwhat each case reported:\n");
   for (size_t i = 0; i < cases.size(); ++i) {
     const Row& r = rows[i];
@@ -847,9 +849,7 @@ void CorruptionMatrix::RunMatrix() {
   fflush(stdout);
 }
 
-TEST_F(CorruptionMatrix, EveryCaseEndsInACleanOpenOrAClearErrorAndAWorkingSalvage) {
-  RunMatrix();
-}
+TEST_F(CorruptionMatrix, EveryCaseEndsInACleanOpenOrAClearErrorAndAWorkingSalvage) { RunMatrix(); }
 
 }  // namespace
 }  // namespace durus

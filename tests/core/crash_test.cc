@@ -23,9 +23,9 @@
 namespace durus::test {
 namespace {
 
-constexpr uint64_t kWindow = 8;       // root references the last kWindow objects
+constexpr uint64_t kWindow = 8;  // root references the last kWindow objects
 constexpr uint64_t kExtraBase = 1u << 20;
-constexpr uint64_t kExtras = 150;     // every 10th commit hangs this many objects
+constexpr uint64_t kExtras = 150;  // every 10th commit hangs this many objects
 
 std::vector<uint64_t> WindowOf(uint64_t r) {
   std::vector<uint64_t> w;
@@ -125,8 +125,8 @@ TEST_P(CrashTest, KilledWriterLosesNoAcknowledgedCommit) {
     kill(pid, SIGKILL);
     int wstatus = 0;
     waitpid(pid, &wstatus, 0);
-    ASSERT_TRUE(WIFSIGNALED(wstatus)) << "writer exited with " << WEXITSTATUS(wstatus)
-                                      << " before the kill";
+    ASSERT_TRUE(WIFSIGNALED(wstatus))
+        << "writer exited with " << WEXITSTATUS(wstatus) << " before the kill";
     ++kills;
     uint64_t acked = LastAcknowledged(side);
     BdbOptions opts;
@@ -190,8 +190,8 @@ TEST(CreationCrashTest, KilledDuringCreationLeavesAnOpenableHome) {
       BdbOptions opts;
       opts.gc_background = false;
       if (!OpenBdbStorage(dir.Sub("timing"), opts, &s).ok()) _exit(3);
-      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                      .count();
+      double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       if (write(fds[1], &ms, sizeof ms) != sizeof ms) _exit(4);
       _exit(0);
     }

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "bdb/schema.h"
 #include "bdb/gc/gc.h"
+#include "bdb/schema.h"
 #include "tests/core/test_util.h"
 
 namespace durus {
@@ -202,8 +202,7 @@ TEST(DamagedLogTest, GarbledMiddleGivesOneClearErrorNamingTheFileAndWhatToDo) {
     Status st = OpenBdbStorage(home, NoBackground(), &s);
     ASSERT_FALSE(st.ok());
     std::string msg = st.ToString();
-    EXPECT_NE(msg.find(logs.back().substr(logs.back().rfind('/') + 1)), std::string::npos)
-        << msg;
+    EXPECT_NE(msg.find(logs.back().substr(logs.back().rfind('/') + 1)), std::string::npos) << msg;
     EXPECT_NE(msg.find("durus-bdb salvage"), std::string::npos) << msg;
     EXPECT_EQ(msg.find("reopen the home"), std::string::npos) << msg;
   }
@@ -231,8 +230,9 @@ void WriteAndClose(const std::string& home, int n) {
   auto s = OpenBdb(home, NoBackground());
   ASSERT_TRUE(s);
   for (int i = 1; i <= n; ++i) {
-    Commit(s.get(), {{0, RootRec(i)}, {static_cast<uint64_t>(i),
-                                       Rec(i, {}, "payload-" + std::to_string(i) + "-end")}});
+    Commit(s.get(),
+           {{0, RootRec(i)},
+            {static_cast<uint64_t>(i), Rec(i, {}, "payload-" + std::to_string(i) + "-end")}});
   }
   ASSERT_TRUE(s->Close().ok());
 }
@@ -269,8 +269,8 @@ TEST(DamagedLogTest, AnEmptiedLogAfterACleanCloseKeepsEveryCommit) {
 TEST(DamagedLogTest, AnEmptiedOrCutLogAfterACrashIsAnErrorNamingTheLog) {
   TempDir dir;
   std::string base = dir.Sub("base");
-  WriteAndClose(base, 50);       // a checkpoint ...
-  WriteAndCrash(base, 100);      // ... and commits after it, then a crash
+  WriteAndClose(base, 50);   // a checkpoint ...
+  WriteAndCrash(base, 100);  // ... and commits after it, then a crash
   auto logs = LogFiles(base);
   ASSERT_FALSE(logs.empty());
   std::string log_name = logs.back().substr(logs.back().rfind('/') + 1);
@@ -326,17 +326,17 @@ TEST(TruncatedFileTest, ATruncatedRecordsFileIsRefusedAtOpen) {
   // Whole pages lost (Berkeley DB alone sees nothing wrong), and a cut in
   // the middle of a page.
   for (off_t cut : {size / 2 / 4096 * 4096, size / 2 + 100}) {
-  for (bool ro : {true, false}) {
-    ASSERT_EQ(system(("cp '" + copy + "' '" + path + "'").c_str()), 0);
-    ASSERT_EQ(truncate(path.c_str(), cut), 0);
-    BdbOptions o = NoBackground();
-    o.readonly = ro;
-    std::unique_ptr<Storage> s;
-    Status st = OpenBdbStorage(home, o, &s);
-    ASSERT_FALSE(st.ok()) << "opened a records.db cut at " << cut << " (readonly=" << ro << ")";
-    EXPECT_TRUE(st.IsCorruption()) << st.ToString();
-    ExpectMentions(st, {"records.db", "truncated"});
-  }
+    for (bool ro : {true, false}) {
+      ASSERT_EQ(system(("cp '" + copy + "' '" + path + "'").c_str()), 0);
+      ASSERT_EQ(truncate(path.c_str(), cut), 0);
+      BdbOptions o = NoBackground();
+      o.readonly = ro;
+      std::unique_ptr<Storage> s;
+      Status st = OpenBdbStorage(home, o, &s);
+      ASSERT_FALSE(st.ok()) << "opened a records.db cut at " << cut << " (readonly=" << ro << ")";
+      EXPECT_TRUE(st.IsCorruption()) << st.ToString();
+      ExpectMentions(st, {"records.db", "truncated"});
+    }
   }
 }
 
@@ -446,8 +446,8 @@ TEST(FormatOneTest, OpensAndMigrateUpgradesToChecksums) {
   ASSERT_EQ(before.size(), 22u);
   auto stat = test::RunCommandLine(std::string(DURUS_BDB_BINARY) + " stat '" + old_home + "'");
   EXPECT_NE(stat.out.find("no page checksums"), std::string::npos) << stat.out;
-  auto run = test::RunCommandLine(std::string(DURUS_BDB_BINARY) + " migrate '" + old_home +
-                                  "' '" + new_home + "'");
+  auto run = test::RunCommandLine(std::string(DURUS_BDB_BINARY) + " migrate '" + old_home + "' '" +
+                                  new_home + "'");
   ASSERT_EQ(run.status, 0) << run.out;
   auto s = OpenBdb(new_home, NoBackground());
   ASSERT_TRUE(s);

@@ -47,11 +47,11 @@ class SmallMount {
   std::string why_;
 };
 
-#define REQUIRE_MOUNT(m)                                                               \
-  if (!(m).mounted()) {                                                                \
-    GTEST_SKIP() << "cannot mount a tmpfs here (" << (m).why()                         \
+#define REQUIRE_MOUNT(m)                                                                 \
+  if (!(m).mounted()) {                                                                  \
+    GTEST_SKIP() << "cannot mount a tmpfs here (" << (m).why()                           \
                  << "): needs root or CAP_SYS_ADMIN; the full-disk and read-only-mount " \
-                    "cases are not tested";                                            \
+                    "cases are not tested";                                              \
   }
 
 BdbOptions Small() {
@@ -136,8 +136,8 @@ TEST(FullDiskTest, AnOpenThatCannotFitItsRegionsFailsWithAClearError) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Describe(status);
 #ifdef DURUS_BDB_BINARY
   // The server says so and exits non-zero (was: SIGBUS, exit 135).
-  std::string cmd = std::string(DURUS_BDB_BINARY) + " serve --home '" + home +
-                    "' --address '" + m.path() + "/s.sock' >" + m.path() + "/../serve.log 2>&1";
+  std::string cmd = std::string(DURUS_BDB_BINARY) + " serve --home '" + home + "' --address '" +
+                    m.path() + "/s.sock' >" + m.path() + "/../serve.log 2>&1";
   status = system(cmd.c_str());
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << Describe(status);
   EXPECT_NE(WEXITSTATUS(status), 128 + SIGBUS);

@@ -108,7 +108,8 @@ TEST(DurabilityTest, SustainedOverwritesDoNotAccumulateLogFiles) {
   // Log file numbers grow by one per file ever written: far more files
   // were written than remain once a checkpoint has run.
   uint64_t highest = 0;
-  for (const std::string& f : LogFiles(home)) highest = std::max<uint64_t>(highest, std::stoull(f.substr(4)));
+  for (const std::string& f : LogFiles(home))
+    highest = std::max<uint64_t>(highest, std::stoull(f.substr(4)));
   StorageStats stats;
   for (int i = 0; i < 100 && LogFiles(home).size() > 4; ++i) usleep(100000);
   ASSERT_TRUE(s->GetStats(&stats).ok());

@@ -98,8 +98,8 @@ TEST_P(ModelTest, RandomOperationsMatchTheModel) {
       if (dangling && !recs.empty()) {
         std::string dump;
         for (auto& r : recs) dump += " " + std::to_string(r.first);
-        ASSERT_TRUE(b.IsConflict()) << b.ToString() << " oids:" << dump << " bad refs:"
-                                    << RecordRefs(recs.back().second).size();
+        ASSERT_TRUE(b.IsConflict()) << b.ToString() << " oids:" << dump
+                                    << " bad refs:" << RecordRefs(recs.back().second).size();
       }
       if (b.ok()) {
         for (uint64_t oid : batch_oids) {

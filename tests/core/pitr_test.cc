@@ -10,9 +10,9 @@
 #include <thread>
 
 #include "bdb/backup.h"
+#include "bdb/gc/gc.h"
 #include "bdb/log_archive.h"
 #include "bdb/restore.h"
-#include "bdb/gc/gc.h"
 #include "tests/core/test_util.h"
 
 namespace durus::test {

@@ -1,15 +1,18 @@
 // The Durus record codec (engine/record.h) against records built the way
 // durus/serialize.py builds them.
+#include "engine/record.h"
+
 #include <gtest/gtest.h>
 
 #include "engine/commit_batch.h"
-#include "engine/record.h"
 
 namespace durus {
 namespace {
 
 TEST(RecordTest, PackUnpackRoundTrip) {
-  std::string data = "\x80\x02" "cdurus.persistent_dict\nPersistentDict\nq\x00.x\x9c";
+  std::string data =
+      "\x80\x02"
+      "cdurus.persistent_dict\nPersistentDict\nq\x00.x\x9c";
   std::string r = PackRecord(Oid(7), data, {Oid(1), Oid(300)});
   ASSERT_EQ(r.size(), 12 + data.size() + 16);
   EXPECT_EQ(r.substr(0, 8), std::string("\0\0\0\0\0\0\0\7", 8));
@@ -46,7 +49,7 @@ TEST(RecordTest, MalformedRecordsAreRejected) {
   EXPECT_TRUE(UnpackRecord("", &v).IsInvalidArgument());
   EXPECT_TRUE(UnpackRecord(std::string(11, '\0'), &v).IsInvalidArgument());
   std::string r = PackRecord(Oid(1), "data", {Oid(2)});
-  EXPECT_TRUE(UnpackRecord(r.substr(0, 14), &v).IsInvalidArgument());  // data cut
+  EXPECT_TRUE(UnpackRecord(r.substr(0, 14), &v).IsInvalidArgument());            // data cut
   EXPECT_TRUE(UnpackRecord(r.substr(0, r.size() - 3), &v).IsInvalidArgument());  // refs cut
   EXPECT_TRUE(ValidateRecord(Oid(2), r, &v).IsInvalidArgument());
   EXPECT_TRUE(ValidateRecord(Oid(1), r, &v).ok());

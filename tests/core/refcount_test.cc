@@ -16,7 +16,10 @@ class RefcountTest : public ::testing::Test {
     opts_.gc_background = false;
     Open();
   }
-  void Open() { s_ = OpenBdb(dir_.Sub("home"), opts_); ASSERT_NE(s_, nullptr); }
+  void Open() {
+    s_ = OpenBdb(dir_.Sub("home"), opts_);
+    ASSERT_NE(s_, nullptr);
+  }
   void Reopen() {
     ASSERT_TRUE(s_->Close().ok());
     s_.reset();

@@ -66,8 +66,8 @@ std::vector<std::string> CheckConsistency(InspectableStorage* s) {
     if (!cs.ok()) {
       problems.push_back("no count for oid " + OidToString(oid) + ": " + cs.ToString());
     } else if (stored != c) {
-      problems.push_back("oid " + OidToString(oid) + " count " + std::to_string(stored) +
-                         " but " + std::to_string(c) + " referrers");
+      problems.push_back("oid " + OidToString(oid) + " count " + std::to_string(stored) + " but " +
+                         std::to_string(c) + " referrers");
     }
     if (c == 0 && !oid.IsRoot()) expected_pending.insert(oid);
   }
@@ -75,7 +75,8 @@ std::vector<std::string> CheckConsistency(InspectableStorage* s) {
   if (!s->ListPending(Oid(0), 1u << 30, &pending).ok()) problems.push_back("ListPending failed");
   std::set<Oid> got(pending.begin(), pending.end());
   for (Oid o : expected_pending) {
-    if (!got.count(o)) problems.push_back("oid " + OidToString(o) + " has count 0 but is not queued");
+    if (!got.count(o))
+      problems.push_back("oid " + OidToString(o) + " has count 0 but is not queued");
   }
   for (Oid o : got) {
     if (!expected_pending.count(o)) {

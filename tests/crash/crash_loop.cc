@@ -75,7 +75,7 @@ struct ModeResult {
   uint64_t collected = 0;
   bool traces_unavailable = false;
   bool verify_ran = false;
-  int mid_sweep = 0;          // recoveries that found a trace's sweep half done
+  int mid_sweep = 0;  // recoveries that found a trace's sweep half done
   std::vector<std::string> failures;
 };
 
@@ -135,7 +135,7 @@ BdbOptions WriterOptions(Durability mode) {
   o.log_file_mb = 1;
   o.gc_background = true;
   o.gc_interval_ms = 5;
-  o.gc_batch = 64;                // many small collector transactions
+  o.gc_batch = 64;  // many small collector transactions
   return o;
 }
 
@@ -364,13 +364,14 @@ int Main(int argc, char** argv) {
     auto t0 = std::chrono::steady_clock::now();
     ModeResult r = RunMode(f, dir, mode);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    printf("%s: %d kills survived, %llu commits acknowledged (store at commit %llu), "
-           "%llu acknowledged commits lost, %llu post-crash collections (%llu objects freed), "
-           "%d recoveries mid-sweep%s, %.1f s\n",
-           DurabilityName(mode), r.kills, (unsigned long long)r.acknowledged,
-           (unsigned long long)r.recovered_max, (unsigned long long)r.lost,
-           (unsigned long long)r.collects, (unsigned long long)r.collected, r.mid_sweep,
-           r.traces_unavailable ? " [cycle trace not available: NotSupported]" : "", secs);
+    printf(
+        "%s: %d kills survived, %llu commits acknowledged (store at commit %llu), "
+        "%llu acknowledged commits lost, %llu post-crash collections (%llu objects freed), "
+        "%d recoveries mid-sweep%s, %.1f s\n",
+        DurabilityName(mode), r.kills, (unsigned long long)r.acknowledged,
+        (unsigned long long)r.recovered_max, (unsigned long long)r.lost,
+        (unsigned long long)r.collects, (unsigned long long)r.collected, r.mid_sweep,
+        r.traces_unavailable ? " [cycle trace not available: NotSupported]" : "", secs);
     for (const std::string& fl : r.failures) printf("  FAILED %s\n", fl.c_str());
     if (!r.failures.empty()) ok = false;
     if (r.kills == 0) {

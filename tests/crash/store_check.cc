@@ -7,8 +7,8 @@
 #include "engine/record.h"
 
 #ifdef DURUS_HAVE_VERIFY
-#include "bdb/testing.h"
 #include "bdb/gc/gc.h"
+#include "bdb/testing.h"
 #endif
 
 namespace durus::reliability {
@@ -51,7 +51,8 @@ Status CheckStore(BdbHandle* storage, const CheckOptions& options, CheckResult* 
       problem("oid " + OidToString(oid) + ": malformed record: " + st.ToString());
       refs_of[oid.value()] = {};
     } else {
-      if (v.oid != oid) problem("oid " + OidToString(oid) + " holds a record for oid " + OidToString(v.oid));
+      if (v.oid != oid)
+        problem("oid " + OidToString(oid) + " holds a record for oid " + OidToString(v.oid));
       refs_of[oid.value()] = NormalizedRefs(v.refs, oid);
     }
     bytes += rec.size();
@@ -134,7 +135,8 @@ Status CheckStore(BdbHandle* storage, const CheckOptions& options, CheckResult* 
       uint64_t o = todo.front();
       todo.pop_front();
       for (Oid r : refs_of[o]) {
-        if (refs_of.count(r.value()) && reachable.insert(r.value()).second) todo.push_back(r.value());
+        if (refs_of.count(r.value()) && reachable.insert(r.value()).second)
+          todo.push_back(r.value());
       }
     }
   }
@@ -155,8 +157,9 @@ Status CheckStore(BdbHandle* storage, const CheckOptions& options, CheckResult* 
       ++result->dangling_during_sweep;
       continue;
     }
-    problem(std::string("dangling reference: ") + (reachable.count(referrer) ? "reachable" : "unreachable") +
-            " oid " + std::to_string(referrer) + " references missing oid " + OidToString(missing) +
+    problem(std::string("dangling reference: ") +
+            (reachable.count(referrer) ? "reachable" : "unreachable") + " oid " +
+            std::to_string(referrer) + " references missing oid " + OidToString(missing) +
             (trace_running ? "" : " (no trace running)"));
   }
   result->reachable = reachable.size();
@@ -179,13 +182,15 @@ Status CheckStore(BdbHandle* storage, const CheckOptions& options, CheckResult* 
     }
     for (auto& [oid, refs] : refs_of) {
       if (reachable.count(oid)) {
-        if (freed.count(oid)) problem("reachable oid " + std::to_string(oid) + " would be collected");
+        if (freed.count(oid))
+          problem("reachable oid " + std::to_string(oid) + " would be collected");
         continue;
       }
       if (!freed.count(oid)) ++result->leaked;
     }
     if (options.leaks_are_problems && result->leaked > 0) {
-      problem(std::to_string(result->leaked) + " unreachable objects are never freed by counting "
+      problem(std::to_string(result->leaked) +
+              " unreachable objects are never freed by counting "
               "(a cycle the trace missed)");
     }
     if (options.expect_no_garbage) {
@@ -212,7 +217,8 @@ Status CheckStore(BdbHandle* storage, const CheckOptions& options, CheckResult* 
       if (swept_refs > 0 && swept_refs <= result->dangling_during_sweep) others -= swept_refs;
       if (others > 0 || (options.leaks_are_problems && leaked > 0)) {
         std::string text = gc::FormatVerifyText(report);
-        problem("VerifyStorage: " + std::to_string(report.total_problems()) + " problems:\n" + text);
+        problem("VerifyStorage: " + std::to_string(report.total_problems()) + " problems:\n" +
+                text);
       }
       if (report.records != refs_of.size()) {
         problem("VerifyStorage saw " + std::to_string(report.records) + " records, Scan " +

@@ -22,9 +22,9 @@
 #include <string>
 #include <vector>
 
+#include "bdb/bdb_storage.h"
 #include "engine/oid.h"
 #include "engine/status.h"
-#include "bdb/bdb_storage.h"
 #include "engine/storage.h"
 
 namespace durus::reliability {
@@ -46,9 +46,9 @@ struct CheckResult {
   std::vector<std::string> problems;  // empty: clean
   uint64_t records = 0;
   uint64_t reachable = 0;
-  uint64_t unreachable = 0;  // queued garbage + what only it holds + cycles
-  uint64_t leaked = 0;       // unreachable and not freeable by counting
-  bool verify_ran = false;   // bdb/gc/gc.h was available and ran
+  uint64_t unreachable = 0;    // queued garbage + what only it holds + cycles
+  uint64_t leaked = 0;         // unreachable and not freeable by counting
+  bool verify_ran = false;     // bdb/gc/gc.h was available and ran
   bool trace_running = false;  // a cycle trace is in progress (when knowable)
   // References from unreachable objects to objects a running trace already
   // swept (legitimate only mid-sweep; counted, not problems).

@@ -150,8 +150,8 @@ Status Model::Compare(Storage* storage, std::vector<std::string>* problems) cons
     auto l = live_.find(o);
     if (l != live_.end()) {
       if (l->second != rec) {
-        problems->push_back("live oid " + std::to_string(o) + " holds the wrong version at commit " +
-                            std::to_string(commit_));
+        problems->push_back("live oid " + std::to_string(o) +
+                            " holds the wrong version at commit " + std::to_string(commit_));
       }
       continue;
     }
@@ -163,7 +163,8 @@ Status Model::Compare(Storage* storage, std::vector<std::string>* problems) cons
       continue;
     }
     problems->push_back("oid " + std::to_string(o) + " should not exist at commit " +
-                        std::to_string(commit_) + (o >= next_oid_ ? " (from a later commit: torn)" : ""));
+                        std::to_string(commit_) +
+                        (o >= next_oid_ ? " (from a later commit: torn)" : ""));
   }
   DURUS_RETURN_IF_ERROR(it.status());
   for (auto& [oid, rec] : live_) {

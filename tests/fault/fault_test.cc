@@ -49,10 +49,11 @@ struct Totals {
   uint64_t panics = 0;
   uint64_t survived = 0;  // scenarios whose store recovered clean
   ~Totals() {
-    printf("fault totals: %llu faults injected, %llu commits failed with an error, %llu Berkeley "
-           "DB panics (reopened), %llu scenarios recovered clean\n",
-           (unsigned long long)injected, (unsigned long long)failed_commits,
-           (unsigned long long)panics, (unsigned long long)survived);
+    printf(
+        "fault totals: %llu faults injected, %llu commits failed with an error, %llu Berkeley "
+        "DB panics (reopened), %llu scenarios recovered clean\n",
+        (unsigned long long)injected, (unsigned long long)failed_commits,
+        (unsigned long long)panics, (unsigned long long)survived);
   }
 } g_totals;
 
@@ -177,7 +178,8 @@ TEST_P(CommitFault, FailsClearlyThenRecovers) {
   g_totals.injected += fault::GetFaultCounters().injected - before;
   // Still failing while the fault lasts: an error again, not a hang.
   Status again = h.CommitNext();
-  EXPECT_FALSE(again.ok() && fault::FaultArmed() && std::string(c.spec).find("count=") == std::string::npos)
+  EXPECT_FALSE(again.ok() && fault::FaultArmed() &&
+               std::string(c.spec).find("count=") == std::string::npos)
       << "a commit succeeded while " << c.spec << " was armed";
   fault::DisarmFault();
   // In place: a Berkeley DB panic makes every call fail until reopened;
@@ -250,15 +252,17 @@ TEST(RandomFaults, SoakRecoversEveryTime) {
   int errors = 0, reopens = 0;
   for (int round = 0; round < 12; ++round) {
     const char* override_spec = getenv("FAULT_SOAK_SPEC");
-    fault::FaultSpec spec =
-        Spec(override_spec ? override_spec : round % 2 ? "any:EIO:p=0.05" : "any:ENOSPC:p=0.05");
+    fault::FaultSpec spec = Spec(override_spec ? override_spec
+                                 : round % 2   ? "any:EIO:p=0.05"
+                                               : "any:ENOSPC:p=0.05");
     spec.seed = 1000 + round;
     fault::ArmFault(spec);
     for (int i = 0; i < 40; ++i) {
       Status st = h.CommitNext();
       if (st.ok()) continue;
       ++errors;
-      if (getenv("FAULT_VERBOSE")) printf("  round %d commit error: %s\n", round, st.ToString().c_str());
+      if (getenv("FAULT_VERBOSE"))
+        printf("  round %d commit error: %s\n", round, st.ToString().c_str());
       ExpectClearError(st, round % 2 ? EIO : ENOSPC);
       if (st.IsCorruption()) break;  // panicked: reopen
     }
@@ -272,9 +276,10 @@ TEST(RandomFaults, SoakRecoversEveryTime) {
   fault::FaultCounters fc = fault::GetFaultCounters();
   printf("I/O calls seen: %llu write, %llu pwrite, %llu fsync\n", (unsigned long long)fc.writes,
          (unsigned long long)fc.pwrites, (unsigned long long)fc.fsyncs);
-  printf("random soak: %llu faults injected, %d commits failed, %d reopens, all clean; %llu "
-         "commits acknowledged\n",
-         (unsigned long long)injected, errors, reopens, (unsigned long long)h.acked());
+  printf(
+      "random soak: %llu faults injected, %d commits failed, %d reopens, all clean; %llu "
+      "commits acknowledged\n",
+      (unsigned long long)injected, errors, reopens, (unsigned long long)h.acked());
   EXPECT_GT(injected, 0u);
 }
 

@@ -12,8 +12,8 @@
 // then entries {u8 key length, u16 LE value length, u8 repeat, key bytes,
 // value bytes}, each value repeated 1 + repeat % 8 times.
 #include <cstddef>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -22,12 +22,12 @@
 #include "bdb/table_reader.h"
 
 // Says which invariant broke before aborting (libFuzzer keeps the input).
-#define CHECK(cond)                                                                    \
-  do {                                                                                 \
-    if (!(cond)) {                                                                     \
+#define CHECK(cond)                                                                        \
+  do {                                                                                     \
+    if (!(cond)) {                                                                         \
       fprintf(stderr, "fuzz_table_reader: %s does not hold (line %d)\n", #cond, __LINE__); \
-      abort();                                                                         \
-    }                                                                                  \
+      abort();                                                                             \
+    }                                                                                      \
   } while (0)
 
 namespace {
@@ -82,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CHECK(ret == 0);
     if (end) break;
     CHECK(expect != table.end());  // else an entry too many
-    CHECK(k == expect->first);  // else skipped or repeated
+    CHECK(k == expect->first);     // else skipped or repeated
     CHECK(v == expect->second);
     ++expect;
     if (delete_returned) {

@@ -64,9 +64,7 @@ void ReadUntil(int fd, uint64_t steps, Observed* obs) {
 
 // Drains what the child wrote before dying (durable reports after the kill
 // point are still true).
-void Drain(int fd, Observed* obs) {
-  ReadUntil(fd, UINT64_MAX, obs);
-}
+void Drain(int fd, Observed* obs) { ReadUntil(fd, UINT64_MAX, obs); }
 
 void CopyHome(const std::string& from, const std::string& to) {
   std::string cmd = "cp -a '" + from + "' '" + to + "'";

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "bdb/bdb_storage.h"
-#include "bdb/testing.h"
 #include "bdb/gc/gc.h"
+#include "bdb/testing.h"
 #include "engine/record.h"
 #include "engine/storage.h"
 #include "tests/core/test_util.h"
@@ -107,7 +107,8 @@ class Graph {
     for (size_t i = 0; i < n; ++i) oids.push_back(New());
     for (size_t i = 0; i < n; ++i) {
       std::vector<uint64_t> kids;
-      for (size_t k = 1; k <= fanout && i * fanout + k < n; ++k) kids.push_back(oids[i * fanout + k]);
+      for (size_t k = 1; k <= fanout && i * fanout + k < n; ++k)
+        kids.push_back(oids[i * fanout + k]);
       Set(oids[i], kids);
     }
     return oids;
@@ -173,8 +174,8 @@ struct CommandResult {
 // Runs `durus-bdb ARGS` (a real process), capturing stdout and stderr.
 inline CommandResult RunCommand(const std::string& args) {
   TempDir tmp;
-  std::string cmd = std::string(DURUS_BDB_BINARY) + " " + args + " >" + tmp.Sub("out") + " 2>" +
-                    tmp.Sub("err");
+  std::string cmd =
+      std::string(DURUS_BDB_BINARY) + " " + args + " >" + tmp.Sub("out") + " 2>" + tmp.Sub("err");
   int st = system(cmd.c_str());
   CommandResult r;
   r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;

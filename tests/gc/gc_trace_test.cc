@@ -42,15 +42,15 @@ void RunTraceToEnd(BdbHandle* s, uint32_t max) {
 // The store every cycle test starts from: a reachable tree, and three kinds
 // of garbage that counting cannot free.
 struct CycleStore {
-  std::vector<uint64_t> live;        // reachable
-  uint64_t self_loop = 0;            // x -> x only: self references are not
-                                     // counted, so counting frees it
-  uint64_t pair_a = 0, pair_b = 0;   // a -> {a, b}, b -> {a, b}: self-cycles
-                                     // inside a cycle
-  std::vector<uint64_t> ring;        // long ring
-  uint64_t hanger = 0;               // garbage (count 0) -> ring2
+  std::vector<uint64_t> live;       // reachable
+  uint64_t self_loop = 0;           // x -> x only: self references are not
+                                    // counted, so counting frees it
+  uint64_t pair_a = 0, pair_b = 0;  // a -> {a, b}, b -> {a, b}: self-cycles
+                                    // inside a cycle
+  std::vector<uint64_t> ring;       // long ring
+  uint64_t hanger = 0;              // garbage (count 0) -> ring2
   std::vector<uint64_t> ring2;
-  std::vector<uint64_t> tail;        // ring3 -> tail chain (hangs off a cycle)
+  std::vector<uint64_t> tail;  // ring3 -> tail chain (hangs off a cycle)
   std::vector<uint64_t> ring3;
   // What only the trace can free.
   size_t leaked() const { return 2 + ring.size() + ring2.size() + ring3.size() + tail.size(); }

@@ -56,8 +56,7 @@ class DamagedHome : public ::testing::Test {
     EXPECT_NE(r.err.find("not repairing"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("nothing was changed"), std::string::npos) << r.err;
     EXPECT_TRUE(ReadFile(records_) == records) << "records.db changed";
-    EXPECT_TRUE(ReadFile(home_ + "/" + schema::kRefcountsFile) == counts)
-        << "refcounts.db changed";
+    EXPECT_TRUE(ReadFile(home_ + "/" + schema::kRefcountsFile) == counts) << "refcounts.db changed";
   }
 
   TempDir dir_;

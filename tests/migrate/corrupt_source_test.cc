@@ -26,8 +26,8 @@ using Txn = std::vector<std::pair<uint64_t, std::string>>;
 struct History {
   ShelfImage shelf;
   std::vector<Txn> txns;
-  Records final_records;          // the last version of every oid
-  std::vector<Records> after;     // after[i]: the state after txns[0..i]
+  Records final_records;       // the last version of every oid
+  std::vector<Records> after;  // after[i]: the state after txns[0..i]
 };
 
 History MakeHistory(int txns, int per_txn) {
@@ -95,7 +95,6 @@ TEST(CorruptShelfTest, DamageInTheMiddleFailsNamingTheOffset) {
   EXPECT_TRUE(Contains(s.message(), "--salvage")) << s.message();
   EXPECT_TRUE(IsEmptyOrAbsent(dir.Sub("home")));
 }
-
 
 // --- helpers for the matrix ----------------------------------------------
 
@@ -176,7 +175,8 @@ TEST(CorruptShelfTest, MiddleDamageSalvagedExactly) {
   EXPECT_FALSE(r.lost[0].older_kept);
   EXPECT_TRUE(r.verified);
   EXPECT_EQ(CheckHome(dir.Sub("home")), Without(h.final_records, {lost_oid}));
-  EXPECT_TRUE(Contains(SummaryLine(r), "salvage: 1 range(s) skipped; lost objects identified: 1 missing"))
+  EXPECT_TRUE(
+      Contains(SummaryLine(r), "salvage: 1 range(s) skipped; lost objects identified: 1 missing"))
       << SummaryLine(r);
 }
 
@@ -411,8 +411,8 @@ TEST(CorruptDumpTest, BadBlockFailsSalvageSkipsExactlyThatBlock) {
   Status s = Salvage(dir.Sub("bad.dump"), dir.Sub("b"), &r);
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(Ranges(r), (std::vector<Range>{{block_at, block_len}}));
-  EXPECT_TRUE(Contains(r.skipped[0].reason,
-                       std::to_string(second->second.size()) + " records lost"))
+  EXPECT_TRUE(
+      Contains(r.skipped[0].reason, std::to_string(second->second.size()) + " records lost"))
       << r.skipped[0].reason;
   EXPECT_EQ(CheckHome(dir.Sub("b")), Without(g, second->second));
 

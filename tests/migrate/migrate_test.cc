@@ -2,6 +2,8 @@
 // dumps), real homes in temp directories, real child processes killed
 // mid-migration.  The sources written by real Durus are covered by
 // test_migrate_durus.py.
+#include "migrate/migrate.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -17,7 +19,6 @@
 #include "engine/record.h"
 #include "migrate/dump_format.h"
 #include "migrate/external_sorter.h"
-#include "migrate/migrate.h"
 #include "migrate/source.h"
 #include "tests/core/test_util.h"
 #include "tests/migrate/migrate_test_util.h"
@@ -74,10 +75,13 @@ TEST(MigrateShelfTest, LastVersionWinsAndCountsFollowIt) {
   TempDir dir;
   // Version 1 of oid 1 references 2 and 3; the last references only 3.
   // Oid 4 appears only in the initial transaction, unreferenced.
-  ShelfImage img = MakeShelf(
-      {{0, Rec(0, {1})}, {1, Rec(1, {2, 3}, "v1")}, {2, Rec(2, {})}, {3, Rec(3, {})},
-       {4, Rec(4, {})}},
-      {{{1, Rec(1, {2}, "v2")}}, {{1, Rec(1, {3}, "v3")}, {5, Rec(5, {0})}}});
+  ShelfImage img =
+      MakeShelf({{0, Rec(0, {1})},
+                 {1, Rec(1, {2, 3}, "v1")},
+                 {2, Rec(2, {})},
+                 {3, Rec(3, {})},
+                 {4, Rec(4, {})}},
+                {{{1, Rec(1, {2}, "v2")}}, {{1, Rec(1, {3}, "v3")}, {5, Rec(5, {0})}}});
   WriteFile(dir.Sub("s.durus"), img.bytes);
   MigrateReport r;
   Status s = RunMigrate(dir.Sub("s.durus"), dir.Sub("home"), &r);
@@ -234,7 +238,6 @@ TEST(MigrateSourceTest, EmptyFileAndWrongMagicAreRefused) {
   for (const char* h : {"h1", "h2", "h3", "h4"}) EXPECT_TRUE(IsEmptyOrAbsent(dir.Sub(h))) << h;
 }
 
-
 TEST(MigrateSourceTest, FileStorage2LastWinsAcrossTheIndex) {
   TempDir dir;
   WriteFile(dir.Sub("fs2"), MakeDfs20({{{0, Rec(0, {1})}, {1, Rec(1, {}, "a")}},
@@ -272,9 +275,7 @@ TEST(MigrateSourceTest, ReadersSurviveRandomDamage) {
     for (int round = 0; round < 150; ++round) {
       std::string b = img.bytes;
       switch (round % 3) {
-        case 0:
-          b.resize(rng() % b.size());
-          break;
+        case 0: b.resize(rng() % b.size()); break;
         case 1:
           for (int i = 0; i < 3; ++i) b[rng() % b.size()] ^= static_cast<char>(1 + rng() % 255);
           break;
@@ -342,8 +343,7 @@ TEST(MigrateDanglingTest, FailsByDefaultStripsWhenAllowed) {
   TempDir dir;
   // 2 references 9 and 7, neither stored; 1 references 2 and 8 (missing).
   WriteFile(dir.Sub("s.durus"),
-            MakeShelf({{0, Rec(0, {1})}, {1, Rec(1, {2, 8})}, {2, Rec(2, {7, 9}, "x")}}, {})
-                .bytes);
+            MakeShelf({{0, Rec(0, {1})}, {1, Rec(1, {2, 8})}, {2, Rec(2, {7, 9}, "x")}}, {}).bytes);
   MigrateReport r;
   Status s = RunMigrate(dir.Sub("s.durus"), dir.Sub("home"), &r);
   ASSERT_TRUE(s.IsCorruption()) << s.ToString();

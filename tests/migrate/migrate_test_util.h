@@ -5,6 +5,8 @@
 #ifndef DURUS_BDB_TESTS_MIGRATE_MIGRATE_TEST_UTIL_H_
 #define DURUS_BDB_TESTS_MIGRATE_MIGRATE_TEST_UTIL_H_
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <fstream>
 #include <map>
@@ -14,8 +16,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "bdb/bulk_loader.h"
 #include "engine/record.h"
@@ -60,8 +60,9 @@ inline std::string Item(uint64_t oid, const std::string& record) {
   return U64(8 + record.size()) + Oid(oid).Bytes() + record;
 }
 
-inline ShelfImage MakeShelf(const std::vector<std::pair<uint64_t, std::string>>& initial,
-                     const std::vector<std::vector<std::pair<uint64_t, std::string>>>& later) {
+inline ShelfImage MakeShelf(
+    const std::vector<std::pair<uint64_t, std::string>>& initial,
+    const std::vector<std::vector<std::pair<uint64_t, std::string>>>& later) {
   ShelfImage img;
   std::string items;
   std::map<uint64_t, uint64_t> offsets;
@@ -98,8 +99,8 @@ inline ShelfImage MakeShelf(const std::vector<std::pair<uint64_t, std::string>>&
 }
 
 inline Status RunMigrate(const std::string& src, const std::string& home, MigrateReport* r,
-                  bool verify = true, bool strict = false, bool allow_dangling = false,
-                  ProgressFn progress = nullptr) {
+                         bool verify = true, bool strict = false, bool allow_dangling = false,
+                         ProgressFn progress = nullptr) {
   MigrateOptions o;
   o.source = src;
   o.home = home;
@@ -173,7 +174,6 @@ inline void MakeHome(const std::string& home, const Records& records) {
   ASSERT_TRUE(s->Close().ok());
 }
 
-
 // `home` exported as a dump to `dest`.
 inline void ExportDump(const std::string& home, const std::string& dest) {
   ExportOptions eo;
@@ -187,7 +187,8 @@ inline void ExportDump(const std::string& home, const std::string& dest) {
 
 // A FileStorage2 file byte by byte: one transaction before the index, the
 // index (skipped by the reader: any bytes do), transactions after it.
-inline std::string MakeDfs20(const std::vector<std::vector<std::pair<uint64_t, std::string>>>& txns) {
+inline std::string MakeDfs20(
+    const std::vector<std::vector<std::pair<uint64_t, std::string>>>& txns) {
   std::string body;
   auto txn = [&](const std::vector<std::pair<uint64_t, std::string>>& t) {
     for (auto& [oid, rec] : t) {

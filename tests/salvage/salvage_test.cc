@@ -2,6 +2,8 @@
 // a home's files, then loaded by migrate into a working home.  Real homes,
 // real damage (bytes overwritten in records.db and in the log), the real
 // binary for the command-line cases.
+#include "bdb/salvage.h"
+
 #include <gtest/gtest.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -15,7 +17,6 @@
 #include <set>
 #include <sstream>
 
-#include "bdb/salvage.h"
 #include "bdb/schema.h"
 #include "migrate/dump_format.h"
 #include "migrate/file_io.h"
@@ -92,7 +93,6 @@ void MakeHome(const std::string& home, const Records& records) {
   ASSERT_TRUE(s->Close().ok());
 }
 
-
 // The migrated home's records, its invariants checked.
 Records LoadHome(const std::string& home) {
   BdbOptions o;
@@ -122,10 +122,13 @@ Status Migrate(const std::string& dump, const std::string& home, bool allow_dang
 // Salvage through the library into a map (every oid must come once).
 Status SalvageToMap(const std::string& home, SalvageOptions o, Records* got, SalvageReport* r) {
   o.max_samples = 100000;
-  return SalvageHome(home, o, [&](Oid oid, std::string_view rec) {
-    EXPECT_TRUE(got->emplace(oid.value(), std::string(rec)).second) << "oid " << oid.value();
-    return Status::OK();
-  }, r);
+  return SalvageHome(
+      home, o,
+      [&](Oid oid, std::string_view rec) {
+        EXPECT_TRUE(got->emplace(oid.value(), std::string(rec)).second) << "oid " << oid.value();
+        return Status::OK();
+      },
+      r);
 }
 
 uint32_t PageSize(const std::string& file) {
@@ -346,7 +349,6 @@ TEST(SalvageTest, LogGarbledInTheMiddleStillSalvagesTheDatabaseFile) {
     Status open = OpenBdbStorage(home, o, &s);
     EXPECT_FALSE(open.ok()) << "the damaged log did not stop the open";
     EXPECT_NE(open.message().find("salvage"), std::string::npos) << open.ToString();
-
   }
   Records got;
   SalvageReport rep;
@@ -609,14 +611,14 @@ std::string Hex(std::string_view b) {
 TEST(SalvageParserTest, PairsResyncAndPlaceholders) {
   std::string r1 = Rec(1, {2}), r2 = Rec(2, {}), r3 = Rec(3, {1}), r5 = Rec(5, {});
   std::string text = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n";
-  text += " " + Hex(Oid(1).Bytes()) + "\n " + Hex(r1) + "\n";                     // a pair
+  text += " " + Hex(Oid(1).Bytes()) + "\n " + Hex(r1) + "\n";                           // a pair
   text += " " + Hex(Oid(2).Bytes()) + "\n " + Hex(std::string("UNKNOWN\0", 8)) + "\n";  // lost
-  text += " " + Hex(r3) + "\n";                                  // key skipped: embedded oid
-  text += " " + Hex(Oid(4).Bytes()) + "\n " + Hex(r5) + "\n";     // wrong oid
-  text += " 0g\n";                                                // not hex
+  text += " " + Hex(r3) + "\n";                                // key skipped: embedded oid
+  text += " " + Hex(Oid(4).Bytes()) + "\n " + Hex(r5) + "\n";  // wrong oid
+  text += " 0g\n";                                             // not hex
   text += "garbage line\n";
   text += " " + Hex(Oid(2).Bytes()) + "\n " + Hex(r2) + "\n";
-  text += " " + Hex(Oid(7).Bytes()) + "\nDATA=END\n";             // key at the end
+  text += " " + Hex(Oid(7).Bytes()) + "\nDATA=END\n";  // key at the end
   for (size_t piece : {1, 3, 7, 1000}) {
     Parsed p = Parse(text, piece);
     ASSERT_EQ(p.records.size(), 3u) << piece;

@@ -26,7 +26,8 @@ auto Nothing() {
 }
 
 // A commit of `oids` by m that is published and returns at once.
-Table::Publication Commit(Table* t, Table::Member* m, const std::vector<Oid>& oids, bool optimistic = false) {
+Table::Publication Commit(Table* t, Table::Member* m, const std::vector<Oid>& oids,
+                          bool optimistic = false) {
   Oid stolen;
   const Table::Publication p = t->Publish(m, oids, optimistic, &stolen);
   if (p == Table::Publication::kPublished) t->Settled(oids);
@@ -139,7 +140,8 @@ TEST(InvalidationTableTest, LoadWaitsUntilTheCommitInFlightReturns) {
     Oid s;
     EXPECT_EQ(t.Publish(writer, {x}, false, &s), Table::Publication::kPublished);
   });
-  EXPECT_EQ(t.WaitForInflight(reader, &x, 1, std::chrono::seconds(30), count), Table::Wait::kInvalid);
+  EXPECT_EQ(t.WaitForInflight(reader, &x, 1, std::chrono::seconds(30), count),
+            Table::Wait::kInvalid);
   second.join();
   EXPECT_EQ(t.waits(), 4u);
   t.Settled({x});

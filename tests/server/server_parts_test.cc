@@ -136,7 +136,7 @@ TEST(CommitSequencerTest, OneHolderALineAndTheGrace) {
   EXPECT_FALSE(s.TryAcquire(b));  // in line
   EXPECT_FALSE(s.TryAcquire(c));
   EXPECT_EQ(s.GraceExpired(Clock::now(), hour), nullptr);
-  EXPECT_EQ(s.GraceExpired(later, hour), a);  // its client has not answered
+  EXPECT_EQ(s.GraceExpired(later, hour), a);   // its client has not answered
   EXPECT_FALSE(s.Release(b, false).released);  // not the holder
   // a's data arrived: the grace cannot take the token any more.
   EXPECT_TRUE(s.KeepToken(a));

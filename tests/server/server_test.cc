@@ -3,19 +3,20 @@
 // Durus-client tests (test_*.py) cover the same server through the real
 // durus-bdb binary; these pin down the concurrency rules deterministically
 // with a storage that can hold a commit in flight.
+#include "server/server.h"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <algorithm>
-#include <memory>
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include "bdb/bdb_storage.h"
 #include "engine/memory_storage.h"
 #include "server/protocol.h"
-#include "server/server.h"
 #include "tests/server/server_test_util.h"
 #include "util/file.h"
 
@@ -222,7 +223,9 @@ TEST_F(ServerTest, LoadOfCommitInFlightWaitsForItInsteadOfConflicting) {
   stale->Sync();
   gated.Hold();
   char status = 0;
-  std::thread committer([&] { status = a->Commit({{0, Rec(0, {1}, "v2")}, {1, Rec(1, {}, "v2")}}); });
+  std::thread committer([&] {
+    status = a->Commit({{0, Rec(0, {1}, "v2")}, {1, Rec(1, {}, "v2")}});
+  });
   gated.WaitHeld();  // applied (visible in the storage), not acknowledged
   std::string rec;
   EXPECT_TRUE(mem_.Load(Oid(0), &rec).ok());
@@ -282,8 +285,8 @@ TEST_F(ServerTest, LoserOfACommitWaitsForTheHotObjectsWriter) {
   b->Sync();
   ASSERT_EQ(b->Load(0), 'O');
   ASSERT_EQ(a->Commit({{0, Rec(0, {}, "v2")}}), 'O');  // a's lease on 0 begins
-  EXPECT_TRUE(Has(b->BeginCommit(), 0));  // b read v1: it lost
-  b->SendCommitData("");                   // abandoned, as Durus's client does
+  EXPECT_TRUE(Has(b->BeginCommit(), 0));               // b read v1: it lost
+  b->SendCommitData("");                               // abandoned, as Durus's client does
   EXPECT_TRUE(b->Sync().empty());
   // A client that never lost a commit (a reader) is not held back.
   std::string rec;
@@ -717,8 +720,8 @@ TEST_F(ServerTest, ConcurrentCommittersOnBdb) {
         if (oids.size() != 1) return;
         uint64_t x = oids[0].value();
         mine.push_back(x);
-        char s = c->Commit({{x, Rec(x, {}, "t" + std::to_string(t))},
-                            {containers[t], Rec(containers[t], mine)}});
+        char s = c->Commit(
+            {{x, Rec(x, {}, "t" + std::to_string(t))}, {containers[t], Rec(containers[t], mine)}});
         if (s != 'O') return;
         acked[t].push_back(x);
       }

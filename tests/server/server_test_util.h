@@ -79,7 +79,9 @@ class GatedStorage : public Storage {
     return inner_->Scan(start, max, out);
   }
   Status GetStats(StorageStats* stats) override { return inner_->GetStats(stats); }
-  Status Collect(bool cycles, CollectReport* report) override { return inner_->Collect(cycles, report); }
+  Status Collect(bool cycles, CollectReport* report) override {
+    return inner_->Collect(cycles, report);
+  }
   Status StartPack() override { return inner_->StartPack(); }
   Status Flush() override { return inner_->Flush(); }
   Status Close() override { return inner_->Close(); }

@@ -71,13 +71,18 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (i + 1 >= argc) {
-      fprintf(stderr, "usage: durus_disk_bounded [--seconds S] [--mode MODE] [--objects N] [--dir DIR]\n");
+      fprintf(stderr,
+              "usage: durus_disk_bounded [--seconds S] [--mode MODE] [--objects N] [--dir DIR]\n");
       return 2;
     }
-    if (a == "--seconds") seconds = atof(argv[++i]);
-    else if (a == "--mode") mode_name = argv[++i];
-    else if (a == "--objects") objects = strtoull(argv[++i], nullptr, 10);
-    else if (a == "--dir") dir = argv[++i];
+    if (a == "--seconds")
+      seconds = atof(argv[++i]);
+    else if (a == "--mode")
+      mode_name = argv[++i];
+    else if (a == "--objects")
+      objects = strtoull(argv[++i], nullptr, 10);
+    else if (a == "--dir")
+      dir = argv[++i];
   }
   Durability mode;
   if (!ParseDurability(mode_name, &mode).ok()) return 2;
@@ -192,12 +197,13 @@ int main(int argc, char** argv) {
   const double bound = mid_mean * 1.25 + 2.0 * log_file;
   const uint64_t data_bound = mid_data + mid_data / 4 + (1u << 20);
   auto mib = [](double b) { return b / 1048576.0; };
-  printf("disk bounded (%s, %.0f s): %llu commits, %.1f MiB written as records, live records "
-         "%.1f MiB\n  home mean %.1f MiB (peak %.1f) in the middle third, %.1f MiB (peak %.1f) in "
-         "the last third, bound %.1f MiB; database files %.1f -> %.1f MiB (bound %.1f)\n",
-         mode_name.c_str(), seconds, (unsigned long long)commits, mib(written),
-         mib(stats.record_bytes), mib(mid_mean), mib(mid_peak), mib(last_mean), mib(last_peak),
-         mib(bound), mib(mid_data), mib(last_data), mib(data_bound));
+  printf(
+      "disk bounded (%s, %.0f s): %llu commits, %.1f MiB written as records, live records "
+      "%.1f MiB\n  home mean %.1f MiB (peak %.1f) in the middle third, %.1f MiB (peak %.1f) in "
+      "the last third, bound %.1f MiB; database files %.1f -> %.1f MiB (bound %.1f)\n",
+      mode_name.c_str(), seconds, (unsigned long long)commits, mib(written),
+      mib(stats.record_bytes), mib(mid_mean), mib(mid_peak), mib(last_mean), mib(last_peak),
+      mib(bound), mib(mid_data), mib(last_data), mib(data_bound));
   const bool bounded = mid_mean > 0 && last_mean <= bound && last_data <= data_bound;
   // Consistent at the end.
   BdbOptions co;

@@ -34,8 +34,8 @@ using namespace durus;
 constexpr uint64_t kBuckets = 1000;
 
 std::string Leaf(uint64_t oid, int round) {
-  std::string data = "cmod\nLeaf\nq." + std::to_string(round) + ":" + std::to_string(oid) +
-                     std::string(60, 'x');
+  std::string data =
+      "cmod\nLeaf\nq." + std::to_string(round) + ":" + std::to_string(oid) + std::string(60, 'x');
   return PackRecord(Oid(oid), data, {});
 }
 
@@ -63,10 +63,14 @@ int main(int argc, char** argv) {
   std::string dir;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--objects") objects = strtoull(argv[i + 1], nullptr, 10);
-    else if (a == "--commits") commits = atoi(argv[i + 1]);
-    else if (a == "--per-commit") per_commit = atoi(argv[i + 1]);
-    else if (a == "--dir") dir = argv[i + 1];
+    if (a == "--objects")
+      objects = strtoull(argv[i + 1], nullptr, 10);
+    else if (a == "--commits")
+      commits = atoi(argv[i + 1]);
+    else if (a == "--per-commit")
+      per_commit = atoi(argv[i + 1]);
+    else if (a == "--dir")
+      dir = argv[i + 1];
   }
   if (dir.empty()) {
     char tmpl[] = "/tmp/durus-pitr-bench-XXXXXX";
@@ -96,7 +100,8 @@ int main(int argc, char** argv) {
       for (uint64_t l = kBuckets + b; l <= kBuckets + leaves; l += kBuckets) refs.push_back(Oid(l));
       s = put(Oid(b), PackRecord(Oid(b), "cmod\nBucket\nq.", refs));
     }
-    for (uint64_t l = kBuckets + 1; s.ok() && l <= kBuckets + leaves; ++l) s = put(Oid(l), Leaf(l, 0));
+    for (uint64_t l = kBuckets + 1; s.ok() && l <= kBuckets + leaves; ++l)
+      s = put(Oid(l), Leaf(l, 0));
     if (s.ok()) s = loader->FlushRecords();
     for (uint64_t oid = 0; s.ok() && oid <= kBuckets + leaves; ++oid) {
       s = loader->AppendCount(Oid(oid), oid == 0 ? 0 : 1);
@@ -145,10 +150,11 @@ int main(int argc, char** argv) {
   RestoreReport rr;
   s = RestoreBackup(backup, dest, ro, &rr);
   if (!s.ok()) return Die("restore", s);
-  printf("restore of %llu objects (log.%u .. log.%u, %d commits after the backup): %.1f s "
-         "including verify (%s); load average after: %s\n",
-         static_cast<unsigned long long>(rr.objects), rr.first_log, rr.last_log, commits,
-         rr.seconds, rr.problems == 0 ? "clean" : "PROBLEMS", LoadAverage().c_str());
+  printf(
+      "restore of %llu objects (log.%u .. log.%u, %d commits after the backup): %.1f s "
+      "including verify (%s); load average after: %s\n",
+      static_cast<unsigned long long>(rr.objects), rr.first_log, rr.last_log, commits, rr.seconds,
+      rr.problems == 0 ? "clean" : "PROBLEMS", LoadAverage().c_str());
   ro.verify = false;
   RestoreReport quick;
   s = RestoreBackup(backup, dest + "-noverify", ro, &quick);
