@@ -9,34 +9,39 @@ namespace bdb {
 struct TestingAccess {
   static BdbStorage* Get(BdbHandle* s) { return s != nullptr ? &s->impl() : nullptr; }
 
-  // Runs `fn(txn)` (a Berkeley DB code) in one transaction under write_mu_.
+  // Runs `fn(s)` with the storage open and its write_mu_ held.
   template <typename Fn>
-  static Status Write(BdbHandle* storage, const char* what, Fn fn) {
+  static Status Locked(BdbHandle* storage, Fn fn) {
     BdbStorage* s = Get(storage);
     if (s == nullptr) return Status::InvalidArgument("no storage");
     std::shared_lock<std::shared_mutex> open(s->close_mu_);
     DURUS_RETURN_IF_ERROR(s->CheckOpen());
     std::lock_guard<std::mutex> l(s->write_mu_);
-    Txn txn;
-    int ret = txn.Begin(s->env());
-    if (ret == 0) ret = fn(s, txn.get());
-    if (ret == 0) ret = txn.Commit(0);
-    return FromDb(ret, what);
+    return fn(s);
+  }
+
+  // Runs `fn(s, txn)` (a Berkeley DB code) in one transaction under write_mu_.
+  template <typename Fn>
+  static Status Write(BdbHandle* storage, const char* what, Fn fn) {
+    return Locked(storage, [&](BdbStorage* s) {
+      Txn txn;
+      int ret = txn.Begin(s->env());
+      if (ret == 0) ret = fn(s, txn.get());
+      if (ret == 0) ret = txn.Commit(0);
+      return FromDb(ret, what);
+    });
   }
 
   static Status SetObjectCounter(BdbHandle* storage, uint64_t value) {
-    BdbStorage* s = Get(storage);
-    if (s == nullptr) return Status::InvalidArgument("no storage");
-    std::shared_lock<std::shared_mutex> open(s->close_mu_);
-    DURUS_RETURN_IF_ERROR(s->CheckOpen());
-    std::lock_guard<std::mutex> l(s->write_mu_);
-    Txn txn;
-    DURUS_RETURN_IF_ERROR(FromDb(txn.Begin(s->env()), "begin"));
-    DURUS_RETURN_IF_ERROR(s->PutMetaCounters(txn.get(), s->max_stored_next_, value,
-                                             s->record_bytes_, s->pending_count_));
-    DURUS_RETURN_IF_ERROR(FromDb(txn.Commit(0), "commit"));
-    s->object_count_ = value;
-    return Status::OK();
+    return Locked(storage, [&](BdbStorage* s) -> Status {
+      Txn txn;
+      DURUS_RETURN_IF_ERROR(FromDb(txn.Begin(s->env()), "begin"));
+      DURUS_RETURN_IF_ERROR(s->PutMetaCounters(txn.get(), s->max_stored_next_, value,
+                                               s->record_bytes_, s->pending_count_));
+      DURUS_RETURN_IF_ERROR(FromDb(txn.Commit(0), "commit"));
+      s->object_count_ = value;
+      return Status::OK();
+    });
   }
 
   static Status DamageTraceState(BdbHandle* storage) {

@@ -33,25 +33,24 @@ namespace {
 constexpr size_t kMagicSize = 6;
 constexpr uint64_t kHeaderSize = kMagicSize + 8;
 
-class Dfs20Source : public RecordSource {
+class Dfs20Source : public CheckedFileSource {
  public:
   Dfs20Source(std::string path, SourceOptions options)
-      : path_(std::move(path)), options_(options) {}
+      : CheckedFileSource(options), path_(std::move(path)) {}
 
   Status Init();
   Status Next(SourceItem* item, bool* done) override;
-  uint64_t bytes_read() const override { return file_.pos(); }
-  uint64_t total_bytes() const override { return file_.size(); }
 
  private:
-  Status Corrupt(uint64_t offset, const std::string& what) {
+  Status Corrupt(uint64_t offset, const std::string& what) override {
     return Status::Corruption(path_ + ": corrupt FileStorage2 file at byte offset " +
                               std::to_string(offset) + ": " + what + "; " + kSalvageHint);
   }
   // *len: the u32 at `pos` if the 4 bytes are before `limit`.
   Status ReadLen(uint64_t pos, uint64_t limit, uint32_t* len, bool* ok);
   // The record (with its length) at `pos` if valid and ending by `limit`.
-  Status ValidRecord(uint64_t pos, uint64_t limit, bool* ok, uint64_t* end, std::string* why);
+  Status ValidItem(uint64_t pos, uint64_t limit, bool* ok, uint64_t* end,
+                   std::string* why) override;
   // Valid records from `start` up to a terminator: *terminated and *stop
   // (just past the terminator, or the first invalid record).
   Status Chain(uint64_t start, bool* terminated, uint64_t* stop, uint64_t* count, std::string* why);
@@ -59,20 +58,16 @@ class Dfs20Source : public RecordSource {
   // (*found), else *pos = limit.
   Status NextCandidate(uint64_t* pos, uint64_t limit, bool* found);
   Status NextChain(uint64_t from, uint64_t* q);
-  Status NextRecord(uint64_t from, uint64_t limit, uint64_t* r);
-  Status Skip(uint64_t from, uint64_t to, const std::string& why);
+  Status NextItem(uint64_t from, uint64_t limit, uint64_t* r) override;
+  Status Skip(uint64_t from, uint64_t to, const std::string& why) override;
   Status Torn(uint64_t offset, uint64_t records, const std::string& detail, bool* done);
   Status StartTransaction(uint64_t pos, bool* done);
   Status SkipIndex();
   Status FindIndex(bool* found);
 
   const std::string path_;
-  const SourceOptions options_;
-  FileReader file_;
   uint64_t index_offset_ = 0;
   bool index_done_ = false;
-  uint64_t cur_ = kHeaderSize;  // the next record or terminator
-  uint64_t region_end_ = 0;     // end of what is being read
 };
 
 Status Dfs20Source::Init() {
@@ -118,7 +113,7 @@ Status Dfs20Source::FindIndex(bool* found) {
       continue;
     }
     uint64_t end = 0;
-    DURUS_RETURN_IF_ERROR(ValidRecord(pos, file_.size(), &ok, &end, nullptr));
+    DURUS_RETURN_IF_ERROR(ValidItem(pos, file_.size(), &ok, &end, nullptr));
     if (ok) {
       pos = end;
       continue;
@@ -162,8 +157,8 @@ Status Dfs20Source::ReadLen(uint64_t pos, uint64_t limit, uint32_t* len, bool* o
   return Status::OK();
 }
 
-Status Dfs20Source::ValidRecord(uint64_t pos, uint64_t limit, bool* ok, uint64_t* end,
-                                std::string* why) {
+Status Dfs20Source::ValidItem(uint64_t pos, uint64_t limit, bool* ok, uint64_t* end,
+                              std::string* why) {
   uint32_t len = 0;
   DURUS_RETURN_IF_ERROR(ReadLen(pos, limit, &len, ok));
   if (!*ok) {
@@ -217,7 +212,7 @@ Status Dfs20Source::Chain(uint64_t start, bool* terminated, uint64_t* stop, uint
       break;
     }
     uint64_t end = 0;
-    DURUS_RETURN_IF_ERROR(ValidRecord(pos, file_.size(), &ok, &end, why));
+    DURUS_RETURN_IF_ERROR(ValidItem(pos, file_.size(), &ok, &end, why));
     if (!ok) break;
     pos = end;
     ++*count;
@@ -262,7 +257,7 @@ Status Dfs20Source::NextChain(uint64_t from, uint64_t* q) {
   return Status::OK();
 }
 
-Status Dfs20Source::NextRecord(uint64_t from, uint64_t limit, uint64_t* r) {
+Status Dfs20Source::NextItem(uint64_t from, uint64_t limit, uint64_t* r) {
   uint64_t pos = from;
   while (pos + 4 + kRecordHeaderSize <= limit) {
     bool found = false;
@@ -270,7 +265,7 @@ Status Dfs20Source::NextRecord(uint64_t from, uint64_t limit, uint64_t* r) {
     if (!found) continue;
     bool ok = false;
     uint64_t end = 0;
-    DURUS_RETURN_IF_ERROR(ValidRecord(pos, limit, &ok, &end, nullptr));
+    DURUS_RETURN_IF_ERROR(ValidItem(pos, limit, &ok, &end, nullptr));
     if (ok) {
       *r = pos;
       return Status::OK();
@@ -352,26 +347,10 @@ Status Dfs20Source::Next(SourceItem* item, bool* done) {
         cur_ += 4;
         continue;
       }
-      uint64_t end = 0;
-      std::string why;
-      DURUS_RETURN_IF_ERROR(ValidRecord(cur_, region_end_, &ok, &end, &why));
-      if (!ok) {
-        // Only what precedes the index and a salvaged range are unchecked.
-        if (!options_.salvage) return Corrupt(cur_, why);
-        uint64_t r = region_end_;
-        DURUS_RETURN_IF_ERROR(NextRecord(cur_ + 1, region_end_, &r));
-        DURUS_RETURN_IF_ERROR(Skip(cur_, r, why));
-        cur_ = r;
-        continue;
-      }
-      file_.Seek(cur_ + 4);
-      std::string_view rec;
-      DURUS_RETURN_IF_ERROR(file_.Read(static_cast<size_t>(end - cur_ - 4), &rec));
-      item->oid = Oid::FromBytes(rec.data());
-      item->record = rec;
-      item->offset = cur_;
-      cur_ = end;
-      return Status::OK();
+      bool got = false;
+      DURUS_RETURN_IF_ERROR(TakeItem(4, 0, item, &got));
+      if (got) return Status::OK();
+      continue;
     }
     if (!index_done_) {
       DURUS_RETURN_IF_ERROR(SkipIndex());

@@ -86,6 +86,32 @@ Status DetectFormat(const std::string& path, SourceFormat* out) {
   return Status::OK();
 }
 
+Status CheckedFileSource::TakeItem(size_t header, size_t record_from, SourceItem* item, bool* got) {
+  *got = false;
+  bool ok = false;
+  uint64_t end = 0;
+  std::string why;
+  DURUS_RETURN_IF_ERROR(ValidItem(cur_, region_end_, &ok, &end, &why));
+  if (!ok) {
+    // Only what a reader reads unchecked (a salvaged range) is not valid.
+    if (!options_.salvage) return Corrupt(cur_, why);
+    uint64_t r = region_end_;
+    DURUS_RETURN_IF_ERROR(NextItem(cur_ + 1, region_end_, &r));
+    DURUS_RETURN_IF_ERROR(Skip(cur_, r, why));
+    cur_ = r;
+    return Status::OK();
+  }
+  file_.Seek(cur_ + header);
+  std::string_view body;
+  DURUS_RETURN_IF_ERROR(file_.Read(static_cast<size_t>(end - cur_ - header), &body));
+  item->oid = Oid::FromBytes(body.data());
+  item->record = body.substr(record_from);
+  item->offset = cur_;
+  cur_ = end;
+  *got = true;
+  return Status::OK();
+}
+
 Status RecordSource::NoteTornTail(const std::string& path, bool strict, uint64_t offset,
                                   uint64_t file_size, uint64_t records, const std::string& detail) {
   uint64_t bytes = file_size - offset;

@@ -44,26 +44,25 @@ constexpr size_t kPrefixSize = 8;
 // u64 L + oid[8] + the smallest record (oid[8] + u32 length).
 constexpr uint64_t kMinItem = 8 + 8 + kRecordHeaderSize;
 
-class ShelfSource : public RecordSource {
+class ShelfSource : public CheckedFileSource {
  public:
   ShelfSource(std::string path, SourceOptions options)
-      : path_(std::move(path)), options_(options) {}
+      : CheckedFileSource(options), path_(std::move(path)) {}
 
   Status Init();
   Status Next(SourceItem* item, bool* done) override;
-  uint64_t bytes_read() const override { return file_.pos(); }
-  uint64_t total_bytes() const override { return file_.size(); }
 
  private:
   Status ReadU64At(uint64_t pos, uint64_t* v, bool* short_read);
-  Status Corrupt(uint64_t offset, const std::string& what) {
+  Status Corrupt(uint64_t offset, const std::string& what) override {
     return Status::Corruption(path_ + ": corrupt Shelf file at byte offset " +
                               std::to_string(offset) + ": " + what + "; " + kSalvageHint);
   }
   // The item at `pos` if it is valid and ends at or before `limit`
   // (*end: just past it); otherwise *ok false and, if `why` is not null
   // (the scans pass null: messages cost more than the checks), why.
-  Status ValidItem(uint64_t pos, uint64_t limit, bool* ok, uint64_t* end, std::string* why);
+  Status ValidItem(uint64_t pos, uint64_t limit, bool* ok, uint64_t* end,
+                   std::string* why) override;
   // Valid items from `start` while they fit within `limit`: *stop is where
   // the chain stops (limit, or the first invalid item), *count how many.
   Status ItemChain(uint64_t start, uint64_t limit, uint64_t* stop, uint64_t* count,
@@ -71,10 +70,10 @@ class ShelfSource : public RecordSource {
   // The first offset >= from (and < limit) where a valid, non-empty
   // transaction / a valid item starts; the limit if none.
   Status NextTransaction(uint64_t from, uint64_t* q);
-  Status NextItem(uint64_t from, uint64_t limit, uint64_t* r);
+  Status NextItem(uint64_t from, uint64_t limit, uint64_t* r) override;
   Status IsTornWrite(uint64_t pos, bool* torn);
   // Salvage: record [from, to) as skipped, with the items identifiable in it.
-  Status Skip(uint64_t from, uint64_t to, const std::string& why);
+  Status Skip(uint64_t from, uint64_t to, const std::string& why) override;
   // Salvage: the offset map when the initial transaction's length is wrong.
   Status FindMap(uint64_t* map_start, uint64_t* map_end, bool* found);
   Status CheckMap(uint64_t map_start, uint64_t* map_end, bool* ok, std::string* why);
@@ -83,10 +82,6 @@ class ShelfSource : public RecordSource {
   Status Torn(uint64_t offset, uint64_t records, const std::string& detail, bool* done);
 
   const std::string path_;
-  const SourceOptions options_;
-  FileReader file_;
-  uint64_t cur_ = 0;         // the next item
-  uint64_t region_end_ = 0;  // end of the items being read
   bool in_initial_ = true;
   uint64_t map_end_ = 0;
 };
@@ -436,27 +431,10 @@ Status ShelfSource::Next(SourceItem* item, bool* done) {
   *done = false;
   for (;;) {
     if (cur_ < region_end_) {
-      bool ok = false;
-      uint64_t end = 0;
-      std::string why;
-      DURUS_RETURN_IF_ERROR(ValidItem(cur_, region_end_, &ok, &end, &why));
-      if (!ok) {
-        // Only the initial transaction and a salvaged one are read unchecked.
-        if (!options_.salvage) return Corrupt(cur_, why);
-        uint64_t r = region_end_;
-        DURUS_RETURN_IF_ERROR(NextItem(cur_ + 1, region_end_, &r));
-        DURUS_RETURN_IF_ERROR(Skip(cur_, r, why));
-        cur_ = r;
-        continue;
-      }
-      file_.Seek(cur_ + 8);
-      std::string_view body;
-      DURUS_RETURN_IF_ERROR(file_.Read(static_cast<size_t>(end - cur_ - 8), &body));
-      item->oid = Oid::FromBytes(body.data());
-      item->record = body.substr(8);
-      item->offset = cur_;
-      cur_ = end;
-      return Status::OK();
+      bool got = false;
+      DURUS_RETURN_IF_ERROR(TakeItem(8, 8, item, &got));
+      if (got) return Status::OK();
+      continue;
     }
     uint64_t pos = region_end_;
     if (in_initial_) {

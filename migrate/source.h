@@ -34,6 +34,7 @@
 
 #include "engine/oid.h"
 #include "engine/status.h"
+#include "migrate/file_io.h"
 #include "migrate/migrate.h"
 
 namespace durus::migrate {
@@ -105,6 +106,43 @@ class RecordSource {
   TornTail torn_;
   std::vector<SkippedRange> skipped_;
   std::vector<LostVersion> lost_;
+};
+
+// A reader of a file of checked items read region by region (Shelf,
+// FileStorage2): the file, the position, the region being read, and the one
+// step both take (TakeItem).  Each reader says what a valid item is, where
+// the next one starts, and how it names damage and skipped ranges.
+class CheckedFileSource : public RecordSource {
+ public:
+  uint64_t bytes_read() const override { return file_.pos(); }
+  uint64_t total_bytes() const override { return file_.size(); }
+
+ protected:
+  explicit CheckedFileSource(SourceOptions options) : options_(options) {}
+
+  // Corruption naming `offset` of the file and `what`.
+  virtual Status Corrupt(uint64_t offset, const std::string& what) = 0;
+  // The item at `pos` if it is valid and ends at or before `limit` (*end:
+  // just past it); otherwise *ok false and, if `why` is not null, why.
+  virtual Status ValidItem(uint64_t pos, uint64_t limit, bool* ok, uint64_t* end,
+                           std::string* why) = 0;
+  // The first offset >= from (and < limit) where a valid item starts; the
+  // limit if none.
+  virtual Status NextItem(uint64_t from, uint64_t limit, uint64_t* r) = 0;
+  // Salvage: record [from, to) as skipped, with the items identifiable in it.
+  virtual Status Skip(uint64_t from, uint64_t to, const std::string& why) = 0;
+
+  // At cur_ < region_end_: the item there into *item (*got), its body
+  // [cur_ + header, end) the oid (8 bytes) and, from `record_from`, the
+  // record.  An invalid item is Corruption naming its offset; salvaging,
+  // the range up to the next valid item is skipped instead (*got false:
+  // take again).
+  Status TakeItem(size_t header, size_t record_from, SourceItem* item, bool* got);
+
+  const SourceOptions options_;
+  FileReader file_;
+  uint64_t cur_ = 0;         // the next item
+  uint64_t region_end_ = 0;  // end of the items being read
 };
 
 // The hint every damage error ends with.

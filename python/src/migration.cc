@@ -58,6 +58,23 @@ class ProgressBridge {
   std::unique_ptr<py::error_already_set> error_;
 };
 
+// Runs `run(options, &report)` without the GIL, progress bridged to the
+// Python callable; a failure raises (`what` names the operation).
+template <typename Report, typename Options, typename Fn>
+Report RunWithProgress(Options* o, py::object progress, Fn run, const std::string& what) {
+  ProgressBridge bridge(std::move(progress));
+  o->progress = bridge.Fn();
+  Report r;
+  Status s;
+  {
+    py::gil_scoped_release release;
+    s = run(*o, &r);
+  }
+  bridge.RethrowIfFailed();
+  if (!s.ok()) ThrowStatus(s, what);
+  return r;
+}
+
 py::list Strings(const std::vector<std::string>& v) {
   py::list out;
   for (const std::string& s : v) out.append(s);
@@ -87,17 +104,8 @@ py::dict MigrateBinding(const std::string& source, const std::string& home,
   o.temp_dir = temp_dir;
   o.cache_mb = cache_mb;
   o.sort_memory_mb = sort_mb;
-  ProgressBridge bridge(std::move(progress));
-  o.progress = bridge.Fn();
-
-  migrate::MigrateReport r;
-  Status s;
-  {
-    py::gil_scoped_release release;
-    s = migrate::Migrate(o, &r);
-  }
-  bridge.RethrowIfFailed();
-  if (!s.ok()) ThrowStatus(s, "migrate " + source + " -> " + home);
+  migrate::MigrateReport r = RunWithProgress<migrate::MigrateReport>(
+      &o, std::move(progress), migrate::Migrate, "migrate " + source + " -> " + home);
 
   py::dict d;
   d["format"] = migrate::SourceFormatName(r.format);
@@ -156,17 +164,8 @@ py::dict ExportBinding(const std::string& home, const std::string& dest, const s
   }
   o.compression_level = level;
   o.cache_mb = cache_mb;
-  ProgressBridge bridge(std::move(progress));
-  o.progress = bridge.Fn();
-
-  migrate::ExportReport r;
-  Status s;
-  {
-    py::gil_scoped_release release;
-    s = migrate::Export(o, &r);
-  }
-  bridge.RethrowIfFailed();
-  if (!s.ok()) ThrowStatus(s, "export " + home + " -> " + dest);
+  migrate::ExportReport r = RunWithProgress<migrate::ExportReport>(
+      &o, std::move(progress), migrate::Export, "export " + home + " -> " + dest);
 
   py::dict d;
   d["format"] = format;
