@@ -300,6 +300,31 @@ TEST(SalvageTest, GarbledOverflowPageLosesThatRecordOnly) {
 
 // --- a home that cannot be opened ------------------------------------------
 
+// A writer that commits `records` to `home` in commits of `per_commit` and
+// dies without closing (no checkpoint: the commits are only in the log).
+void CrashAfterCommits(const std::string& home, const Records& records, int per_commit) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    BdbOptions o;
+    o.gc_background = false;
+    std::unique_ptr<Storage> s;
+    if (!OpenBdbStorage(home, o, &s).ok()) _exit(2);
+    auto it = records.begin();
+    while (it != records.end()) {
+      CommitBatch batch;
+      for (int i = 0; i < per_commit && it != records.end(); ++i, ++it) {
+        if (!batch.Add(Oid(it->first), it->second).ok()) _exit(3);
+      }
+      if (!s->Commit(batch).ok()) _exit(4);
+    }
+    _exit(0);  // no Close: a crash
+  }
+  int wst = 0;
+  ASSERT_EQ(waitpid(pid, &wst, 0), pid);
+  ASSERT_TRUE(WIFEXITED(wst) && WEXITSTATUS(wst) == 0) << wst;
+}
+
 TEST(SalvageTest, LogGarbledInTheMiddleStillSalvagesTheDatabaseFile) {
   TempDir dir;
   std::string home = dir.Sub("home");
@@ -308,26 +333,7 @@ TEST(SalvageTest, LogGarbledInTheMiddleStillSalvagesTheDatabaseFile) {
   // A writer that dies without a checkpoint: recovery needs its log.
   Records later;
   for (uint64_t oid = 5000; oid < 7000; ++oid) later[oid] = Rec(oid, {}, std::string(200, 'L'));
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    BdbOptions o;
-    o.gc_background = false;
-    std::unique_ptr<Storage> s;
-    if (!OpenBdbStorage(home, o, &s).ok()) _exit(2);
-    auto it = later.begin();
-    while (it != later.end()) {  // many commits: a long log
-      CommitBatch batch;
-      for (int i = 0; i < 50 && it != later.end(); ++i, ++it) {
-        if (!batch.Add(Oid(it->first), it->second).ok()) _exit(3);
-      }
-      if (!s->Commit(batch).ok()) _exit(4);
-    }
-    _exit(0);
-  }
-  int wst = 0;
-  ASSERT_EQ(waitpid(pid, &wst, 0), pid);
-  ASSERT_TRUE(WIFEXITED(wst) && WEXITSTATUS(wst) == 0) << wst;
+  ASSERT_NO_FATAL_FAILURE(CrashAfterCommits(home, later, 50));  // many commits: a long log
   std::string log;
   for (int i = 99; i > 0 && log.empty(); --i) {  // the last log file
     char name[32];
@@ -381,26 +387,9 @@ TEST(SalvageTest, CrashedHomeReplaysItsLogSoNoAcknowledgedCommitIsMissing) {
   std::string home = dir.Sub("home");
   Records want = Population(200, 9);
   MakeHome(home, want);  // closed cleanly: a checkpoint
-  for (uint64_t oid = 4; oid < 104; ++oid) want[oid] = Rec(oid, {}, "after the checkpoint");
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    BdbOptions o;
-    o.gc_background = false;
-    std::unique_ptr<Storage> s;
-    if (!OpenBdbStorage(home, o, &s).ok()) _exit(2);
-    for (uint64_t oid = 4; oid < 104; oid += 10) {  // ten acknowledged commits
-      CommitBatch batch;
-      for (uint64_t k = oid; k < oid + 10; ++k) {
-        if (!batch.Add(Oid(k), want[k]).ok()) _exit(3);
-      }
-      if (!s->Commit(batch).ok()) _exit(4);
-    }
-    _exit(0);  // no Close: a crash
-  }
-  int wst = 0;
-  ASSERT_EQ(waitpid(pid, &wst, 0), pid);
-  ASSERT_TRUE(WIFEXITED(wst) && WEXITSTATUS(wst) == 0) << wst;
+  Records later;
+  for (uint64_t oid = 4; oid < 104; ++oid) later[oid] = want[oid] = Rec(oid, {}, "after");
+  ASSERT_NO_FATAL_FAILURE(CrashAfterCommits(home, later, 10));  // ten acknowledged commits
   ASSERT_EQ(truncate((home + "/" + schema::kRefcountsFile).c_str(), 0), 0);
   auto before = Snapshot(home);
 
