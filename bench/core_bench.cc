@@ -72,6 +72,7 @@
 
 #include "bdb/bdb_storage.h"
 #include "bdb/environment.h"
+#include "bench/bench_flags.h"
 #include "engine/commit_batch.h"
 #include "engine/record.h"
 #include "engine/storage.h"
@@ -140,76 +141,64 @@ std::vector<std::string> Split(const std::string& s) {
 }
 
 bool ParseFlags(int argc, char** argv, Config* c) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      fputs(kUsage, stdout);
-      exit(0);
-    }
-    if (a == "--keep") {
-      c->keep = true;
-      continue;
-    }
-    size_t eq = a.find('=');
-    if (a.rfind("--", 0) != 0 || eq == std::string::npos) {
-      fprintf(stderr, "unknown argument %s\n%s", a.c_str(), kUsage);
-      return false;
-    }
-    std::string name = a.substr(2, eq - 2), v = a.substr(eq + 1);
-    auto u64 = [&](uint64_t* out) { *out = strtoull(v.c_str(), nullptr, 10); };
-    auto u32 = [&](uint32_t* out) {
-      *out = static_cast<uint32_t>(strtoul(v.c_str(), nullptr, 10));
-    };
-    if (name == "benchmarks") {
-      c->benchmarks = Split(v);
-    } else if (name == "durability") {
-      c->durabilities.clear();
-      for (const std::string& d : Split(v)) {
-        Durability dur;
-        Status s = ParseDurability(d, &dur);
-        if (!s.ok()) {
-          fprintf(stderr, "%s\n", s.ToString().c_str());
+  bool ok = ParseBenchFlags(
+      argc, argv, kUsage, &c->keep, [&](const std::string& name, const std::string& v) {
+        auto u64 = [&](uint64_t* out) { *out = strtoull(v.c_str(), nullptr, 10); };
+        auto u32 = [&](uint32_t* out) {
+          *out = static_cast<uint32_t>(strtoul(v.c_str(), nullptr, 10));
+        };
+        if (name == "benchmarks") {
+          c->benchmarks = Split(v);
+        } else if (name == "durability") {
+          c->durabilities.clear();
+          for (const std::string& d : Split(v)) {
+            Durability dur;
+            Status s = ParseDurability(d, &dur);
+            if (!s.ok()) {
+              fprintf(stderr, "%s\n", s.ToString().c_str());
+              return false;
+            }
+            c->durabilities.push_back(dur);
+          }
+        } else if (name == "num") {
+          u64(&c->num);
+        } else if (name == "reads") {
+          u64(&c->reads);
+        } else if (name == "batch") {
+          u32(&c->batch);
+        } else if (name == "record_size") {
+          u32(&c->record_size);
+        } else if (name == "refs") {
+          u32(&c->refs);
+        } else if (name == "base") {
+          u64(&c->base);
+        } else if (name == "cache_mb") {
+          u32(&c->cache_mb);
+        } else if (name == "open_small") {
+          u64(&c->open_small);
+        } else if (name == "open_large") {
+          u64(&c->open_large);
+        } else if (name == "fill_batch") {
+          u32(&c->fill_batch);
+        } else if (name == "crash_commits") {
+          u32(&c->crash_commits);
+        } else if (name == "repeats") {
+          c->repeats = std::max(1, atoi(v.c_str()));
+        } else if (name == "side") {
+          c->side = v;
+        } else if (name == "dir") {
+          c->dir = v;
+        } else if (name == "seed") {
+          u64(&c->seed);
+        } else if (name == "checksums") {
+          c->checksums = v != "off" && v != "0";
+        } else {
+          fprintf(stderr, "unknown flag --%s\n", name.c_str());
           return false;
         }
-        c->durabilities.push_back(dur);
-      }
-    } else if (name == "num") {
-      u64(&c->num);
-    } else if (name == "reads") {
-      u64(&c->reads);
-    } else if (name == "batch") {
-      u32(&c->batch);
-    } else if (name == "record_size") {
-      u32(&c->record_size);
-    } else if (name == "refs") {
-      u32(&c->refs);
-    } else if (name == "base") {
-      u64(&c->base);
-    } else if (name == "cache_mb") {
-      u32(&c->cache_mb);
-    } else if (name == "open_small") {
-      u64(&c->open_small);
-    } else if (name == "open_large") {
-      u64(&c->open_large);
-    } else if (name == "fill_batch") {
-      u32(&c->fill_batch);
-    } else if (name == "crash_commits") {
-      u32(&c->crash_commits);
-    } else if (name == "repeats") {
-      c->repeats = std::max(1, atoi(v.c_str()));
-    } else if (name == "side") {
-      c->side = v;
-    } else if (name == "dir") {
-      c->dir = v;
-    } else if (name == "seed") {
-      u64(&c->seed);
-    } else if (name == "checksums") {
-      c->checksums = v != "off" && v != "0";
-    } else {
-      fprintf(stderr, "unknown flag --%s\n%s", name.c_str(), kUsage);
-      return false;
-    }
-  }
+        return true;
+      });
+  if (!ok) return false;
   if (c->batch == 0 || c->num == 0 || c->base == 0 || c->open_small == 0) {
     fprintf(stderr, "--batch, --num, --base and --open_small must be positive\n");
     return false;

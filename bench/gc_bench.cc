@@ -57,6 +57,7 @@
 #include "bdb/environment.h"
 #include "bdb/handles.h"
 #include "bdb/schema.h"
+#include "bench/bench_flags.h"
 #include "engine/record.h"
 #include "engine/storage.h"
 #include "util/file.h"
@@ -120,67 +121,55 @@ std::vector<uint64_t> ParseList(const std::string& s) {
 bool ParseFlags(int argc, char** argv, Config* c) {
   const char* tmp = getenv("TMPDIR");
   c->dir = tmp ? tmp : "/tmp";
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      fputs(kUsage, stdout);
-      exit(0);
-    }
-    if (a == "--keep") {
-      c->keep = true;
-      continue;
-    }
-    size_t eq = a.find('=');
-    if (a.rfind("--", 0) != 0 || eq == std::string::npos) {
-      fprintf(stderr, "bad argument %s\n%s", a.c_str(), kUsage);
-      return false;
-    }
-    std::string name = a.substr(2, eq - 2), v = a.substr(eq + 1);
-    uint64_t n = strtoull(v.c_str(), nullptr, 10);
-    if (name == "benchmarks") {
-      c->benchmarks.clear();
-      size_t pos = 0;
-      while (pos <= v.size()) {
-        size_t comma = v.find(',', pos);
-        if (comma == std::string::npos) comma = v.size();
-        c->benchmarks.push_back(v.substr(pos, comma - pos));
-        pos = comma + 1;
-      }
-    } else if (name == "num") {
-      c->num = n;
-    } else if (name == "trace_sizes") {
-      c->trace_sizes = ParseList(v);
-    } else if (name == "live") {
-      c->live = n;
-    } else if (name == "drops") {
-      c->drops = n;
-    } else if (name == "drop_size") {
-      c->drop_size = n;
-    } else if (name == "idle_ms") {
-      c->idle_ms = n;
-    } else if (name == "gc_per_second") {
-      c->gc_per_second = static_cast<uint32_t>(n);
-    } else if (name == "batch") {
-      c->batch = static_cast<uint32_t>(n);
-    } else if (name == "record_size") {
-      c->record_size = static_cast<uint32_t>(n);
-    } else if (name == "cache_mb") {
-      c->cache_mb = static_cast<uint32_t>(n);
-    } else if (name == "prop_sizes") {
-      c->prop_sizes = ParseList(v);
-    } else if (name == "prop_garbage") {
-      c->prop_garbage = n;
-    } else if (name == "repeats") {
-      c->repeats = static_cast<uint32_t>(std::max<uint64_t>(n, 1));
-    } else if (name == "fanout") {
-      c->fanout = static_cast<uint32_t>(n);
-    } else if (name == "dir") {
-      c->dir = v;
-    } else {
-      fprintf(stderr, "unknown flag --%s\n%s", name.c_str(), kUsage);
-      return false;
-    }
-  }
+  bool ok = ParseBenchFlags(argc, argv, kUsage, &c->keep,
+                            [&](const std::string& name, const std::string& v) {
+                              uint64_t n = strtoull(v.c_str(), nullptr, 10);
+                              if (name == "benchmarks") {
+                                c->benchmarks.clear();
+                                size_t pos = 0;
+                                while (pos <= v.size()) {
+                                  size_t comma = v.find(',', pos);
+                                  if (comma == std::string::npos) comma = v.size();
+                                  c->benchmarks.push_back(v.substr(pos, comma - pos));
+                                  pos = comma + 1;
+                                }
+                              } else if (name == "num") {
+                                c->num = n;
+                              } else if (name == "trace_sizes") {
+                                c->trace_sizes = ParseList(v);
+                              } else if (name == "live") {
+                                c->live = n;
+                              } else if (name == "drops") {
+                                c->drops = n;
+                              } else if (name == "drop_size") {
+                                c->drop_size = n;
+                              } else if (name == "idle_ms") {
+                                c->idle_ms = n;
+                              } else if (name == "gc_per_second") {
+                                c->gc_per_second = static_cast<uint32_t>(n);
+                              } else if (name == "batch") {
+                                c->batch = static_cast<uint32_t>(n);
+                              } else if (name == "record_size") {
+                                c->record_size = static_cast<uint32_t>(n);
+                              } else if (name == "cache_mb") {
+                                c->cache_mb = static_cast<uint32_t>(n);
+                              } else if (name == "prop_sizes") {
+                                c->prop_sizes = ParseList(v);
+                              } else if (name == "prop_garbage") {
+                                c->prop_garbage = n;
+                              } else if (name == "repeats") {
+                                c->repeats = static_cast<uint32_t>(std::max<uint64_t>(n, 1));
+                              } else if (name == "fanout") {
+                                c->fanout = static_cast<uint32_t>(n);
+                              } else if (name == "dir") {
+                                c->dir = v;
+                              } else {
+                                fprintf(stderr, "unknown flag --%s\n", name.c_str());
+                                return false;
+                              }
+                              return true;
+                            });
+  if (!ok) return false;
   return true;
 }
 

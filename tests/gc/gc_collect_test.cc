@@ -10,17 +10,6 @@
 namespace durus::gctest {
 namespace {
 
-// Waits (up to a generous deadline, never asserting on speed) for `pred`.
-template <typename Pred>
-bool Eventually(Pred pred) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
-}
-
 TEST(GcCollect, DroppedSubtreeIsCollectedCompletelyCountsAndQueueExact) {
   TempDir dir;
   auto s = test::OpenBdb(dir.Sub("home"), ManualGc());

@@ -7,12 +7,14 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bdb/bdb_storage.h"
@@ -23,6 +25,17 @@
 #include "tests/core/test_util.h"
 
 namespace durus::gctest {
+
+// Waits (up to a generous deadline, never asserting on speed) for `pred`.
+template <typename Pred>
+bool Eventually(Pred pred) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
 
 using test::Rec;
 using test::TempDir;

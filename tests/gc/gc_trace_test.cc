@@ -15,16 +15,6 @@ using bdb_testing::GetTraceInfo;
 using bdb_testing::StartTrace;
 using bdb_testing::TraceInfo;
 
-template <typename Pred>
-bool Eventually(Pred pred) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
-}
-
 void Step(BdbHandle* s, uint32_t max, bool* done, uint64_t* collected = nullptr) {
   uint64_t n = 0;
   Status st = bdb_testing::TraceStep(s, max, &n, done);
