@@ -76,6 +76,22 @@ inline std::unique_ptr<BdbHandle> OpenBdb(const std::string& home, BdbOptions op
   return s;
 }
 
+// A new home at `home` holding `records` (one commit through the storage
+// API), closed cleanly: its files hold everything (a checkpoint).
+inline void MakeHome(const std::string& home, const std::map<uint64_t, std::string>& records,
+                     Durability durability = Durability::kSync) {
+  BdbOptions o;
+  o.gc_background = false;
+  o.durability = durability;
+  auto s = OpenBdb(home, o);
+  ASSERT_TRUE(s);
+  CommitBatch batch;
+  for (auto& [oid, rec] : records) ASSERT_TRUE(batch.Add(Oid(oid), rec).ok());
+  Status st = s->Commit(batch);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_TRUE(s->Close().ok());
+}
+
 // A command run as a user runs it (popen of `command_line`): the exit
 // status (-1 if killed) and stdout and stderr together.
 struct ToolRun {

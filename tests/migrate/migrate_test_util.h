@@ -162,16 +162,7 @@ inline Records RandomGraph(uint64_t n, uint32_t seed) {
 
 // A complete home holding `records`, written through the storage API.
 inline void MakeHome(const std::string& home, const Records& records) {
-  BdbOptions o;
-  o.gc_background = false;
-  o.durability = Durability::kNoSync;
-  auto s = test::OpenBdb(home, o);
-  ASSERT_TRUE(s);
-  CommitBatch batch;
-  for (auto& [oid, rec] : records) ASSERT_TRUE(batch.Add(Oid(oid), rec).ok());
-  Status st = s->Commit(batch);
-  ASSERT_TRUE(st.ok()) << st.ToString();
-  ASSERT_TRUE(s->Close().ok());
+  test::MakeHome(home, records, Durability::kNoSync);
 }
 
 // `home` exported as a dump to `dest`.

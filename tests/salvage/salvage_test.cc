@@ -81,18 +81,6 @@ Records Population(uint64_t small, uint32_t seed) {
   return g;
 }
 
-void MakeHome(const std::string& home, const Records& records) {
-  BdbOptions o;
-  o.gc_background = false;
-  auto s = OpenBdb(home, o);
-  ASSERT_TRUE(s);
-  CommitBatch batch;
-  for (auto& [oid, rec] : records) ASSERT_TRUE(batch.Add(Oid(oid), rec).ok());
-  Status st = s->Commit(batch);
-  ASSERT_TRUE(st.ok()) << st.ToString();
-  ASSERT_TRUE(s->Close().ok());
-}
-
 // The migrated home's records, its invariants checked.
 Records LoadHome(const std::string& home) {
   BdbOptions o;
