@@ -42,20 +42,13 @@ inline Hash128 HashBytes(std::string_view data, uint64_t seed = 0x6475727573ULL)
     uint64_t k1, k2;
     memcpy(&k1, p + i * 16, 8);
     memcpy(&k2, p + i * 16 + 8, 8);
-    k1 *= c1;
-    k1 = Rotl(k1, 31);
-    k1 *= c2;
-    h1 ^= k1;
-    h1 = Rotl(h1, 27);
-    h1 += h2;
-    h1 = h1 * 5 + 0x52dce729;
-    k2 *= c2;
-    k2 = Rotl(k2, 33);
-    k2 *= c1;
-    h2 ^= k2;
-    h2 = Rotl(h2, 31);
-    h2 += h1;
-    h2 = h2 * 5 + 0x38495ab5;
+    // MurmurHash3's two lanes, one round per line as in its reference source.
+    // clang-format off
+    k1 *= c1; k1 = Rotl(k1, 31); k1 *= c2; h1 ^= k1;
+    h1 = Rotl(h1, 27); h1 += h2; h1 = h1 * 5 + 0x52dce729;
+    k2 *= c2; k2 = Rotl(k2, 33); k2 *= c1; h2 ^= k2;
+    h2 = Rotl(h2, 31); h2 += h1; h2 = h2 * 5 + 0x38495ab5;
+    // clang-format on
   }
   const unsigned char* tail = p + nblocks * 16;
   uint64_t k1 = 0, k2 = 0;
