@@ -15,13 +15,6 @@ set(DURUS_BDB_DOCDIR ${CMAKE_INSTALL_DATAROOTDIR}/doc/durus-bdb)
 set(DURUS_BDB_DOC_FILES ${CMAKE_SOURCE_DIR}/README.md)
 file(GLOB DURUS_BDB_DOC_PAGES ${CMAKE_SOURCE_DIR}/doc/*.md)
 
-# Type=notify once `durus-bdb serve` calls util/sd_notify.h.
-include(${CMAKE_CURRENT_LIST_DIR}/serve_notifies.cmake)
-if(DURUS_BDB_SERVE_NOTIFIES)
-  set(DURUS_BDB_UNIT_TYPE notify)
-else()
-  set(DURUS_BDB_UNIT_TYPE exec)
-endif()
 
 # The unit names the binary by its absolute path: one copy for this prefix
 # (component service), one for the Debian package's /usr (deb-service).

@@ -98,8 +98,7 @@ class DebTest(TempDirTestCase):
 
         with open(os.path.join(root, UNIT)) as f:
             unit = f.read()
-        unit_type = os.environ.get("DURUS_BDB_UNIT_TYPE", "exec")
-        for line in ("Type=" + unit_type, "ExecStart=/usr/bin/durus-bdb serve --home /var/lib/durus-bdb/%i $DURUS_BDB_OPTIONS",
+        for line in ("Type=notify", "ExecStart=/usr/bin/durus-bdb serve --home /var/lib/durus-bdb/%i $DURUS_BDB_OPTIONS",
                      "EnvironmentFile=-/etc/durus-bdb/%i.conf",
                      "StateDirectory=durus-bdb/%i durus-bdb-archive/%i",
                      "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes",
