@@ -169,6 +169,16 @@ Status RecoverCopy(const std::string& dest) {
   return Status::OK();
 }
 
+// The copy was opened as a home (to read its counters), which built
+// Berkeley DB's region files: tens of MB a backup does not need, since
+// every open of a home rebuilds them (recovery).  Removed once closed.
+Status RemoveRegionFiles(const std::string& dest) {
+  DbEnv env(DB_CXX_NO_EXCEPTIONS);
+  int ret = env.remove(dest.c_str(), 0);
+  if (ret != 0) return bdb::FromDb(ret, "removing the region files of " + dest);
+  return Status::OK();
+}
+
 }  // namespace
 
 Status OpenCopiedHome(const std::string& dest, std::unique_ptr<BdbHandle>* out) {
@@ -248,8 +258,10 @@ Status BackupHome(const std::string& home, const std::string& dest, const Backup
   StorageStats stats;
   s = copy->GetStats(&stats);
   Status c = copy->Close();
+  copy.reset();
   DURUS_RETURN_IF_ERROR(s);
   DURUS_RETURN_IF_ERROR(c);
+  DURUS_RETURN_IF_ERROR(RemoveRegionFiles(dest));
   report->objects = stats.object_count;
   report->record_bytes = stats.record_bytes;
   report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <thread>
@@ -277,6 +278,36 @@ TEST_F(PitrTest, TheSettingIsKeptInTheHome) {
   }
   EXPECT_EQ(Logs(archive_).size(), archived);
   EXPECT_LE(Logs(home_).size(), 2u) << "removed again";
+}
+
+// Issue 14 (footprint): a backup is the databases and the logs; Berkeley
+// DB's region files (45 MB of them for a small home) are rebuilt by
+// whoever opens it.  Both ways: online (joining a live home) and offline.
+std::vector<std::string> RegionFiles(const std::string& dir) {
+  std::vector<std::string> found;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return found;
+  while (dirent* e = readdir(d)) {
+    if (strncmp(e->d_name, "__db.", 5) == 0) found.push_back(dir + "/" + e->d_name);
+  }
+  closedir(d);
+  return found;
+}
+
+TEST_F(PitrTest, ABackupHoldsNoRegionFiles) {
+  Records expected;
+  auto s = StartWithBackup(&expected);  // online: the home is open
+  ASSERT_TRUE(s->Close().ok());
+  s.reset();
+  BackupReport br;
+  Status st = BackupHome(home_, dest_, BackupOptions(), &br);  // offline
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_FALSE(br.online);
+  for (const std::string& dir : {backup_, backup_ + "/" + kRestoreBaseDir, dest_}) {
+    EXPECT_EQ(RegionFiles(dir), std::vector<std::string>()) << dir;
+  }
+  ExpectHomeHolds(backup_, expected);
+  ExpectHomeHolds(dest_, expected);
 }
 
 TEST(RestoreTime, Formats) {
