@@ -14,6 +14,7 @@
 
 #include "bdb/backup.h"
 #include "bdb/gc/pacer.h"
+#include "bdb/home_lock.h"
 #include "bdb/status_file.h"
 #include "bdb/storage_impl.h"
 

@@ -32,52 +32,6 @@ void RememberBackupError(const DbEnv*, const char*, const char* msg) { t_backup_
 std::string DbDetail() { return t_backup_db_error.empty() ? "" : " (" + t_backup_db_error + ")"; }
 }  // namespace
 
-Status JoinLock::Acquire(const std::string& home, int op, uint32_t timeout_ms) {
-  Release();
-  std::string path = home + "/" + schema::kJoinFile;
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IOError("cannot open " + path + ": " + strerror(errno));
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (flock(fd, op | LOCK_NB) != 0) {
-    int err = errno;
-    if (err == EINTR) continue;
-    if (err != EWOULDBLOCK || std::chrono::steady_clock::now() >= deadline) {
-      close(fd);
-      if (err == EWOULDBLOCK) {
-        return Status::Busy("the environment of " + home +
-                            " is being recovered or joined; try again");
-      }
-      return Status::IOError("cannot lock " + path + ": " + strerror(err));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  fd_ = fd;
-  return Status::OK();
-}
-
-Status JoinLock::AcquireShared(const std::string& home, uint32_t timeout_ms) {
-  return Acquire(home, LOCK_SH, timeout_ms);
-}
-
-Status JoinLock::AcquireExclusive(const std::string& home, uint32_t timeout_ms) {
-  return Acquire(home, LOCK_EX, timeout_ms);
-}
-
-Status JoinLock::Downgrade() {
-  if (fd_ < 0) return Status::InvalidArgument("join lock not held");
-  // Linux may release before re-acquiring; no other process can take it
-  // exclusively meanwhile, since exclusive takers hold the HomeLock too.
-  if (flock(fd_, LOCK_SH) != 0) return Status::IOError(std::string("flock: ") + strerror(errno));
-  return Status::OK();
-}
-
-void JoinLock::Release() {
-  if (fd_ >= 0) {
-    close(fd_);
-    fd_ = -1;
-  }
-}
-
 }  // namespace bdb
 
 namespace {

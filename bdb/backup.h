@@ -35,8 +35,8 @@
 //
 // Joining safely.  A process joining an environment must never meet a
 // recovering opener, which recreates the regions (and a stale joiner could
-// then flush its old log buffer into the new log).  JoinLock (below) is a
-// flock on HOME/durus-bdb.join: joiners (backup) hold it shared for their
+// then flush its old log buffer into the new log).  JoinLock (bdb/home_lock.h) is
+// a flock on HOME/durus-bdb.join: joiners (backup) hold it shared for their
 // whole stay, an opener that runs recovery holds it exclusively while it
 // does (bdb/environment.cc), and a closer removes no log file while a
 // joiner holds it (bdb/storage_open.cc, bdb/bulk_loader.cc).  A
@@ -89,31 +89,6 @@ inline constexpr const char* kBackupInfoFile = "backup-info";
 Status BackupHome(const std::string& home, const std::string& dest, const BackupOptions& options,
                   BackupReport* report);
 
-namespace bdb {
-
-// flock on HOME/durus-bdb.join (see above).  Released on destruction.
-class JoinLock {
- public:
-  JoinLock() = default;
-  JoinLock(const JoinLock&) = delete;
-  JoinLock& operator=(const JoinLock&) = delete;
-  ~JoinLock() { Release(); }
-
-  // Shared (a joiner) or exclusive (a recovering opener), waiting up to
-  // `timeout_ms` (Busy after that).
-  Status AcquireShared(const std::string& home, uint32_t timeout_ms);
-  Status AcquireExclusive(const std::string& home, uint32_t timeout_ms);
-  // Exclusive -> shared (after recovery), without a window for another
-  // exclusive holder.
-  Status Downgrade();
-  void Release();
-
- private:
-  Status Acquire(const std::string& home, int op, uint32_t timeout_ms);
-  int fd_ = -1;
-};
-
-}  // namespace bdb
 }  // namespace durus
 
 #endif  // DURUS_BDB_BDB_BACKUP_H_

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "bdb/backup.h"
+#include "bdb/home_lock.h"
 #include "bdb/log_archive.h"
 
 namespace durus::bdb {

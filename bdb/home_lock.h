@@ -10,6 +10,7 @@
 #ifndef DURUS_BDB_BDB_HOME_LOCK_H_
 #define DURUS_BDB_BDB_HOME_LOCK_H_
 
+#include <cstdint>
 #include <string>
 
 #include "engine/status.h"
@@ -42,6 +43,33 @@ class HomeLock {
  private:
   int fd_ = -1;
   bool shared_ = false;  // AcquireSharedReadOnly: the file is not ours to empty
+};
+
+// JoinLock: a flock on HOME/durus-bdb.join, so that a process joining a
+// live environment (a hot backup) never meets an opener that recovers it,
+// which recreates the regions: joiners hold it shared for their whole
+// stay, a recovering opener holds it exclusively while recovery runs, and
+// a closer removes no log file while a joiner holds it (bdb/backup.h has
+// the whole protocol).  Released on destruction.
+class JoinLock {
+ public:
+  JoinLock() = default;
+  JoinLock(const JoinLock&) = delete;
+  JoinLock& operator=(const JoinLock&) = delete;
+  ~JoinLock() { Release(); }
+
+  // Shared (a joiner) or exclusive (a recovering opener), waiting up to
+  // `timeout_ms` (Busy after that).
+  Status AcquireShared(const std::string& home, uint32_t timeout_ms);
+  Status AcquireExclusive(const std::string& home, uint32_t timeout_ms);
+  // Exclusive -> shared (after recovery), without a window for another
+  // exclusive holder.
+  Status Downgrade();
+  void Release();
+
+ private:
+  Status Acquire(const std::string& home, int op, uint32_t timeout_ms);
+  int fd_ = -1;
 };
 
 // "pid command" of the current holder of `home`, or "" if none.

@@ -8,6 +8,7 @@
 
 #include "bdb/backup.h"
 #include "bdb/environment.h"
+#include "bdb/home_lock.h"
 #include "bdb/log_check.h"
 #include "bdb/schema.h"
 #include "bdb/storage_impl.h"

@@ -23,6 +23,7 @@
 
 #include "bdb/backup.h"
 #include "bdb/bdb_storage.h"
+#include "bdb/home_lock.h"
 #include "tests/core/test_util.h"
 #include "tests/crash/workload.h"
 
