@@ -43,6 +43,10 @@ try:
     from durus.persistent_list import PersistentList
     from durus.serialize import unpack_record
     from durus.sqlite_storage import SqliteStorage
+
+    class Order(Persistent):
+        """A class of this module: the census names it test_migrate_durus.Order."""
+
     DURUS_ERROR = None
     import logging
     logging.getLogger('durus').setLevel(logging.WARNING)  # no "Transaction at" lines
@@ -629,6 +633,26 @@ class DamagedSourceTest(MigrateTestCase):
         p = run('migrate', src, self.path('home'), expect=1)
         self.assertIn('already a durus-bdb home', p.stderr)
         self.assertEqual(self.home_records(self.path('home')), before)
+
+
+class CommandLineTest(MigrateTestCase):
+    """`durus-bdb stat --census` (issue 15)."""
+
+    def test_census_names_classes_with_their_module(self):
+        src = self.path('orders.durus')
+        s = FileStorage(src)
+        conn = Connection(s)
+        conn.get_root()['orders'] = PersistentList(Order() for _ in range(3))
+        conn.commit()
+        s.close()
+        home = self.path('home')
+        run('migrate', src, home, '--quiet')
+        census = json.loads(run('stat', '--json', '--census', home).stdout)['census']
+        self.assertEqual(census, {'%s.Order' % __name__: 3,
+                                  'durus.persistent_dict.PersistentDict': 1,
+                                  'durus.persistent_list.PersistentList': 1})
+        text = run('stat', '--census', home).stdout
+        self.assertRegex(text, r'\n  3\t%s\.Order\n' % re.escape(__name__))
 
 
 class ProgressTest(MigrateTestCase):
