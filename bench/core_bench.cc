@@ -59,6 +59,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -103,7 +104,9 @@ struct Config {
   std::string dir;            // parent of the temporary homes
   bool keep = false;          // keep the homes (paths are printed)
   uint64_t seed = 301;
-  bool checksums = true;  // page checksums on both sides (format 2)
+  bool checksums = true;                  // page checksums on both sides (format 2)
+  std::string csv;                        // append every figure to this CSV file (bench/plot.py)
+  std::string csv_source = "core_bench";  // the CSV's source column
 };
 
 const char* kUsage =
@@ -126,7 +129,10 @@ const char* kUsage =
     "  --dir=PATH             where the temporary homes go ($TMPDIR or /tmp)\n"
     "  --keep                 do not delete the homes\n"
     "  --seed=N\n"
-    "  --checksums=on|off     Berkeley DB page checksums, both sides (on: format 2)\n";
+    "  --checksums=on|off     Berkeley DB page checksums, both sides (on: format 2)\n"
+    "  --csv=FILE             also append every figure to FILE (created with a header;\n"
+    "                         columns: bench/README.md \"Pictures\"), for bench/plot.py\n"
+    "  --csv_source=TEXT      the CSV's source column (core_bench)\n";
 
 std::vector<std::string> Split(const std::string& s) {
   std::vector<std::string> out;
@@ -192,6 +198,10 @@ bool ParseFlags(int argc, char** argv, Config* c) {
           u64(&c->seed);
         } else if (name == "checksums") {
           c->checksums = v != "off" && v != "0";
+        } else if (name == "csv") {
+          c->csv = v;
+        } else if (name == "csv_source") {
+          c->csv_source = v;
         } else {
           fprintf(stderr, "unknown flag --%s\n", name.c_str());
           return false;
@@ -619,6 +629,58 @@ struct Result {
   }
 };
 
+// --csv: one row per figure, in the schema every bench/results/*.csv uses
+// (bench/plot.py reads them all): ours against a baseline ("peer"), and
+// their ratio.  Appended, so that runs accumulate in one file.
+class CsvSink {
+ public:
+  static CsvSink& Get() {
+    static CsvSink sink;
+    return sink;
+  }
+  static constexpr const char* kHeader =
+      "date,source,workload,durability,unit,ours,peer,peer_name,ratio,cpu_ratio\n";
+  // False (after saying why) if FILE cannot be opened for appending.
+  bool Open(const std::string& path, const std::string& source) {
+    if (path.empty()) return true;
+    f_ = fopen(path.c_str(), "a");
+    if (f_ == nullptr) {
+      fprintf(stderr, "core_bench: cannot open %s: %s\n", path.c_str(), strerror(errno));
+      return false;
+    }
+    if (ftell(f_) == 0) fputs(kHeader, f_);
+    source_ = source;
+    for (char& ch : source_) {
+      if (ch == ',' || ch == '"' || ch == '\n') ch = ' ';  // one plain field
+    }
+    time_t now = time(nullptr);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char date[32];
+    strftime(date, sizeof date, "%Y-%m-%d", &tm);
+    date_ = date;
+    return true;
+  }
+  // cpu_ratio <= 0: not measured (left empty).
+  void Row(const std::string& workload, Durability d, const char* unit, double ours, double peer,
+           const char* peer_name, double cpu_ratio) {
+    if (f_ == nullptr) return;
+    fprintf(f_, "%s,%s,%s,%s,%s,%.6g,%.6g,%s,%.6g,", date_.c_str(), source_.c_str(),
+            workload.c_str(), DurabilityName(d), unit, ours, peer, peer_name,
+            peer > 0 ? ours / peer : 0.0);
+    if (cpu_ratio > 0) fprintf(f_, "%.6g", cpu_ratio);
+    fputc('\n', f_);
+    fflush(f_);
+  }
+  ~CsvSink() {
+    if (f_ != nullptr) fclose(f_);
+  }
+
+ private:
+  FILE* f_ = nullptr;
+  std::string source_, date_;
+};
+
 bool RunOurs(const Config& c) { return c.side != "raw"; }
 bool RunRaw(const Config& c) { return c.side != "ours"; }
 
@@ -647,6 +709,8 @@ void PrintRatio(const char* name, Durability d, const char* unit, const Result& 
   if (oc > 0 && wc > 0) printf(" | per cpu-s %.0f vs %.0f, ratio %.2f", oc, wc, oc / wc);
   printf("\n");
   fflush(stdout);
+  if (o > 0 && w > 0)
+    CsvSink::Get().Row(name, d, unit, o, w, "raw_bdb", oc > 0 && wc > 0 ? oc / wc : 0);
 }
 
 // ---------------------------------------------------------------- workloads
@@ -878,6 +942,10 @@ void PrintOpen(const char* name, Durability d, const char* variant, uint64_t sma
   }
   printf("%s\n", extra.c_str());
   fflush(stdout);
+  // Open does not grow with the store: the large store's time against the
+  // same open of the small store (the figure's ratio and target).
+  CsvSink::Get().Row(std::string(name) + "_" + variant, d, "ms", l, s,
+                     ("same_at_" + std::to_string(small_n) + "_objects").c_str(), 0);
 }
 
 // The two stores of open / recover, built once per run and shared.
@@ -1033,6 +1101,7 @@ int main(int argc, char** argv) {
   using namespace durus::bench;
   Config c;
   if (!ParseFlags(argc, argv, &c)) return 2;
+  if (!CsvSink::Get().Open(c.csv, c.csv_source)) return 2;
   PrintHeader(c);
   for (durus::Durability d : c.durabilities) {
     for (const std::string& b : c.benchmarks) {

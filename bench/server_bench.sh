@@ -3,7 +3,9 @@
 # FileStorage, measured in the same run by the same C++ load generator
 # (bench/server_loadgen.cc), with ratios.
 #
-#   bench/server_bench.sh [BUILD_DIR]        (default: build)
+#   bench/server_bench.sh [--csv FILE] [BUILD_DIR]        (default: build)
+#   --csv FILE: also append the ratios to FILE (bench/README.md "Pictures";
+#        bench/plot.py draws them)
 #   env: SECONDS_PER_RUN (3), REPEAT (2: best of), OBJECTS (20000),
 #        SETTLE (2.5: seconds to wait after populating), DURUS_SOURCE_DIR,
 #        PYTHON, HOT_CLIENTS (3), HOT_SECONDS (3), ONLY=hot (just the
@@ -17,7 +19,18 @@
 # Both servers log at warning level (Durus's logs every commit at INFO).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-BUILD=${1:-$HERE/../build}
+CSV=
+BUILD=$HERE/../build
+while [ $# -gt 0 ]; do
+  case $1 in
+    --csv) [ $# -ge 2 ] || { echo "--csv needs a FILE" >&2; exit 2; }; CSV=$2; shift 2 ;;
+    --csv=*) CSV=${1#--csv=}; shift ;;
+    -*) echo "unknown option $1 (usage: $0 [--csv FILE] [BUILD_DIR])" >&2; exit 2 ;;
+    *) BUILD=$1; shift ;;
+  esac
+done
+# Resolved now: the file is written after the run, from another directory.
+[ -z "$CSV" ] || CSV=$(realpath -m "$CSV")
 LOADGEN=$BUILD/bench/server_loadgen
 DURUS_BDB=$BUILD/tools/durus-bdb
 DURUS_SOURCE_DIR=${DURUS_SOURCE_DIR:-$HERE/../../shared/durus}
@@ -157,8 +170,8 @@ stop_server
 start_ours sync -hot; hot sync; stop_server
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-"$PYTHON" - "$RESULTS" <<'PY'
-import sys
+"$PYTHON" - "$RESULTS" "$CSV" <<'PY'
+import csv, datetime, os, sys
 r = {}
 cpu = {}
 for line in open(sys.argv[1]):
@@ -169,23 +182,47 @@ def ratio(a, b):
     return r[a] / r[b] if r.get(b) else float('nan')
 def cpu_ratio(a, b):  # peer's server CPU per op / ours
     return cpu[b] / cpu[a] if cpu.get(a) and cpu.get(b) else float('nan')
+# (printed name, ours, peer, target, CSV workload, durability, unit)
 rows = [
-    ("random loads, 1 client", ('nosync', 'load', 1), ('durus', 'load', 1), 2),
-    ("random loads, 8 clients aggregate", ('nosync', 'load', 8), ('durus', 'load', 8), 5),
-    ("bulk loads of 100, 1 client", ('nosync', 'bulk', 1), ('durus', 'bulk', 1), 3),
-    ("bulk loads of 100, 8 clients", ('nosync', 'bulk', 8), ('durus', 'bulk', 8), None),
-    ("commits 10x300B, 4 clients, write_nosync", ('nosync', 'commit', 4), ('durus', 'commit', 4), 3),
-    ("commits 10x300B, 4 clients, sync", ('sync', 'commit', 4), ('durus', 'commit', 4), None),
-    ("group commit: sync 8 clients vs sync 1", ('sync', 'commit', 8), ('sync', 'commit', 1), 3),
+    ("random loads, 1 client", ('nosync', 'load', 1), ('durus', 'load', 1), 2,
+     'load_1_client', 'write_nosync', 'loads/s'),
+    ("random loads, 8 clients aggregate", ('nosync', 'load', 8), ('durus', 'load', 8), 5,
+     'load_8_clients', 'write_nosync', 'loads/s'),
+    ("bulk loads of 100, 1 client", ('nosync', 'bulk', 1), ('durus', 'bulk', 1), 3,
+     'bulk100_1_client', 'write_nosync', 'bulks/s'),
+    ("bulk loads of 100, 8 clients", ('nosync', 'bulk', 8), ('durus', 'bulk', 8), None,
+     'bulk100_8_clients', 'write_nosync', 'bulks/s'),
+    ("commits 10x300B, 4 clients, write_nosync", ('nosync', 'commit', 4), ('durus', 'commit', 4), 3,
+     'commit_4_clients', 'write_nosync', 'commits/s'),
+    ("commits 10x300B, 4 clients, sync", ('sync', 'commit', 4), ('durus', 'commit', 4), None,
+     'commit_4_clients', 'sync', 'commits/s'),
+    ("group commit: sync 8 clients vs sync 1", ('sync', 'commit', 8), ('sync', 'commit', 1), 3,
+     'group_commit_8_vs_1', 'sync', 'commits/s'),
 ]
 print()
 print("%-45s %8s %8s      %s" % ("ratio (durus-bdb / peer)", "value", "target",
                                   "server CPU per op, peer/ours"))
-for name, a, b, target in rows:
+for name, a, b, target, _, _, _ in rows:
     v = ratio(a, b)
     t = (">= %g" % target) if target else "report"
     ok = "" if target is None else ("  ok   " if v >= target else "  SHORT")
     if target is None:
         ok = "       "
     print("%-45s %8.2f %8s%s %8.2f" % (name, v, t, ok, cpu_ratio(a, b)))
+if sys.argv[2]:
+    # The schema of every bench/results/*.csv (bench/plot.py).
+    new = not os.path.exists(sys.argv[2]) or os.path.getsize(sys.argv[2]) == 0
+    with open(sys.argv[2], 'a', newline='') as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(['date', 'source', 'workload', 'durability', 'unit', 'ours', 'peer',
+                        'peer_name', 'ratio', 'cpu_ratio'])
+        today = datetime.datetime.utcnow().strftime('%Y-%m-%d')
+        for _, a, b, _, workload, durability, unit in rows:
+            if a not in r or b not in r:
+                continue
+            peer_name = 'durus_server' if b[0] == 'durus' else 'ours_sync_1_client'
+            w.writerow([today, 'server_bench.sh', workload, durability, unit, r[a], r[b],
+                        peer_name, round(ratio(a, b), 4), round(cpu_ratio(a, b), 4)])
+    print("ratios appended to", sys.argv[2])
 PY

@@ -66,10 +66,29 @@ Status ForEachRecord(Storage* storage, const std::function<Status(Oid, const std
   return it.status();
 }
 
+std::string CensusClassName(std::string_view record) {
+  RecordView view;
+  if (!UnpackRecord(record, &view).ok()) return "?";
+  std::string_view data = view.data;
+  // PROTO 2 (two bytes), then GLOBAL ('c') module '\n' name '\n'.
+  if (data.size() >= 2 && data[0] == '\x80') data.remove_prefix(2);
+  size_t module_end = data.find('\n');
+  size_t name_end =
+      module_end == std::string_view::npos ? module_end : data.find('\n', module_end + 1);
+  if (data.empty() || data[0] != 'c' || module_end <= 1 || name_end == std::string_view::npos ||
+      name_end == module_end + 1) {
+    return ExtractClassName(record);
+  }
+  std::string name(data.substr(1, module_end - 1));
+  name += '.';
+  name.append(data.substr(module_end + 1, name_end - module_end - 1));
+  return name;
+}
+
 Status Census(Storage* storage, std::map<std::string, uint64_t>* census) {
   census->clear();
   return ForEachRecord(storage, [&](Oid, const std::string& record) {
-    ++(*census)[ExtractClassName(record)];
+    ++(*census)[CensusClassName(record)];
     return Status::OK();
   });
 }

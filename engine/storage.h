@@ -27,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -175,8 +176,18 @@ class RecordIterator {
 Status ForEachRecord(Storage* storage, const std::function<Status(Oid, const std::string&)>& fn,
                      size_t batch = 1000);
 
-// Census: number of records per class name (as Durus's get_census).
+// Census: number of records per class, named with its module
+// ("models.Order", see CensusClassName).  Durus's get_census keys by the bare
+// name, which leaves two classes of one name in different modules (or an
+// application's Order next to a library's) indistinguishable.
 Status Census(Storage* storage, std::map<std::string, uint64_t>* census);
+
+// The full name, module.Class, of the class a record's data starts with.
+// Durus pickles the class with protocol 2, which writes the GLOBAL opcode:
+// "\x80\x02" "c" module "\n" name "\n".  Data that does not start that way
+// (no protocol header is accepted too) gives the bare name as
+// ExtractClassName does, "?" when there is none.
+std::string CensusClassName(std::string_view record);
 
 }  // namespace durus
 

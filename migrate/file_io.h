@@ -128,6 +128,29 @@ Status ScanFor(FileReader* file, uint64_t* pos, uint64_t last, size_t need, Pred
   return Status::OK();
 }
 
+// A shared flock(2) on a Durus file for as long as we read it.  Durus
+// (durus/file.py) holds flock(LOCK_EX | LOCK_NB) on a FileStorage or
+// FileStorage2 file while any process has it open for writing (a server,
+// an application): such a file can grow, or be packed and replaced, under
+// a reader.  Holding LOCK_SH makes the check and the read one: a Durus
+// process that starts meanwhile fails to open the file for writing,
+// rather than writing into a file half copied.
+class SharedFileLock {
+ public:
+  SharedFileLock() = default;
+  SharedFileLock(const SharedFileLock&) = delete;
+  SharedFileLock& operator=(const SharedFileLock&) = delete;
+  ~SharedFileLock();
+
+  // Busy ("PATH is in use by a running Durus process (pid N)") when
+  // another process holds the file's exclusive lock; the pid comes from
+  // /proc/locks ("pid unknown" when it does not show the holder).
+  Status Acquire(const std::string& path);
+
+ private:
+  int fd_ = -1;
+};
+
 // Size of a file, or NotFound.
 Status GetFileSize(const std::string& path, uint64_t* size);
 // fsync the directory holding `path` (after a rename into it).

@@ -112,6 +112,7 @@ class Migration {
   const MigrateOptions& o_;
   MigrateReport* r_;
   SourceFormat format_ = SourceFormat::kAuto;
+  SharedFileLock source_lock_;  // held for the whole migration, --verify included
   std::unique_ptr<RecordSource> source_;
   std::unique_ptr<BulkLoader> loader_;
   std::string temp_dir_;
@@ -129,6 +130,11 @@ Status Migration::Run() {
   if (o_.home.empty()) return Status::InvalidArgument("no target home given");
   if (RealPath(o_.source) == RealPath(o_.home)) {
     return Status::InvalidArgument("source and target are the same: " + o_.source);
+  }
+  // A file a Durus process writes is refused (unless force), and one we
+  // read cannot be opened for writing by Durus until we are done.
+  if (!o_.force && (format_ == SourceFormat::kShelf || format_ == SourceFormat::kFileStorage2)) {
+    DURUS_RETURN_IF_ERROR(source_lock_.Acquire(o_.source));
   }
   // Open (and so check) the source before creating anything.
   r_->salvage = o_.salvage;

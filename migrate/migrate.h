@@ -79,6 +79,11 @@ struct MigrateOptions {
   // MigrateReport).  Implies allow_dangling (a lost object's referrers
   // would otherwise dangle).
   bool salvage = false;
+  // Read a FileStorage / FileStorage2 file that a Durus process holds
+  // open for writing (its lock, durus/file.py).  Without it such a source
+  // is refused with Busy before anything is created: the file may change
+  // under the read, so the home would be a copy of no committed state.
+  bool force = false;
   // Where the sort runs go (default: the home directory).  The files are
   // unlinked as soon as they are created, so nothing is left behind.
   std::string temp_dir;

@@ -25,7 +25,9 @@ const char kFooter[] =
     "A torn last transaction (a crash during a commit) is skipped with a warning;\n"
     "damage anywhere else fails naming the file and the byte offset, unless\n"
     "--salvage.  An interrupted or failed migration leaves no home durus-bdb\n"
-    "would open; running the same command again starts it over.";
+    "would open; running the same command again starts it over.  A FileStorage\n"
+    "or FileStorage2 file that a running Durus process holds (its lock) is\n"
+    "refused unless --force, and is kept locked against Durus writers while read.";
 
 // The report as one JSON object (its warnings included).
 std::string ReportJson(const migrate::MigrateReport& r, const migrate::MigrateOptions& o) {
@@ -90,6 +92,9 @@ int RunMigrate(const std::vector<std::string>& args) {
                "copy what can be read from a damaged source: skip the\n"
                "damaged ranges and report each of them and every object\n"
                "whose last version was lost (implies --allow-dangling)");
+  app.add_flag("--force", o.force,
+               "copy a FileStorage file even while a Durus process holds\n"
+               "it open (default: refuse; stop the server first)");
   app.add_flag("--json", json, "print the report as one JSON object on stdout");
   app.add_flag("--allow-dangling", o.allow_dangling,
                "drop references to oids the source does not hold\n"

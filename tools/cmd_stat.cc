@@ -2,13 +2,13 @@
 //
 // Opens the home read-only and prints the counters kept in its metadata, so
 // the cost does not depend on the size of the store; --census adds a class
-// histogram, which reads every record.  A home held by another process (a
-// running server) cannot be opened: stat then prints the figures that
-// process publishes about once a second (bdb/status_file.h) — the
-// collector's backlog and progress as they happen — and, for a home a
-// `durus-bdb serve` is using, the server's own figures
-// (server/server_status.h): clients, commits, conflicts at commit and 'I'
-// answered to loads.
+// histogram (full names, module.Class: engine/storage.h), which reads every
+// record.  A home held by another process (a running server) cannot be
+// opened: stat then prints the figures that process publishes about once a
+// second (bdb/status_file.h) — the collector's backlog and progress as they
+// happen — and, for a home a `durus-bdb serve` is using, the server's own
+// figures (server/server_status.h): clients, commits, conflicts at commit
+// and 'I' answered to loads.
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -41,7 +41,8 @@ int RunStat(const std::vector<std::string>& args) {
   app.add_option("HOME", home, "the home")->required();
   app.add_flag("--json", json, "print one JSON object");
   app.add_flag("--census", census,
-               "add the number of objects per class (reads every\nrecord; not on a home in use)");
+               "add the number of objects per class, named\n"
+               "module.Class (reads every record; not on a home in use)");
   if (auto rc = util::ParseArgs(&app, args)) return *rc;
 
   BdbOptions opts;

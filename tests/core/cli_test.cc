@@ -49,8 +49,9 @@ TEST(CliTest, StatJsonMatchesTheStoredData) {
   EXPECT_NE(r.out.find("\"pending_garbage\": 1,"), std::string::npos) << r.out;  // oid 3
   EXPECT_NE(r.out.find("\"format_version\": 2,"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"durability\": \"sync\""), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\"census\": {\"Leaf\": 2, \"Orphan\": 1, \"PersistentDict\": 1}"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find("\"census\": {\"mod.Leaf\": 2, \"mod.Orphan\": 1, \"mod.PersistentDict\": 1}"),
+      std::string::npos)
       << r.out;
   r = RunTool("stat " + home);
   EXPECT_EQ(r.status, 0);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/commit_batch.h"
+#include "engine/storage.h"
 
 namespace durus {
 namespace {
@@ -42,6 +43,27 @@ TEST(RecordTest, ClassNameIsTheSecondLineOfData) {
   EXPECT_EQ(ExtractClassName(PackRecord(Oid(1), "a\nb", {})), "b");
   EXPECT_EQ(ExtractClassName(PackRecord(Oid(1), "nonewline", {})), "?");
   EXPECT_EQ(ExtractClassName("short"), "?");
+}
+
+// The census's name: module and class, from the class pickle's GLOBAL.
+TEST(RecordTest, CensusClassNameHasTheModule) {
+  // The first bytes of a record Durus 4.3 wrote for models.Order.
+  const char kOrder[] =
+      "\x80\x02"
+      "cmodels\nOrder\nq\x00.x\x9ck`";
+  std::string durus(kOrder, sizeof(kOrder) - 1);
+  EXPECT_EQ(CensusClassName(PackRecord(Oid(1), durus, {})), "models.Order");
+  const char kDict[] =
+      "\x80\x02"
+      "cdurus.persistent_dict\nPersistentDict\nq\x00.x";
+  std::string dict(kDict, sizeof(kDict) - 1);
+  EXPECT_EQ(CensusClassName(PackRecord(Oid(1), dict, {})), "durus.persistent_dict.PersistentDict");
+  EXPECT_EQ(CensusClassName(PackRecord(Oid(1), "cmod\nKlass\nq.rest", {})), "mod.Klass");
+  // Not a GLOBAL: the bare name, as ExtractClassName.
+  EXPECT_EQ(CensusClassName(PackRecord(Oid(1), "a\nb", {})), "b");
+  EXPECT_EQ(CensusClassName(PackRecord(Oid(1), "c\nb\n", {})), "b");
+  EXPECT_EQ(CensusClassName(PackRecord(Oid(1), "nonewline", {})), "?");
+  EXPECT_EQ(CensusClassName("short"), "?");
 }
 
 TEST(RecordTest, MalformedRecordsAreRejected) {

@@ -25,6 +25,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -43,6 +44,10 @@ try:
     from durus.persistent_list import PersistentList
     from durus.serialize import unpack_record
     from durus.sqlite_storage import SqliteStorage
+
+    class Order(Persistent):
+        """A class of this module: the census names it test_migrate_durus.Order."""
+
     DURUS_ERROR = None
     import logging
     logging.getLogger('durus').setLevel(logging.WARNING)  # no "Transaction at" lines
@@ -629,6 +634,62 @@ class DamagedSourceTest(MigrateTestCase):
         p = run('migrate', src, self.path('home'), expect=1)
         self.assertIn('already a durus-bdb home', p.stderr)
         self.assertEqual(self.home_records(self.path('home')), before)
+
+
+class CommandLineTest(MigrateTestCase):
+    """`durus-bdb stat --census` and `migrate` of a file a Durus process holds (issue 15)."""
+
+    def test_census_names_classes_with_their_module(self):
+        src = self.path('orders.durus')
+        s = FileStorage(src)
+        conn = Connection(s)
+        conn.get_root()['orders'] = PersistentList(Order() for _ in range(3))
+        conn.commit()
+        s.close()
+        home = self.path('home')
+        run('migrate', src, home, '--quiet')
+        census = json.loads(run('stat', '--json', '--census', home).stdout)['census']
+        self.assertEqual(census, {'%s.Order' % __name__: 3,
+                                  'durus.persistent_dict.PersistentDict': 1,
+                                  'durus.persistent_list.PersistentList': 1})
+        text = run('stat', '--census', home).stdout
+        self.assertRegex(text, r'\n  3\t%s\.Order\n' % re.escape(__name__))
+
+    def hold(self, path, cls):
+        """A Durus process with `path` open for writing (as a Durus server
+        holds its file), until the test ends; returns its pid."""
+        code = ('import sys, time\n'
+                'from %s import %s as Storage\n'
+                's = Storage(sys.argv[1])\n'
+                'print("open", flush=True)\n'
+                'time.sleep(120)\n' % (cls.__module__, cls.__name__))
+        child = subprocess.Popen([sys.executable, '-c', code, path], stdout=subprocess.PIPE,
+                                 universal_newlines=True)
+        self.addCleanup(child.stdout.close)
+        self.addCleanup(child.wait)
+        self.addCleanup(child.kill)
+        self.assertEqual(child.stdout.readline(), 'open\n')
+        return child.pid
+
+    def test_migrate_refuses_a_file_a_durus_process_holds(self):
+        for cls in (FileStorage, FileStorage2):
+            with self.subTest(cls.__name__):
+                src = self.path(cls.__name__ + '.durus')
+                s = cls(src)
+                build_graph(s, pack=False)
+                s.close()
+                pid = self.hold(src, cls)
+                home = self.path('home-' + cls.__name__)
+                p = run('migrate', src, home, expect=1)
+                self.assertIn('%s is in use by a running Durus process (pid %d)' % (src, pid),
+                              p.stderr)
+                self.assertIn('--force', p.stderr)
+                self.assertEqual(p.stderr.count('\n'), 1, p.stderr)
+                self.assertFalse(os.path.exists(home))
+                # --force reads it anyway (the caller vouches it is quiet).
+                run('migrate', src, home, '--force', '--quiet')
+                kind = 'shelf' if cls is FileStorage else 'fs2'
+                self.assertEqual(self.home_records(home), durus_records(src, kind))
 
 
 class ProgressTest(MigrateTestCase):
