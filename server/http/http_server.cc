@@ -36,12 +36,14 @@ HttpServer::~HttpServer() { Stop(); }
 
 Status HttpServer::Start(const std::string& host, int port) {
   http_ = std::make_unique<httplib::Server>();
-  // Monitoring needs little: two request threads, short keep-alives (so
-  // that Stop does not wait on an idle browser connection).
+  // Monitoring needs little: two request threads.  Short timeouts, since
+  // Stop waits for the request threads: an idle keep-alive connection or a
+  // client stalled mid-request delays the server's exit by at most about
+  // a second (cpp-httplib's stop() only closes the listening socket).
   http_->new_task_queue = [] { return new httplib::ThreadPool(2); };
   http_->set_keep_alive_timeout(1);
-  http_->set_read_timeout(5);
-  http_->set_write_timeout(5);
+  http_->set_read_timeout(1);
+  http_->set_write_timeout(2);
   http_->set_payload_max_length(1 << 16);
 
   http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {

@@ -16,7 +16,7 @@
 // Threading: Start/Stop from one thread.  Its own threads: the listener
 // (cpp-httplib's accept loop), a pool of two request threads, and the
 // sampler (one Monitor::Tick a second).  Stop() joins them all; a
-// keep-alive client delays it at most about a second.
+// keep-alive or stalled client delays it by about a second at most.
 #ifndef DURUS_BDB_SERVER_HTTP_HTTP_SERVER_H_
 #define DURUS_BDB_SERVER_HTTP_HTTP_SERVER_H_
 

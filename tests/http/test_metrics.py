@@ -111,6 +111,25 @@ class MetricsTest(ServerTestCase):
         self.assertEqual(status, 404)
         s.stop()
 
+    def test_sigterm_with_http_clients_connected(self):
+        # An idle keep-alive connection and a half-sent request must not
+        # keep the server from exiting (cpp-httplib joins its request
+        # threads at stop).
+        import socket
+        s = ServerProcess(self.home, args=['--http', '127.0.0.1:0'])
+        self.servers.append(s)
+        self.url = start_with_http(s)
+        host, port = self.url[len('http://'):].rsplit(':', 1)
+        idle = socket.create_connection((host, int(port)))
+        idle.sendall(b'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+        self.assertIn(b' 200 ', idle.recv(4096))
+        stalled = socket.create_connection((host, int(port)))
+        stalled.sendall(b'GET /metr')
+        s.stop()  # SIGTERM; asserts exit status 0 within its timeout
+        self.assertIn('storage closed', s.log())
+        idle.close()
+        stalled.close()
+
     def test_parser_rejects_what_is_not_the_format(self):
         # The checks above rely on parse_exposition refusing bad lines.
         ok = '# HELP durus_bdb_x x\n# TYPE durus_bdb_x counter\ndurus_bdb_x{a="b"} 1\n'
