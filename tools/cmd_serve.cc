@@ -170,7 +170,8 @@ int Serve(const std::vector<std::string>& args) {
                  "serve monitoring over HTTP on [HOST:]PORT (HOST\n"
                  "default 127.0.0.1; port 0: any): /metrics\n"
                  "(Prometheus), /healthz, a status page at /")
-      ->type_name("ADDR");
+      ->type_name("ADDR")
+      ->check([](const std::string& v) { return durus::tools::CheckHttpAddress(v); });
   if (auto rc = durus::util::ParseArgs(&app, args)) return *rc;
   Status st;
 

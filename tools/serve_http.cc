@@ -5,6 +5,13 @@
 
 namespace durus::tools {
 
+std::string CheckHttpAddress(const std::string& spec) {
+  std::string host;
+  int port = 0;
+  Status s = server::ParseHttpAddress(spec, &host, &port);
+  return s.ok() ? std::string() : s.message();
+}
+
 Status StartHttp(const std::string& spec, const server::Server* server, Storage* storage,
                  server::Logger* log, std::unique_ptr<server::HttpServer>* out) {
   std::string host;

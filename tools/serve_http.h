@@ -19,6 +19,9 @@
 
 namespace durus::tools {
 
+// For CLI11's check(): "" if `spec` is a valid --http address, else why.
+std::string CheckHttpAddress(const std::string& spec);
+
 // `spec` as given to --http ("PORT" or "HOST:PORT").
 Status StartHttp(const std::string& spec, const server::Server* server, Storage* storage,
                  server::Logger* log, std::unique_ptr<server::HttpServer>* out);

@@ -22,7 +22,7 @@ Status ParseHttpAddress(const std::string& spec, std::string* host, int* port) {
   }
   const bool digits = !p.empty() && p.size() <= 5 && p.find_first_not_of("0123456789") == p.npos;
   if (h.empty() || !digits || std::stoi(p) > 65535) {
-    return Status::InvalidArgument("--http " + spec + ": expected PORT or HOST:PORT");
+    return Status::InvalidArgument(spec + ": expected PORT or HOST:PORT");
   }
   *host = h;
   *port = std::stoi(p);

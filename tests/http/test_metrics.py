@@ -146,8 +146,10 @@ class MetricsTest(ServerTestCase):
         from server_harness import DURUS_BDB
         r = subprocess.run([DURUS_BDB, 'serve', '--memory', '--port', '0', '--http', 'nope'],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn(b'--http nope', r.stderr)
+        # A usage error: exit status 2, one line, before anything opens.
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b'--http: nope: expected PORT or HOST:PORT', r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
 
 
 if __name__ == '__main__':
