@@ -10,6 +10,7 @@
 //   bdb/salvage.h       salvage what a damaged home's files still hold
 //   bdb/bulk_loader.h   BulkLoader::Create(home): a new home, fast
 //   bdb/gc/gc.h         verify / repair / compact / collect with progress
+//   bdb/env_figures.h   Berkeley DB's cache and log figures (monitoring)
 // Everything else in bdb/ is internal (storage_impl.h, schema.h, handles.h,
 // ...).  Test-only, in the durus_bdb_testing library that only tests and
 // their harnesses link: bdb/testing.h (direct table writes, stepping the

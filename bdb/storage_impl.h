@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "bdb/bdb_storage.h"
+#include "bdb/env_figures.h"
 #include "bdb/gc/gc_private.h"
 #include "bdb/gc/store.h"
 #include "bdb/handles.h"
@@ -59,6 +60,9 @@ class BdbStorage : public BdbHandle, private GcStore {
   Status Flush() override;
   Status Close() override;
   std::string Describe() const override;
+
+  // Cache and log figures (bdb/env_figures.h; bdb/env_figures.cc).
+  Status GetEnvFigures(BdbEnvFigures* out);
 
   // One collector transaction (bdb/gc/gc_private.h: Collector::Step).
   Status CollectStep(uint32_t max, uint64_t* collected, uint64_t* bytes, bool* done);

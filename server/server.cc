@@ -29,6 +29,8 @@ const std::string& Server::address() const { return impl_->listener().descriptio
 int Server::port() const { return impl_->listener().port(); }
 std::string Server::stop_reason() const { return impl_->stop_reason(); }
 ServerFigures Server::figures() const { return impl_->figures(); }
+const ServerMetrics& Server::metrics() const { return impl_->metrics(); }
+bool Server::stopping() const { return impl_->stopping(); }
 
 // --- life ------------------------------------------------------------------
 
@@ -146,6 +148,7 @@ void ServerImpl::AddClient(int fd, const PeerInfo& peer) {
   auto owned = std::make_unique<Client>(next_client_id_.fetch_add(1), peer.name, may_stop, fd,
                                         pool_.stop_fd(), &table_);
   Client* c = owned.get();
+  c->io.CountBytes(&metrics_.bytes_in, &metrics_.bytes_out);
   DURUS_LOG(*log_, kInfo, "client %" PRIu64 " connected from %s", c->id, c->peer.c_str());
   // Claimed by us until registered in epoll, so that a failure can drop it.
   c->state.store(WorkerPool::kBusy, std::memory_order_relaxed);
@@ -194,6 +197,7 @@ void ServerImpl::Serve(Connection* conn) {
       } else {
         uint8_t cmd = c->io.TakeByte();
         ++c->requests;
+        metrics_.CountRequest(cmd);
         outcome = Dispatch(c, cmd);
       }
       pool_.EndRequest();

@@ -44,6 +44,7 @@
 #include "server/access.h"
 #include "server/listener.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/server_status.h"
 
 namespace durus::server {
@@ -145,6 +146,11 @@ class Server {
   std::string stop_reason() const;
   // The counters (as published in the status file).
   ServerFigures figures() const;
+  // Requests by command, bytes in and out, load and commit latencies
+  // (server/metrics.h); for monitoring (server/http/).
+  const ServerMetrics& metrics() const;
+  // True from the moment a stop is requested (Q, Shutdown, a signal).
+  bool stopping() const;
 
  private:
   std::unique_ptr<ServerImpl> impl_;

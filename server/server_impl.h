@@ -42,6 +42,7 @@
 #include "server/lease_table.h"
 #include "server/listener.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/request_budget.h"
 #include "server/server.h"
 #include "server/server_status.h"
@@ -64,6 +65,8 @@ class ServerImpl : public ConnectionHandler {
   const Listener& listener() const { return listener_; }
   std::string stop_reason() const EXCLUDES(stop_mu_);
   ServerFigures figures() const;
+  const ServerMetrics& metrics() const { return metrics_; }
+  bool stopping() const { return pool_.stopping(); }
 
   // ConnectionHandler: serve claimed `c` until its socket is drained.
   void Serve(Connection* c) override;
@@ -151,6 +154,8 @@ class ServerImpl : public ConnectionHandler {
   std::atomic<uint64_t> load_conflicts_{0};    // oids answered 'I' to L and B
   std::atomic<uint64_t> grace_expired_{0};
   std::atomic<uint64_t> dropped_{0};
+  // Requests by command, bytes, latencies (for server/http/).
+  ServerMetrics metrics_;
 };
 
 }  // namespace durus::server

@@ -101,7 +101,13 @@ bool ServerImpl::HandleLoad(Client* c) {
   // from a commit newer than this client's last sync, that commit had
   // already published the oid here (it does so before becoming visible).
   std::string record;
-  Status st = invalid ? Status::OK() : storage_->Load(oid, &record);
+  Status st;
+  if (!invalid) {
+    const auto t0 = Clock::now();
+    st = storage_->Load(oid, &record);
+    metrics_.load_latency.Observe(Clock::now() - t0);
+  }
+  metrics_.objects_loaded.fetch_add(1, std::memory_order_relaxed);
   if (!invalid) invalid = table_.IsInvalid(c->member, oid);
   c->reply.clear();
   if (invalid || st.IsReadConflict()) {
@@ -138,6 +144,7 @@ bool ServerImpl::HandleBulkLoad(Client* c) {
   RequestBudget::Lease held(&budget_, list_bytes);
   std::string oid_bytes;
   if (!Read(c, &oid_bytes, list_bytes, RequestDeadline(list_bytes), "bulk load oids")) return false;
+  metrics_.objects_loaded.fetch_add(n, std::memory_order_relaxed);
   constexpr size_t kReplyPiece = 1 << 20;
   constexpr size_t kMaxChunk = 256;
   size_t chunk = 1;  // oids per storage call; adapts to the record sizes

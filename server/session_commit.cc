@@ -217,6 +217,7 @@ bool ServerImpl::Apply(Client* c, const CommitBatch& batch, const std::vector<Oi
   const auto t_apply = Clock::now();
   pool_.GoOut();  // the storage may wait for its write lock and the disk
   Status st = storage_->Commit(batch);
+  metrics_.commit_latency.Observe(Clock::now() - t_apply);
   const double apply_ms = MillisSince(t_apply);
   table_.Settled(oids);
   // Its client may commit the same oids again within its think time.

@@ -46,6 +46,7 @@ IoResult SocketStream::FillNow() {
   while (true) {
     const size_t room = kBufSize - end_;
     ssize_t n = ::recv(fd_, buf_ + end_, room, MSG_DONTWAIT);
+    CountIn(n);
     if (n > 0) {
       end_ += static_cast<size_t>(n);
       drained_ = static_cast<size_t>(n) < room;
@@ -109,6 +110,7 @@ IoResult SocketStream::ReadUntil(std::string* out, size_t target, Deadline deadl
       n = ::recv(fd_, buf_, kBufSize, MSG_DONTWAIT);
       if (n > 0) end_ = static_cast<size_t>(n);
     }
+    CountIn(n);
     if (n > 0) {
       drained_ = static_cast<size_t>(n) < room;
       continue;
@@ -131,6 +133,9 @@ IoResult SocketStream::WriteAll(const char* data, size_t n, size_t* sent, Deadli
     ssize_t w = ::send(fd_, data + *sent, n - *sent, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (w > 0) {
       *sent += static_cast<size_t>(w);
+      if (bytes_out_ != nullptr) {
+        bytes_out_->fetch_add(static_cast<uint64_t>(w), std::memory_order_relaxed);
+      }
       continue;
     }
     if (w < 0 && errno == EINTR) continue;

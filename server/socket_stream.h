@@ -15,6 +15,9 @@
 #ifndef DURUS_BDB_SERVER_SOCKET_STREAM_H_
 #define DURUS_BDB_SERVER_SOCKET_STREAM_H_
 
+#include <sys/types.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -52,6 +55,13 @@ class SocketStream {
   SocketStream& operator=(const SocketStream&) = delete;
 
   int fd() const { return fd_; }
+  // Add every byte received / sent to these (relaxed; the monitoring
+  // counters of server/metrics.h).  Either may be null; both must outlive
+  // the stream.
+  void CountBytes(std::atomic<uint64_t>* in, std::atomic<uint64_t>* out) {
+    bytes_in_ = in;
+    bytes_out_ = out;
+  }
   int error() const { return errno_; }
 
   // Bytes received but not yet consumed.
@@ -96,6 +106,13 @@ class SocketStream {
   char* buf_;
   size_t pos_ = 0;
   size_t end_ = 0;
+  std::atomic<uint64_t>* bytes_in_ = nullptr;
+  std::atomic<uint64_t>* bytes_out_ = nullptr;
+  void CountIn(ssize_t n) {
+    if (n > 0 && bytes_in_ != nullptr) {
+      bytes_in_->fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+    }
+  }
 };
 
 }  // namespace durus::server

@@ -16,6 +16,7 @@
 #include "server/server.h"
 #include "tools/command.h"
 #include "tools/flags.h"
+#include "tools/serve_http.h"
 #include "util/sd_notify.h"
 
 namespace {
@@ -164,6 +165,13 @@ int Serve(const std::vector<std::string>& args) {
       ->type_name("L");
   app.add_flag("--memory", memory,
                "serve an in-memory storage instead (testing only;\nnothing is kept)");
+  std::string http;  // --http: monitoring (tools/serve_http.h)
+  app.add_option("--http", http,
+                 "serve monitoring over HTTP on [HOST:]PORT (HOST\n"
+                 "default 127.0.0.1; port 0: any): /metrics\n"
+                 "(Prometheus), /healthz, a status page at /")
+      ->type_name("ADDR")
+      ->check([](const std::string& v) { return durus::tools::CheckHttpAddress(v); });
   if (auto rc = durus::util::ParseArgs(&app, args)) return *rc;
   Status st;
 
@@ -205,6 +213,14 @@ int Serve(const std::vector<std::string>& args) {
       storage->Close().IgnoreError();
       return durus::tools::Fail("serve", st.ToString());
     }
+    std::unique_ptr<srv::HttpServer> http_server;  // stopped before the storage closes
+    if (!http.empty() &&
+        !(st = durus::tools::StartHttp(http, &server, storage.get(), &log, &http_server)).ok()) {
+      server.Shutdown();
+      server.Wait();
+      storage->Close().IgnoreError();
+      return durus::tools::Fail("serve", st.ToString());
+    }
     g_server.store(&server);
     if (g_signalled) server.SignalStop();  // a signal before the handler could reach it
     // systemd (Type=notify): clients can connect from now on.  Without
@@ -214,6 +230,7 @@ int Serve(const std::vector<std::string>& args) {
       log.Log(srv::LogLevel::kWarn, "sd_notify READY=1 to $NOTIFY_SOCKET failed");
     }
     server.Wait();
+    http_server.reset();
     // Connections are closed; closing the storage (a checkpoint) follows.
     durus::util::sdnotify::Stopping();
     g_server.store(nullptr);
