@@ -134,6 +134,8 @@ class BdbStorage : public BdbHandle, private GcStore {
   bool snapshot_ = false;
   // The lock file still named a process when we opened: it crashed.
   bool previous_holder_crashed_ = false;
+  // How long OpenEnv took (the log check and recovery): GetStats.
+  double recovery_seconds_ = 0;
   // Set when the open cut a torn log tail ("HOME/log.N at offset X"): if
   // the open then fails, the cut lost more than a torn write
   // (ExplainLogEndingEarly says so).

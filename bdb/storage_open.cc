@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "bdb/backup.h"
@@ -206,8 +207,12 @@ Status BdbStorage::VerifyShortFilesAfterRecovery(const std::vector<const char*>&
 
 Status BdbStorage::OpenEnv() {
   if (snapshot_) return OpenReadOnlySnapshot(home_, options_, &env_);
+  const auto start = std::chrono::steady_clock::now();
   DURUS_RETURN_IF_ERROR(CheckLogBeforeRecovery());
-  return OpenEnvironment(home_, options_, &env_);
+  Status s = OpenEnvironment(home_, options_, &env_);
+  recovery_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return s;
 }
 
 Status BdbStorage::ExplainLogEndingEarly(const Status& failure) const {

@@ -128,6 +128,12 @@ Status BdbStorage::GetStats(StorageStats* stats) {
     stats->trace_traced = trace.state.traced;
     stats->trace_swept = trace.state.swept;
   }
+  stats->traces_completed = trace.completed_total;
+  stats->last_trace_traced = trace.last_completed.traced;
+  stats->last_trace_swept = trace.last_completed.swept;
+  stats->last_trace_bytes_freed = trace.last_completed.bytes_freed;
+  stats->recovered = previous_holder_crashed_ && !snapshot_;
+  stats->recovery_seconds = recovery_seconds_;
   return Status::OK();
 }
 

@@ -51,6 +51,16 @@ struct StorageStats {
   std::string trace_phase;       // "mark" or "sweep" while one runs, else ""
   uint64_t trace_traced = 0;     // the running trace: reachable objects marked
   uint64_t trace_swept = 0;      // the running trace: unreachable objects deleted
+  // Since open (the server logs each finished pack from these).
+  uint64_t traces_completed = 0;        // cycle traces (packs) finished
+  uint64_t last_trace_traced = 0;       // the last finished one: reachable objects
+  uint64_t last_trace_swept = 0;        //   unreachable objects deleted
+  uint64_t last_trace_bytes_freed = 0;  //   their record bytes
+  // The open: whether it found the home left by a crash (its log replayed
+  // by recovery), and how long opening the environment took (recovery,
+  // with the log check before it).
+  bool recovered = false;
+  double recovery_seconds = 0;
 };
 
 // One load result of a bulk load: found or not.

@@ -86,10 +86,18 @@ Status ServerImpl::Start() {
             options_.access.allow_stop == StopPolicy::kLocal ? "this machine only"
             : options_.access.allow_stop == StopPolicy::kAny ? "any client"
                                                              : "no client");
-  // Last: scripts and tests wait for this line.
-  log_->Log(LogLevel::kInfo, "ready on %s (storage %s, %d threads%s)",
-            listener_.description().c_str(), storage_->Describe().c_str(), options_.threads,
-            options_.read_only ? ", read-only" : "");
+  // Last: scripts and tests wait for this line, printed whatever the log
+  // level or file (Logger::Announce).
+  log_->Announce(LogFields()
+                     .Add("event", std::string("ready"))
+                     .Add("address", listener_.description())
+                     .Add("version", std::string(ServerVersion()))
+                     .Add("storage", storage_->Describe())
+                     .Add("threads", static_cast<uint64_t>(options_.threads))
+                     .Add("read_only", options_.read_only),
+                 "ready on %s (durus-bdb %s, storage %s, %d threads%s)",
+                 listener_.description().c_str(), ServerVersion(), storage_->Describe().c_str(),
+                 options_.threads, options_.read_only ? ", read-only" : "");
   return Status::OK();
 }
 
@@ -130,14 +138,19 @@ void ServerImpl::Wait() {
   sequencer_.Clear();
   const size_t open = pool_.CloseAll();  // closes the sockets
   if (!options_.status_path.empty()) RemoveServerStatus(options_.status_path);
-  log_->Log(LogLevel::kInfo,
-            "stopped (%s): closed %zu client connections; %" PRIu64 " commits, %" PRIu64
-            " commit conflicts (%" PRIu64 " refused by the server), %" PRIu64
-            " loads answered I (%" PRIu64 " waited for a commit in flight, %" PRIu64
-            " for a hot object's writer), %" PRIu64 " clients dropped",
-            stop_reason().c_str(), open, commits_.load(), commit_conflicts_.load(),
-            commits_refused_.load(), load_conflicts_.load(), table_.waits(), leases_.parked(),
-            dropped_.load());
+  log_->LogWith(LogLevel::kInfo,
+                LogFields()
+                    .Add("event", std::string("stopped"))
+                    .Add("reason", stop_reason())
+                    .Add("commits", commits_.load())
+                    .Add("clients_dropped", dropped_.load()),
+                "stopped (%s): closed %zu client connections; %" PRIu64 " commits, %" PRIu64
+                " commit conflicts (%" PRIu64 " refused by the server), %" PRIu64
+                " loads answered I (%" PRIu64 " waited for a commit in flight, %" PRIu64
+                " for a hot object's writer), %" PRIu64 " clients dropped",
+                stop_reason().c_str(), open, commits_.load(), commit_conflicts_.load(),
+                commits_refused_.load(), load_conflicts_.load(), table_.waits(), leases_.parked(),
+                dropped_.load());
 }
 
 // --- connections -----------------------------------------------------------

@@ -26,7 +26,8 @@ namespace srv = durus::server;
 
 const char kDescription[] = "Serve a durus-bdb home to Durus clients (ClientStorage, protocol 1).";
 const char kFooter[] =
-    "Prints \"ready on ADDRESS\" on stderr once listening.  Stop it with\n"
+    "Prints \"ready on ADDRESS\" on stderr once listening (whatever\n"
+    "--log-level and --log-file; SIGHUP reopens the --log-file).  Stop it with\n"
     "`durus-bdb stop` (same address options), SIGINT or SIGTERM.  Protocol 1 has\n"
     "no authentication: see doc/security.md before listening beyond loopback.";
 
@@ -71,6 +72,8 @@ int Serve(const std::vector<std::string>& args) {
   srv::ServerOptions options;
   durus::BdbOptions bdb;
   srv::LogLevel level = srv::LogLevel::kInfo;
+  srv::LogFormat log_format = srv::LogFormat::kText;
+  std::string log_file;
   bool memory = false;
 
   CLI::App app{"", "durus-bdb serve"};
@@ -163,6 +166,13 @@ int Serve(const std::vector<std::string>& args) {
                           "error, warn, info (default: a line per connection and\n"
                           "per commit), debug (a line per request)")
       ->type_name("L");
+  app.add_option("--log-file", log_file,
+                 "append the log to FILE instead of stderr (reopened on\n"
+                 "SIGHUP, for logrotate)")
+      ->type_name("FILE");
+  durus::tools::AddParsed(&app, "--log-format", &log_format, &srv::ParseLogFormat,
+                          "text (default) or json (an object per line: time,\nlevel, msg, fields)")
+      ->type_name("F");
   app.add_flag("--memory", memory,
                "serve an in-memory storage instead (testing only;\nnothing is kept)");
   std::string http;  // --http: monitoring (tools/serve_http.h)
@@ -194,7 +204,23 @@ int Serve(const std::vector<std::string>& args) {
   bdb.readonly = options.read_only;
 
   srv::Logger log(level);
+  log.set_format(log_format);
+  log.set_announce_on_stderr(true);
+  if (!log_file.empty()) {
+    st = log.OpenFile(log_file);
+    if (!st.ok()) return durus::tools::Fail("serve", st.ToString());
+  }
   std::unique_ptr<durus::Storage> storage;
+  // SIGHUP reopens the log file (no longer kills the server); once a second
+  // a pack that finished is logged (the storage's thread has no logger).
+  // Declared after the storage: stopped before it goes.
+  std::unique_ptr<srv::PackWatcher> packs;
+  std::atomic<srv::PackWatcher*> watching{nullptr};
+  srv::LogThread log_thread(&log, [&watching] {
+    if (srv::PackWatcher* w = watching.load()) w->Poll();
+  });
+  st = log_thread.Start();
+  if (!st.ok()) return durus::tools::Fail("serve", st.ToString());
   if (memory) {
     storage = std::make_unique<durus::MemoryStorage>();
   } else {
@@ -202,8 +228,20 @@ int Serve(const std::vector<std::string>& args) {
     durus::util::sdnotify::Status("opening " + home + " (recovery)");
     st = durus::OpenBdbStorage(home, bdb, &storage);
     if (!st.ok()) return durus::tools::Fail("serve", "cannot open " + home + ": " + st.ToString());
+    durus::StorageStats opened;
+    if (storage->GetStats(&opened).ok() && opened.recovered) {
+      log.LogWith(srv::LogLevel::kWarn,
+                  srv::LogFields()
+                      .Add("event", std::string("recovered"))
+                      .Add("recovery_seconds", opened.recovery_seconds),
+                  "%s was not closed cleanly (its last server crashed or was killed): recovery "
+                  "took %.3f s",
+                  home.c_str(), opened.recovery_seconds);
+    }
   }
 
+  packs = std::make_unique<srv::PackWatcher>(storage.get(), &log);
+  watching = packs.get();
   int rc = 0;
   {
     if (!memory) options.status_path = home + "/" + srv::kServerStatusFile;

@@ -294,6 +294,7 @@ Status Trace::Step(uint32_t max, TraceStepResult* result) {
     if (finished) {
       std::lock_guard<std::mutex> pl(progress_mu_);
       ++progress_.completed_total;
+      progress_.last_completed = next;
     }
     PublishLocked();
     return Status::OK();

@@ -91,6 +91,7 @@ struct TraceProgress {
   TraceState state;
   uint64_t started_total = 0;    // traces started since open
   uint64_t completed_total = 0;  // traces completed since open
+  TraceState last_completed;     // the last of them (phase kIdle)
 };
 
 // What one Step did.
