@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (name == "--version") {
-    std::cout << "durus-bdb 0.1.0\n";
+    std::cout << "durus-bdb " DURUS_BDB_VERSION "\n";
     return 0;
   }
   for (const auto& c : durus::tools::Commands()) {

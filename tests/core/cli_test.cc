@@ -203,6 +203,8 @@ TEST(CliTest, EveryUsageErrorIsOneLineAndExitTwo) {
                          "backup a",
                          "backup a b c",
                          "backup a b --bogus",
+                         "serve --home h --http nope:port",
+                         "serve --home h --log-format yaml",
                          "gc",
                          "gc h --cache-mb 0",
                          "gc h --cache-mb",
