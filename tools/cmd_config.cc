@@ -38,11 +38,9 @@ int RunConfig(const std::vector<std::string>& args) {
       ->type_name("KEY=VALUE");
   app.add_flag("--json", json, "print one JSON object");
   if (auto rc = util::ParseArgs(&app, args)) return *rc;
-  if (!IsBdbHome(home)) return Fail(cmd, home + " is not a durus-bdb home");
-
-  if (!assignments.empty()) {
-    // Every setting checked before anything is written: usage errors.
-    std::vector<std::pair<std::string, std::string>> settings;
+  // Every setting checked before anything is written: usage errors.
+  std::vector<std::pair<std::string, std::string>> settings;
+  {
     for (const std::string& a : assignments) {
       size_t eq = a.find('=');
       if (eq == std::string::npos || eq == 0) {
@@ -57,6 +55,9 @@ int RunConfig(const std::vector<std::string>& args) {
       if (!s.ok()) return Fail(cmd, s.message(), 2);
       settings.emplace_back(key, value);
     }
+  }
+  if (!IsBdbHome(home)) return Fail(cmd, home + " is not a durus-bdb home");
+  if (!settings.empty()) {
     Status s = ConfigureHome(home, settings);
     if (!s.ok()) return FailStatus(cmd, s);
   }

@@ -16,7 +16,7 @@ namespace durus::test {
 namespace {
 
 ToolRun RunTool(const std::string& args) {
-  return RunCommandLine(std::string(DURUS_BDB_BINARY) + " " + args + " 2>&1");
+  return RunCommandLine(std::string(DURUS_BDB_BINARY) + " " + args);
 }
 
 // Sets an environment variable for one test, restoring it after.
