@@ -9,6 +9,8 @@
 
 #include <fstream>
 
+#include "bdb/backup.h"
+#include "bdb/restore.h"
 #include "tests/core/test_util.h"
 #include "util/file.h"
 
@@ -191,6 +193,26 @@ TEST(HomeOptionsTest, WrittenWholeAndAtomically) {
   EXPECT_TRUE(st.IsBusy()) << st.ToString();
   EXPECT_NE(st.message().find("stop it"), std::string::npos) << st.ToString();
   EXPECT_EQ(ReadText(home + "/" + kHomeOptionsFile), text);
+}
+
+// A backup, and a home restored from it, keep the home's mode.
+TEST(HomeOptionsTest, BackupAndRestoreKeepTheOptions) {
+  TempDir dir;
+  const std::string home = dir.Sub("home");
+  MakeHome(home, {{0, Rec(0, {}, "root", "PersistentDict")}}, Durability::kWriteNoSync);
+  ASSERT_TRUE(ConfigureHome(home, {{"cache_mb", "16"}}).ok());
+  BackupReport report;
+  Status s = BackupHome(home, dir.Sub("backup"), BackupOptions(), &report);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  RestoreReport restored;
+  s = RestoreBackup(dir.Sub("backup"), dir.Sub("restored"), RestoreOptions(), &restored);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  for (const std::string& h : {dir.Sub("backup"), dir.Sub("restored")}) {
+    BdbOptions o;
+    ASSERT_TRUE(ResolveHomeOptions(h, &o).ok()) << h;
+    EXPECT_EQ(o.cache_mb, 16u) << h;
+    EXPECT_EQ(Durable(h), "write_nosync") << h;
+  }
 }
 
 TEST(HomeOptionsTest, AFileWhereAHomeShouldBeIsNamed) {
