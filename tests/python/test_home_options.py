@@ -67,18 +67,27 @@ class HomeOptionsTest(TempDirTestCase):
 
     def test_durus_server_uses_the_home_then_the_environment(self):
         self.migrate_write_nosync()
-        self.assertEqual(self.served_durability(child_env()), "write_nosync")
+        durus_server = durus_command() + [
+            "-s", "--storage-class=durus_bdb.BerkeleyDBStorage", "--file=" + self.home()]
+        self.assertEqual(self.served_durability(durus_server, child_env()),
+                         "write_nosync")
         env = child_env()
         env["DURUS_BDB_DURABILITY"] = "nosync"
-        self.assertEqual(self.served_durability(env), "nosync")
+        self.assertEqual(self.served_durability(durus_server, env), "nosync")
 
-    def served_durability(self, env):
-        """Durus's own server on the home, as a user starts it; the mode
-        its storage runs in, from the figures the holder publishes."""
+    def test_durus_bdb_serve_uses_the_home_unless_given(self):
+        self.migrate_write_nosync()
+        serve = [durus_bdb_binary(), "serve", "--home", self.home()]
+        self.assertEqual(self.served_durability(serve, child_env()), "write_nosync")
+        self.assertEqual(self.served_durability(serve + ["--durability=sync"], child_env()),
+                         "sync")
+
+    def served_durability(self, command, env):
+        """A server on the home, as a user starts it; the mode its storage
+        runs in, from the figures the holder publishes."""
         port = free_port()
         server = subprocess.Popen(
-            durus_command() + ["-s", "--storage-class=durus_bdb.BerkeleyDBStorage",
-                               "--file=" + self.home(), "--port=%d" % port],
+            command + ["--port=%d" % port],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         try:
             wait_for_port(port, server)
