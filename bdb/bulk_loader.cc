@@ -59,7 +59,8 @@ bool IsHomeFile(const std::string& n) {
   return n == schema::kRecordsFile || n == schema::kRefcountsFile || n == schema::kPendingFile ||
          n == schema::kMetaFile || n == schema::kMarksFile || n == schema::kLockFile ||
          n == kMigrationMarkerFile || StartsWith(n, "__db.") || StartsWith(n, "log.") ||
-         StartsWith(n, schema::kStatusFile) || n == schema::kJoinFile;
+         StartsWith(n, schema::kStatusFile) || n == schema::kJoinFile ||
+         StartsWith(n, kHomeOptionsFile);  // and its temporary
 }
 
 Status WriteMarker(const std::string& home) {

@@ -181,12 +181,15 @@ Status ReadHomeOptions(const std::string& home,
     line = Trim(line);
     if (line.empty() || line[0] == '#') continue;
     const std::string where = path + " line " + std::to_string(n);
+    // The file is text a person may have edited: say how to get out.
+    const std::string fix = " (edit that line of the text file, or remove the file)";
     size_t eq = line.find('=');
     if (eq == std::string::npos) {
-      return Status::InvalidArgument(where + ": expected key=value, not '" + line + "'");
+      return Status::InvalidArgument(where + ": expected key=value, not '" + line + "'" + fix);
     }
     std::string key = Trim(line.substr(0, eq)), value = Trim(line.substr(eq + 1)), canonical;
-    DURUS_RETURN_IF_ERROR(ValidateHomeOption(key, value, where, &canonical));
+    Status s = ValidateHomeOption(key, value, where, &canonical);
+    if (!s.ok()) return Status::InvalidArgument(s.message() + fix);
     bool replaced = false;
     for (auto& kv : *kept) {
       if (kv.first == key) kv.second = canonical, replaced = true;
