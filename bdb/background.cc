@@ -71,7 +71,7 @@ void BdbStorage::BackgroundLoop() {
   auto ms = [](uint32_t v) { return std::chrono::milliseconds(v); };
   const uint32_t idle_tick = std::max<uint32_t>(options_.gc_interval_ms, 1);
   uint32_t tick = std::max<uint32_t>(options_.checkpoint_interval_ms, 10);
-  if (options_.flush_interval_ms > 0) tick = std::min(tick, options_.flush_interval_ms);
+  if (options_.flush_interval_ms > 0) tick = std::min<uint32_t>(tick, options_.flush_interval_ms);
   if (options_.gc_background) tick = std::min(tick, idle_tick);
   auto next_checkpoint = Clock::now() + ms(options_.checkpoint_interval_ms);
   bool checkpoint_owed = false;

@@ -18,8 +18,10 @@
 #include "bdb/environment.h"
 #include "bdb/handles.h"
 #include "bdb/home_lock.h"
+#include "bdb/home_options.h"
 #include "bdb/log_archive.h"
 #include "bdb/schema.h"
+#include "util/file.h"
 
 namespace durus {
 
@@ -199,6 +201,13 @@ Status BackupHome(const std::string& home, const std::string& dest, const Backup
   join_lock.Release();
   home_lock.Release();
   if (ret != 0) return bdb::FromDb(ret, "copying " + home + " to " + dest + detail);
+  // The options the home keeps (bdb/home_options.h) go with it: a restored
+  // home must not fall back to the default durability.  Only a holder of
+  // the HomeLock writes the file, and HOME is held (by us or the server).
+  const std::string kept = home + "/" + kHomeOptionsFile;
+  if (util::PathExists(kept)) {
+    DURUS_RETURN_IF_ERROR(bdb::CopyFileDurably(kept, dest + "/" + kHomeOptionsFile));
+  }
   CountFiles(dest, &report->files_copied, &report->bytes_copied);
   if (options.restore_base) {
     DURUS_RETURN_IF_ERROR(KeepRestoreBase(home, dest, started, time(nullptr)));

@@ -5,6 +5,7 @@
 // server/) include only these headers, none of which includes db_cxx.h,
 // so they never see Berkeley DB types:
 //   bdb/bdb_storage.h   this file: open a home, BdbHandle, live figures
+//   bdb/home_options.h  the options a home keeps (durus-bdb config)
 //   bdb/backup.h        BackupHome (a function of a home path)
 //   bdb/restore.h       RestoreHome, point-in-time restore (home paths)
 //   bdb/salvage.h       salvage what a damaged home's files still hold
@@ -48,21 +49,50 @@ enum class Durability {
 Status ParseDurability(const std::string& name, Durability* out);
 const char* DurabilityName(Durability d);
 
+// A tunable of BdbOptions that a home may keep (bdb/home_options.h): its
+// value plus whether the opener set it.  Assigning marks it set; reading
+// converts to T, so `o.cache_mb = 256` and `if (o.durability == ...)` read
+// as before.  At open, an unset one takes the environment's
+// DURUS_BDB_<NAME>, else the home's kept value, else the default here
+// (doc/options.md).  Why not std::optional: every reader inside bdb/
+// would need `.value_or(default)` and the default would live in each.
+template <typename T>
+class Setting {
+ public:
+  constexpr Setting(T default_value) : value_(default_value) {}  // NOLINT: implicit on purpose
+  Setting& operator=(T v) {
+    value_ = v;
+    set_ = true;
+    return *this;
+  }
+  operator T() const { return value_; }  // NOLINT: reads as the plain field it replaced
+  T value() const { return value_; }
+  // Whether the opener assigned it (an explicit option).
+  bool set() const { return set_; }
+  // Take a value from the environment or the home: not an explicit option.
+  void Resolve(T v) { value_ = v; }
+
+ private:
+  T value_;
+  bool set_ = false;
+};
+
 struct BdbOptions {
-  Durability durability = Durability::kSync;
+  // The Setting fields are the ones a home keeps (doc/options.md).
+  Setting<Durability> durability{Durability::kSync};
   // Berkeley DB cache (mpool) size.
-  uint32_t cache_mb = 64;
+  Setting<uint32_t> cache_mb{64};
   bool readonly = false;
   // Create the home (directory and databases) when it does not exist.
   bool create_if_missing = true;
   // nosync only: flush the log every this many ms from a background
   // thread, bounding the loss window (0: never, only at checkpoints).
-  uint32_t flush_interval_ms = 0;
+  Setting<uint32_t> flush_interval_ms{0};
   // Background checkpoint period; old log files are removed after each.
-  uint32_t checkpoint_interval_ms = 1000;
+  Setting<uint32_t> checkpoint_interval_ms{1000};
   // Size of each log file; after a checkpoint, whole files no longer
   // needed are removed, so this is the granularity of log reclamation.
-  uint32_t log_file_mb = 32;
+  Setting<uint32_t> log_file_mb{32};
   // Largest commit accepted, in records (the lock table is sized for it).
   uint32_t max_commit_records = 250000;
   // Berkeley DB page checksums in the database files of a *new* home
@@ -74,10 +104,10 @@ struct BdbOptions {
   // Garbage collector (gc/).  The background collector deletes queued
   // oids in transactions of `gc_batch` records, at most `gc_per_second`
   // records per second (0: unlimited).
-  bool gc_background = true;
-  uint32_t gc_batch = 256;
-  uint32_t gc_per_second = 0;
-  uint32_t gc_interval_ms = 50;
+  Setting<bool> gc_background{true};
+  Setting<uint32_t> gc_batch{256};
+  Setting<uint32_t> gc_per_second{0};
+  Setting<uint32_t> gc_interval_ms{50};
 
   // Log archiving for point-in-time restore (bdb/log_archive.h): a
   // directory to copy each log file into before it is removed; "" keeps
@@ -104,6 +134,9 @@ class BdbHandle : public InspectableStorage {
  public:
   // The home directory, as given to OpenBdbStorage.
   virtual const std::string& home() const = 0;
+  // The options in effect: the opener's, completed from the environment,
+  // the home's kept options and the defaults (bdb/home_options.h).
+  virtual const BdbOptions& options() const = 0;
 
   // bdb/-internal: the implementation behind this handle.  The type is
   // complete only inside bdb/ (storage_impl.h); other folders cannot use it.
@@ -114,9 +147,13 @@ class BdbHandle : public InspectableStorage {
   BdbHandle() = default;
 };
 
-// Open (creating when allowed) the home directory `home`.
+// Open (creating when allowed) the home directory `home`.  The Setting
+// fields of `options` the caller did not set come from DURUS_BDB_<NAME>,
+// then the home's kept options (bdb/home_options.h), then the defaults;
+// creating a home keeps the ones the caller set.
 // Errors: Busy (another process holds it), InvalidArgument (not a
-// durus-bdb home, unsupported format version), NotFound (missing and
+// durus-bdb home -- a Durus FileStorage file is named as one --,
+// unsupported format version, a bad DURUS_BDB_* or kept option), NotFound (missing and
 // !create_if_missing), IOError.
 Status OpenBdbStorage(const std::string& home, const BdbOptions& options,
                       std::unique_ptr<BdbHandle>* out);

@@ -25,6 +25,7 @@
 #include "bdb/environment.h"
 #include "bdb/handles.h"
 #include "bdb/home_lock.h"
+#include "bdb/home_options.h"
 #include "bdb/log_archive.h"
 #include "bdb/schema.h"
 #include "engine/record.h"
@@ -58,7 +59,8 @@ bool IsHomeFile(const std::string& n) {
   return n == schema::kRecordsFile || n == schema::kRefcountsFile || n == schema::kPendingFile ||
          n == schema::kMetaFile || n == schema::kMarksFile || n == schema::kLockFile ||
          n == kMigrationMarkerFile || StartsWith(n, "__db.") || StartsWith(n, "log.") ||
-         StartsWith(n, schema::kStatusFile) || n == schema::kJoinFile;
+         StartsWith(n, schema::kStatusFile) || n == schema::kJoinFile ||
+         StartsWith(n, kHomeOptionsFile);  // and its temporary
 }
 
 Status WriteMarker(const std::string& home) {
@@ -423,6 +425,10 @@ Status BulkLoaderImpl::Finish(const BulkLoadTotals& totals, BulkLoadSummary* sum
     if (ret != 0) return FromDb(ret, "closing a loaded database in " + home_);
   }
   DURUS_RETURN_IF_ERROR(FromDb(env_->txn_checkpoint(0, 0, DB_FORCE), "checkpoint"));
+  // The mode it was loaded for is kept by the home (bdb/home_options.h),
+  // before the flip: a home is never complete without it.
+  DURUS_RETURN_IF_ERROR(
+      SetHomeOptions(home_, {{"durability", DurabilityName(options_.durability)}}));
   // 2. The flip: counters and state=complete in one durable transaction.
   Txn txn;
   DURUS_RETURN_IF_ERROR(FromDb(txn.Begin(env_.get()), "beginning the final transaction"));

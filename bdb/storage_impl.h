@@ -75,6 +75,8 @@ class BdbStorage : public BdbHandle, private GcStore {
   Trace* trace() { return &trace_; }
 
   const std::string& home() const override { return home_; }
+  // BdbHandle and GcStore: the options in effect (resolved by Open).
+  const BdbOptions& options() const override { return options_; }
   BdbStorage& impl() override { return *this; }
   DbEnv* env() const override { return env_.get(); }
   Db* records() const override { return records_.get(); }
@@ -86,7 +88,6 @@ class BdbStorage : public BdbHandle, private GcStore {
   friend struct TestingAccess;  // bdb/testing.cc (fault injection in tests)
 
   // GcStore (bdb/gc/store.h; bdb/storage_gc.cc).
-  const BdbOptions& options() const override { return options_; }
   Status Exclusive(const std::string& readonly_error, const std::function<Status()>& fn) override;
   MetaCounters CountersLocked() const override;
   Status TransactLocked(const char* what, uint32_t commit_flags, const TxnBody& body) override;
@@ -126,7 +127,9 @@ class BdbStorage : public BdbHandle, private GcStore {
   void PublishStatus();
 
   const std::string home_;
-  const BdbOptions options_;
+  // The opener's options until Open completes them (bdb/home_options.h);
+  // not changed after, so the background threads read them unlocked.
+  BdbOptions options_;
 
   HomeLock lock_;
   // A read-only view of a home this process cannot write

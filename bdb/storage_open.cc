@@ -6,10 +6,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 
 #include "bdb/backup.h"
 #include "bdb/environment.h"
 #include "bdb/home_lock.h"
+#include "bdb/home_options.h"
 #include "bdb/log_check.h"
 #include "bdb/schema.h"
 #include "bdb/storage_impl.h"
@@ -62,6 +64,20 @@ bool DirectoryIsEmpty(const std::string& p) {
   return empty;
 }
 
+// A regular file where a home should be: most likely a Durus storage file
+// someone means to open (their FileStorage path, now a directory).
+Status NotADirectory(const std::string& path) {
+  char head[8] = {};
+  std::ifstream in(path, std::ios::binary);
+  in.read(head, sizeof head);
+  const std::string h(head, static_cast<size_t>(in.gcount()));
+  if (h.compare(0, 8, "SHELF-1\n") == 0 || h.compare(0, 6, std::string("DFS20\0", 6)) == 0) {
+    return Status::InvalidArgument(path + " is a Durus FileStorage file: durus-bdb migrate " +
+                                   path + " HOME");
+  }
+  return Status::InvalidArgument(path + " is not a durus-bdb home (a file)");
+}
+
 }  // namespace
 
 bool IsBdbHome(const std::string& home) { return PathExists(home + "/" + schema::kMetaFile); }
@@ -112,9 +128,10 @@ Status BdbStorage::Open() {
     }
     DURUS_RETURN_IF_ERROR(bdb::MakeDirs(home_));
   } else if (!IsDirectory(home_)) {
-    return Status::InvalidArgument("home " + home_ + " is not a directory");
+    return NotADirectory(home_);
   }
-  if (!IsBdbHome(home_)) {
+  const bool creating = !IsBdbHome(home_);
+  if (creating) {
     bool empty = DirectoryIsEmpty(home_);
     bool only_lock = !empty && PathExists(home_ + "/" + schema::kLockFile) &&
                      !PathExists(home_ + "/" + schema::kRecordsFile);
@@ -140,6 +157,10 @@ Status BdbStorage::Open() {
     return s;
   }
   s = CheckHomeAccess(home_, !options_.readonly);
+  // The opener's options completed from DURUS_BDB_* and the home's kept
+  // ones, before anything reads them (bdb/home_options.h).
+  const BdbOptions given = options_;
+  if (s.ok()) s = ResolveHomeOptions(home_, &options_);
   // Before the environment: an archiving home opens with auto-removal off.
   if (s.ok() && !options_.readonly) s = SetUpLogArchive(home_, options_, &archive_);
   // Files shorter than their last page before recovery (see
@@ -151,6 +172,9 @@ Status BdbStorage::Open() {
   if (s.ok()) s = LoadMeta();
   if (!s.ok()) s = ExplainLogEndingEarly(s);
   if (s.ok()) s = VerifyShortFilesAfterRecovery(short_files);
+  // A new home keeps the mode its creator asked for; later explicit
+  // options apply to their open only.
+  if (s.ok() && creating && !options_.readonly) s = RecordCreationOptions(home_, given);
   if (!s.ok()) {
     records_.reset();
     refcounts_.reset();

@@ -35,7 +35,7 @@ int Gc(const std::vector<std::string>& args) {
   app.add_flag("--compact", compact,
                "then return free pages to the file system\n"
                "(Berkeley DB compaction with DB_FREE_SPACE)");
-  app.add_option("--cache-mb", cache_mb, "Berkeley DB cache for the run (default 64)")
+  app.add_option("--cache-mb", cache_mb, "Berkeley DB cache for the run (default: the home's)")
       ->check(durus::util::InRange(1u, 1u << 20));
   if (auto rc = durus::util::ParseArgs(&app, args)) return *rc;
   if (!durus::IsBdbHome(home)) return durus::tools::Fail("gc", home + " is not a durus-bdb home");
@@ -43,7 +43,7 @@ int Gc(const std::vector<std::string>& args) {
   durus::BdbOptions opts;
   opts.create_if_missing = false;
   opts.gc_background = false;
-  opts.cache_mb = cache_mb;
+  if (app.count("--cache-mb")) opts.cache_mb = cache_mb;  // else the home's
   std::unique_ptr<durus::BdbHandle> storage;
   Status st = durus::OpenBdbStorage(home, opts, &storage);
   if (!st.ok()) return durus::tools::FailStatus("gc", st);

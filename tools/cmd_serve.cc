@@ -71,6 +71,9 @@ int Serve(const std::vector<std::string>& args) {
   std::string home = "./durus-data";
   srv::ServerOptions options;
   durus::BdbOptions bdb;
+  // Given on the command line only when counted (the rest: the home's).
+  durus::Durability durability = durus::Durability::kSync;
+  uint32_t cache_mb = 64, log_file_mb = 32;
   srv::LogLevel level = srv::LogLevel::kInfo;
   srv::LogFormat log_format = srv::LogFormat::kText;
   std::string log_file;
@@ -81,8 +84,9 @@ int Serve(const std::vector<std::string>& args) {
   app.add_option("--home", home, "the home (default ./durus-data; created if missing)")
       ->type_name("DIR");
   durus::tools::AddAddressFlags(&app, &options.listen, durus::tools::AddressUse::kListen);
-  durus::tools::AddParsed(&app, "--durability", &bdb.durability, &durus::ParseDurability,
-                          "sync (default: a commit is acknowledged once on disk;\n"
+  durus::tools::AddParsed(&app, "--durability", &durability, &durus::ParseDurability,
+                          "sync (default unless the home keeps another mode,\n"
+                          "doc/options.md: a commit is acknowledged once on disk;\n"
                           "concurrent commits share fsyncs), write_nosync\n"
                           "(survives a process crash), nosync")
       ->type_name("MODE");
@@ -114,9 +118,9 @@ int Serve(const std::vector<std::string>& args) {
                  "requests are kept.")
       ->type_name("S")
       ->check(durus::util::NonNegative());
-  app.add_option("--cache-mb", bdb.cache_mb, "Berkeley DB cache size (default 64)")
+  app.add_option("--cache-mb", cache_mb, "Berkeley DB cache size (default: the home's, or 64)")
       ->check(durus::util::InRange(1, 1 << 20));
-  app.add_option("--log-file-mb", bdb.log_file_mb, "size of each Berkeley DB log file (default 32)")
+  app.add_option("--log-file-mb", log_file_mb, "size of each log file (default: the home's, or 32)")
       ->check(durus::util::InRange(1, 1024));
   app.add_option("--batch", options.batch,
                  "tuning: ready connections a worker serves per wake-up\n(1-8, default 4)")
@@ -202,6 +206,9 @@ int Serve(const std::vector<std::string>& args) {
   // Clients cost a descriptor each: use what the hard limit allows.
   srv::RaiseDescriptorLimit();
   bdb.readonly = options.read_only;
+  if (app.count("--durability")) bdb.durability = durability;
+  if (app.count("--cache-mb")) bdb.cache_mb = cache_mb;
+  if (app.count("--log-file-mb")) bdb.log_file_mb = log_file_mb;
 
   srv::Logger log(level);
   log.set_format(log_format);

@@ -53,7 +53,7 @@ int Verify(const std::vector<std::string>& args) {
                "skip the reachability trace (counts and queue only)");
   app.add_option("--max-problems", max_problems,
                  "list at most N problems (default 100; all are counted)");
-  app.add_option("--cache-mb", cache_mb, "Berkeley DB cache for the run (default 64)")
+  app.add_option("--cache-mb", cache_mb, "Berkeley DB cache for the run (default: the home's)")
       ->check(durus::util::InRange(1u, 1u << 20));
   if (auto rc = durus::util::ParseArgs(&app, args)) return *rc;
   reach = !no_reach;
@@ -64,8 +64,8 @@ int Verify(const std::vector<std::string>& args) {
   durus::BdbOptions opts;
   opts.create_if_missing = false;
   opts.readonly = !repair;
-  opts.gc_background = false;  // nothing may change what we are checking
-  opts.cache_mb = cache_mb;
+  opts.gc_background = false;                             // nothing may change what we are checking
+  if (app.count("--cache-mb")) opts.cache_mb = cache_mb;  // else the home's
   std::unique_ptr<durus::BdbHandle> storage;
   Status st = durus::OpenBdbStorage(home, opts, &storage);
   if (!st.ok()) return durus::tools::FailStatus("verify", st);

@@ -36,8 +36,8 @@ def _record_refs(record):
 
 
 class BerkeleyDBStorage(_durus_bdb.StorageCore, _DurusStorage):
-    """BerkeleyDBStorage(path, readonly=False, repair=False, durability="sync",
-    cache_mb=64, **options)
+    """BerkeleyDBStorage(path, readonly=False, repair=False, durability=None,
+    cache_mb=None, **options)
 
     path        the home directory (created when missing unless
                 create_if_missing=False).
@@ -46,25 +46,32 @@ class BerkeleyDBStorage(_durus_bdb.StorageCore, _DurusStorage):
                 always runs at open, so there is nothing more to repair.
     durability  "sync" (fsync every commit), "write_nosync" (survives a
                 process crash, not an OS crash) or "nosync".
-    cache_mb    Berkeley DB cache size.
+    cache_mb    Berkeley DB cache size, MiB.
+                None (the default, here and for every option): the
+                DURUS_BDB_<NAME> environment variable, else the value the
+                home keeps (`durus-bdb config HOME`), else the built-in
+                default (sync, 64); see doc/options.md.  A value given here
+                applies to this open only.
     options     flush_interval_ms, checkpoint_interval_ms,
                 max_commit_records, create_if_missing, gc_background,
-                gc_batch, gc_per_second, gc_interval_ms (see doc/python.md).
+                gc_batch, gc_per_second, gc_interval_ms, log_file_mb
+                (see doc/python.md, doc/options.md).
                 Unknown names raise TypeError naming them.
     """
 
-    def __init__(self, path, readonly=False, repair=False, durability="sync",
-                 cache_mb=64, **options):
+    def __init__(self, path, readonly=False, repair=False, durability=None,
+                 cache_mb=None, **options):
         if path is None:
             raise ValueError("BerkeleyDBStorage needs a home directory path "
                              "(durus: --file=DIR)")
         memory_model = bool(options.pop("_memory_model", False))
         path = os.path.abspath(os.fsdecode(path))
-        if not isinstance(durability, str):
+        if durability is not None and not isinstance(durability, str):
             raise TypeError("durability must be a str, not %s"
                             % type(durability).__name__)
         _durus_bdb.StorageCore.__init__(
-            self, path, bool(readonly), durability, int(cache_mb), options,
+            self, path, bool(readonly), durability,
+            None if cache_mb is None else int(cache_mb), options,
             memory_model)
         self.repair = bool(repair)
 

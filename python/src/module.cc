@@ -36,10 +36,10 @@ PYBIND11_MODULE(_durus_bdb, m) {
 #endif
 
   py::class_<StorageHandle>(m, "StorageCore")
-      .def(
-          py::init<const std::string&, bool, const std::string&, uint32_t, const py::dict&, bool>(),
-          py::arg("path"), py::arg("readonly"), py::arg("durability"), py::arg("cache_mb"),
-          py::arg("options"), py::arg("memory_model") = false)
+      .def(py::init<const std::string&, bool, const py::object&, const py::object&, const py::dict&,
+                    bool>(),
+           py::arg("path"), py::arg("readonly"), py::arg("durability"), py::arg("cache_mb"),
+           py::arg("options"), py::arg("memory_model") = false)
       .def("load", &StorageHandle::Load, py::arg("oid"),
            "load(oid) -> record bytes; KeyError (DurusKeyError) if absent.")
       .def("begin", &StorageHandle::Begin, "Start a commit (drops any pending records).")

@@ -45,6 +45,10 @@ struct Setter {
 const std::vector<Setter>& Setters() {
   // Leaked on purpose: no static destructors in an extension module.
   static const auto* setters = new std::vector<Setter>{
+      {"cache_mb",
+       [](const std::string& n, py::handle v, BdbOptions* o) { o->cache_mb = ToU32(n, v); }},
+      {"log_file_mb",
+       [](const std::string& n, py::handle v, BdbOptions* o) { o->log_file_mb = ToU32(n, v); }},
       {"flush_interval_ms", [](const std::string& n, py::handle v,
                                BdbOptions* o) { o->flush_interval_ms = ToU32(n, v); }},
       {"checkpoint_interval_ms", [](const std::string& n, py::handle v,
@@ -94,7 +98,8 @@ void ApplyOptions(const py::dict& options, BdbOptions* out) {
     bool found = false;
     for (const Setter& s : Setters()) {
       if (name == s.name) {
-        s.apply(name, item.second, out);
+        // None: not given (a kept option then comes from the home).
+        if (!item.second.is_none()) s.apply(name, item.second, out);
         found = true;
         break;
       }
@@ -105,7 +110,7 @@ void ApplyOptions(const py::dict& options, BdbOptions* out) {
   std::string msg = "BerkeleyDBStorage() got unknown option";
   msg += unknown.size() > 1 ? "s: " : ": ";
   for (size_t i = 0; i < unknown.size(); ++i) msg += (i ? ", " : "") + unknown[i];
-  msg += " (known: durability, cache_mb, readonly, repair";
+  msg += " (known: durability, readonly, repair";
   for (const std::string& n : OptionNames()) msg += ", " + n;
   msg += ")";
   ThrowPython(PyExc_TypeError, msg);

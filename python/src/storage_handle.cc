@@ -41,12 +41,23 @@ py::bytes ToBytes(const std::string& s) { return py::bytes(s.data(), s.size()); 
 
 }  // namespace
 
-StorageHandle::StorageHandle(const std::string& path, bool readonly, const std::string& durability,
-                             uint32_t cache_mb, const py::dict& options, bool memory_model)
-    : path_(path), durability_(memory_model ? "memory" : durability), readonly_(readonly) {
+StorageHandle::StorageHandle(const std::string& path, bool readonly, const py::object& durability,
+                             const py::object& cache_mb, const py::dict& options, bool memory_model)
+    : path_(path), durability_(memory_model ? "memory" : ""), readonly_(readonly) {
   BdbOptions opts;
-  opts.durability = ParseDurabilityOrThrow(durability);
-  opts.cache_mb = cache_mb;
+  // None: not given, so the home's (an explicit value applies to this open).
+  if (!durability.is_none()) {
+    if (!PyUnicode_Check(durability.ptr())) {
+      ThrowPython(PyExc_TypeError, "durability must be a str, not " +
+                                       std::string(Py_TYPE(durability.ptr())->tp_name));
+    }
+    opts.durability = ParseDurabilityOrThrow(py::str(durability));
+  }
+  if (!cache_mb.is_none()) {
+    py::dict one;
+    one["cache_mb"] = cache_mb;
+    ApplyOptions(one, &opts);
+  }
   opts.readonly = readonly;
   ApplyOptions(options, &opts);
   if (path.empty()) ThrowPython(PyExc_ValueError, "BerkeleyDBStorage needs a directory path");
@@ -59,6 +70,7 @@ StorageHandle::StorageHandle(const std::string& path, bool readonly, const std::
     py::gil_scoped_release release;
     std::unique_ptr<BdbHandle> handle;
     s = OpenBdbStorage(path, opts, &handle);
+    if (s.ok()) durability_ = DurabilityName(handle->options().durability);
     storage_ = std::move(handle);
   }
   if (!s.ok()) {

@@ -40,8 +40,10 @@ class StorageHandle {
  public:
   // Opens `path` with BdbOptions built from the arguments; with
   // `memory_model` an in-memory MemoryStorage instead (tests only).
-  StorageHandle(const std::string& path, bool readonly, const std::string& durability,
-                uint32_t cache_mb, const pybind11::dict& options, bool memory_model);
+  // `durability` / `cache_mb` None (and options not given): the home's
+  // (bdb/home_options.h: DURUS_BDB_<KEY>, the kept value, the default).
+  StorageHandle(const std::string& path, bool readonly, const pybind11::object& durability,
+                const pybind11::object& cache_mb, const pybind11::dict& options, bool memory_model);
   ~StorageHandle();
 
   StorageHandle(const StorageHandle&) = delete;
@@ -86,7 +88,7 @@ class StorageHandle {
   [[noreturn]] void Throw(const Status& s) const;
 
   const std::string path_;
-  const std::string durability_;
+  std::string durability_;  // the mode in effect (set once by the constructor)
   const bool readonly_;
   mutable std::shared_mutex mu_;
   // A BdbHandle, or a MemoryStorage: both inspectable (refcount(), pending()).

@@ -215,6 +215,12 @@ TEST(CliTest, EveryUsageErrorIsOneLineAndExitTwo) {
                          "stat a b",
                          "stat",
                          "stat --json=1 h",
+                         "config",
+                         "config h --bogus",
+                         "config h durabilty=sync",
+                         "config h durability=fast",
+                         "config h cache_mb=0",
+                         "config h cache_mb",
                          "--bogus"};
   for (const char* args : cases) {
     ToolRun r = RunTool(args);
@@ -257,12 +263,17 @@ TEST(CliTest, StopHelpListsOnlyStopFlags) {
 
 // Each command's help goes to stdout, exit 0, and names its flags.
 TEST(CliTest, EveryCommandHasHelp) {
-  const std::pair<const char*, const char*> cases[] = {
-      {"migrate", "--sort-mb"},        {"export", "--level"},
-      {"salvage", "--aggressive"},     {"restore", "--no-verify"},
-      {"backup", "--no-restore-base"}, {"gc", "--cycles"},
-      {"verify", "--repair"},          {"stat", "--census"},
-      {"serve", "--max-clients"},      {"stop", "--wait"}};
+  const std::pair<const char*, const char*> cases[] = {{"migrate", "--sort-mb"},
+                                                       {"export", "--level"},
+                                                       {"salvage", "--aggressive"},
+                                                       {"restore", "--no-verify"},
+                                                       {"backup", "--no-restore-base"},
+                                                       {"gc", "--cycles"},
+                                                       {"verify", "--repair"},
+                                                       {"stat", "--census"},
+                                                       {"serve", "--max-clients"},
+                                                       {"stop", "--wait"},
+                                                       {"config", "--json"}};
   for (auto [cmd, flag] : cases) {
     ToolRun r = RunTool(std::string(cmd) + " --help");
     EXPECT_EQ(r.status, 0) << cmd << ": " << r.out;
@@ -270,6 +281,50 @@ TEST(CliTest, EveryCommandHasHelp) {
     r = RunTool(std::string(cmd) + " -h");
     EXPECT_EQ(r.status, 0) << cmd << ": " << r.out;
   }
+}
+
+// `durus-bdb config`: every option with its source; key=value keeps them;
+// a home in use is refused (doc/options.md).
+TEST(CliTest, ConfigShowsAndSetsTheHomesOptions) {
+  TempDir dir;
+  const std::string home = dir.Sub("home");
+  MakeHome(home, {});
+  ToolRun r = RunTool("config " + home);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(Lines(r.out), 9u) << r.out;
+  EXPECT_NE(r.out.find("cache_mb                64            default"), std::string::npos)
+      << r.out;
+  r = RunTool("config " + home + " durability=write_nosync cache_mb=128 gc_background=no");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("durability              write_nosync  home"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("gc_background           false         home"), std::string::npos) << r.out;
+  r = RunCommandLine("DURUS_BDB_CACHE_MB=256 " + std::string(DURUS_BDB_BINARY) + " config --json " +
+                     home);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("\"cache_mb\": {\"value\": \"256\", \"source\": \"env\""), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\"durability\": {\"value\": \"write_nosync\", \"source\": \"home\""),
+            std::string::npos)
+      << r.out;
+  // A bad setting among good ones changes nothing.
+  r = RunTool("config " + home + " cache_mb=512 durability=fast");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("durability=fast is not valid"), std::string::npos) << r.out;
+  r = RunTool("config " + home);
+  EXPECT_NE(r.out.find("cache_mb                128           home"), std::string::npos) << r.out;
+  // Not a home; a home in use.
+  r = RunTool("config " + dir.Sub("none"));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("is not a durus-bdb home"), std::string::npos) << r.out;
+  auto held = OpenBdb(home);
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->options().cache_mb, 128u);
+  r = RunTool("config " + home + " cache_mb=512");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_EQ(Lines(r.out), 1u) << r.out;
+  EXPECT_NE(r.out.find("is in use by process"), std::string::npos) << r.out;
+  r = RunTool("config " + home);  // showing works on a home in use
+  EXPECT_EQ(r.status, 0) << r.out;
 }
 
 // A status file left by a process that is gone is not taken as live.

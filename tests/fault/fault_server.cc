@@ -43,7 +43,9 @@ int main(int argc, char** argv) {
   }
   durus::Status st = durus::fault::ParseFaultSpec(argv[3], &g_spec);
   durus::BdbOptions bdb;
-  if (st.ok()) st = durus::ParseDurability(argv[2], &bdb.durability);
+  durus::Durability durability = durus::Durability::kSync;
+  if (st.ok()) st = durus::ParseDurability(argv[2], &durability);
+  bdb.durability = durability;
   if (st.ok()) st = durus::fault::InstallFaultHooks();
   if (!st.ok()) {
     fprintf(stderr, "%s\n", st.ToString().c_str());
