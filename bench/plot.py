@@ -33,10 +33,12 @@ BASELINES = {
     'raw_bdb': 'raw Berkeley DB loop (same environment, same records)',
     'durus_server': "Durus 4.3 StorageServer on FileStorage",
     'durus_filestorage': "Durus 4.3 FileStorage (storage API / Connection)",
+    'loopback_floor': 'loopback round-trip floor (../shared/tools/echo_floor.cc)',
 }
 TITLES = {
     'core': 'durus-bdb storage / raw Berkeley DB loop (core_bench)',
     'server': 'durus-bdb serve / Durus StorageServer (server_bench.sh)',
+    'server_floor': 'random loads / loopback round-trip floor (server_bench.sh)',
     'python': 'durus_bdb / Durus FileStorage (python_storage_bench.py)',
 }
 

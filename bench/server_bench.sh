@@ -146,6 +146,17 @@ print("%-8s hot     %2d clients: %10.1f commits/s   %.2f conflicts per commit (%
          max(r["worst"] for r in rs)))' "$1"
 }
 
+# The loopback round-trip floor (../shared/tools/echo_floor.cc: a
+# thread-per-connection echo server answering 9-byte requests with 312
+# bytes, no storage): the fastest any server can answer a load here.
+ECHO_FLOOR_SRC=${ECHO_FLOOR_SRC:-$HERE/../../shared/tools/echo_floor.cc}
+floor() {  # clients
+  local line
+  line=$("$TMP/echo_floor" "$1" "$SECS")
+  echo "floor    load    $1 clients: ${line##*: }"
+  echo "floor load $1 $(echo "$line" | sed 's/.*: \([0-9.]*\) round.*/\1/') 0" >> "$RESULTS"
+}
+
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) (other processes skew the figures)"
 if [ "${ONLY:-}" = hot ]; then
   start_durus -hot; hot durus; stop_server
@@ -153,6 +164,13 @@ if [ "${ONLY:-}" = hot ]; then
   start_ours sync -hot; hot sync; stop_server
   echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   exit 0
+fi
+if [ -f "$ECHO_FLOOR_SRC" ] && g++ -O2 -pthread "$ECHO_FLOOR_SRC" -o "$TMP/echo_floor"; then
+  echo "== loopback round-trip floor (echo_floor.cc) =="
+  floor 1
+  floor 8
+else
+  echo "(no loopback floor: $ECHO_FLOOR_SRC missing or not compiled)"
 fi
 echo "== Durus StorageServer (FileStorage, no fsync) =="
 start_durus; suite durus; stop_server
@@ -198,6 +216,15 @@ rows = [
      'commit_4_clients', 'sync', 'commits/s'),
     ("group commit: sync 8 clients vs sync 1", ('sync', 'commit', 8), ('sync', 'commit', 1), 3,
      'group_commit_8_vs_1', 'sync', 'commits/s'),
+    # The physical floor: a load is one round trip, so ours / floor <= 1.
+    ("loads vs loopback floor, 1 client", ('nosync', 'load', 1), ('floor', 'load', 1), None,
+     'load_1_client', 'write_nosync', 'loads/s'),
+    ("loads vs loopback floor, 8 clients", ('nosync', 'load', 8), ('floor', 'load', 8), None,
+     'load_8_clients', 'write_nosync', 'loads/s'),
+    ("Durus's loads vs loopback floor, 1 client", ('durus', 'load', 1), ('floor', 'load', 1), None,
+     'durus_load_1_client', 'none', 'loads/s'),
+    ("Durus's loads vs loopback floor, 8 clients", ('durus', 'load', 8), ('floor', 'load', 8), None,
+     'durus_load_8_clients', 'none', 'loads/s'),
 ]
 print()
 print("%-45s %8s %8s      %s" % ("ratio (durus-bdb / peer)", "value", "target",
@@ -221,7 +248,8 @@ if sys.argv[2]:
         for _, a, b, _, workload, durability, unit in rows:
             if a not in r or b not in r:
                 continue
-            peer_name = 'durus_server' if b[0] == 'durus' else 'ours_sync_1_client'
+            peer_name = {'durus': 'durus_server', 'floor': 'loopback_floor'}.get(
+                b[0], 'ours_sync_1_client')
             w.writerow([today, 'server_bench.sh', workload, durability, unit, r[a], r[b],
                         peer_name, round(ratio(a, b), 4), round(cpu_ratio(a, b), 4)])
     print("ratios appended to", sys.argv[2])
