@@ -13,7 +13,9 @@ namespace durus::test {
 void WriteRecordsFile(const std::string& home, const std::map<uint64_t, std::string>& records,
                       bool checksums) {
   Db db(nullptr, DB_CXX_NO_EXCEPTIONS);
-  if (checksums) ASSERT_EQ(db.set_flags(DB_CHKSUM), 0);
+  if (checksums) {
+    ASSERT_EQ(db.set_flags(DB_CHKSUM), 0);
+  }
   std::string path = home + "/records.db";
   ASSERT_EQ(db.open(nullptr, path.c_str(), nullptr, DB_BTREE, DB_CREATE, 0644), 0);
   for (const auto& [oid, rec] : records) {
