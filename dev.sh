@@ -22,7 +22,8 @@ cd "$(dirname "$0")"
 PACKAGES=(g++ cmake make libdb5.3++-dev db5.3-util zlib1g-dev libgtest-dev
           libbenchmark-dev pybind11-dev python3-dev python3 libsqlite3-dev
           clang libclang-rt-14-dev clang-format libcli11-dev nlohmann-json3-dev
-          python3-venv python3-pip dpkg-dev python3-matplotlib libcpp-httplib-dev chromium)
+          python3-venv python3-pip dpkg-dev python3-matplotlib libcpp-httplib-dev chromium
+          ninja-build)
 BUILD_DIR=${BUILD_DIR:-build}
 BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
 

@@ -29,12 +29,16 @@ jobs=${JOBS:-2}
 #   sanitizers: asan build 1234 s, tests 456 s
 now() { date +%s; }
 
-configure_build() {  # dir sanitizer targets...
-  local dir=$1 san=$2
-  shift 2
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDURUS_SANITIZE="$san" \
-        -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
-  cmake --build "$dir" -j"$jobs" --target "$@"
+# Ninja when it is there (dev.sh installs ninja-build) for a new tree: the
+# Makefile generator's top-level Makefile is .NOTPARALLEL, so
+# `cmake --build --target a b c ...` builds the targets one after another,
+# each test target a single file: one core busy for most of a stage (the
+# ASan build took 30+ minutes that way).  An existing tree keeps its
+# generator (CMake refuses to switch).
+generator_args() {  # dir
+  if [[ ! -f $1/CMakeCache.txt ]] && command -v ninja >/dev/null; then
+    echo "-G Ninja"
+  fi
 }
 
 # Targets the selected tests need (a subset of `all`: no Python module).
@@ -44,20 +48,23 @@ for t in record_test contract_test refcount_test model_test crash_test durabilit
          gc_crash_test gc_unit_test migrate_test migrate_corrupt_test check_home \
          durus_crash_loop durus_check_store fault_test durus_fault_server backup_join_test \
          salvage_test damage_test disk_test pitr_test gc_verify_damage_test \
-         corruption_matrix_test util_test sd_notify_test; do
+         corruption_matrix_test util_test sd_notify_test home_options_test http_monitor_test; do
   targets+=("$t")
 done
 existing_targets() {  # dir -> the targets above that this tree defines
   local dir=$1
-  cmake --build "$dir" --target help 2>/dev/null | sed -n 's/^\.\.\. \([^ ]*\).*/\1/p' |
-    grep -Fx -f <(printf '%s\n' "${targets[@]}") || true
+  if [[ -f $dir/build.ninja ]]; then
+    ninja -C "$dir" -t targets all 2>/dev/null | sed -n 's/^\([^:/]*\): phony$/\1/p'
+  else
+    cmake --build "$dir" --target help 2>/dev/null | sed -n 's/^\.\.\. \([^ ]*\).*/\1/p'
+  fi | grep -Fx -f <(printf '%s\n' "${targets[@]}") || true
 }
 
 if [[ $which == asan || $which == all ]]; then
   dir="$prefix-asan"
   t0=$(now)
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDURUS_SANITIZE=address \
-        -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
+  cmake -S . -B "$dir" $(generator_args "$dir") -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DDURUS_SANITIZE=address -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
   mapfile -t have < <(existing_targets "$dir")
   cmake --build "$dir" -j"$jobs" --target "${have[@]}"
   t1=$(now)
@@ -83,8 +90,8 @@ fi
 if [[ $which == tsan || $which == all ]]; then
   dir="$prefix-tsan"
   t0=$(now)
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDURUS_SANITIZE=thread \
-        -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
+  cmake -S . -B "$dir" $(generator_args "$dir") -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DDURUS_SANITIZE=thread -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
   cmake --build "$dir" -j"$jobs" --target concurrency_test server_test invalidation_table_test durus-bdb
   t1=$(now)
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/.ci/tsan-suppressions.txt"
@@ -99,7 +106,7 @@ fi
 if [[ $which == fuzz || $which == all ]]; then
   dir="$prefix-fuzz"
   t0=$(now)
-  CC=clang CXX=clang++ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  CC=clang CXX=clang++ cmake -S . -B "$dir" $(generator_args "$dir") -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DDURUS_SANITIZE=address -DDURUS_FUZZ=ON -DDURUS_FUZZ_RUNS="${FUZZ_RUNS:-200000}" \
         -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
   cmake --build "$dir" -j"$jobs" --target fuzz_record fuzz_protocol fuzz_shelf fuzz_dfs20 fuzz_dump \
