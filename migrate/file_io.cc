@@ -242,8 +242,7 @@ Status SharedFileLock::Acquire(const std::string& path) {
       struct stat st;
       int64_t pid = fstat(fd, &st) == 0 ? FlockHolder(st) : 0;
       s = Status::Busy(path + " is in use by a running Durus process (" +
-                       (pid > 0 ? "pid " + std::to_string(pid) : std::string("pid unknown")) +
-                       "); stop it or pass --force");
+                       (pid > 0 ? "pid " + std::to_string(pid) : std::string("pid unknown")) + ")");
     } else {
       s = Errno("cannot lock", path);
     }

@@ -142,7 +142,8 @@ class SharedFileLock {
   SharedFileLock& operator=(const SharedFileLock&) = delete;
   ~SharedFileLock();
 
-  // Busy ("PATH is in use by a running Durus process (pid N)") when
+  // Busy ("PATH is in use by a running Durus process (pid N)"; the caller
+  // adds how to override it) when
   // another process holds the file's exclusive lock; the pid comes from
   // /proc/locks ("pid unknown" when it does not show the holder).
   Status Acquire(const std::string& path);

@@ -134,7 +134,9 @@ Status Migration::Run() {
   // A file a Durus process writes is refused (unless force), and one we
   // read cannot be opened for writing by Durus until we are done.
   if (!o_.force && (format_ == SourceFormat::kShelf || format_ == SourceFormat::kFileStorage2)) {
-    DURUS_RETURN_IF_ERROR(source_lock_.Acquire(o_.source));
+    Status s = source_lock_.Acquire(o_.source);
+    if (s.IsBusy()) return Status::Busy(s.message() + "; stop it or pass " + o_.force_hint);
+    DURUS_RETURN_IF_ERROR(s);
   }
   // Open (and so check) the source before creating anything.
   r_->salvage = o_.salvage;

@@ -84,6 +84,10 @@ struct MigrateOptions {
   // is refused with Busy before anything is created: the file may change
   // under the read, so the home would be a copy of no committed state.
   bool force = false;
+  // How the caller's user overrides that refusal, appended to the error
+  // ("stop it or pass --force"): the command's flag, or force=True in
+  // Python.
+  std::string force_hint = "--force";
   // Where the sort runs go (default: the home directory).  The files are
   // unlinked as soon as they are created, so nothing is left behind.
   std::string temp_dir;

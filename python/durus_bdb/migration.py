@@ -56,7 +56,8 @@ def _require():
 
 
 def migrate(source, home, *, format="auto", durability="sync", verify=False,
-            strict=False, allow_dangling=False, salvage=False, temp_dir=None,
+            strict=False, allow_dangling=False, salvage=False, force=False,
+            temp_dir=None,
             cache_mb=128,
             sort_mb=32, progress=None):
     """Copy the Durus storage `source` into the new durus-bdb home `home`.
@@ -80,6 +81,10 @@ def migrate(source, home, *, format="auto", durability="sync", verify=False,
                     (implies allow_dangling).  Without it, damage anywhere
                     but a torn last transaction is an error naming the
                     offset.
+    force           read a FileStorage file that a running Durus process
+                    holds open for writing; without it such a source is
+                    refused (StorageError, code Busy): the file may change
+                    under the read.
     temp_dir        where the external-sort runs go (default: the home).
     cache_mb        Berkeley DB cache while loading.
     sort_mb         memory per external sort.
@@ -109,7 +114,7 @@ def migrate(source, home, *, format="auto", durability="sync", verify=False,
         _path("source", source), _path("home", home), _str("format", format),
         _str("durability", durability), _bool("verify", verify),
         _bool("strict", strict), _bool("allow_dangling", allow_dangling),
-        _bool("salvage", salvage),
+        _bool("salvage", salvage), _bool("force", force),
         "" if temp_dir is None else _path("temp_dir", temp_dir),
         _uint("cache_mb", cache_mb, 1), _uint("sort_mb", sort_mb, 1),
         _callable(progress))

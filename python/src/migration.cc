@@ -85,8 +85,9 @@ py::list Strings(const std::vector<std::string>& v) {
 
 py::dict MigrateBinding(const std::string& source, const std::string& home,
                         const std::string& format, const std::string& durability, bool verify,
-                        bool strict, bool allow_dangling, bool salvage, const std::string& temp_dir,
-                        uint32_t cache_mb, uint32_t sort_mb, py::object progress) {
+                        bool strict, bool allow_dangling, bool salvage, bool force,
+                        const std::string& temp_dir, uint32_t cache_mb, uint32_t sort_mb,
+                        py::object progress) {
   migrate::MigrateOptions o;
   o.source = source;
   o.home = home;
@@ -101,6 +102,8 @@ py::dict MigrateBinding(const std::string& source, const std::string& home,
   o.strict = strict;
   o.allow_dangling = allow_dangling;
   o.salvage = salvage;
+  o.force = force;
+  o.force_hint = "force=True";
   o.temp_dir = temp_dir;
   o.cache_mb = cache_mb;
   o.sort_memory_mb = sort_mb;

@@ -26,7 +26,7 @@ namespace python {
 // -> dict of MigrateReport's fields (+ "summary", SummaryLine's text).
 pybind11::dict MigrateBinding(const std::string& source, const std::string& home,
                               const std::string& format, const std::string& durability, bool verify,
-                              bool strict, bool allow_dangling, bool salvage,
+                              bool strict, bool allow_dangling, bool salvage, bool force,
                               const std::string& temp_dir, uint32_t cache_mb, uint32_t sort_mb,
                               pybind11::object progress);
 

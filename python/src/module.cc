@@ -28,8 +28,8 @@ PYBIND11_MODULE(_durus_bdb, m) {
   // Positional, already checked by durus_bdb.migration (the public API).
   m.def("_migrate", &durus::python::MigrateBinding, py::arg("source"), py::arg("home"),
         py::arg("format"), py::arg("durability"), py::arg("verify"), py::arg("strict"),
-        py::arg("allow_dangling"), py::arg("salvage"), py::arg("temp_dir"), py::arg("cache_mb"),
-        py::arg("sort_mb"), py::arg("progress"));
+        py::arg("allow_dangling"), py::arg("salvage"), py::arg("force"), py::arg("temp_dir"),
+        py::arg("cache_mb"), py::arg("sort_mb"), py::arg("progress"));
   m.def("_export", &durus::python::ExportBinding, py::arg("home"), py::arg("dest"),
         py::arg("format"), py::arg("level"), py::arg("cache_mb"), py::arg("progress"));
   m.def("_detect_format", &durus::python::DetectFormatBinding, py::arg("path"));

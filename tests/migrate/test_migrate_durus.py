@@ -690,6 +690,19 @@ class CommandLineTest(MigrateTestCase):
                 run('migrate', src, home, '--force', '--quiet')
                 kind = 'shelf' if cls is FileStorage else 'fs2'
                 self.assertEqual(self.home_records(home), durus_records(src, kind))
+                # The Python API: the same refusal, naming its own way out
+                # (force=True, not the command's flag), and force=True.
+                from durus_bdb import migration
+                if migration._HAVE_MIGRATE:
+                    pyhome = self.path('py-' + cls.__name__)
+                    with self.assertRaises(Exception) as cm:
+                        migration.migrate(src, pyhome)
+                    self.assertIn('in use by a running Durus process (pid %d)' % pid,
+                                  str(cm.exception))
+                    self.assertIn('force=True', str(cm.exception))
+                    self.assertFalse(os.path.exists(pyhome))
+                    migration.migrate(src, pyhome, force=True)
+                    self.assertEqual(self.home_records(pyhome), durus_records(src, kind))
 
 
 class ProgressTest(MigrateTestCase):
