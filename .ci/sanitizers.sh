@@ -41,6 +41,12 @@ generator_args() {  # dir
   fi
 }
 
+# The ASan and TSan trees compile at -O1 -g1 (RelWithDebInfo's -O2 -g
+# otherwise): half the compile time (bdb/storage_commit.cc under
+# ASan+UBSan: 7.0 s of CPU vs 15.8 s), still with line numbers in every
+# report; -O1 is what the sanitizers' own documentation recommends.
+san_opt=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG")
+
 # Targets the selected tests need (a subset of `all`: no Python module).
 targets=(durus-bdb)
 for t in record_test contract_test refcount_test model_test crash_test durability_test \
@@ -64,7 +70,7 @@ if [[ $which == asan || $which == all ]]; then
   dir="$prefix-asan"
   t0=$(now)
   cmake -S . -B "$dir" $(generator_args "$dir") -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DDURUS_SANITIZE=address -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
+        -DDURUS_SANITIZE=address -DDURUS_BUILD_BENCH=OFF "${san_opt[@]}" ${DURUS_CMAKE_ARGS:-} >/dev/null
   mapfile -t have < <(existing_targets "$dir")
   cmake --build "$dir" -j"$jobs" --target "${have[@]}"
   t1=$(now)
@@ -91,7 +97,7 @@ if [[ $which == tsan || $which == all ]]; then
   dir="$prefix-tsan"
   t0=$(now)
   cmake -S . -B "$dir" $(generator_args "$dir") -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DDURUS_SANITIZE=thread -DDURUS_BUILD_BENCH=OFF ${DURUS_CMAKE_ARGS:-} >/dev/null
+        -DDURUS_SANITIZE=thread -DDURUS_BUILD_BENCH=OFF "${san_opt[@]}" ${DURUS_CMAKE_ARGS:-} >/dev/null
   cmake --build "$dir" -j"$jobs" --target concurrency_test server_test invalidation_table_test durus-bdb
   t1=$(now)
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/.ci/tsan-suppressions.txt"
