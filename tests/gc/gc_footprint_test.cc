@@ -1,0 +1,138 @@
+// Footprint (issue 14): deleting half the objects of a home, collecting
+// and compacting must not leave the home larger than before the deletion.
+// A new user tried it: the log written by the deletion, the collection and
+// the compaction itself stayed in the home, so `gc --compact` made it grow
+// (67.9 -> 75.8 MiB) and `stat`'s figure did not drop.  The scenario runs
+// as a user runs it: the application commits through the storage, then
+// `durus-bdb gc --compact` and `durus-bdb stat --json` on the closed home.
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/gc/gc_test_util.h"
+#include "tools/json.h"
+
+namespace durus::gctest {
+namespace {
+
+// Real allocation of every regular file in `home` (st_blocks), by name.
+std::map<std::string, uint64_t> AllocatedByFile(const std::string& home) {
+  std::map<std::string, uint64_t> out;
+  DIR* d = opendir(home.c_str());
+  if (d == nullptr) return out;
+  while (struct dirent* e = readdir(d)) {
+    struct stat st;
+    std::string p = home + "/" + e->d_name;
+    if (stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode)) out[e->d_name] = st.st_blocks * 512ull;
+  }
+  closedir(d);
+  return out;
+}
+
+uint64_t Total(const std::map<std::string, uint64_t>& files) {
+  uint64_t t = 0;
+  for (auto& [name, bytes] : files) t += bytes;
+  return t;
+}
+
+std::string Describe(const std::map<std::string, uint64_t>& files) {
+  std::string s;
+  for (auto& [name, bytes] : files) s += "  " + name + " " + std::to_string(bytes) + "\n";
+  return s + "  total " + std::to_string(Total(files)) + "\n";
+}
+
+// Options a user starts with (the defaults), the collector left to the
+// command so the test decides when it runs.
+BdbOptions UserOptions() {
+  BdbOptions o;
+  o.gc_background = false;
+  return o;
+}
+
+constexpr uint64_t kObjects = 4000;
+constexpr size_t kPayload = 900;  // ~3.6 MB of records
+
+// A home with kObjects objects of ~1 KB, referenced from the root through
+// 40 lists of 100 (committed 100 at a time, as an application would).
+// Returns the lists' oids.
+std::vector<uint64_t> MakeUserHome(const std::string& home) {
+  std::vector<uint64_t> lists;
+  auto s = test::OpenBdb(home, UserOptions());
+  EXPECT_TRUE(s);
+  if (!s) return lists;
+  Oid root;
+  EXPECT_TRUE(s->NewOid(&root).ok());
+  for (uint64_t l = 0; l < kObjects / 100; ++l) {
+    CommitBatch batch;
+    std::vector<uint64_t> items;
+    for (int i = 0; i < 100; ++i) {
+      Oid o;
+      EXPECT_TRUE(s->NewOid(&o).ok());
+      items.push_back(o.value());
+      std::string payload(kPayload, static_cast<char>('a' + (o.value() % 26)));
+      EXPECT_TRUE(batch.Add(o, test::Rec(o.value(), {}, payload)).ok());
+    }
+    Oid list;
+    EXPECT_TRUE(s->NewOid(&list).ok());
+    EXPECT_TRUE(batch.Add(list, test::Rec(list.value(), items, "list")).ok());
+    lists.push_back(list.value());
+    EXPECT_TRUE(batch.Add(Oid(0), test::Rec(0, lists, "root")).ok());
+    Status st = s->Commit(batch);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+  }
+  EXPECT_TRUE(s->Close().ok());
+  return lists;
+}
+
+TEST(Footprint, DeletingHalfThenCollectingAndCompactingDoesNotGrowTheHome) {
+  test::KeptOnFailureTempDir dir;
+  const std::string home = dir.Sub("home");
+  std::vector<uint64_t> lists = MakeUserHome(home);
+  ASSERT_EQ(lists.size(), kObjects / 100);
+  // The home as the user sees it, closed, before the deletion.
+  auto before = AllocatedByFile(home);
+
+  // Delete half: the root drops every other list (a few commits).
+  {
+    auto s = test::OpenBdb(home, UserOptions());
+    ASSERT_TRUE(s);
+    std::vector<uint64_t> kept;
+    for (size_t i = 0; i < lists.size(); i += 2) kept.push_back(lists[i]);
+    test::Commit(s.get(), {{0, test::Rec(0, kept, "root")}});
+    StorageStats st;
+    ASSERT_TRUE(s->GetStats(&st).ok());
+    EXPECT_GT(st.pending_garbage, 0u);
+    ASSERT_TRUE(s->Close().ok());
+  }
+
+  // A complete collection, then compaction, as the tool runs them.
+  CommandResult r = RunCommand("gc " + home + " --cycles");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto collected = AllocatedByFile(home);
+  r = RunCommand("gc " + home + " --compact");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto compacted = AllocatedByFile(home);
+  std::printf("before deletion:\n%safter collection:\n%safter compaction:\n%s",
+              Describe(before).c_str(), Describe(collected).c_str(), Describe(compacted).c_str());
+  std::printf("gc --compact said:\n%s", r.out.c_str());
+
+  EXPECT_LE(Total(compacted), Total(before)) << "before deletion:\n"
+                                             << Describe(before) << "after compaction:\n"
+                                             << Describe(compacted);
+  // The records file itself shrank: half its pages went back.
+  EXPECT_LT(compacted["records.db"], before["records.db"] * 3 / 4);
+
+  // stat's figure follows the files, and changed with the compaction.
+  r = RunCommand("stat --json " + home);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  tools::Json j = tools::Json::parse(r.out);
+  EXPECT_EQ(j["disk_bytes"].get<uint64_t>(), Total(AllocatedByFile(home))) << r.out;
+  EXPECT_EQ(j["object_count"].get<uint64_t>(), kObjects / 2 + lists.size() / 2 + 1);
+}
+
+}  // namespace
+}  // namespace durus::gctest
