@@ -88,6 +88,23 @@ std::vector<uint64_t> MakeUserHome(const std::string& home) {
   return lists;
 }
 
+// stat --json: the by-kind figures add up to disk_bytes.
+tools::Json StatJson(const std::string& home) {
+  CommandResult r = RunCommand("stat --json " + home);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  tools::Json j = tools::Json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  EXPECT_TRUE(j.is_object()) << r.out;
+  if (!j.is_object()) return tools::Json::object();
+  uint64_t sum = 0;
+  for (const char* kind : {"records", "counts", "queue", "meta", "logs", "regions", "other"}) {
+    EXPECT_TRUE(j["disk"].contains(kind)) << kind << ": " << r.out;
+    sum += j["disk"][kind]["bytes"].get<uint64_t>();
+  }
+  EXPECT_EQ(sum, j["disk_bytes"].get<uint64_t>()) << r.out;
+  EXPECT_EQ(sum, j["disk"]["total"]["bytes"].get<uint64_t>()) << r.out;
+  return j;
+}
+
 TEST(Footprint, DeletingHalfThenCollectingAndCompactingDoesNotGrowTheHome) {
   test::KeptOnFailureTempDir dir;
   const std::string home = dir.Sub("home");
@@ -96,12 +113,12 @@ TEST(Footprint, DeletingHalfThenCollectingAndCompactingDoesNotGrowTheHome) {
   // The home as the user sees it, closed, before the deletion.
   auto before = AllocatedByFile(home);
 
-  // Delete half: the root drops every other list (a few commits).
+  // Delete half: the root drops every other list (one commit).
+  std::vector<uint64_t> kept;
+  for (size_t i = 0; i < lists.size(); i += 2) kept.push_back(lists[i]);
   {
     auto s = test::OpenBdb(home, UserOptions());
     ASSERT_TRUE(s);
-    std::vector<uint64_t> kept;
-    for (size_t i = 0; i < lists.size(); i += 2) kept.push_back(lists[i]);
     test::Commit(s.get(), {{0, test::Rec(0, kept, "root")}});
     StorageStats st;
     ASSERT_TRUE(s->GetStats(&st).ok());
@@ -109,16 +126,21 @@ TEST(Footprint, DeletingHalfThenCollectingAndCompactingDoesNotGrowTheHome) {
     ASSERT_TRUE(s->Close().ok());
   }
 
-  // A complete collection, then compaction, as the tool runs them.
+  // A complete collection (queue and trace), then compaction, as the tool
+  // runs them.
   CommandResult r = RunCommand("gc " + home + " --cycles");
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   auto collected = AllocatedByFile(home);
+  tools::Json stat_collected = StatJson(home);
+  EXPECT_EQ(stat_collected["disk_bytes"].get<uint64_t>(), Total(collected));
   r = RunCommand("gc " + home + " --compact");
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   auto compacted = AllocatedByFile(home);
   std::printf("before deletion:\n%safter collection:\n%safter compaction:\n%s",
               Describe(before).c_str(), Describe(collected).c_str(), Describe(compacted).c_str());
   std::printf("gc --compact said:\n%s", r.out.c_str());
+  EXPECT_NE(r.out.find("and the region files removed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("    records"), std::string::npos) << r.out;
 
   EXPECT_LE(Total(compacted), Total(before)) << "before deletion:\n"
                                              << Describe(before) << "after compaction:\n"
@@ -126,12 +148,60 @@ TEST(Footprint, DeletingHalfThenCollectingAndCompactingDoesNotGrowTheHome) {
   // The records file itself shrank: half its pages went back.
   EXPECT_LT(compacted["records.db"], before["records.db"] * 3 / 4);
 
-  // stat's figure follows the files, and changed with the compaction.
-  r = RunCommand("stat --json " + home);
+  // stat's figure is the files as gc left them, and it dropped.
+  tools::Json stat_compacted = StatJson(home);
+  EXPECT_EQ(stat_compacted["disk_bytes"].get<uint64_t>(), Total(compacted));
+  EXPECT_LT(stat_compacted["disk_bytes"].get<uint64_t>(),
+            stat_collected["disk_bytes"].get<uint64_t>());
+  EXPECT_LT(stat_compacted["disk"]["records"]["bytes"].get<uint64_t>(),
+            stat_collected["disk"]["records"]["bytes"].get<uint64_t>());
+  EXPECT_EQ(stat_compacted["object_count"].get<uint64_t>(), kObjects / 2 + kept.size() + 1);
+
+  // The home without its logs is whole: verify, then write and read on.
+  r = RunCommand("verify " + home);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  {
+    auto s = test::OpenBdb(home, UserOptions());
+    ASSERT_TRUE(s);
+    Oid o;
+    ASSERT_TRUE(s->NewOid(&o).ok());
+    kept.push_back(o.value());
+    test::Commit(s.get(),
+                 {{o.value(), test::Rec(o.value(), {}, "after")}, {0, test::Rec(0, kept, "root")}});
+    ASSERT_TRUE(s->Close().ok());
+    s = test::OpenBdb(home, UserOptions());
+    ASSERT_TRUE(s);
+    std::string rec;
+    ASSERT_TRUE(s->Load(o, &rec).ok());
+    EXPECT_EQ(rec, test::Rec(o.value(), {}, "after"));
+    ASSERT_TRUE(s->Load(Oid(kept[0]), &rec).ok());
+    ASSERT_TRUE(s->Close().ok());
+  }
+  r = RunCommand("verify " + home);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+}
+
+// With log archiving (point-in-time restore) the log sequence must go on:
+// gc --compact compacts the tables but keeps the logs, and says so.
+TEST(Footprint, CompactKeepsTheLogsOfAnArchivingHome) {
+  test::KeptOnFailureTempDir dir;
+  const std::string home = dir.Sub("home");
+  {
+    BdbOptions o = UserOptions();
+    o.log_archive = dir.Sub("archive");
+    auto s = test::OpenBdb(home, o);
+    ASSERT_TRUE(s);
+    test::Commit(s.get(), {{0, test::Rec(0, {}, "root")}});
+    ASSERT_TRUE(s->Close().ok());
+  }
+  CommandResult r = RunCommand("gc " + home + " --compact");
   ASSERT_EQ(r.code, 0) << r.out << r.err;
-  tools::Json j = tools::Json::parse(r.out);
-  EXPECT_EQ(j["disk_bytes"].get<uint64_t>(), Total(AllocatedByFile(home))) << r.out;
-  EXPECT_EQ(j["object_count"].get<uint64_t>(), kObjects / 2 + lists.size() / 2 + 1);
+  EXPECT_NE(r.out.find("kept: log archiving is on"), std::string::npos) << r.out;
+  bool has_log = false;
+  for (auto& [name, bytes] : AllocatedByFile(home)) has_log |= name.rfind("log.", 0) == 0;
+  EXPECT_TRUE(has_log);
+  r = RunCommand("verify " + home);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
 }
 
 }  // namespace
