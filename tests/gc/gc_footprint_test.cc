@@ -204,5 +204,54 @@ TEST(Footprint, CompactKeepsTheLogsOfAnArchivingHome) {
   EXPECT_EQ(r.code, 0) << r.out << r.err;
 }
 
+// A trace in progress survives gc --compact (without --cycles): its
+// marks.db is kept (its LSNs reset with the other tables) and the trace
+// resumes at the next open and frees the garbage ring.
+TEST(Footprint, CompactKeepsATraceInProgress) {
+  test::KeptOnFailureTempDir dir;
+  const std::string home = dir.Sub("home");
+  std::vector<uint64_t> ring;
+  {
+    auto s = test::OpenBdb(home, UserOptions());
+    ASSERT_TRUE(s);
+    Graph g(s.get());
+    g.New();  // the root
+    std::vector<uint64_t> chain = g.Chain(300);
+    ring = g.Ring(50);
+    g.Set(0, {chain[0]});
+    ASSERT_TRUE(g.Flush().ok());
+    bool started = false;
+    ASSERT_TRUE(bdb_testing::StartTrace(s.get(), &started).ok());
+    ASSERT_TRUE(started);
+    uint64_t n = 0;
+    bool done = false;
+    ASSERT_TRUE(bdb_testing::TraceStep(s.get(), 10, &n, &done).ok());
+    ASSERT_FALSE(done);
+    ASSERT_TRUE(s->Close().ok());
+  }
+  CommandResult r = RunCommand("gc " + home + " --compact");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("and the region files removed"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("marks.db too"), std::string::npos) << r.out;
+  EXPECT_TRUE(AllocatedByFile(home).count("marks.db")) << r.out;
+  {
+    auto s = test::OpenBdb(home, UserOptions());
+    ASSERT_TRUE(s);
+    bdb_testing::TraceInfo info;
+    ASSERT_TRUE(bdb_testing::GetTraceInfo(s.get(), &info).ok());
+    EXPECT_TRUE(info.running);
+    CollectReport rep;
+    ASSERT_TRUE(s->Collect(true, &rep).ok());
+    EXPECT_EQ(rep.collected, ring.size());
+    for (uint64_t x : ring) {
+      std::string rec;
+      EXPECT_TRUE(s->Load(Oid(x), &rec).IsNotFound()) << x;
+    }
+    ASSERT_TRUE(s->Close().ok());
+  }
+  r = RunCommand("verify " + home);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+}
+
 }  // namespace
 }  // namespace durus::gctest
