@@ -7,6 +7,7 @@
 // `durus-bdb gc --compact` and `durus-bdb stat --json` on the closed home.
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <map>
@@ -15,6 +16,7 @@
 
 #include "tests/gc/gc_test_util.h"
 #include "tools/json.h"
+#include "util/file.h"
 
 namespace durus::gctest {
 namespace {
@@ -251,6 +253,62 @@ TEST(Footprint, CompactKeepsATraceInProgress) {
   }
   r = RunCommand("verify " + home);
   EXPECT_EQ(r.code, 0) << r.out << r.err;
+}
+
+// TrimClosedHome killed between its steps (bdb/home_trim.h) leaves a home
+// that opens and loses nothing: (a) the tables' LSNs reset, the log still
+// there; (b) the log removed, the region files still there.  Both after a
+// crash (the lock file still names the holder, so the next opener checks
+// the log and recovers).  The LSNs are reset as the trim resets them
+// (DbEnv::lsn_reset), by Berkeley DB's db_load -r lsn.
+TEST(Footprint, AnInterruptedTrimLeavesAHomeThatOpens) {
+  if (system("command -v db5.3_load >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "db5.3_load (Debian db5.3-util) is not installed";
+  }
+  test::KeptOnFailureTempDir dir;
+  const std::string home = dir.Sub("home");
+  std::vector<uint64_t> lists = MakeUserHome(home);
+  ASSERT_FALSE(lists.empty());
+  auto crash = [&] {
+    ASSERT_TRUE(util::WriteFile(home + "/durus-bdb.lock", "999999 durus-bdb gc\n"));
+  };
+  auto check = [&](const std::string& stage) {
+    auto s = test::OpenBdb(home, UserOptions());
+    ASSERT_TRUE(s) << stage;
+    StorageStats st;
+    ASSERT_TRUE(s->GetStats(&st).ok());
+    EXPECT_EQ(st.object_count, kObjects + lists.size() + 1) << stage;
+    std::string rec;
+    EXPECT_TRUE(s->Load(Oid(lists.back()), &rec).ok()) << stage;
+    Oid o;
+    ASSERT_TRUE(s->NewOid(&o).ok());
+    lists.push_back(o.value());
+    test::Commit(s.get(),
+                 {{o.value(), test::Rec(o.value(), {}, stage)}, {0, test::Rec(0, lists, "root")}});
+    ASSERT_TRUE(s->Close().ok());
+    CommandResult r = RunCommand("verify " + home);
+    EXPECT_EQ(r.code, 0) << stage << ": " << r.out << r.err;
+  };
+  auto reset_lsns = [&] {
+    for (const char* f : {"records.db", "refcounts.db", "pending.db", "meta.db"}) {
+      std::string cmd = "db5.3_load -r lsn -h " + home + " " + f + " 2>&1";
+      ASSERT_EQ(system(cmd.c_str()), 0) << cmd;
+    }
+  };
+  // (a) Every table's LSNs reset, the log kept.
+  reset_lsns();
+  crash();
+  check("lsn reset, log kept");
+  // (b) The LSNs reset, then the log files gone, the regions left.
+  reset_lsns();
+  for (auto& [name, bytes] : AllocatedByFile(home)) {
+    if (name.rfind("log.", 0) == 0) ASSERT_EQ(unlink((home + "/" + name).c_str()), 0);
+  }
+  bool regions = false;
+  for (auto& [name, bytes] : AllocatedByFile(home)) regions |= name.rfind("__db.", 0) == 0;
+  EXPECT_TRUE(regions);
+  crash();
+  check("log removed, regions kept");
 }
 
 }  // namespace
