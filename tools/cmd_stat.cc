@@ -31,10 +31,10 @@ const char kDescription[] =
     "Print a durus-bdb home's statistics: object count, record bytes, pending\n"
     "garbage (the collector's backlog), durability mode, format version,\n"
     "bytes on disk by kind (records, counts, queue, meta, logs, regions,\n"
-    "other; `durus-bdb gc --compact` reclaims space) and a cycle trace's progress.  On a home in "
-    "use by another\n"
-    "process (a running server) it shows the live figures that process\n"
-    "publishes every second, including objects collected since it opened.";
+    "other: `durus-bdb gc --compact` reclaims space) and a cycle trace's\n"
+    "progress.  On a home in use by another process (a running server) it\n"
+    "shows the live figures that process publishes every second, including\n"
+    "objects collected since it opened.";
 const char kFooter[] =
     "Exit status: 0 ok; 1 on error (missing home, not a durus-bdb home, home\n"
     "in use by a process that publishes no figures); 2 on a usage error.";
