@@ -12,8 +12,9 @@
 //   1. opens the environment (recovery: trivial after a clean close),
 //      removes marks.db if no trace uses it (an empty table whose pages a
 //      finished trace left), and checkpoints;
-//   2. resets the log sequence numbers of every table (DbEnv::lsn_reset),
-//      so that no page refers to the log any more, and closes;
+//   2. resets the log sequence numbers of every table (DbEnv::lsn_reset,
+//      which reads and writes every page: about the cost of copying the
+//      tables), so that no page refers to the log any more, and closes;
 //   3. removes every log file, oldest first, and the region files; the
 //      next open starts a fresh log and rebuilds its regions.
 // A crash at any point leaves a home that opens: before step 3 the log is
