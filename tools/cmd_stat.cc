@@ -15,6 +15,7 @@
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <vector>
 
 #include "bdb/bdb_storage.h"
 #include "bdb/disk_usage.h"
@@ -185,15 +186,21 @@ int RunStat(const std::vector<std::string>& args) {
                     " allocated, " + util::HumanBytes(disk.total.apparent) + " apparent)");
     // What each kind is: doc/operations.md, "Disk use".
     const std::map<std::string, std::string> notes = {
-        {"queue", " (pending garbage)"},
-        {"meta", " (meta.db, a trace's marks.db)"},
-        {"logs", " (write-ahead log)"},
-        {"regions", " (Berkeley DB cache, locks, log buffer; rebuilt at every open)"},
-        {"other", " (durus-bdb.* files)"}};
+        {"queue", "pending garbage"},
+        {"meta", "meta.db, a trace's marks.db"},
+        {"logs", "write-ahead log"},
+        {"regions", "Berkeley DB cache, locks, log buffer; rebuilt at every open"},
+        {"other", "durus-bdb.* files"}};
     for (auto& [kind, u] : disk.Kinds()) {
+      // The apparent size too where it differs (a log file is as long as
+      // log_file_mb from its creation, sparse until written).
+      std::vector<std::string> parts;
+      if (u.apparent != u.bytes) parts.push_back(util::HumanBytes(u.apparent) + " apparent");
       auto note = notes.find(kind);
-      row((std::string("  ") + kind).c_str(),
-          util::HumanBytes(u.bytes) + (note == notes.end() ? "" : note->second));
+      if (note != notes.end()) parts.push_back(note->second);
+      std::string text = util::HumanBytes(u.bytes);
+      for (size_t i = 0; i < parts.size(); ++i) text += (i == 0 ? " (" : "; ") + parts[i];
+      row((std::string("  ") + kind).c_str(), text + (parts.empty() ? "" : ")"));
     }
     if (census) {
       out << "census:\n";
