@@ -3,11 +3,10 @@
 #include <db_cxx.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <mutex>
 #include <shared_mutex>
-#include <system_error>
 
+#include "bdb/disk_usage.h"
 #include "bdb/handles.h"
 #include "bdb/storage_impl.h"
 
@@ -36,14 +35,10 @@ Status BdbStorage::GetEnvFigures(BdbEnvFigures* out) {
   out->log_written_bytes = uint64_t{lg->st_w_mbytes} * (1ull << 20) + lg->st_w_bytes;
   out->log_flushes = lg->st_scount;
   free(lg);
-  // The log files ("log.0000000001", ...) live in the home.
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(home_, ec)) {
-    if (e.path().filename().string().rfind("log.", 0) != 0) continue;
-    std::error_code size_ec;
-    const auto size = e.file_size(size_ec);
-    if (!size_ec) out->log_disk_bytes += size;
-  }
+  // The log files ("log.0000000001", ...) live in the home; counted as
+  // `durus-bdb stat` counts them (allocated blocks: the current file is
+  // sparse until written).
+  out->log_disk_bytes = MeasureHomeDisk(home_).logs.bytes;
   return Status::OK();
 }
 

@@ -22,7 +22,7 @@ struct BdbEnvFigures {
   uint64_t cache_bytes = 0;        // the cache's configured size
   uint64_t log_written_bytes = 0;  // bytes written to the log, since open
   uint64_t log_flushes = 0;        // log fsyncs (st_scount), since open
-  uint64_t log_disk_bytes = 0;     // the log files in the home now
+  uint64_t log_disk_bytes = 0;     // the log files in the home now (allocated)
 };
 
 // Corruption when the environment has panicked (DB_RUNRECOVERY).

@@ -8,12 +8,17 @@
 // second (bdb/status_file.h) — the collector's backlog and progress as they
 // happen — and, for a home a `durus-bdb serve` is using, the server's own
 // figures (server/server_status.h): clients, commits, conflicts at commit
-// and 'I' answered to loads.
+// and 'I' answered to loads.  Disk use is measured from the home's files,
+// by kind (bdb/disk_usage.h), as `du` would: for a home nobody holds,
+// before stat opens it, since the open itself rebuilds the region files
+// and recovery fills the rest of the current log file (issue 14).
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <vector>
 
 #include "bdb/bdb_storage.h"
+#include "bdb/disk_usage.h"
 #include "server/server_status.h"
 #include "tools/command.h"
 #include "tools/flags.h"
@@ -25,10 +30,12 @@ namespace {
 
 const char kDescription[] =
     "Print a durus-bdb home's statistics: object count, record bytes, pending\n"
-    "garbage (the collector's backlog), durability mode, format version and\n"
-    "bytes on disk, and a cycle trace's progress.  On a home in use by another\n"
-    "process (a running server) it shows the live figures that process\n"
-    "publishes every second, including objects collected since it opened.";
+    "garbage (the collector's backlog), durability mode, format version,\n"
+    "bytes on disk by kind (records, counts, queue, meta, logs, regions,\n"
+    "other: `durus-bdb gc --compact` reclaims space) and a cycle trace's\n"
+    "progress.  On a home in use by another process (a running server) it\n"
+    "shows the live figures that process publishes every second, including\n"
+    "objects collected since it opened.";
 const char kFooter[] =
     "Exit status: 0 ok; 1 on error (missing home, not a durus-bdb home, home\n"
     "in use by a process that publishes no figures); 2 on a usage error.";
@@ -55,6 +62,8 @@ int RunStat(const std::vector<std::string>& args) {
   bool is_live = false;
   server::ServerFigures srv;
   bool has_server = false;
+  // The home as its last holder left it (see the top of the file).
+  HomeDiskUsage disk = MeasureHomeDisk(home);
   Status s = OpenBdbStorage(home, opts, &storage);
   if (s.IsBusy()) {
     // A server holds the home: its published figures, if it publishes.
@@ -66,6 +75,7 @@ int RunStat(const std::vector<std::string>& args) {
     }
     st = live.stats;
     is_live = true;
+    disk = MeasureHomeDisk(home);  // the holder's files, now
     int64_t srv_pid = 0;
     double srv_age = 0;
     // Only the holder's own figures: a file left by another process is stale.
@@ -84,6 +94,9 @@ int RunStat(const std::vector<std::string>& args) {
     s = storage->Close();
     if (!s.ok()) return FailStatus("stat", s);
   }
+  // disk_bytes is the kinds' total, so they add up to it (StorageStats
+  // measured it with the home open).
+  st.disk_bytes = disk.total.bytes;
 
   std::ostringstream out;
   if (json) {
@@ -101,6 +114,13 @@ int RunStat(const std::vector<std::string>& args) {
               {"trace_phase", st.trace_phase},
               {"trace_traced", st.trace_traced},
               {"trace_swept", st.trace_swept}};
+    auto use = [](const DiskUse& u) {
+      return Json{{"bytes", u.bytes}, {"apparent_bytes", u.apparent}, {"files", u.files}};
+    };
+    Json d = Json::object();
+    for (auto& [kind, u] : disk.Kinds()) d[kind] = use(u);
+    d["total"] = use(disk.total);
+    j["disk"] = d;
     if (is_live) j["live"] = {{"pid", live.pid}, {"age_seconds", live.age_seconds}};
     if (has_server) {
       j["server"] = {{"clients", srv.clients},
@@ -162,7 +182,26 @@ int RunStat(const std::vector<std::string>& args) {
           std::to_string(srv.grace_expired) + " times a slow client's token was released");
     }
     row("next oid", std::to_string(st.next_oid));
-    row("disk", std::to_string(st.disk_bytes) + " (" + util::HumanBytes(st.disk_bytes) + ")");
+    row("disk", std::to_string(st.disk_bytes) + " (" + util::HumanBytes(st.disk_bytes) +
+                    " allocated, " + util::HumanBytes(disk.total.apparent) + " apparent)");
+    // What each kind is: doc/operations.md, "Disk use".
+    const std::map<std::string, std::string> notes = {
+        {"queue", "pending garbage"},
+        {"meta", "meta.db, a trace's marks.db"},
+        {"logs", "write-ahead log"},
+        {"regions", "Berkeley DB cache, locks, log buffer; rebuilt at every open"},
+        {"other", "durus-bdb.* files"}};
+    for (auto& [kind, u] : disk.Kinds()) {
+      // The apparent size too where it differs (a log file is as long as
+      // log_file_mb from its creation, sparse until written).
+      std::vector<std::string> parts;
+      if (u.apparent != u.bytes) parts.push_back(util::HumanBytes(u.apparent) + " apparent");
+      auto note = notes.find(kind);
+      if (note != notes.end()) parts.push_back(note->second);
+      std::string text = util::HumanBytes(u.bytes);
+      for (size_t i = 0; i < parts.size(); ++i) text += (i == 0 ? " (" : "; ") + parts[i];
+      row((std::string("  ") + kind).c_str(), text + (parts.empty() ? "" : ")"));
+    }
     if (census) {
       out << "census:\n";
       // Largest classes first.

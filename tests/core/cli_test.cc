@@ -1,11 +1,14 @@
 // The durus-bdb command as a user runs it: a real binary in a real process.
+#include <dirent.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 
 #include "tests/core/test_util.h"
+#include "tools/json.h"
 
 namespace durus::test {
 namespace {
@@ -56,6 +59,63 @@ TEST(CliTest, StatJsonMatchesTheStoredData) {
   r = RunTool("stat " + home);
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("objects           4"), std::string::npos) << r.out;
+}
+
+// Disk use by kind (issue 14): the home's files as `du` counts them
+// (allocated blocks), each kind a named set of files, adding up to
+// disk_bytes.
+TEST(CliTest, StatShowsDiskUseByKind) {
+  TempDir dir;
+  std::string home = dir.Sub("home");
+  MakeHome(home, {{0, Rec(0, {1}, "r")}, {1, Rec(1, {}, std::string(20000, 'x'))}});
+  // What the files take, measured as the user would, before stat runs.
+  uint64_t total = 0, records = 0, logs = 0;
+  DIR* d = opendir(home.c_str());
+  ASSERT_NE(d, nullptr);
+  while (struct dirent* e = readdir(d)) {
+    struct stat st;
+    std::string name = e->d_name;
+    if (stat((home + "/" + name).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    total += st.st_blocks * 512ull;
+    if (name == "records.db") records = st.st_blocks * 512ull;
+    if (name.rfind("log.", 0) == 0) logs += st.st_blocks * 512ull;
+  }
+  closedir(d);
+  ASSERT_GT(records, 0u);
+
+  ToolRun r = RunTool("stat --json " + home);
+  ASSERT_EQ(r.status, 0) << r.out;
+  tools::Json j = tools::Json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  ASSERT_TRUE(j["disk"].is_object()) << r.out;
+  uint64_t sum = 0, apparent = 0, files = 0;
+  for (const char* kind : {"records", "counts", "queue", "meta", "logs", "regions", "other"}) {
+    ASSERT_TRUE(j["disk"].contains(kind)) << kind << ": " << r.out;
+    const tools::Json& k = j["disk"][kind];
+    ASSERT_TRUE(k.contains("bytes") && k.contains("apparent_bytes") && k.contains("files"))
+        << kind << ": " << r.out;
+    sum += k["bytes"].get<uint64_t>();
+    apparent += k["apparent_bytes"].get<uint64_t>();
+    files += k["files"].get<uint64_t>();
+  }
+  EXPECT_EQ(j["disk"].size(), 8u) << r.out;  // the seven kinds and the total
+  EXPECT_EQ(sum, j["disk"]["total"]["bytes"].get<uint64_t>()) << r.out;
+  EXPECT_EQ(apparent, j["disk"]["total"]["apparent_bytes"].get<uint64_t>()) << r.out;
+  EXPECT_EQ(files, j["disk"]["total"]["files"].get<uint64_t>()) << r.out;
+  EXPECT_EQ(sum, j["disk_bytes"].get<uint64_t>()) << r.out;
+  EXPECT_EQ(sum, total) << r.out;
+  EXPECT_EQ(j["disk"]["records"]["bytes"].get<uint64_t>(), records) << r.out;
+  EXPECT_EQ(j["disk"]["records"]["files"].get<uint64_t>(), 1u) << r.out;
+  EXPECT_EQ(j["disk"]["logs"]["bytes"].get<uint64_t>(), logs) << r.out;
+  EXPECT_EQ(j["disk"]["counts"]["files"].get<uint64_t>(), 1u) << r.out;
+  EXPECT_EQ(j["disk"]["queue"]["files"].get<uint64_t>(), 1u) << r.out;
+
+  r = RunTool("stat " + home);
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const char* row : {"\n  records  ", "\n  counts  ", "\n  queue  ", "\n  meta  ",
+                          "\n  logs  ", "\n  regions  ", "\n  other  "}) {
+    EXPECT_NE(r.out.find(row), std::string::npos) << row << r.out;
+  }
 }
 
 TEST(CliTest, StatErrorsAreOneLineAndNonZero) {
