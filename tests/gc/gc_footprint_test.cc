@@ -302,7 +302,9 @@ TEST(Footprint, AnInterruptedTrimLeavesAHomeThatOpens) {
   // (b) The LSNs reset, then the log files gone, the regions left.
   reset_lsns();
   for (auto& [name, bytes] : AllocatedByFile(home)) {
-    if (name.rfind("log.", 0) == 0) ASSERT_EQ(unlink((home + "/" + name).c_str()), 0);
+    if (name.rfind("log.", 0) == 0) {
+      ASSERT_EQ(unlink((home + "/" + name).c_str()), 0);
+    }
   }
   bool regions = false;
   for (auto& [name, bytes] : AllocatedByFile(home)) regions |= name.rfind("__db.", 0) == 0;
