@@ -118,6 +118,11 @@ class Storage {
   // Start an online cycle trace (Durus's pack / P); returns at once.
   virtual Status StartPack();
 
+  // Replication (bdb/replication.h): "" when the storage is not a site of
+  // a replication group, else one line for logs and status: "role master"
+  // or "role replica, master HOST:PORT".
+  virtual std::string ReplicationSummary() { return ""; }
+
   // Make every commit so far durable (a log flush).
   virtual Status Flush() = 0;
 

@@ -1,0 +1,133 @@
+"""A 3-site replication group of `durus-bdb serve` (issue 13, first
+slice): the group forms with one master; a Durus client's commits on the
+master are loaded by a Durus client of a replica; a commit on a replica
+fails and the replica's log names the master's Durus address; SIGKILL of
+the master elects a new one that accepts commits and holds every commit
+acknowledged before the kill.
+
+Replicas' invalidations (the commit journal) are not built yet: each read
+on a replica uses a fresh connection, so no cached object is involved.
+"""
+import os
+import signal
+import time
+import unittest
+
+from repl_harness import GroupTestCase
+
+
+def read_root(site, key):
+    """root[key] as a fresh Durus connection to `site` sees it (None when
+    missing, or when the site cannot serve it yet)."""
+    from durus.client_storage import ClientStorage
+    from durus.connection import Connection
+    storage = ClientStorage(address=site.client_address())
+    try:
+        return Connection(storage).get_root().get(key)
+    finally:
+        storage.close()
+
+
+def wait_value(site, key, want, timeout=60):
+    """Poll `site` until root[key] == want (fails only after `timeout`)."""
+    deadline = time.time() + timeout
+    got = None
+    while time.time() < deadline:
+        try:
+            got = read_root(site, key)
+        except Exception as e:  # a site catching up may drop us: try again
+            got = e
+        if got == want:
+            return
+        time.sleep(0.05)
+    raise AssertionError('site %d: root[%r] is %r, want %r after %ss:\n%s'
+                         % (site.port, key, got, want, timeout, site.log()))
+
+
+class GroupTest(GroupTestCase):
+
+    def test_group_replicates_refuses_on_replica_and_fails_over(self):
+        from durus.client_storage import ClientStorage
+        from durus.connection import Connection
+        from durus.persistent_dict import PersistentDict
+
+        a, b, c = self.start_group()
+        # The creator is the only site when it starts: it is elected.
+        self.assertIs(self.wait_master([a]), a)
+        for s in (b, c):
+            self.assertIsNotNone(s.wait_log(r'replication: role replica', timeout=60),
+                                 s.log())
+
+        # Commits on the master (acknowledged: each commit() returned).
+        storage = ClientStorage(address=a.client_address())
+        conn = Connection(storage)
+        root = conn.get_root()
+        root['items'] = PersistentDict()
+        for i in range(20):
+            root['items'][i] = 'value %d' % i
+            root['counter'] = i
+            conn.commit()
+        acknowledged = 19
+        storage.close()
+
+        # Both replicas serve what the master committed.
+        for s in (b, c):
+            wait_value(s, 'counter', acknowledged)
+            from durus.client_storage import ClientStorage as CS
+            st = CS(address=s.client_address())
+            items = Connection(st).get_root()['items']
+            self.assertEqual(dict(items.items()), {i: 'value %d' % i for i in range(20)})
+            st.close()
+
+        # A commit on a replica fails for its client; the replica's log
+        # names the master's Durus address.
+        mark = b.mark()
+        st = ClientStorage(address=b.client_address())
+        conn_b = Connection(st)
+        conn_b.get_root()['counter'] = -1
+        with self.assertRaises(Exception):
+            conn_b.commit()
+        try:
+            st.close()
+        except Exception:
+            pass
+        line = b.wait_log(r'the master is 127\.0\.0\.1:%d ' % a.port, timeout=30, start=mark)
+        self.assertIsNotNone(line, b.log())
+        wait_value(a, 'counter', acknowledged)  # the refused commit changed nothing
+
+        # SIGKILL the master: one of the others is elected and takes commits.
+        marks = [b.mark(), c.mark()]
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait()
+        new = self.wait_master([b, c], start_marks=marks)
+        other = c if new is b else b
+        # Every commit acknowledged before the kill is on the new master.
+        wait_value(new, 'counter', acknowledged)
+        st = ClientStorage(address=new.client_address())
+        conn = Connection(st)
+        self.assertEqual(len(conn.get_root()['items']), 20)
+        conn.get_root()['counter'] = 100
+        conn.get_root()['items'][20] = 'after failover'
+        conn.commit()
+        st.close()
+        # ...and replicates to the remaining replica.
+        wait_value(other, 'counter', 100)
+
+    def test_replica_refuses_new_oids(self):
+        # A client asking a replica for new oids (a commit of a new object)
+        # is dropped; the replica names the master.
+        from durus.client_storage import ClientStorage
+        a, b, c = self.start_group()
+        self.wait_master([a])
+        self.assertIsNotNone(c.wait_log(r'replication: role replica', timeout=60), c.log())
+        mark = c.mark()
+        st = ClientStorage(address=c.client_address())
+        with self.assertRaises(Exception):
+            st.new_oid()
+        line = c.wait_log(r'new oids refused: .*the master is 127\.0\.0\.1:%d ' % a.port,
+                          timeout=30, start=mark)
+        self.assertIsNotNone(line, c.log())
+
+
+if __name__ == '__main__':
+    unittest.main()
