@@ -108,10 +108,74 @@ class GroupTest(GroupTestCase):
         self.assertEqual(len(conn.get_root()['items']), 20)
         conn.get_root()['counter'] = 100
         conn.get_root()['items'][20] = 'after failover'
+        # New objects take new oids: the new master must not hand out oids
+        # it held as a replica (its counters are reloaded on promotion).
+        conn.get_root()['after'] = PersistentDict(x=1)
         conn.commit()
         st.close()
-        # ...and replicates to the remaining replica.
-        wait_value(other, 'counter', 100)
+        # ...and replicates to the remaining replica, nothing overwritten.
+        for s in (new, other):
+            wait_value(s, 'counter', 100)
+            st = ClientStorage(address=s.client_address())
+            root = Connection(st).get_root()
+            expected = {i: 'value %d' % i for i in range(20)}
+            expected[20] = 'after failover'
+            self.assertEqual(dict(root['items'].items()), expected)
+            self.assertEqual(dict(root['after'].items()), {'x': 1})
+            st.close()
+
+    def test_commit_waits_for_acknowledgements(self):
+        # Both replicas stopped: the master applies the commit but no site
+        # acknowledges it, so its client gets no O (the connection closes)
+        # and the master logs NotReplicated.  Resumed: commits are
+        # acknowledged again.  Fails if acknowledgements are not waited
+        # for or PERM_FAILED is ignored (doc/replication-plan.md 6, gotcha
+        # 19).  A long heartbeat: the stopped replicas must not hold an
+        # election when they resume (gotcha 16).
+        from durus.client_storage import ClientStorage
+        from durus.connection import Connection
+        a, b, c = self.start_group(extra=['--repl-heartbeat-ms', '60000',
+                                          '--repl-ack-timeout-ms', '500'])
+        self.wait_master([a])
+        for s in (b, c):
+            self.assertIsNotNone(s.wait_log(r'replication: role replica', timeout=60), s.log())
+        st = ClientStorage(address=a.client_address())
+        conn = Connection(st)
+        conn.get_root()['n'] = 1
+        conn.commit()  # acknowledged
+        st.close()
+        mark = a.mark()
+        for s in (b, c):
+            s.proc.send_signal(signal.SIGSTOP)
+        try:
+            st = ClientStorage(address=a.client_address())
+            conn = Connection(st)
+            conn.get_root()['n'] = 2
+            with self.assertRaises(Exception):
+                conn.commit()
+            self.assertIsNotNone(
+                a.wait_log(r'commit failed: Not replicated: .*ack policy quorum', timeout=30,
+                           start=mark), a.log())
+        finally:
+            for s in (b, c):
+                s.proc.send_signal(signal.SIGCONT)
+        # Acknowledged again once the replicas are back (they first catch
+        # up): retried until one commit gets its O.
+        deadline = time.time() + 60
+        while True:
+            try:
+                st = ClientStorage(address=a.client_address())
+                conn = Connection(st)
+                conn.get_root()['n'] = 3
+                conn.commit()
+                st.close()
+                break
+            except Exception:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+        for s in (b, c):
+            wait_value(s, 'n', 3)
 
     def test_replica_refuses_new_oids(self):
         # A client asking a replica for new oids (a commit of a new object)
