@@ -57,6 +57,7 @@ void BdbStorage::StopBackground() {
   std::unique_lock<std::shared_mutex> closing(close_mu_);
   std::lock_guard<std::mutex> l(write_mu_);
   trace_.CloseHandleLocked();
+  journal_.reset();  // replication's commit journal
 }
 
 void BdbStorage::PublishStatus() {

@@ -6,6 +6,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bdb/journal.h"
 #include "bdb/replication.h"
 #include "bdb/retry.h"
 #include "bdb/schema.h"
@@ -227,6 +228,13 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
     if (!ts.ok()) return ts;
   }
 
+  // 3c. Replication: the commit's journal entry, in its transaction
+  // (bdb/journal.h): replicas tell their clients from it.
+  if (journal_ != nullptr) {
+    int r = AppendJournal(journal_.get(), t, journal_seq_ + 1, batch);
+    if (r != 0) return fail(r, "writing the commit journal");
+  }
+
   // 4. Counters.
   uint64_t next = std::max(max_stored_next_, plan.max_oid.value() + 1);
   next = std::max<uint64_t>(next, next_oid_.load());
@@ -256,6 +264,7 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
   ret = txn.Commit(CommitFlags());
   if (ret != 0) return FromDb(ret, "committing to " + home_);
   const bool not_replicated = repl_ != nullptr && ReplicationState::PermFailed();
+  if (journal_ != nullptr) ++journal_seq_;
   max_stored_next_ = next;
   object_count_ = objects;
   record_bytes_ = bytes;

@@ -59,6 +59,8 @@ class BdbStorage : public BdbHandle, private GcStore {
   Status Collect(bool cycles, CollectReport* report) override;
   Status StartPack() override;
   std::string ReplicationSummary() override;
+  std::vector<Oid> ReplicatedChanges() override;
+  bool ReplicatedChangesPending() override;
   Status Flush() override;
   Status Close() override;
   std::string Describe() const override;
@@ -126,6 +128,8 @@ class BdbStorage : public BdbHandle, private GcStore {
   // (after reloading what a promotion made stale), else ReadOnly naming
   // the master.  write_mu_ held.
   Status ReplicationBeforeWriteLocked();
+  // Open journal.db (bdb/journal.h), creating it on a master.
+  Status OpenJournal();
   // The refusal of a write on a site that is not master.
   Status NotMaster(const std::string& what);
   // A site that is not master runs no collector, trace or meta write.
@@ -162,6 +166,16 @@ class BdbStorage : public BdbHandle, private GcStore {
   // The ReplicationState::master_generation() the counters were last
   // reloaded for (written under write_mu_; NewOid reads it without).
   std::atomic<uint64_t> promoted_generation_{0};
+  // The commit journal (replicated homes only; closed by StopBackground)
+  // and its last seq as this master wrote it (write_mu_).
+  DbPtr journal_;
+  uint64_t journal_seq_ = 0;
+  // The journal entries ReplicatedChanges has returned (journal_mu_), and
+  // the last one it may return: the journal's end when this site was
+  // promoted (a master's own commits are published by its server).
+  std::mutex journal_mu_;
+  uint64_t synced_seq_ = 0;
+  std::atomic<uint64_t> promoted_tail_{UINT64_MAX};
   EnvPtr env_;
   DbPtr records_, refcounts_, pending_, meta_;
 

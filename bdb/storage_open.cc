@@ -170,6 +170,7 @@ Status BdbStorage::Open() {
   if (s.ok()) s = OpenEnv();
   if (s.ok()) s = OpenDatabases();
   if (s.ok()) s = LoadMeta();
+  if (s.ok() && repl_ != nullptr) s = OpenJournal();  // replication: bdb/journal.h
   if (!s.ok()) s = ExplainLogEndingEarly(s);
   if (s.ok()) s = VerifyShortFilesAfterRecovery(short_files);
   // A new home keeps the mode its creator asked for; later explicit

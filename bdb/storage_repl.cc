@@ -4,6 +4,8 @@
 // (configure, start, events) is bdb/replication.cc.
 #include <cstring>
 
+#include "bdb/environment.h"
+#include "bdb/journal.h"
 #include "bdb/schema.h"
 #include "bdb/storage_impl.h"
 #include "engine/record.h"
@@ -67,6 +69,12 @@ Status BdbStorage::ReplicationBeforeWriteLocked() {
   uint64_t cur = next_oid_.load();
   while (cur < next && !next_oid_.compare_exchange_weak(cur, next)) {
   }
+  if (journal_ != nullptr) {
+    DURUS_RETURN_IF_ERROR(LastJournalSeq(journal_.get(), &journal_seq_));
+    // Entries applied while a replica are still published to this
+    // server's clients (ReplicatedChanges); later ones are its own.
+    promoted_tail_ = journal_seq_;
+  }
   promoted_generation_ = generation;
   // Tell the group where Durus clients find us: a replica names it when
   // it refuses a commit.  Best effort (a failure is retried at the next
@@ -81,6 +89,49 @@ Status BdbStorage::ReplicationBeforeWriteLocked() {
     }
   }
   return Status::OK();
+}
+
+Status BdbStorage::OpenJournal() {
+  // Created by a master (a DB_CREATE open is a replicated transaction); a
+  // replica's arrives by replication.
+  DURUS_RETURN_IF_ERROR(OpenBtree(env_.get(), home_, kJournalFile, /*readonly=*/false, &journal_,
+                                  /*create=*/repl_->IsMaster(), options_.page_checksums));
+  uint64_t last = 0;
+  DURUS_RETURN_IF_ERROR(LastJournalSeq(journal_.get(), &last));
+  // Clients connect after the open: their caches are empty, nothing
+  // before the journal's end concerns them.
+  std::lock_guard<std::mutex> l(journal_mu_);
+  synced_seq_ = last;
+  return Status::OK();
+}
+
+std::vector<Oid> BdbStorage::ReplicatedChanges() {
+  std::vector<Oid> out;
+  if (repl_ == nullptr) return out;
+  std::shared_lock<std::shared_mutex> open(close_mu_);
+  if (closed_ || journal_ == nullptr) return out;
+  const uint64_t upto = repl_->IsMaster() ? promoted_tail_.load() : UINT64_MAX;
+  std::lock_guard<std::mutex> l(journal_mu_);
+  std::vector<JournalEntry> entries;
+  for (;;) {
+    // A failed read leaves synced_seq_ where it was: the next call retries.
+    if (!ReadJournal(journal_.get(), synced_seq_, upto, 1024, &entries).ok()) break;
+    if (entries.empty()) break;
+    for (const JournalEntry& e : entries) out.insert(out.end(), e.oids.begin(), e.oids.end());
+    synced_seq_ = entries.back().seq;
+  }
+  return out;
+}
+
+bool BdbStorage::ReplicatedChangesPending() {
+  if (repl_ == nullptr) return false;
+  std::shared_lock<std::shared_mutex> open(close_mu_);
+  if (closed_ || journal_ == nullptr) return false;
+  uint64_t last = 0;
+  if (!LastJournalSeq(journal_.get(), &last).ok()) return true;  // let the reader retry
+  const uint64_t upto = repl_->IsMaster() ? promoted_tail_.load() : UINT64_MAX;
+  std::lock_guard<std::mutex> l(journal_mu_);
+  return std::min(last, upto) > synced_seq_;
 }
 
 std::string BdbStorage::ReplicationSummary() {

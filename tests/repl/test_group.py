@@ -177,6 +177,51 @@ class GroupTest(GroupTestCase):
         for s in (b, c):
             wait_value(s, 'n', 3)
 
+    def test_replica_clients_see_commits_through_invalidations(self):
+        # A long-lived Durus connection to a replica keeps its cache; the
+        # master's commits reach it as invalidations at its next sync (the
+        # commit journal, bdb/journal.h).  Without them it would keep
+        # answering from its cache forever.
+        from durus.client_storage import ClientStorage
+        from durus.connection import Connection
+        from durus.persistent_dict import PersistentDict
+        a, b, c = self.start_group()
+        self.wait_master([a])
+        st_a = ClientStorage(address=a.client_address())
+        conn_a = Connection(st_a)
+        root_a = conn_a.get_root()
+        root_a['items'] = PersistentDict((i, 0) for i in range(10))
+        root_a['counter'] = 0
+        conn_a.commit()
+        readers = []
+        for s in (b, c):
+            wait_value(s, 'counter', 0)
+            st = ClientStorage(address=s.client_address())
+            conn = Connection(st)
+            root = conn.get_root()
+            self.assertEqual(root['counter'], 0)
+            self.assertEqual(root['items'][3], 0)
+            readers.append((s, st, conn))
+        for n in range(1, 4):
+            root_a['counter'] = n
+            root_a['items'][3] = n
+            conn_a.commit()
+            for s, st, conn in readers:
+                deadline = time.time() + 60
+                while True:
+                    conn.abort()  # a sync: drains this client's invalidations
+                    root = conn.get_root()
+                    if root['counter'] == n:
+                        break
+                    self.assertLess(time.time(), deadline,
+                                    'site %d: counter %r, want %d' % (s.port, root['counter'], n))
+                    time.sleep(0.05)
+                # Same snapshot: the other object changed by that commit too.
+                self.assertEqual(root['items'][3], n)
+        for s, st, conn in readers:
+            st.close()
+        st_a.close()
+
     def test_replica_refuses_new_oids(self):
         # A client asking a replica for new oids (a commit of a new object)
         # is dropped; the replica names the master.
