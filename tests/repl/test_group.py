@@ -124,6 +124,16 @@ class GroupTest(GroupTestCase):
             self.assertEqual(dict(root['after'].items()), {'x': 1})
             st.close()
 
+        # The killed site, restarted (recovery, then it rejoins): a
+        # replica of the new master, with everything committed since.
+        a.create = False
+        a.start()
+        self.assertIsNotNone(a.wait_log(r'replication: role replica', timeout=60), a.log())
+        wait_value(a, 'counter', 100)
+        st = ClientStorage(address=a.client_address())
+        self.assertEqual(dict(Connection(st).get_root()['after'].items()), {'x': 1})
+        st.close()
+
     def test_commit_waits_for_acknowledgements(self):
         # Both replicas stopped: the master applies the commit but no site
         # acknowledges it, so its client gets no O (the connection closes)
