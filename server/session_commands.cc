@@ -73,7 +73,8 @@ bool ServerImpl::HandleNewOids(Client* c, int count) {
   for (int i = 0; i < count; ++i) {
     Status st = storage_->NewOid(&oids[i]);
     if (!st.ok()) {
-      Drop(c, LogLevel::kError, "new_oid failed: " + st.ToString());
+      Drop(c, st.IsReadOnly() ? LogLevel::kWarn : LogLevel::kError,
+           "new_oid failed: " + st.ToString());
       return false;
     }
   }
