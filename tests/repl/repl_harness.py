@@ -47,8 +47,9 @@ class Site(ServerProcess):
         cmd = [DURUS_BDB, 'serve', '--home', self.home, '--log-level', 'info',
                '--host', '127.0.0.1', '--port', str(self.port),
                '--durability', 'write_nosync',
-               '--repl-listen', '127.0.0.1:%d' % self.repl_port,
-               '--repl-heartbeat-ms', '1000']
+               '--repl-listen', '127.0.0.1:%d' % self.repl_port]
+        if '--repl-heartbeat-ms' not in self.extra:
+            cmd += ['--repl-heartbeat-ms', '1000']
         for p in self.peers:
             cmd += ['--repl-peer', '127.0.0.1:%d' % p]
         if self.create:

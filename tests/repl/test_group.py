@@ -243,6 +243,10 @@ class GroupTest(GroupTestCase):
         st = ClientStorage(address=c.client_address())
         with self.assertRaises(Exception):
             st.new_oid()
+        try:
+            st.close()
+        except Exception:
+            pass
         line = c.wait_log(r'new oids refused: .*the master is 127\.0\.0\.1:%d ' % a.port,
                           timeout=30, start=mark)
         self.assertIsNotNone(line, c.log())
