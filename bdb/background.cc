@@ -57,6 +57,7 @@ void BdbStorage::StopBackground() {
   std::unique_lock<std::shared_mutex> closing(close_mu_);
   std::lock_guard<std::mutex> l(write_mu_);
   trace_.CloseHandleLocked();
+  journal_.reset();  // replication's commit journal
 }
 
 void BdbStorage::PublishStatus() {
@@ -104,9 +105,11 @@ void BdbStorage::BackgroundLoop() {
         // longer needs).  Log written while a checkpoint runs is only
         // released by the next one, so after activity stops one more
         // forced checkpoint runs: an idle home keeps no stale logs.
-        bool active = commits_since_checkpoint_.exchange(0) > 0;
+        // A replica's log grows by replication, which counts no commits:
+        // it checkpoints each period, when the log moved (no DB_FORCE).
+        bool active = commits_since_checkpoint_.exchange(0) > 0 || !MayWrite();
         if (active || checkpoint_owed) {
-          env_->txn_checkpoint(0, 0, DB_FORCE);
+          env_->txn_checkpoint(0, 0, MayWrite() ? DB_FORCE : 0);
           checkpoint_owed = active;
           // An archiving home (auto-removal off) archives, then removes,
           // here -- unless a hot backup is joined (bdb/backup.h): it needs
@@ -122,6 +125,16 @@ void BdbStorage::BackgroundLoop() {
     if (Clock::now() >= next_status) {
       PublishStatus();
       next_status = Clock::now() + kStatusPeriod;
+    }
+    // Replication: a new master reloads its counters and names itself
+    // (bdb/storage_repl.cc) before its first write; the collector and the
+    // trace run on the master only (their state replicates, so a promoted
+    // replica continues them).
+    if (repl_ != nullptr) {
+      std::shared_lock<std::shared_mutex> open(close_mu_);
+      if (closed_) return;
+      std::lock_guard<std::mutex> l(write_mu_);
+      if (!repl_->IsMaster() || !ReplicationBeforeWriteLocked().ok()) continue;
     }
     if (!options_.gc_background) continue;
 

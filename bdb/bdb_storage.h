@@ -36,6 +36,7 @@
 #include <memory>
 #include <string>
 
+#include "bdb/replication_options.h"
 #include "engine/status.h"
 #include "engine/storage.h"
 
@@ -120,6 +121,10 @@ struct BdbOptions {
   std::string log_archive;
   uint64_t log_archive_max_age_s = 0;
   uint64_t log_archive_max_bytes = 0;
+
+  // A site of a Berkeley DB replication group (bdb/replication_options.h,
+  // doc/replication.md) when replication.enabled().
+  ReplicationOptions replication;
 };
 
 namespace bdb {

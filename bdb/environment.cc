@@ -12,6 +12,7 @@
 #include "bdb/backup.h"
 #include "bdb/home_lock.h"
 #include "bdb/log_archive.h"
+#include "bdb/replication.h"
 
 namespace durus::bdb {
 
@@ -148,7 +149,8 @@ Status MakeDirs(const std::string& path) {
   return Status::OK();
 }
 
-Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPtr* out) {
+Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPtr* out,
+                       ReplicationState* repl) {
   EnvPtr env = NewEnv();
   int ret = SetCache(env.get(), options);
   if (ret == 0) {
@@ -186,6 +188,11 @@ Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPt
   if (ret != 0) return FromDb(ret, "configuring the Berkeley DB environment in " + home);
   uint32_t flags =
       DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_THREAD | DB_RECOVER;
+  // Replication (bdb/replication.h): repmgr is configured before the open.
+  if (repl != nullptr) {
+    DURUS_RETURN_IF_ERROR(repl->Configure(env.get()));
+    flags |= DB_INIT_REP;
+  }
   // Recovery recreates the regions: never while a hot backup (bdb/backup.h)
   // is joined to them, e.g. a backup that joined a server which has since
   // stopped.  The backup holds the join lock shared for its whole stay; we

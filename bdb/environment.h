@@ -19,10 +19,15 @@ namespace durus::bdb {
 // it runs recovery (Busy after that).
 inline constexpr uint32_t kRecoveryJoinWaitMs = 60000;
 
+class ReplicationState;  // bdb/replication.h
+
 // Configure (cache, lock table, log buffer and file size, log
 // auto-removal, durability) and open the environment in `home`, running
-// recovery with the join lock (bdb/backup.h) held exclusively.
-Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPtr* env);
+// recovery with the join lock (bdb/backup.h) held exclusively.  With
+// `repl`, a replication site: repmgr is configured before the open and
+// DB_INIT_REP added (started afterwards by ReplicationState::Start).
+Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPtr* env,
+                       ReplicationState* repl = nullptr);
 
 // A read-only view of a home this process cannot write (read-only mount,
 // another user's files) that was closed cleanly: a private environment

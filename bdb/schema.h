@@ -25,6 +25,8 @@
 //                  'S'                     the trace's state (bdb/gc/trace.h
 //                                          TraceState); absent and the table
 //                                          empty when no trace runs
+//   journal.db     seq (8 bytes, u64 BE)   replicated homes only: the commit
+//                                          journal (bdb/journal.h)
 //   durus-bdb.lock (plain file)            pid and command of the process
 //                                          holding the home (flock'ed)
 //   durus-bdb.status (plain file)          the holder's live figures, text,

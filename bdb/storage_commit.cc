@@ -6,6 +6,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bdb/journal.h"
+#include "bdb/replication.h"
 #include "bdb/retry.h"
 #include "bdb/schema.h"
 #include "bdb/storage_impl.h"
@@ -24,6 +26,17 @@ constexpr size_t kMaxKeptScratch = 1 << 20;
 Status BdbStorage::NewOid(Oid* oid) {
   DURUS_RETURN_IF_ERROR(CheckOpen());
   if (options_.readonly) return Status::ReadOnly("storage " + home_ + " is read-only");
+  if (repl_ != nullptr) {
+    // Replication: a replica hands out no oids; a new master first
+    // reloads next_oid from the replicated meta.db.
+    std::shared_lock<std::shared_mutex> open(close_mu_);
+    DURUS_RETURN_IF_ERROR(CheckOpen());
+    if (!repl_->IsMaster()) return NotMaster("new oids");
+    if (repl_->master_generation() != promoted_generation_.load()) {
+      std::lock_guard<std::mutex> l(write_mu_);
+      DURUS_RETURN_IF_ERROR(ReplicationBeforeWriteLocked());
+    }
+  }
   *oid = Oid(next_oid_.fetch_add(1));
   return Status::OK();
 }
@@ -41,6 +54,7 @@ Status BdbStorage::Commit(const CommitBatch& batch) {
   Status s;
   {
     std::lock_guard<std::mutex> l(write_mu_);
+    if (repl_ != nullptr) DURUS_RETURN_IF_ERROR(ReplicationBeforeWriteLocked());
     s = RetryTxn([&](bool* retry) { return CommitOnce(batch, retry); });
   }
   if (!s.ok()) return s;
@@ -214,6 +228,13 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
     if (!ts.ok()) return ts;
   }
 
+  // 3c. Replication: the commit's journal entry, in its transaction
+  // (bdb/journal.h): replicas tell their clients from it.
+  if (journal_ != nullptr) {
+    int r = AppendJournal(journal_.get(), t, journal_seq_ + 1, batch);
+    if (r != 0) return fail(r, "writing the commit journal");
+  }
+
   // 4. Counters.
   uint64_t next = std::max(max_stored_next_, plan.max_oid.value() + 1);
   next = std::max<uint64_t>(next, next_oid_.load());
@@ -239,8 +260,11 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
     int r = meta_->put(t, &key, &data, 0);
     if (r != 0) return fail(r, std::string("writing meta ") + c.name);
   }
+  ReplicationState::ClearPermFailed();
   ret = txn.Commit(CommitFlags());
   if (ret != 0) return FromDb(ret, "committing to " + home_);
+  const bool not_replicated = repl_ != nullptr && ReplicationState::PermFailed();
+  if (journal_ != nullptr) ++journal_seq_;
   max_stored_next_ = next;
   object_count_ = objects;
   record_bytes_ = bytes;
@@ -248,6 +272,16 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
   // Never hand out an oid at or below one that was stored.
   uint64_t cur = next_oid_.load();
   while (cur < next && !next_oid_.compare_exchange_weak(cur, next)) {
+  }
+  if (not_replicated) {
+    // Committed here, but the replicas the ack policy asks for did not
+    // acknowledge it in time: it may not survive a failover (plan 6).
+    return Status::NotReplicated("commit applied on the master " +
+                                 options_.replication.listen.ToString() +
+                                 " but not acknowledged by the replication group (ack policy " +
+                                 ReplicationAckName(options_.replication.ack) + ", within " +
+                                 std::to_string(options_.replication.ack_timeout_ms) +
+                                 " ms): it may or may not survive a failover");
   }
   return Status::OK();
 }

@@ -19,6 +19,10 @@ Status BdbStorage::Exclusive(const std::string& readonly_error, const std::funct
   DURUS_RETURN_IF_ERROR(CheckOpen());
   if (!readonly_error.empty() && options_.readonly) return Status::ReadOnly(readonly_error);
   std::lock_guard<std::mutex> l(write_mu_);
+  // Replication: only the master writes (bdb/storage_repl.cc).
+  if (!readonly_error.empty() && repl_ != nullptr) {
+    DURUS_RETURN_IF_ERROR(ReplicationBeforeWriteLocked());
+  }
   return fn();
 }
 

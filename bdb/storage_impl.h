@@ -35,6 +35,7 @@
 #include "bdb/handles.h"
 #include "bdb/home_lock.h"
 #include "bdb/log_archive.h"
+#include "bdb/replication.h"
 
 namespace durus::bdb {
 
@@ -57,6 +58,9 @@ class BdbStorage : public BdbHandle, private GcStore {
   Status ListPending(Oid start, size_t max, std::vector<Oid>* out) override;
   Status Collect(bool cycles, CollectReport* report) override;
   Status StartPack() override;
+  std::string ReplicationSummary() override;
+  std::vector<Oid> ReplicatedChanges() override;
+  bool ReplicatedChangesPending() override;
   Status Flush() override;
   Status Close() override;
   std::string Describe() const override;
@@ -120,6 +124,17 @@ class BdbStorage : public BdbHandle, private GcStore {
   Status CollectOnce(uint32_t max, uint64_t* collected, uint64_t* bytes, bool* done, bool* retry,
                      std::vector<Oid>* removed);
 
+  // Replication (bdb/storage_repl.cc).  Before a write: Ok on the master
+  // (after reloading what a promotion made stale), else ReadOnly naming
+  // the master.  write_mu_ held.
+  Status ReplicationBeforeWriteLocked();
+  // Open journal.db (bdb/journal.h), creating it on a master.
+  Status OpenJournal();
+  // The refusal of a write on a site that is not master.
+  Status NotMaster(const std::string& what);
+  // A site that is not master runs no collector, trace or meta write.
+  bool MayWrite() const { return repl_ == nullptr || repl_->IsMaster(); }
+
   void StartBackground();
   void StopBackground();
   void BackgroundLoop();
@@ -145,6 +160,22 @@ class BdbStorage : public BdbHandle, private GcStore {
   std::string log_cut_at_;
   uint32_t format_version_ = 0;  // meta.db format_version (schema.h)
   LogArchiveConfig archive_;     // set at open; dir empty: logs are removed
+  // Set when the home is a site of a replication group (before env_:
+  // Berkeley DB's event callback points at it until env_ closes).
+  std::unique_ptr<ReplicationState> repl_;
+  // The ReplicationState::master_generation() the counters were last
+  // reloaded for (written under write_mu_; NewOid reads it without).
+  std::atomic<uint64_t> promoted_generation_{0};
+  // The commit journal (replicated homes only; closed by StopBackground)
+  // and its last seq as this master wrote it (write_mu_).
+  DbPtr journal_;
+  uint64_t journal_seq_ = 0;
+  // The journal entries ReplicatedChanges has returned (journal_mu_), and
+  // the last one it may return: the journal's end when this site was
+  // promoted (a master's own commits are published by its server).
+  std::mutex journal_mu_;
+  uint64_t synced_seq_ = 0;
+  std::atomic<uint64_t> promoted_tail_{UINT64_MAX};
   EnvPtr env_;
   DbPtr records_, refcounts_, pending_, meta_;
 

@@ -170,6 +170,7 @@ Status BdbStorage::Open() {
   if (s.ok()) s = OpenEnv();
   if (s.ok()) s = OpenDatabases();
   if (s.ok()) s = LoadMeta();
+  if (s.ok() && repl_ != nullptr) s = OpenJournal();  // replication: bdb/journal.h
   if (!s.ok()) s = ExplainLogEndingEarly(s);
   if (s.ok()) s = VerifyShortFilesAfterRecovery(short_files);
   // A new home keeps the mode its creator asked for; later explicit
@@ -233,7 +234,13 @@ Status BdbStorage::OpenEnv() {
   if (snapshot_) return OpenReadOnlySnapshot(home_, options_, &env_);
   const auto start = std::chrono::steady_clock::now();
   DURUS_RETURN_IF_ERROR(CheckLogBeforeRecovery());
-  Status s = OpenEnvironment(home_, options_, &env_);
+  // Replication: configured in OpenEnvironment, started once it is open
+  // (bdb/replication.h); a replica's tables arrive by replication.
+  if (options_.replication.enabled() && !options_.readonly) {
+    repl_ = std::make_unique<ReplicationState>(options_.replication, options_.durability);
+  }
+  Status s = OpenEnvironment(home_, options_, &env_, repl_.get());
+  if (s.ok() && repl_ != nullptr) s = repl_->Start(env_.get());
   recovery_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return s;
@@ -450,7 +457,7 @@ Status BdbStorage::LoadMeta() {
   if (GetMeta(meta_.get(), nullptr, schema::kMetaDurability, &recorded).ok()) {
     recorded_durability_ = recorded;
   }
-  if (!options_.readonly) {
+  if (!options_.readonly && MayWrite()) {  // a replica writes nothing
     recorded_durability_ = DurabilityName(options_.durability);
     std::string mode = DurabilityName(options_.durability);
     Txn txn;

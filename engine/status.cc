@@ -15,6 +15,7 @@ const char* CodeName(Status::Code code) {
     case Status::Code::kNotSupported: return "Not supported";
     case Status::Code::kReadOnly: return "Read-only";
     case Status::Code::kClosed: return "Closed";
+    case Status::Code::kNotReplicated: return "Not replicated";
   }
   return "Unknown";
 }

@@ -39,6 +39,11 @@ class [[nodiscard]] Status {
     kNotSupported,
     kReadOnly,  // a write on a read-only storage
     kClosed,    // the storage was closed
+    // A commit applied on a replication group's master but not
+    // acknowledged by the replicas its ack policy asks for (bdb/
+    // replication.h): it may or may not survive a failover.  Not Busy: a
+    // blind retry would apply it twice.
+    kNotReplicated,
   };
 
   Status() = default;
@@ -66,6 +71,9 @@ class [[nodiscard]] Status {
   }
   static Status ReadOnly(std::string msg) { return Status(Code::kReadOnly, std::move(msg), {}); }
   static Status Closed(std::string msg) { return Status(Code::kClosed, std::move(msg), {}); }
+  static Status NotReplicated(std::string msg) {
+    return Status(Code::kNotReplicated, std::move(msg), {});
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
@@ -78,6 +86,7 @@ class [[nodiscard]] Status {
   bool IsNotSupported() const { return code_ == Code::kNotSupported; }
   bool IsReadOnly() const { return code_ == Code::kReadOnly; }
   bool IsClosed() const { return code_ == Code::kClosed; }
+  bool IsNotReplicated() const { return code_ == Code::kNotReplicated; }
 
   Code code() const { return code_; }
   const std::string& message() const { return message_; }

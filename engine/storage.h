@@ -118,6 +118,19 @@ class Storage {
   // Start an online cycle trace (Durus's pack / P); returns at once.
   virtual Status StartPack();
 
+  // Replication (bdb/replication.h): "" when the storage is not a site of
+  // a replication group, else one line for logs and status: "role master"
+  // or "role replica, master HOST:PORT".
+  virtual std::string ReplicationSummary() { return ""; }
+  // Replication, on a replica: the oids of the commits applied here since
+  // the last call (the master's commit journal, bdb/journal.h), for the
+  // server to put into its clients' invalid sets; empty elsewhere.
+  virtual std::vector<Oid> ReplicatedChanges() { return {}; }
+  // Whether ReplicatedChanges would return something now (one read of the
+  // journal's last key): the server checks it after each load on a
+  // replica (doc/replication-plan.md 5.2, rule 3').
+  virtual bool ReplicatedChangesPending() { return false; }
+
   // Make every commit so far durable (a log flush).
   virtual Status Flush() = 0;
 

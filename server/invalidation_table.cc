@@ -40,6 +40,16 @@ std::vector<Oid> InvalidationTable::Drain(Member* m,
   return out;
 }
 
+void InvalidationTable::PublishReplicated(const std::function<std::vector<Oid>()>& changes) {
+  util::MutexLock l(&mu_);
+  const std::vector<Oid> oids = changes();
+  if (oids.empty()) return;
+  for (auto& [p, member] : members_) {
+    util::MutexLock ml(&member->mu);
+    member->invalid.insert(oids.begin(), oids.end());
+  }
+}
+
 bool InvalidationTable::IsInvalid(Member* m, Oid oid) {
   util::MutexLock l(&m->mu);
   return m->invalid.count(oid) != 0;

@@ -73,6 +73,11 @@ class InvalidationTable {
   // from now on: m's loads of its oids wait for it (WaitForInflight).
   std::vector<Oid> Drain(Member* m, const std::function<std::vector<Oid>()>& collect) EXCLUDES(mu_);
 
+  // Replication, on a replica: `changes` (Storage::ReplicatedChanges,
+  // commits applied by replication since the last call) are published to
+  // every member, under the lock of Drain, so a drain sees them either in
+  // its list or not at all.
+  void PublishReplicated(const std::function<std::vector<Oid>()>& changes) EXCLUDES(mu_);
   // Checked after reading a record: invalid means answer 'I'.
   bool IsInvalid(Member* m, Oid oid) EXCLUDES(mu_);
   // (*out)[i] = IsInvalid(m, oids[i]), under one lock.

@@ -110,6 +110,9 @@ class ServerImpl : public ConnectionHandler {
   bool AcquireRequestBytes(Client* c, uint64_t bytes, const char* what);
   // Storage::Sync()'s removed oids to everyone, then `c`'s invalid set.
   std::vector<Oid> DrainInvalid(Client* c);
+  // Replication, on a replica: publish the replicated commits not yet
+  // published, after a read and before its invalid-set check.
+  void CatchUpReplicated();
 
   // --- the commit, step by step (session_commit.cc) ---
   Outcome HandleCommit(Client* c);

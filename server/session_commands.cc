@@ -73,7 +73,8 @@ bool ServerImpl::HandleNewOids(Client* c, int count) {
   for (int i = 0; i < count; ++i) {
     Status st = storage_->NewOid(&oids[i]);
     if (!st.ok()) {
-      Drop(c, LogLevel::kError, "new_oid failed: " + st.ToString());
+      Drop(c, st.IsReadOnly() ? LogLevel::kWarn : LogLevel::kError,
+           "new_oid failed: " + st.ToString());
       return false;
     }
   }
@@ -108,6 +109,7 @@ bool ServerImpl::HandleLoad(Client* c) {
     metrics_.load_latency.Observe(Clock::now() - t0);
   }
   metrics_.objects_loaded.fetch_add(1, std::memory_order_relaxed);
+  if (!invalid) CatchUpReplicated();
   if (!invalid) invalid = table_.IsInvalid(c->member, oid);
   c->reply.clear();
   if (invalid || st.IsReadConflict()) {
@@ -164,6 +166,7 @@ bool ServerImpl::HandleBulkLoad(Client* c) {
         Drop(c, LogLevel::kError, "bulk load failed: " + st.ToString());
         return false;
       }
+      CatchUpReplicated();
       table_.MarkInvalid(c->member, oids, &invalid);
     } else {
       invalid.assign(k, 1);
@@ -206,8 +209,24 @@ std::vector<Oid> ServerImpl::DrainInvalid(Client* c) {
                 "%zu oids removed by the collector: invalidating them for every client",
                 gone.size());
     }
+    // A replica: the master's commits applied here since the last look.
+    std::vector<Oid> replicated = storage_->ReplicatedChanges();
+    gone.insert(gone.end(), replicated.begin(), replicated.end());
     return gone;
   });
+}
+
+void ServerImpl::CatchUpReplicated() {
+  // On a replica, commits are applied by Berkeley DB, not published by
+  // this server before they become visible.  So after a read: if the
+  // journal has entries not yet published, publish them now, then check
+  // the invalid set.  A record we read from such a commit had its journal
+  // entry visible (same transaction), so its oids are in the set before
+  // the check (doc/replication-plan.md 5.2, rule 3').  Elsewhere a
+  // virtual call answering false.
+  if (storage_->ReplicatedChangesPending()) {
+    table_.PublishReplicated([this] { return storage_->ReplicatedChanges(); });
+  }
 }
 
 bool ServerImpl::HandleSync(Client* c) {

@@ -229,7 +229,10 @@ bool ServerImpl::Apply(Client* c, const CommitBatch& batch, const std::vector<Oi
   if (!st.ok()) {
     // Commit is atomic: nothing of it is stored (or, for a failed flush,
     // it is not acknowledged as durable).
-    Drop(c, LogLevel::kError, "commit failed: " + st.ToString());
+    // A replica's refusal (bdb/storage_repl.cc) is the client's mistake,
+    // not the server's: a warning naming the master.
+    Drop(c, st.IsReadOnly() ? LogLevel::kWarn : LogLevel::kError,
+         "commit failed: " + st.ToString());
     return false;
   }
   table_.Stored(c->member, oids);

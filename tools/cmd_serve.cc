@@ -179,6 +179,7 @@ int Serve(const std::vector<std::string>& args) {
       ->type_name("F");
   app.add_flag("--memory", memory,
                "serve an in-memory storage instead (testing only;\nnothing is kept)");
+  durus::tools::AddReplicationFlags(&app, &bdb.replication);
   std::string http;  // --http: monitoring (tools/serve_http.h)
   app.add_option("--http", http,
                  "serve monitoring over HTTP on [HOST:]PORT (HOST\n"
@@ -209,6 +210,13 @@ int Serve(const std::vector<std::string>& args) {
   if (app.count("--durability")) bdb.durability = durability;
   if (app.count("--cache-mb")) bdb.cache_mb = cache_mb;
   if (app.count("--log-file-mb")) bdb.log_file_mb = log_file_mb;
+  if (bdb.replication.enabled() && bdb.replication.advertise.empty()) {
+    bdb.replication.advertise =
+        bdb.replication.listen.host + ":" + std::to_string(options.listen.port);
+  }
+  if (bdb.replication.enabled() && (memory || options.read_only)) {
+    return durus::tools::Fail("serve", "--repl-listen needs a home opened read-write");
+  }
 
   srv::Logger log(level);
   log.set_format(log_format);
@@ -223,8 +231,19 @@ int Serve(const std::vector<std::string>& args) {
   // Declared after the storage: stopped before it goes.
   std::unique_ptr<srv::PackWatcher> packs;
   std::atomic<srv::PackWatcher*> watching{nullptr};
-  srv::LogThread log_thread(&log, [&watching] {
+  // Replication: the role and master, logged when they change (checked
+  // once a second with the pack).
+  std::atomic<durus::Storage*> replicated{nullptr};
+  std::string repl_summary;
+  srv::LogThread log_thread(&log, [&watching, &replicated, &repl_summary, &log] {
     if (srv::PackWatcher* w = watching.load()) w->Poll();
+    if (durus::Storage* r = replicated.load()) {
+      std::string now = r->ReplicationSummary();
+      if (!now.empty() && now != repl_summary) {
+        repl_summary = now;
+        log.Log(srv::LogLevel::kInfo, "replication: %s", now.c_str());
+      }
+    }
   });
   st = log_thread.Start();
   if (!st.ok()) return durus::tools::Fail("serve", st.ToString());
@@ -249,6 +268,7 @@ int Serve(const std::vector<std::string>& args) {
 
   packs = std::make_unique<srv::PackWatcher>(storage.get(), &log);
   watching = packs.get();
+  if (bdb.replication.enabled()) replicated = storage.get();
   int rc = 0;
   {
     if (!memory) options.status_path = home + "/" + srv::kServerStatusFile;

@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "bdb/replication_options.h"
 #include "engine/status.h"
 #include "server/listener.h"
 #include "util/flags.h"
@@ -38,6 +39,12 @@ CLI::Option* AddParsed(CLI::App* app, const std::string& flag, T* out,
 // (--host, --port, --address) with help that speaks of connecting.
 enum class AddressUse { kListen, kConnect };
 void AddAddressFlags(CLI::App* app, server::ListenOptions* o, AddressUse use);
+
+// serve's replication flags (doc/replication.md): --repl-listen,
+// --repl-peer (repeated), --repl-priority, --repl-ack, --repl-create,
+// --repl-advertise, and the timeouts --repl-ack-timeout-ms,
+// --repl-heartbeat-ms, --repl-election-timeout-ms.
+void AddReplicationFlags(CLI::App* app, ReplicationOptions* o);
 
 }  // namespace durus::tools
 

@@ -32,7 +32,8 @@ def _oid_int(oid):
 
 class StorageError(RuntimeError):
     """Berkeley DB, the file system or the storage's state failed
-    (codes Busy, IOError, Corruption, Closed, ReadOnly, NotSupported)."""
+    (codes Busy, IOError, Corruption, Closed, ReadOnly, NotSupported,
+    NotReplicated: a replicated commit the group did not acknowledge)."""
 
     def __init__(self, message, code="IOError", oids=()):
         RuntimeError.__init__(self, message)

@@ -30,6 +30,7 @@ const char* CodeKey(Status::Code code) {
     case Status::Code::kNotSupported: return "NotSupported";
     case Status::Code::kReadOnly: return "ReadOnly";
     case Status::Code::kClosed: return "Closed";
+    case Status::Code::kNotReplicated: return "NotReplicated";
   }
   return "Unknown";
 }

@@ -1,0 +1,112 @@
+// The replicated commit journal (bdb/journal.h).
+#include "bdb/journal.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "bdb/handles.h"
+#include "engine/record.h"
+
+namespace durus::bdb {
+
+std::string EncodeJournalValue(uint8_t kind, uint64_t time_us, const std::vector<Oid>& oids) {
+  std::string v;
+  v.reserve(13 + 8 * oids.size());
+  v.push_back(static_cast<char>(kind));
+  PutU64(&v, time_us);
+  PutU32(&v, static_cast<uint32_t>(oids.size()));
+  char b[8];
+  for (Oid oid : oids) {
+    oid.ToBytes(b);
+    v.append(b, 8);
+  }
+  return v;
+}
+
+Status DecodeJournalValue(const void* data, size_t size, JournalEntry* out) {
+  const char* p = static_cast<const char*>(data);
+  if (size < 13) return Status::Corruption("journal entry shorter than its header");
+  const uint32_t n = GetU32(p + 9);
+  if (size != 13 + 8 * uint64_t{n}) {
+    return Status::Corruption("journal entry of " + std::to_string(size) + " bytes for " +
+                              std::to_string(n) + " oids");
+  }
+  out->kind = static_cast<uint8_t>(p[0]);
+  out->time_us = GetU64(p + 1);
+  out->oids.resize(n);
+  for (uint32_t i = 0; i < n; ++i) out->oids[i] = Oid::FromBytes(p + 13 + 8 * i);
+  return Status::OK();
+}
+
+int AppendJournal(Db* journal, DbTxn* txn, uint64_t seq, const CommitBatch& batch) {
+  std::vector<Oid> oids;
+  oids.reserve(batch.size());
+  for (const CommitBatch::Entry& e : batch.entries()) oids.push_back(e.oid);
+  const uint64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  const std::string value = EncodeJournalValue(kJournalCommit, now, oids);
+  char kb[8];
+  Oid(seq).ToBytes(kb);
+  Dbt key = InDbt(kb, 8);
+  Dbt data = InDbt(value.data(), value.size());
+  return journal->put(txn, &key, &data, 0);
+}
+
+Status LastJournalSeq(Db* journal, uint64_t* seq) {
+  Cursor c;
+  int ret = c.Open(journal, nullptr);
+  if (ret != 0) return FromDb(ret, "opening a cursor on journal.db");
+  char kb[8];
+  Dbt key;
+  key.set_flags(DB_DBT_USERMEM);
+  key.set_data(kb);
+  key.set_ulen(sizeof kb);
+  // The key only: a zero-length partial read of the value.
+  Dbt data;
+  data.set_flags(DB_DBT_PARTIAL | DB_DBT_USERMEM);
+  data.set_ulen(0);
+  data.set_dlen(0);
+  ret = c->get(&key, &data, DB_LAST);
+  if (ret == DB_NOTFOUND) {
+    *seq = 0;
+    return Status::OK();
+  }
+  if (ret != 0) return FromDb(ret, "reading the end of journal.db");
+  if (key.get_size() != 8) return Status::Corruption("journal.db key is not 8 bytes");
+  *seq = GetU64(kb);
+  return Status::OK();
+}
+
+Status ReadJournal(Db* journal, uint64_t after, uint64_t upto, size_t max,
+                   std::vector<JournalEntry>* out) {
+  out->clear();
+  if (after >= upto) return Status::OK();
+  Cursor c;
+  int ret = c.Open(journal, nullptr);
+  if (ret != 0) return FromDb(ret, "opening a cursor on journal.db");
+  char kb[8];
+  Oid(after + 1).ToBytes(kb);
+  Dbt key;
+  key.set_flags(DB_DBT_USERMEM);
+  key.set_data(kb);
+  key.set_ulen(sizeof kb);
+  key.set_size(8);
+  std::string value;
+  uint32_t flags = DB_SET_RANGE;
+  while (out->size() < max) {
+    ret = GetInto(c.get(), &key, &value, flags);
+    flags = DB_NEXT;
+    if (ret == DB_NOTFOUND) break;
+    if (ret != 0) return FromDb(ret, "reading journal.db");
+    if (key.get_size() != 8) return Status::Corruption("journal.db key is not 8 bytes");
+    JournalEntry e;
+    e.seq = GetU64(kb);
+    if (e.seq > upto) break;
+    DURUS_RETURN_IF_ERROR(DecodeJournalValue(value.data(), value.size(), &e));
+    out->push_back(std::move(e));
+  }
+  return Status::OK();
+}
+
+}  // namespace durus::bdb

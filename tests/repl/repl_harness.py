@@ -1,0 +1,110 @@
+"""Helpers for the replication tests: a group of `durus-bdb serve` sites
+on 127.0.0.1, each with its own temporary home, Durus port and
+replication port (ports from the kernel: bind 0, then pass them on).
+
+Builds on tests/server/server_harness.py (the process, its log, the
+Durus-or-skip rule).  Every wait polls a condition with a generous
+timeout that only fails; nothing asserts a duration.
+"""
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'server'))
+
+import server_harness  # noqa: E402
+from server_harness import DURUS_BDB, ServerProcess, ServerTestCase  # noqa: E402,F401
+
+
+def free_ports(n):
+    """n distinct ports the kernel had free a moment ago."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(('127.0.0.1', 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+class Site(ServerProcess):
+    """One site: a Durus port and a replication port fixed in advance."""
+
+    def __init__(self, home, port, repl_port, peers, create=False, extra=()):
+        ServerProcess.__init__(self, home)
+        self.port = port
+        self.host = '127.0.0.1'
+        self.repl_port = repl_port
+        self.peers = list(peers)
+        self.create = create
+        self.extra = list(extra)
+
+    def command(self):
+        cmd = [DURUS_BDB, 'serve', '--home', self.home, '--log-level', 'info',
+               '--host', '127.0.0.1', '--port', str(self.port),
+               '--durability', 'write_nosync',
+               '--repl-listen', '127.0.0.1:%d' % self.repl_port]
+        if '--repl-heartbeat-ms' not in self.extra:
+            cmd += ['--repl-heartbeat-ms', '1000']
+        for p in self.peers:
+            cmd += ['--repl-peer', '127.0.0.1:%d' % p]
+        if self.create:
+            cmd.append('--repl-create')
+        return cmd + self.extra
+
+    def start(self, timeout=90):
+        import subprocess
+        import threading
+        self.lines = []
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        threading.Thread(target=self._read, daemon=True).start()
+        if self.wait_log(r'ready on ', timeout=timeout) is None:
+            self.kill()
+            raise AssertionError('site %d did not become ready:\n%s' % (self.port, self.log()))
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def role_line(self, start=0, timeout=60):
+        """The first "replication: role ..." log line at index >= start."""
+        return self.wait_log(r'replication: role ', timeout=timeout, start=start)
+
+
+class GroupTestCase(ServerTestCase):
+    """self.sites: a 3-site group formed by start_group()."""
+
+    def start_group(self, n=3, extra=()):
+        ports = free_ports(2 * n)
+        durus_ports, repl_ports = ports[:n], ports[n:]
+        self.sites = []
+        for i in range(n):
+            site = Site(os.path.join(self.tmp, 'site%d' % i), durus_ports[i], repl_ports[i],
+                        [p for j, p in enumerate(repl_ports) if j != i], create=(i == 0),
+                        extra=extra)
+            self.servers.append(site)
+            self.sites.append(site)
+            # One after the other: two sites joining at once may be refused
+            # for a while (doc/replication-plan.md, gotcha 2).
+            site.start()
+        return self.sites
+
+    def wait_master(self, sites, start_marks=None, timeout=60):
+        """The site (of `sites`, alive) that logs "role master" (after its
+        mark in start_marks, when given)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for k, s in enumerate(sites):
+                if not s.alive():
+                    continue
+                start = start_marks[k] if start_marks else 0
+                if s.wait_log(r'replication: role master', timeout=0.05, start=start):
+                    return s
+            time.sleep(0.05)
+        raise AssertionError('no master within %ss:\n%s' % (
+            timeout, '\n'.join('--- site %d\n%s' % (s.port, s.log()) for s in sites)))
