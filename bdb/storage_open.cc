@@ -232,8 +232,11 @@ Status BdbStorage::VerifyShortFilesAfterRecovery(const std::vector<const char*>&
 Status BdbStorage::OpenEnv() {
   if (snapshot_) return OpenReadOnlySnapshot(home_, options_, &env_);
   const auto start = std::chrono::steady_clock::now();
+  // A holder that died after writing the clean marker (bdb/env_shape.h)
+  // but before releasing the lock: recover all the same.
+  if (previous_holder_crashed_) RemoveCleanMarker(home_);
   DURUS_RETURN_IF_ERROR(CheckLogBeforeRecovery());
-  Status s = OpenEnvironment(home_, options_, &env_);
+  Status s = OpenEnvironment(home_, options_, &env_, &env_info_);
   recovery_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return s;
@@ -477,6 +480,7 @@ Status BdbStorage::Close() {
     // Held until the environment is closed: a backup joining meanwhile
     // waits, and then finds every log file still there.
     JoinLock join;
+    if (options_.readonly) join.AcquireExclusive(home_, 0).IgnoreError();
     if (!options_.readonly) {
       // A checkpoint at close makes the next open's recovery trivial.
       result = FromDb(env_->txn_checkpoint(0, 0, DB_FORCE), "checkpoint at close");
@@ -500,7 +504,17 @@ Status BdbStorage::Close() {
     refcounts_.reset();
     pending_.reset();
     meta_.reset();
-    env_.reset();
+    // After a clean close the next open joins the regions instead of
+    // recovering (bdb/env_shape.h): only if the final checkpoint worked and
+    // no backup is (or was) joined.  A private read-only view has no
+    // regions to leave.
+    if (snapshot_) {
+      env_.reset();
+    } else {
+      const bool no_joiner = result.ok() && join.held();
+      Status c = CloseEnvironment(home_, options_, env_info_, no_joiner, &env_);
+      if (result.ok()) result = c;
+    }
   }
   lock_.Release();
   return result;
