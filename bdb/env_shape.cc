@@ -104,7 +104,7 @@ EnvShape ShapeFor(const std::string& home, const BdbOptions& options) {
   // commit cost less than the memory.  (In steps of 8,192, one per 64 MiB
   // of database files, for the same reason as the cache's.)
   const uint64_t full = uint64_t{options.max_commit_records} / 5 + 10000;
-  const uint64_t locks = std::min<uint64_t>(full, 20000 + data / (64 * kMiB) * 8192);
+  const uint64_t locks = std::min<uint64_t>(full, 28000 + data / (64 * kMiB) * 8192);
   s.lock_table_size = 16384;
   s.max_locks = static_cast<uint32_t>(std::max<uint64_t>(locks, 1000));
   s.max_lockers = kMaxLockers;

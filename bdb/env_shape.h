@@ -13,7 +13,7 @@
 //              files, 4 MiB below 256 MiB, 16 MiB below 1 GiB, 32 MiB
 //              above; the log buffer is a quarter of it, at most 4 MiB
 //              (Berkeley DB wants the file at least 4x the buffer);
-//   locks      a 16,384-bucket lock hash table and room for 20,000 page
+//   locks      a 16,384-bucket lock hash table and room for 28,000 page
 //              locks plus 8,192 per 64 MiB of database files, at most
 //              max_commit_records / 5 + 10,000 (a commit of N records of a
 //              few hundred bytes locks 0.08-0.15 N pages); the main region
