@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -174,8 +175,10 @@ std::string CleanMarkerText(const std::string& home, const EnvShape& shape) {
     if (n.compare(0, 10, "durus-bdb.") == 0) continue;  // ours: lock, options, marker, ...
     struct stat st;
     if (stat((home + "/" + n).c_str(), &st) != 0) continue;
-    o << "file " << n << " " << st.st_ino << " " << st.st_size << " " << st.st_mtim.tv_sec << "."
-      << st.st_mtim.tv_nsec << "\n";
+    char mtime[48];
+    snprintf(mtime, sizeof mtime, "%lld.%09ld", static_cast<long long>(st.st_mtim.tv_sec),
+             static_cast<long>(st.st_mtim.tv_nsec));
+    o << "file " << n << " " << st.st_ino << " " << st.st_size << " " << mtime << "\n";
   }
   o << "end\n";
   return o.str();
