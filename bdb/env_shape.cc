@@ -82,9 +82,13 @@ EnvShape ShapeFor(const std::string& home, const BdbOptions& options) {
   // 1 MiB) is given 16 MiB: nothing is known of it yet, and a first session
   // that loads it should not crawl; its first clean close drops those
   // regions (CloseEnvironment), so at rest it is sized to what it holds.
+  // An opener that sets cache_mb itself (an explicit option, not the
+  // default, the environment's or the home's kept value: those are
+  // maxima) gets exactly that: it knows what the session will do (a bulk
+  // load into a new home, a benchmark).
   const uint64_t limit = std::max<uint64_t>(uint64_t{options.cache_mb} * kMiB, 1 * kMiB);
   const uint64_t want = data < kMiB ? 16 * kMiB : std::max(4 * kMiB, RoundUp(data / 2, 4 * kMiB));
-  s.cache_bytes = std::min(limit, want);
+  s.cache_bytes = options.cache_mb.set() ? limit : std::min(limit, want);
   // The log file: set, or by the home's size.  Recovery zero-fills the
   // current log file to its full size, so a small home should not pay
   // 32 MiB for it.

@@ -7,7 +7,8 @@
 // Sizes (doc/options.md, doc/reliability.md):
 //   cache      half the home's database files, rounded up to 4 MiB, at
 //              least 4 MiB, at most `cache_mb`; 16 MiB (at most cache_mb)
-//              for a new home (under 1 MiB);
+//              for a new home (under 1 MiB); exactly `cache_mb` if the
+//              opener set it explicitly;
 //   log file   `log_file_mb` if set (explicitly, DURUS_BDB_LOG_FILE_MB or
 //              the home's options); else 2 MiB below 64 MiB of database
 //              files, 4 MiB below 256 MiB, 16 MiB below 1 GiB, 32 MiB
