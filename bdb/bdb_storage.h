@@ -95,7 +95,9 @@ struct BdbOptions {
   Setting<uint32_t> checkpoint_interval_ms{1000};
   // Size of each log file; after a checkpoint, whole files no longer
   // needed are removed, so this is the granularity of log reclamation.
-  Setting<uint32_t> log_file_mb{32};
+  // 0 (the default): chosen for the home's size at each open, 4 MiB for a
+  // small home up to 32 MiB (bdb/env_shape.h).
+  Setting<uint32_t> log_file_mb{0};
   // Largest commit accepted, in records (the lock table is sized for it).
   uint32_t max_commit_records = 250000;
   // Berkeley DB page checksums in the database files of a *new* home

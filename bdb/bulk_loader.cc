@@ -60,7 +60,7 @@ bool IsHomeFile(const std::string& n) {
          n == schema::kMetaFile || n == schema::kMarksFile || n == schema::kLockFile ||
          n == kMigrationMarkerFile || StartsWith(n, "__db.") || StartsWith(n, "log.") ||
          StartsWith(n, schema::kStatusFile) || n == schema::kJoinFile ||
-         StartsWith(n, kHomeOptionsFile);  // and its temporary
+         n == bdb::kCleanMarkerFile || StartsWith(n, kHomeOptionsFile);  // and its temporary
 }
 
 Status WriteMarker(const std::string& home) {

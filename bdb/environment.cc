@@ -13,6 +13,7 @@
 #include "bdb/home_lock.h"
 #include "bdb/log_archive.h"
 #include "bdb/replication.h"
+#include "bdb/schema.h"
 
 namespace durus::bdb {
 
@@ -64,9 +65,10 @@ Status ExplainOpenFailure(const std::string& home, int ret) {
   const std::string what = "opening the Berkeley DB environment in " + home;
   if (ret == ENOSPC || Mentions(detail, "No space left on device")) {
     return Status::IOError(what +
-                           ": No space left on device (the Berkeley DB region files, "
-                           "about the cache size plus a third, and a log file are written "
-                           "at open: free some space, or open with a smaller cache) (" +
+                           ": No space left on device (the Berkeley DB region files -- the "
+                           "cache, sized to the home within cache_mb, plus a third, and about "
+                           "10 MiB of locks and mutexes -- and a log file are allocated at "
+                           "open: free some space, or open with a smaller cache) (" +
                            detail + ")");
   }
   for (const char* cause :
@@ -149,56 +151,60 @@ Status MakeDirs(const std::string& path) {
   return Status::OK();
 }
 
-Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPtr* out,
-                       ReplicationState* repl) {
-  EnvPtr env = NewEnv();
-  int ret = SetCache(env.get(), options);
-  if (ret == 0) {
-    // Page locks: a commit of N records of ~300 B touches about N/10 record
-    // pages plus count pages; leave room for max_commit_records and for
-    // concurrent readers.
-    uint32_t locks = std::max<uint32_t>(50000, options.max_commit_records);
-    ret = env->set_lk_max_locks(locks);
-    if (ret == 0) ret = env->set_lk_max_objects(locks);
-    if (ret == 0) ret = env->set_lk_max_lockers(20000);
-  }
+namespace {
+
+// Configure a new handle for `shape`.  `create`: the regions will be
+// created (recovery), so write them out as they are made (DB_REGION_INIT;
+// the rest of each file is allocated after the open).
+int Configure(DbEnv* env, const EnvShape& shape, bool create) {
+  int ret = env->set_cachesize(static_cast<u_int32_t>(shape.cache_bytes >> 30),
+                               static_cast<u_int32_t>(shape.cache_bytes & ((1u << 30) - 1)), 1);
+  if (ret == 0) ret = env->set_lk_max_locks(shape.max_locks);
+  if (ret == 0) ret = env->set_lk_max_objects(shape.max_locks);
+  if (ret == 0) ret = env->set_lk_tablesize(shape.lock_table_size);
+  if (ret == 0) ret = env->set_lk_max_lockers(shape.max_lockers);
+  if (ret == 0) ret = env->set_memory_max(0, shape.memory_max);
   if (ret == 0) ret = env->set_lk_detect(DB_LOCK_DEFAULT);
   // Berkeley DB wants log files at least 4x the in-memory log buffer.
-  const uint32_t log_file_bytes = std::max<uint32_t>(options.log_file_mb, 1) << 20;
-  if (ret == 0) ret = env->set_lg_bsize(std::min<uint32_t>(4u << 20, log_file_bytes / 4));
-  if (ret == 0) ret = env->set_lg_max(log_file_bytes);
+  if (ret == 0) ret = env->set_lg_bsize(shape.log_buffer_bytes);
+  if (ret == 0) ret = env->set_lg_max(shape.log_file_bytes);
   if (ret == 0) ret = env->set_tx_max(1000);
-  // Write the region files out when they are created (they are created on
-  // every open: recovery recreates them).  Without it they are sparse files
-  // mapped into memory, and on a full disk the first touch of an
-  // unallocated page kills the process with SIGBUS (seen on a full tmpfs,
-  // mid-commit); with it a full disk is an error from open.
-  if (ret == 0) ret = env->set_flags(DB_REGION_INIT, 1);
+  // Write the region files out as they are created: without it the open
+  // initialises a sparse file through its mapping, and on a full disk the
+  // first touch of an unallocated page is a SIGBUS instead of an error.
+  if (ret == 0 && create) ret = env->set_flags(DB_REGION_INIT, 1);
   // An archiving home (bdb/log_archive.h) removes logs only once archived:
   // off before open, or recovery's checkpoint would remove them.
-  if (ret == 0) {
-    ret = env->log_set_config(DB_LOG_AUTO_REMOVE, WillArchiveLogs(home, options) ? 0 : 1);
-  }
-  if (ret == 0) {
-    // sync commits are written without fsync and then flushed explicitly
-    // (group commit, see storage_commit.cc); nosync keeps the log in memory.
-    ret = env->set_flags(
-        options.durability == Durability::kNoSync ? DB_TXN_NOSYNC : DB_TXN_WRITE_NOSYNC, 1);
-  }
-  if (ret != 0) return FromDb(ret, "configuring the Berkeley DB environment in " + home);
-  uint32_t flags =
-      DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_THREAD | DB_RECOVER;
-  // Replication (bdb/replication.h): repmgr is configured before the open.
-  if (repl != nullptr) {
-    DURUS_RETURN_IF_ERROR(repl->Configure(env.get()));
-    flags |= DB_INIT_REP;
-  }
+  if (ret == 0) ret = env->log_set_config(DB_LOG_AUTO_REMOVE, shape.auto_remove_logs ? 1 : 0);
+  // sync commits are written without fsync and then flushed explicitly
+  // (group commit, see storage_commit.cc); nosync keeps the log in memory.
+  if (ret == 0) ret = env->set_flags(shape.nosync ? DB_TXN_NOSYNC : DB_TXN_WRITE_NOSYNC, 1);
+  return ret;
+}
+
+constexpr uint32_t kOpenFlags =
+    DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_THREAD;
+
+int64_t JoinFileSize(const std::string& home) {
+  struct stat st;
+  return stat((home + "/" + schema::kJoinFile).c_str(), &st) == 0 ? st.st_size : 0;
+}
+
+}  // namespace
+
+Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPtr* out,
+                       EnvOpenInfo* info, ReplicationState* repl) {
+  EnvOpenInfo local;
+  EnvOpenInfo& opened = info != nullptr ? *info : local;
+  opened = EnvOpenInfo();
+  opened.shape = ShapeFor(home, options);
+  opened.replicated = repl != nullptr;
   // Recovery recreates the regions: never while a hot backup (bdb/backup.h)
   // is joined to them, e.g. a backup that joined a server which has since
   // stopped.  The backup holds the join lock shared for its whole stay; we
-  // hold it exclusively while recovery runs (a backup arriving meanwhile
-  // waits), then let it go: a joiner afterwards meets a finished
-  // environment.  The caller holds the HomeLock, so no other opener races.
+  // hold it exclusively while we open (a backup arriving meanwhile waits),
+  // then let it go: a joiner afterwards meets a finished environment.  The
+  // caller holds the HomeLock, so no other opener races.
   JoinLock join;
   Status js = join.AcquireExclusive(home, kRecoveryJoinWaitMs);
   if (js.IsBusy()) {
@@ -207,10 +213,69 @@ Status OpenEnvironment(const std::string& home, const BdbOptions& options, EnvPt
                         std::to_string(kRecoveryJoinWaitMs / 1000) + " s; try again when it ends");
   }
   DURUS_RETURN_IF_ERROR(js);
+  opened.join_mark = JoinFileSize(home);
+  // After a clean close by this boot, with the same shape and no file
+  // changed since: join the regions it left (no recovery to run, none of
+  // its cost).  The marker is gone from here on, whatever happens.
+  // (A replication site takes the marker but always recovers.)
+  if (TakeCleanMarker(home, CleanMarkerText(home, opened.shape)) && repl == nullptr) {
+    EnvPtr env = NewEnv();
+    int ret = Configure(env.get(), opened.shape, /*create=*/false);
+    ClearLastDbError();
+    if (ret == 0) ret = env->open(home.c_str(), kOpenFlags, 0644);
+    // Settings kept in the shared region (a backup turns auto-removal off
+    // while it is joined) are this opener's again.
+    if (ret == 0) {
+      ret = env->log_set_config(DB_LOG_AUTO_REMOVE, opened.shape.auto_remove_logs ? 1 : 0);
+    }
+    if (ret == 0 && AllocateRegionFiles(home).ok()) {
+      opened.joined = true;
+      *out = std::move(env);
+      return Status::OK();
+    }
+    // Could not join: recover as if there had been no marker.
+  }
+  // New regions: forget the joiners of the old ones.
+  if (opened.join_mark > 0 && truncate((home + "/" + schema::kJoinFile).c_str(), 0) == 0) {
+    opened.join_mark = 0;
+  }
+  EnvPtr env = NewEnv();
+  int ret = Configure(env.get(), opened.shape, /*create=*/true);
+  if (ret != 0) return FromDb(ret, "configuring the Berkeley DB environment in " + home);
+  uint32_t flags = kOpenFlags | DB_RECOVER;
+  // Replication (bdb/replication.h): repmgr is configured before the open.
+  if (repl != nullptr) {
+    DURUS_RETURN_IF_ERROR(repl->Configure(env.get()));
+    flags |= DB_INIT_REP;
+  }
   ClearLastDbError();
   ret = env->open(home.c_str(), flags, 0644);
   if (ret != 0) return ExplainOpenFailure(home, ret);
+  DURUS_RETURN_IF_ERROR(AllocateRegionFiles(home));
   *out = std::move(env);
+  return Status::OK();
+}
+
+Status CloseEnvironment(const std::string& home, const BdbOptions& options, const EnvOpenInfo& info,
+                        bool no_joiner, EnvPtr* env) {
+  if (!*env) return Status::OK();
+  DbEnv* raw = env->release();
+  int ret = raw->close(0);
+  ForgetDbPanicCause(raw);
+  delete raw;
+  if (ret != 0) return FromDb(ret, "closing the Berkeley DB environment of " + home);
+  if (!no_joiner || JoinFileSize(home) != info.join_mark) return Status::OK();
+  if (info.replicated) return Status::OK();  // always recovers (OpenEnvironment)
+  if (ShapeFor(home, options).Text() == info.shape.Text()) {
+    WriteCleanMarker(home, info.shape);
+  } else {
+    // The home outgrew (or, new, undershot) its regions: the next open
+    // recovers into regions of its new shape anyway, so these need not
+    // take disk space until then.  (Berkeley DB removes them only if no
+    // process is attached.)
+    DbEnv remover(DB_CXX_NO_EXCEPTIONS);
+    remover.remove(home.c_str(), 0);
+  }
   return Status::OK();
 }
 

@@ -138,7 +138,18 @@ Status JoinLock::Acquire(const std::string& home, int op, uint32_t timeout_ms) {
 }
 
 Status JoinLock::AcquireShared(const std::string& home, uint32_t timeout_ms) {
-  return Acquire(home, LOCK_SH, timeout_ms);
+  DURUS_RETURN_IF_ERROR(Acquire(home, LOCK_SH, timeout_ms));
+  // A joiner grows the file by a byte: the holder's close sees that a
+  // backup joined during its session (even one gone since, perhaps killed
+  // while holding a mutex in the regions) and leaves no clean marker, so
+  // the next open recreates the regions (bdb/env_shape.h).
+  if (lseek(fd_, 0, SEEK_END) < 0 || write(fd_, "j", 1) != 1) {
+    Status s =
+        Status::IOError("cannot write " + home + "/" + schema::kJoinFile + ": " + strerror(errno));
+    Release();
+    return s;
+  }
+  return Status::OK();
 }
 
 Status JoinLock::AcquireExclusive(const std::string& home, uint32_t timeout_ms) {

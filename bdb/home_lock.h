@@ -1,7 +1,8 @@
 // HomeLock: one process at a time per home.
 //
-// Berkeley DB's environment is opened with DB_RECOVER, which is only safe
-// when nobody else has it open, so the whole home is guarded by an
+// Berkeley DB's environment is opened with DB_RECOVER (or joined after a
+// clean close, bdb/env_shape.h), which is only safe when nobody else has
+// it open, so the whole home is guarded by an
 // exclusive flock(2) on HOME/durus-bdb.lock.  flock locks belong to the
 // open file description, so a second open in the SAME process is refused
 // too.  The holder writes "pid command" into the file so a refused opener
@@ -58,14 +59,16 @@ class JoinLock {
   JoinLock& operator=(const JoinLock&) = delete;
   ~JoinLock() { Release(); }
 
-  // Shared (a joiner) or exclusive (a recovering opener), waiting up to
-  // `timeout_ms` (Busy after that).
+  // Shared (a joiner) or exclusive (an opener), waiting up to
+  // `timeout_ms` (Busy after that).  A shared acquire also appends a byte
+  // to the file, so the holder can tell that a joiner came (bdb/env_shape.h).
   Status AcquireShared(const std::string& home, uint32_t timeout_ms);
   Status AcquireExclusive(const std::string& home, uint32_t timeout_ms);
   // Exclusive -> shared (after recovery), without a window for another
   // exclusive holder.
   Status Downgrade();
   void Release();
+  bool held() const { return fd_ >= 0; }
 
  private:
   Status Acquire(const std::string& home, int op, uint32_t timeout_ms);

@@ -12,6 +12,7 @@
 #include "bdb/home_lock.h"
 #include "bdb/home_options.h"
 #include "bdb/log_archive.h"
+#include "bdb/replication.h"
 #include "bdb/schema.h"
 #include "util/file.h"
 
@@ -106,6 +107,9 @@ Status TrimClosedHome(const std::string& home, const BdbOptions& given, TrimRepo
   options.readonly = false;
   options.create_if_missing = false;
   Status s = ResolveHomeOptions(home, &options);
+  // (The open before a trim refuses such a home already; this is the
+  // trim's own guard.)
+  if (s.ok() && bdb::IsReplicationSite(home)) s = bdb::ReplicationSiteRefusal(home);
   if (s.ok() && bdb::WillArchiveLogs(home, options)) {
     // Point-in-time restore replays the archived logs over a backup: the
     // log sequence must go on, and a file leaves only once archived.

@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <thread>
@@ -146,6 +147,19 @@ void ReplicationState::Handle(u_int32_t event, void* info) {
   // Wakes Start(); the lock orders the store before a waiter's check.
   std::lock_guard<std::mutex> l(mu_);
   cv_.notify_all();
+}
+
+bool IsReplicationSite(const std::string& home) {
+  struct stat st;
+  return ::stat((home + "/__db.rep.system").c_str(), &st) == 0;
+}
+
+Status ReplicationSiteRefusal(const std::string& home) {
+  return Status::InvalidArgument(
+      home +
+      " is a site of a replication group (it holds __db.rep.system): a write outside the group "
+      "would fork the group's history; open it with `durus-bdb serve --repl-listen ...` "
+      "(doc/replication.md); read-only tools (stat, verify, export, backup) work");
 }
 
 Status ReplicationState::Configure(DbEnv* env) {

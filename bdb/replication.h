@@ -26,6 +26,18 @@
 
 namespace durus::bdb {
 
+// Whether `home` has been a site of a replication group: Berkeley DB's
+// replication system database (__db.rep.system: the group's membership
+// and LSN history) is there.  Its log is then the group's: a write to the
+// home outside the group (an offline gc, the Python module) would fork
+// the group's history, and resetting or removing its log
+// (TrimClosedHome) would cut it off from the group.
+bool IsReplicationSite(const std::string& home);
+
+// The error for an opener that would write to such a home outside the
+// group (InvalidArgument, naming the way to open it).
+Status ReplicationSiteRefusal(const std::string& home);
+
 class ReplicationState {
  public:
   ReplicationState(ReplicationOptions options, Durability durability);

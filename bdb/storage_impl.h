@@ -30,6 +30,7 @@
 
 #include "bdb/bdb_storage.h"
 #include "bdb/env_figures.h"
+#include "bdb/environment.h"
 #include "bdb/gc/gc_private.h"
 #include "bdb/gc/store.h"
 #include "bdb/handles.h"
@@ -154,6 +155,9 @@ class BdbStorage : public BdbHandle, private GcStore {
   bool previous_holder_crashed_ = false;
   // How long OpenEnv took (the log check and recovery): GetStats.
   double recovery_seconds_ = 0;
+  // What OpenEnvironment did (joined or recovered, the regions' shape):
+  // Close leaves the clean marker from it (bdb/env_shape.h).
+  EnvOpenInfo env_info_;
   // Set when the open cut a torn log tail ("HOME/log.N at offset X"): if
   // the open then fails, the cut lost more than a torn write
   // (ExplainLogEndingEarly says so).

@@ -161,6 +161,9 @@ Status BdbStorage::Open() {
   // ones, before anything reads them (bdb/home_options.h).
   const BdbOptions given = options_;
   if (s.ok()) s = ResolveHomeOptions(home_, &options_);
+  if (s.ok() && !options_.readonly && !options_.replication.enabled() && IsReplicationSite(home_)) {
+    s = ReplicationSiteRefusal(home_);
+  }
   // Before the environment: an archiving home opens with auto-removal off.
   if (s.ok() && !options_.readonly) s = SetUpLogArchive(home_, options_, &archive_);
   // Files shorter than their last page before recovery (see
@@ -233,13 +236,16 @@ Status BdbStorage::VerifyShortFilesAfterRecovery(const std::vector<const char*>&
 Status BdbStorage::OpenEnv() {
   if (snapshot_) return OpenReadOnlySnapshot(home_, options_, &env_);
   const auto start = std::chrono::steady_clock::now();
+  // A holder that died after writing the clean marker (bdb/env_shape.h)
+  // but before releasing the lock: recover all the same.
+  if (previous_holder_crashed_) RemoveCleanMarker(home_);
   DURUS_RETURN_IF_ERROR(CheckLogBeforeRecovery());
   // Replication: configured in OpenEnvironment, started once it is open
   // (bdb/replication.h); a replica's tables arrive by replication.
   if (options_.replication.enabled() && !options_.readonly) {
     repl_ = std::make_unique<ReplicationState>(options_.replication, options_.durability);
   }
-  Status s = OpenEnvironment(home_, options_, &env_, repl_.get());
+  Status s = OpenEnvironment(home_, options_, &env_, &env_info_, repl_.get());
   if (s.ok() && repl_ != nullptr) s = repl_->Start(env_.get());
   recovery_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -484,6 +490,7 @@ Status BdbStorage::Close() {
     // Held until the environment is closed: a backup joining meanwhile
     // waits, and then finds every log file still there.
     JoinLock join;
+    if (options_.readonly) join.AcquireExclusive(home_, 0).IgnoreError();
     if (!options_.readonly) {
       // A checkpoint at close makes the next open's recovery trivial.
       result = FromDb(env_->txn_checkpoint(0, 0, DB_FORCE), "checkpoint at close");
@@ -507,7 +514,17 @@ Status BdbStorage::Close() {
     refcounts_.reset();
     pending_.reset();
     meta_.reset();
-    env_.reset();
+    // After a clean close the next open joins the regions instead of
+    // recovering (bdb/env_shape.h): only if the final checkpoint worked and
+    // no backup is (or was) joined.  A private read-only view has no
+    // regions to leave.
+    if (snapshot_) {
+      env_.reset();
+    } else {
+      const bool no_joiner = result.ok() && join.held();
+      Status c = CloseEnvironment(home_, options_, env_info_, no_joiner, &env_);
+      if (result.ok()) result = c;
+    }
   }
   lock_.Release();
   return result;

@@ -124,8 +124,17 @@ TEST(FullDiskTest, AnOpenThatCannotFitItsRegionsFailsWithAClearError) {
   SmallMount m(20);
   REQUIRE_MOUNT(m);
   std::string home = m.path() + "/home";
+  // 4 MiB left: less than the regions of even a new home (their cache,
+  // lock table and mutexes are sized to the home: about 18 MiB for a new
+  // one, every byte allocated at open).
+  {
+    int fd = open((m.path() + "/filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::string block(1 << 20, 'f');
+    for (int i = 0; i < 16; ++i) ASSERT_EQ(write(fd, block.data(), block.size()), 1 << 20);
+    close(fd);
+  }
   int status = InChild([&] {
-    BdbOptions o;  // the default 64 MiB cache: regions larger than the disk
+    BdbOptions o;
     std::unique_ptr<Storage> s;
     Status st = OpenBdbStorage(home, o, &s);
     if (st.ok()) return 1;
@@ -188,6 +197,85 @@ TEST(FullDiskTest, CommitsAreRefusedWhileTheDiskIsFullAndResumeAfter) {
   });
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Describe(status);
   // And the home opens, consistent.
+  unlink(filler.c_str());
+  auto s = test::OpenBdb(home, Small());
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(test::CheckConsistency(s.get()).empty());
+}
+
+// Issue 14: Berkeley DB maps each region at its maximum but extended the
+// file only as the region grew (the cache as pages come in), sparsely; on
+// a full disk the first touch of a new cache page was a SIGBUS.  Every
+// region file is now allocated to its mapped size at open, so commits and
+// loads that grow the cache on a full disk fail with an error instead.
+TEST(FullDiskTest, TheCacheGrowingOnAFullDiskIsAnErrorNotASigbus) {
+  SmallMount m(96);
+  REQUIRE_MOUNT(m);
+  std::string home = m.path() + "/home";
+  std::string filler = m.path() + "/filler";
+  // 12 MB of records, more than the cache will hold.
+  const std::string payload(3000, 'x');
+  const uint64_t kRecords = 4000;
+  {
+    auto s = test::OpenBdb(home, Small());
+    ASSERT_TRUE(s);
+    for (uint64_t oid = 1; oid <= kRecords;) {
+      CommitBatch b;
+      for (int i = 0; i < 100; ++i, ++oid) ASSERT_TRUE(b.Add(Oid(oid), Rec(oid, {}, payload)).ok());
+      ASSERT_TRUE(s->Commit(b).ok());
+    }
+    ASSERT_TRUE(s->Close().ok());
+  }
+  int status = InChild([&] {
+    BdbOptions o = Small();
+    o.cache_mb = 32;
+    std::unique_ptr<Storage> s;
+    Status st = OpenBdbStorage(home, o, &s);
+    if (!st.ok()) {
+      fprintf(stderr, "open: %s\n", st.ToString().c_str());
+      return 10;
+    }
+    // The disk all but full from here on: 256 KiB left, so that the write
+    // of a grown region's last byte still succeeds and only the pages
+    // between are missing (what made the SIGBUS).
+    int fd = open(filler.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::string block(1 << 12, 'f');
+    off_t filled = 0;
+    for (ssize_t n; (n = write(fd, block.data(), block.size())) > 0;) filled += n;
+    if (ftruncate(fd, filled > (256 << 10) ? filled - (256 << 10) : 0) != 0) return 15;
+    close(fd);
+    // Every record read (the cache fills up to its maximum), then commits
+    // of new records (new pages): loads work, commits are refused.
+    std::string rec;
+    for (uint64_t oid = 1; oid <= kRecords; ++oid) {
+      st = s->Load(Oid(oid), &rec);
+      if (!st.ok()) {
+        fprintf(stderr, "load %llu: %s\n", static_cast<unsigned long long>(oid),
+                st.ToString().c_str());
+        return 11;
+      }
+    }
+    uint64_t refused = 0;
+    for (uint64_t oid = kRecords + 1; oid <= kRecords + 1000;) {
+      CommitBatch b;
+      for (int i = 0; i < 10; ++i, ++oid) {
+        if (!b.Add(Oid(oid), Rec(oid, {}, payload)).ok()) return 12;
+      }
+      st = s->Commit(b);
+      if (!st.ok()) {
+        ++refused;
+        if (st.ToString().find("No space left") == std::string::npos) {
+          fprintf(stderr, "refused without naming the cause: %s\n", st.ToString().c_str());
+          return 13;
+        }
+      }
+    }
+    fprintf(stderr, "%llu of 100 commits refused\n", static_cast<unsigned long long>(refused));
+    s->Close().IgnoreError();
+    return refused > 0 ? 0 : 14;
+  });
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Describe(status);
+  // And the home opens once space returns, consistent.
   unlink(filler.c_str());
   auto s = test::OpenBdb(home, Small());
   ASSERT_TRUE(s);

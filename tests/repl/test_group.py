@@ -251,6 +251,29 @@ class GroupTest(GroupTestCase):
                           timeout=30, start=mark)
         self.assertIsNotNone(line, c.log())
 
+    def test_offline_writers_refuse_a_sites_home(self):
+        # A site's log is the group's: a tool that writes to its home
+        # outside the group (gc, gc --compact, the Python module) would fork
+        # the group's history.  Refused, naming why; read-only tools work.
+        import subprocess
+        from repl_harness import DURUS_BDB
+        a, b, c = self.start_group()
+        self.wait_master([a])
+        self.assertIsNotNone(c.wait_log(r'replication: role replica', timeout=60), c.log())
+        for s in (c, b, a):
+            s.stop()
+        for site in (a, c):
+            for args in (['gc', site.home], ['gc', '--compact', site.home]):
+                p = subprocess.run([DURUS_BDB] + args, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, universal_newlines=True)
+                self.assertNotEqual(p.returncode, 0, (args, p.stdout, p.stderr))
+                self.assertIn('is a site of a replication group', p.stderr, args)
+            logs = sorted(n for n in os.listdir(site.home) if n.startswith('log.'))
+            self.assertTrue(logs)
+            p = subprocess.run([DURUS_BDB, 'verify', site.home], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, universal_newlines=True)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
 
 if __name__ == '__main__':
     unittest.main()

@@ -123,7 +123,8 @@ int main(int argc, char** argv) {
     st = s->Commit(b);
     if (!st.ok()) return 1;
   }
-  const uint64_t log_file = uint64_t{opts.log_file_mb} << 20;
+  // log_file_mb 0: chosen for the home, at most 32 MiB (bdb/env_shape.h).
+  const uint64_t log_file = uint64_t{opts.log_file_mb ? opts.log_file_mb.value() : 32u} << 20;
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   auto next_sample = t0;
