@@ -31,6 +31,12 @@
 //                reference the new container.
 //   load_random  --reads loads of uniformly random existing oids from a
 //                reachable store of --num objects.  Target >= 0.8 x raw gets.
+//   load_during_commit  (issue 14) the latency of single loads of random
+//                existing oids while another thread runs one Storage::Commit
+//                of --big_commit records (re-storing the store's existing
+//                records, then new ones), against the same loads with no
+//                commit running (idle), same process and store.  Target:
+//                p99 during the commit <= 2 x idle p99.  No raw side.
 //   open         open + load of oid 0 on a store of --open_large objects
 //                vs one of --open_small (clean shutdown), warm (files in
 //                the OS page cache) and cold (pages dropped with
@@ -52,6 +58,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -59,6 +66,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -69,6 +77,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bdb/bdb_storage.h"
@@ -88,12 +97,15 @@ struct Config {
   std::vector<std::string> benchmarks = {"commit_refs", "commit", "commit_durus",
                                          "load_random", "open",   "recover"};
   std::vector<Durability> durabilities = {Durability::kWriteNoSync};
-  uint64_t num = 100000;       // records written (commit_*), store size (load_random)
-  uint64_t reads = 500000;     // loads timed by load_random
-  uint32_t batch = 100;        // records per commit
-  uint32_t record_size = 300;  // bytes per record, header and refs included
-  uint32_t refs = 2;           // refs per record in commit_refs
-  uint64_t base = 10000;       // objects stored (untimed) before commit_* start
+  uint64_t num = 100000;            // records written (commit_*), store size (load_random)
+  uint64_t reads = 500000;          // loads timed by load_random
+  uint64_t big_commit = 100000;     // records of load_during_commit's one commit
+  uint64_t idle_loads = 20000;      // loads timed idle by load_during_commit
+  uint32_t load_interval_us = 100;  // one load due every N us (load_during_commit)
+  uint32_t batch = 100;             // records per commit
+  uint32_t record_size = 300;       // bytes per record, header and refs included
+  uint32_t refs = 2;                // refs per record in commit_refs
+  uint64_t base = 10000;            // objects stored (untimed) before commit_* start
   uint32_t cache_mb = 64;
   uint64_t open_small = 1000;
   uint64_t open_large = 1000000;
@@ -112,10 +124,14 @@ struct Config {
 const char* kUsage =
     "usage: core_bench [flags]\n"
     "  --benchmarks=a,b,...   commit_refs,commit,commit_durus,load_random,open,recover\n"
-    "                         (default: all)\n"
+    "                         (default: all but load_during_commit)\n"
+    "                         load_during_commit: load latency during one large commit\n"
     "  --durability=d[,d]     sync | write_nosync | nosync (default write_nosync)\n"
     "  --num=N                records written by commit_*, store size of load_random (100000)\n"
     "  --reads=N              loads timed by load_random (500000)\n"
+    "  --big_commit=N         records of load_during_commit's commit (100000)\n"
+    "  --idle_loads=N         loads timed idle by load_during_commit (20000)\n"
+    "  --load_interval_us=N   load_during_commit: one load due every N us (100)\n"
     "  --batch=N              records per commit (100)\n"
     "  --record_size=N        bytes per record (300)\n"
     "  --refs=N               refs per record in commit_refs (2)\n"
@@ -170,6 +186,12 @@ bool ParseFlags(int argc, char** argv, Config* c) {
           u64(&c->num);
         } else if (name == "reads") {
           u64(&c->reads);
+        } else if (name == "big_commit") {
+          u64(&c->big_commit);
+        } else if (name == "idle_loads") {
+          u64(&c->idle_loads);
+        } else if (name == "load_interval_us") {
+          u32(&c->load_interval_us);
         } else if (name == "batch") {
           u32(&c->batch);
         } else if (name == "record_size") {
@@ -209,8 +231,11 @@ bool ParseFlags(int argc, char** argv, Config* c) {
         return true;
       });
   if (!ok) return false;
-  if (c->batch == 0 || c->num == 0 || c->base == 0 || c->open_small == 0) {
-    fprintf(stderr, "--batch, --num, --base and --open_small must be positive\n");
+  if (c->batch == 0 || c->num < 2 || c->base == 0 || c->open_small == 0 || c->big_commit == 0 ||
+      c->idle_loads == 0) {
+    fprintf(stderr,
+            "--batch, --base, --open_small, --big_commit and --idle_loads must be positive, "
+            "--num at least 2\n");
     return false;
   }
   if (c->side != "both" && c->side != "ours" && c->side != "raw") {
@@ -836,6 +861,124 @@ void BenchLoads(const Config& c, Durability d) {
   PrintRatio("load_random", d, "loads/s", r, 0.8);
 }
 
+// Percentile of `v` (sorted in place).
+double Pct(std::vector<double>* v, double p) {
+  if (v->empty()) return 0;
+  std::sort(v->begin(), v->end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v->size() - 1) + 0.5);
+  return (*v)[std::min(i, v->size() - 1)];
+}
+
+// Latencies (seconds) of single loads: `s` from when each was due,
+// `call` of the Load call alone.
+struct Latencies {
+  std::vector<double> s, call;
+  double Pct(double p) { return durus::bench::Pct(&s, p); }
+  double Max() { return s.empty() ? 0 : *std::max_element(s.begin(), s.end()); }
+};
+
+// Loads of random existing oids of [0, n), one due every `interval`
+// seconds from *go on (a steady client, not one that stops asking while a
+// load waits): each load's latency runs from when it was due, so a load
+// that waits also delays the ones due meanwhile, and they count (no
+// "coordinated omission").  Stops after `max` loads, or at the first load
+// due after *end_ns (Clock nanoseconds; 0: not yet) once it is set.
+void PacedLoads(Storage* s, uint64_t n, uint64_t seed, double interval, uint64_t max,
+                const std::atomic<bool>* go, const std::atomic<int64_t>* end_ns, Latencies* out) {
+  std::mt19937_64 rng(seed);
+  std::string rec;
+  prctl(PR_SET_TIMERSLACK, 1UL);  // wake at the due time, not up to 50 us later
+  while (go != nullptr && !go->load()) std::this_thread::yield();
+  const auto start = Clock::now();
+  for (uint64_t i = 0; i < max; ++i) {
+    const auto due = start + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(interval * static_cast<double>(i)));
+    if (end_ns != nullptr) {
+      int64_t end = end_ns->load();
+      if (end != 0 && due.time_since_epoch().count() > end) break;
+    }
+    // Sleep, not spin or yield: on a busy machine a spinning or yielding
+    // thread loses its core for milliseconds at a time, which would be
+    // measured as load latency; a sleeper is woken promptly.
+    std::this_thread::sleep_until(due);
+    const auto called = Clock::now();
+    Check(s->Load(Oid(rng() % n), &rec), "loading");
+    const auto done = Clock::now();
+    out->s.push_back(std::chrono::duration<double>(done - due).count());
+    out->call.push_back(std::chrono::duration<double>(done - called).count());
+  }
+}
+
+// load_during_commit (issue 14): may a load wait for a writer?  One store
+// of --num objects per repeat.  Idle: --idle_loads paced loads
+// (PacedLoads, one due every --load_interval_us), nothing else running.
+// Then this thread calls Storage::Commit with --big_commit records (the
+// store's existing records re-stored as they are, oid 1 on, so every
+// record page is written; new unreferenced objects for the rest) while
+// another runs the same paced loads: every load due before the commit
+// returned counts.  Without snapshot reads a load meeting a page the
+// commit wrote waits for the rest of the commit (its page locks are held
+// to the end), and so do the loads due meanwhile.
+void BenchLoadDuringCommit(const Config& c, Durability d) {
+  if (!RunOurs(c)) return;
+  std::vector<double> idle50, idle99, dur50, dur99, dur_max, commit_s, loads_n, idle_call99,
+      dur_call99;
+  for (int rep = 0; rep < c.repeats; ++rep) {
+    TempHome home(c, "ldc");
+    std::unique_ptr<Storage> s;
+    OpenOurs(home.path(), OurOptions(c, d), &s);
+    FillBase(s.get(), c, c.num);
+    CommitBatch batch;
+    {
+      RecordMaker maker(c.record_size, c.seed + 17);
+      std::string rec;
+      for (uint64_t i = 0; i < c.big_commit; ++i) {
+        Oid oid(1 + i);
+        if (oid.value() < c.num) {
+          Check(s->Load(oid, &rec), "loading a record to re-store");
+        } else {
+          rec = maker.Make(oid, {});
+        }
+        Check(batch.Add(oid, std::move(rec)), "adding a record");
+        rec.clear();
+      }
+    }
+    Latencies idle, during;
+    const double interval = c.load_interval_us * 1e-6;
+    PacedLoads(s.get(), c.num, c.seed + 5 + rep, interval, c.idle_loads, nullptr, nullptr, &idle);
+    std::atomic<bool> go{false};
+    std::atomic<int64_t> end_ns{0};
+    std::thread loader(PacedLoads, s.get(), c.num, c.seed + 6 + rep, interval, UINT64_MAX, &go,
+                       &end_ns, &during);
+    auto t0 = Clock::now();
+    go = true;
+    Status cs = s->Commit(batch);
+    end_ns = Clock::now().time_since_epoch().count();
+    commit_s.push_back(Since(t0));
+    loader.join();
+    Check(cs, "the large commit");
+    Check(s->Close(), "closing");
+    idle50.push_back(idle.Pct(0.5) * 1e6);
+    idle99.push_back(idle.Pct(0.99) * 1e6);
+    loads_n.push_back(static_cast<double>(during.s.size()));
+    dur50.push_back(during.Pct(0.5) * 1e6);
+    dur99.push_back(during.Pct(0.99) * 1e6);
+    dur_max.push_back(during.Max() * 1e6);
+    idle_call99.push_back(Pct(&idle.call, 0.99) * 1e6);
+    dur_call99.push_back(Pct(&during.call, 0.99) * 1e6);
+  }
+  double i99 = Median(idle99), d99 = Median(dur99);
+  double ratio = i99 > 0 ? d99 / i99 : 0;
+  printf("%-12s %-12s : idle p50 %.1f p99 %.1f us | during a %" PRIu64
+         "-record commit (%.2f s): %.0f loads, p50 %.1f p99 %.1f max %.0f us | p99 ratio %.2f "
+         "(target <= 2.00: %s) | the Load call alone: p99 idle %.1f, during %.1f us\n",
+         "load_during_commit", DurabilityName(d), Median(idle50), i99, c.big_commit,
+         Median(commit_s), Median(loads_n), Median(dur50), d99, Median(dur_max), ratio,
+         ratio <= 2.0 ? "met" : "MISSED", Median(idle_call99), Median(dur_call99));
+  fflush(stdout);
+  CsvSink::Get().Row("load_during_commit_p99", d, "us", d99, i99, "idle_p99_same_process", 0);
+}
+
 // Appends n reachable objects from `first` on; `prev` is the last bucket.
 void FillReachable(Storage* s, const Config& c, uint64_t first, uint64_t n, uint64_t prev,
                    uint32_t per_commit, uint64_t seed) {
@@ -1113,6 +1256,8 @@ int main(int argc, char** argv) {
         BenchCommits(c, d, Shape::kDurus);
       } else if (b == "load_random") {
         BenchLoads(c, d);
+      } else if (b == "load_during_commit") {
+        BenchLoadDuringCommit(c, d);
       } else if (b == "open") {
         BenchOpen(c, d);
       } else if (b == "recover") {
