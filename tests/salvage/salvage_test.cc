@@ -316,6 +316,14 @@ void CrashAfterCommits(const std::string& home, const Records& records, int per_
 TEST(SalvageTest, LogGarbledInTheMiddleStillSalvagesTheDatabaseFile) {
   TempDir dir;
   std::string home = dir.Sub("home");
+  // The layout this case needs: the crashed session's whole log in one
+  // file, so that pages written after the damage point reached records.db.
+  // (A small home's log files are 2 MiB since the footprint work: the
+  // damage would land in a later file, and replay up to it succeed.)
+  ASSERT_EQ(setenv("DURUS_BDB_LOG_FILE_MB", "32", 1), 0);
+  struct Unset {
+    ~Unset() { unsetenv("DURUS_BDB_LOG_FILE_MB"); }
+  } unset;
   Records first = Population(1000, 5);
   MakeHome(home, first);  // closed: records.db holds all of these
   // A writer that dies without a checkpoint: recovery needs its log.
