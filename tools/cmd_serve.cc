@@ -118,9 +118,13 @@ int Serve(const std::vector<std::string>& args) {
                  "requests are kept.")
       ->type_name("S")
       ->check(durus::util::NonNegative());
-  app.add_option("--cache-mb", cache_mb, "Berkeley DB cache size, used exactly (default: sized to the home, at most the home's cache_mb or 64: doc/options.md)")
+  app.add_option("--cache-mb", cache_mb,
+                 "Berkeley DB cache size, used exactly (default: sized to the home, at most the "
+                 "home's cache_mb or 64: doc/options.md)")
       ->check(durus::util::InRange(1, 1 << 20));
-  app.add_option("--log-file-mb", log_file_mb, "size of each log file (default: the home's, or chosen for its size: doc/options.md)")
+  app.add_option(
+         "--log-file-mb", log_file_mb,
+         "size of each log file (default: the home's, or chosen for its size: doc/options.md)")
       ->check(durus::util::InRange(1, 1024));
   app.add_option("--batch", options.batch,
                  "tuning: ready connections a worker serves per wake-up\n(1-8, default 4)")
