@@ -265,14 +265,7 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
   if (ret != 0) return FromDb(ret, "committing to " + home_);
   const bool not_replicated = repl_ != nullptr && ReplicationState::PermFailed();
   if (journal_ != nullptr) ++journal_seq_;
-  max_stored_next_ = next;
-  object_count_ = objects;
-  record_bytes_ = bytes;
-  pending_count_ = pending;
-  // Never hand out an oid at or below one that was stored.
-  uint64_t cur = next_oid_.load();
-  while (cur < next && !next_oid_.compare_exchange_weak(cur, next)) {
-  }
+  PublishCounters(next, objects, bytes, pending);
   if (not_replicated) {
     // Committed here, but the replicas the ack policy asks for did not
     // acknowledge it in time: it may not survive a failover (plan 6).
@@ -284,6 +277,18 @@ Status BdbStorage::CommitOnce(const CommitBatch& batch, bool* retry) {
                                  " ms): it may or may not survive a failover");
   }
   return Status::OK();
+}
+
+void BdbStorage::PublishCounters(uint64_t next, uint64_t objects, uint64_t bytes,
+                                 uint64_t pending) {
+  max_stored_next_ = next;
+  object_count_ = objects;
+  record_bytes_ = bytes;
+  pending_count_ = pending;
+  // Never hand out an oid at or below one that was stored.
+  uint64_t cur = next_oid_.load();
+  while (cur < next && !next_oid_.compare_exchange_weak(cur, next)) {
+  }
 }
 
 }  // namespace durus::bdb

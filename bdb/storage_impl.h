@@ -195,7 +195,10 @@ class BdbStorage : public BdbHandle, private GcStore {
   uint64_t pending_count_ = 0;
   uint64_t max_stored_next_ = 0;       // next_oid as persisted (> every stored oid)
   std::atomic<uint64_t> next_oid_{0};  // NewOid's counter (>= max_stored_next_)
-  std::string recorded_durability_;    // meta.db durability (set at open)
+  // The counters as a committed transaction left them in meta.db (under
+  // write_mu_); next_oid_ only moves up, past every stored oid.
+  void PublishCounters(uint64_t next, uint64_t objects, uint64_t bytes, uint64_t pending);
+  std::string recorded_durability_;  // meta.db durability (set at open)
 
   // Oids deleted by the collector, not yet returned by Sync().
   std::mutex collected_mu_;

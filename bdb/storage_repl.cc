@@ -62,13 +62,7 @@ Status BdbStorage::ReplicationBeforeWriteLocked() {
   DURUS_RETURN_IF_ERROR(ReadCounter(meta_.get(), schema::kMetaObjectCount, &objects));
   DURUS_RETURN_IF_ERROR(ReadCounter(meta_.get(), schema::kMetaRecordBytes, &bytes));
   DURUS_RETURN_IF_ERROR(ReadCounter(meta_.get(), schema::kMetaPendingCount, &pending));
-  max_stored_next_ = next;
-  object_count_ = objects;
-  record_bytes_ = bytes;
-  pending_count_ = pending;
-  uint64_t cur = next_oid_.load();
-  while (cur < next && !next_oid_.compare_exchange_weak(cur, next)) {
-  }
+  PublishCounters(next, objects, bytes, pending);
   if (journal_ != nullptr) {
     DURUS_RETURN_IF_ERROR(LastJournalSeq(journal_.get(), &journal_seq_));
     // Entries applied while a replica are still published to this
