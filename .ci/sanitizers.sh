@@ -103,10 +103,11 @@ if [[ $which == tsan || $which == all ]]; then
   t1=$(now)
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/.ci/tsan-suppressions.txt"
   # The storage's concurrency test, the in-process server tests (parallel
-  # loads, commits, the collector) and the Python concurrency/isolation
-  # test against the instrumented server binary.
+  # loads, commits, the collector), the Python concurrency/isolation test
+  # and the replication group tests (repmgr's threads calling our event
+  # callback, elections, failover) against the instrumented server binary.
   ctest --test-dir "$dir" -j2 --timeout 600 --output-on-failure \
-       -R '^(Concurrency|Server|InvalidationTable|server_test_concurrency)'
+       -R '^(Concurrency|Server|InvalidationTable|server_test_concurrency|repl_test_)'
   echo "sanitizers: tsan build $((t1 - t0)) s, tests $(($(now) - t1)) s (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 fi
 
