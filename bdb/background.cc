@@ -10,11 +10,16 @@
 // spent holding the writer lock, so commits interleave between steps.  Each
 // step is one small transaction of at most gc_batch records.  When there
 // is nothing to collect the thread sleeps gc_interval_ms between looks.
+//
+// On a replication group's master it also trims the commit journal
+// (bdb/journal.h) once a second: batches of kTrimBatch entries, each its
+// own transaction under the writer lock, so commits interleave.
 #include <chrono>
 
 #include "bdb/backup.h"
 #include "bdb/gc/pacer.h"
 #include "bdb/home_lock.h"
+#include "bdb/journal.h"
 #include "bdb/status_file.h"
 #include "bdb/storage_impl.h"
 
@@ -67,6 +72,40 @@ void BdbStorage::PublishStatus() {
   if (GetStats(&st).ok()) WriteStatusFile(home_, st).IgnoreError();
 }
 
+namespace {
+// Journal trim: entries per transaction (a few hundred KB of log at most),
+// transactions per round (100,000 entries a second: beyond any commit rate
+// measured here, so the journal cannot outgrow its retention for good).
+constexpr size_t kTrimBatch = 1000;
+constexpr int kTrimRounds = 100;
+}  // namespace
+
+Status BdbStorage::TrimJournalRound(uint64_t* trimmed) {
+  *trimmed = 0;
+  JournalRetention keep;
+  keep.keep_entries = options_.replication.journal_keep_entries;
+  keep.keep_us = uint64_t{options_.replication.journal_keep_s} * 1000 * 1000;
+  for (int round = 0; round < kTrimRounds; ++round) {
+    size_t n = 0;
+    {
+      std::shared_lock<std::shared_mutex> open(close_mu_);
+      DURUS_RETURN_IF_ERROR(CheckOpen());
+      std::lock_guard<std::mutex> l(write_mu_);
+      // Only the master writes; a demotion since the last look stops here.
+      DURUS_RETURN_IF_ERROR(ReplicationBeforeWriteLocked());
+      if (journal_ == nullptr) return Status::OK();
+      // Not durable by itself, as a collector step: the next durable
+      // commit or checkpoint writes it (a lost trim only trims again).
+      DURUS_RETURN_IF_ERROR(TrimJournal(env_.get(), journal_.get(), journal_seq_, keep,
+                                        JournalNowUs(), kTrimBatch, DB_TXN_NOSYNC, &n));
+    }
+    *trimmed += n;
+    if (n < kTrimBatch) break;
+  }
+  if (*trimmed > 0) commits_since_checkpoint_.fetch_add(1, std::memory_order_relaxed);
+  return Status::OK();
+}
+
 void BdbStorage::BackgroundLoop() {
   using Clock = std::chrono::steady_clock;
   auto ms = [](uint32_t v) { return std::chrono::milliseconds(v); };
@@ -80,6 +119,8 @@ void BdbStorage::BackgroundLoop() {
   // Live figures for `durus-bdb stat` (another process cannot open the home).
   constexpr auto kStatusPeriod = std::chrono::seconds(1);
   auto next_status = Clock::now() + kStatusPeriod;
+  constexpr auto kTrimPeriod = std::chrono::seconds(1);
+  auto next_trim = Clock::now() + kTrimPeriod;
   gc::Pacer pacer(options_.gc_per_second, std::max<uint32_t>(options_.gc_batch, 1));
   Clock::duration wait = ms(tick);
   bool last_was_queue = false;
@@ -135,6 +176,12 @@ void BdbStorage::BackgroundLoop() {
       if (closed_) return;
       std::lock_guard<std::mutex> l(write_mu_);
       if (!repl_->IsMaster() || !ReplicationBeforeWriteLocked().ok()) continue;
+    }
+    if (repl_ != nullptr && Clock::now() >= next_trim) {
+      uint64_t trimmed = 0;
+      // A failure (closing, a deadlock, a demotion) tries again next period.
+      TrimJournalRound(&trimmed).IgnoreError();
+      next_trim = Clock::now() + kTrimPeriod;
     }
     if (!options_.gc_background) continue;
 

@@ -1,6 +1,7 @@
 // The replicated commit journal (bdb/journal.h).
 #include "bdb/journal.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -38,14 +39,22 @@ Status DecodeJournalValue(const void* data, size_t size, JournalEntry* out) {
   return Status::OK();
 }
 
+uint64_t JournalNowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 int AppendJournal(Db* journal, DbTxn* txn, uint64_t seq, const CommitBatch& batch) {
   std::vector<Oid> oids;
   oids.reserve(batch.size());
   for (const CommitBatch::Entry& e : batch.entries()) oids.push_back(e.oid);
-  const uint64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
-  const std::string value = EncodeJournalValue(kJournalCommit, now, oids);
+  return AppendJournalOids(journal, txn, seq, kJournalCommit, oids);
+}
+
+int AppendJournalOids(Db* journal, DbTxn* txn, uint64_t seq, uint8_t kind,
+                      const std::vector<Oid>& oids) {
+  const std::string value = EncodeJournalValue(kind, JournalNowUs(), oids);
   char kb[8];
   Oid(seq).ToBytes(kb);
   Dbt key = InDbt(kb, 8);
@@ -53,7 +62,11 @@ int AppendJournal(Db* journal, DbTxn* txn, uint64_t seq, const CommitBatch& batc
   return journal->put(txn, &key, &data, 0);
 }
 
-Status LastJournalSeq(Db* journal, uint64_t* seq) {
+namespace {
+
+// The key at the cursor's `flags` position (DB_FIRST, DB_LAST), the value
+// not read (a zero-length partial get); 0 for an empty journal.
+Status JournalEndSeq(Db* journal, uint32_t flags, uint64_t* seq) {
   Cursor c;
   int ret = c.Open(journal, nullptr);
   if (ret != 0) return FromDb(ret, "opening a cursor on journal.db");
@@ -62,21 +75,78 @@ Status LastJournalSeq(Db* journal, uint64_t* seq) {
   key.set_flags(DB_DBT_USERMEM);
   key.set_data(kb);
   key.set_ulen(sizeof kb);
-  // The key only: a zero-length partial read of the value.
   Dbt data;
   data.set_flags(DB_DBT_PARTIAL | DB_DBT_USERMEM);
   data.set_ulen(0);
   data.set_dlen(0);
-  ret = c->get(&key, &data, DB_LAST);
+  ret = c->get(&key, &data, flags);
   if (ret == DB_NOTFOUND) {
     *seq = 0;
     return Status::OK();
   }
-  if (ret != 0) return FromDb(ret, "reading the end of journal.db");
+  if (ret != 0) return FromDb(ret, "reading an end of journal.db");
   if (key.get_size() != 8) return Status::Corruption("journal.db key is not 8 bytes");
   *seq = GetU64(kb);
   return Status::OK();
 }
+
+}  // namespace
+
+Status FirstJournalSeq(Db* journal, uint64_t* seq) { return JournalEndSeq(journal, DB_FIRST, seq); }
+
+uint64_t JournalEntriesFloor(uint64_t last, uint64_t keep_entries) {
+  const uint64_t keep = std::max<uint64_t>(keep_entries, 1);  // the newest always stays
+  return last > keep ? last - keep + 1 : 1;
+}
+
+Status TrimJournal(DbEnv* env, Db* journal, uint64_t last, const JournalRetention& keep,
+                   uint64_t now_us, size_t max, uint32_t commit_flags, size_t* deleted) {
+  *deleted = 0;
+  const uint64_t floor = JournalEntriesFloor(last, keep.keep_entries);
+  const uint64_t cutoff = now_us > keep.keep_us ? now_us - keep.keep_us : 0;
+  if (floor <= 1 || cutoff == 0) return Status::OK();
+  Txn txn;
+  int ret = txn.Begin(env);
+  if (ret != 0) return FromDb(ret, "beginning a journal trim");
+  size_t n = 0;
+  {
+    Cursor c;
+    ret = c.Open(journal, txn.get());
+    if (ret != 0) return FromDb(ret, "opening a cursor on journal.db");
+    while (n < max) {
+      char kb[8];
+      Dbt key;
+      key.set_flags(DB_DBT_USERMEM);
+      key.set_data(kb);
+      key.set_ulen(sizeof kb);
+      // The header only: kind and stamp (a partial get of 9 bytes).
+      char head[9];
+      Dbt data;
+      data.set_flags(DB_DBT_PARTIAL | DB_DBT_USERMEM);
+      data.set_data(head);
+      data.set_ulen(sizeof head);
+      data.set_dlen(sizeof head);
+      data.set_doff(0);
+      ret = c->get(&key, &data, (n == 0 ? DB_FIRST : DB_NEXT) | DB_RMW);
+      if (ret == DB_NOTFOUND) break;
+      if (ret != 0) return FromDb(ret, "reading journal.db to trim it");
+      if (key.get_size() != 8 || data.get_size() != sizeof head) {
+        return Status::Corruption("journal.db entry with a short key or header");
+      }
+      if (GetU64(kb) >= floor || GetU64(head + 1) >= cutoff) break;  // kept, and all after
+      ret = c->del(0);
+      if (ret != 0) return FromDb(ret, "deleting a journal.db entry");
+      ++n;
+    }
+  }
+  if (n == 0) return Status::OK();  // Txn aborts: nothing written
+  ret = txn.Commit(commit_flags);
+  if (ret != 0) return FromDb(ret, "committing a journal trim");
+  *deleted = n;
+  return Status::OK();
+}
+
+Status LastJournalSeq(Db* journal, uint64_t* seq) { return JournalEndSeq(journal, DB_LAST, seq); }
 
 Status ReadJournal(Db* journal, uint64_t after, uint64_t upto, size_t max,
                    std::vector<JournalEntry>* out) {

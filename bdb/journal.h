@@ -6,11 +6,20 @@
 // invalidations Durus clients of a replica need).  Internal to bdb/.
 //
 //   key   : seq, u64 big-endian (1, 2, ...: last + 1 under write_mu_)
-//   value : u8 kind (1 commit), u64 time (µs since the epoch, master's
-//           clock), u32 n, n x oid (u64 big-endian)
+//   value : u8 kind (1 commit, 2 collected), u64 time (µs since the
+//           epoch, master's clock), u32 n, n x oid (u64 big-endian)
 //
-// Not yet: entries for the collector's removals (kind 2), the trim of old
-// entries (the journal grows by 21 + 8n bytes per commit until then).
+// Kind 2: the oids a collector transaction (a queue step, a trace's sweep
+// step, verify --repair) deleted, one entry per transaction, written in
+// it (bdb/storage_gc.cc): a replica's clients are told as a master's are
+// by Storage::Sync().  Seqs are dense: every entry takes last + 1.
+//
+// Trim (TrimJournal, the master's background thread): entries both
+// outside the newest `keep_entries` and older than `keep_us` go, a
+// bounded batch per transaction; the newest entry always stays, so the
+// next seq survives a promotion.  The deletions replicate.  A replica
+// whose reader is behind the first remaining entry has lost entries: its
+// server drops the clients it had (doc/replication.md, "The journal").
 #ifndef DURUS_BDB_BDB_JOURNAL_H_
 #define DURUS_BDB_BDB_JOURNAL_H_
 
@@ -28,6 +37,7 @@ namespace durus::bdb {
 
 inline constexpr char kJournalFile[] = "journal.db";
 inline constexpr uint8_t kJournalCommit = 1;
+inline constexpr uint8_t kJournalCollected = 2;
 
 struct JournalEntry {
   uint64_t seq = 0;
@@ -43,6 +53,37 @@ Status DecodeJournalValue(const void* data, size_t size, JournalEntry* out);
 // Write entry `seq` for `batch` inside `txn` (Berkeley DB's return code,
 // for the commit's deadlock retry).
 int AppendJournal(Db* journal, DbTxn* txn, uint64_t seq, const CommitBatch& batch);
+
+// Write entry `seq` of `kind` listing `oids` inside `txn`, stamped now
+// (Berkeley DB's return code).  The collector's removals: kJournalCollected.
+int AppendJournalOids(Db* journal, DbTxn* txn, uint64_t seq, uint8_t kind,
+                      const std::vector<Oid>& oids);
+
+// The lowest seq still in the journal (0 for an empty journal).
+Status FirstJournalSeq(Db* journal, uint64_t* seq);
+
+// What TrimJournal keeps: the newest `keep_entries` entries (at least 1,
+// whatever is asked) and every entry stamped at or after `now_us -
+// keep_us`.  An entry goes only when both let it.
+struct JournalRetention {
+  uint64_t keep_entries = 100000;
+  uint64_t keep_us = 600ull * 1000 * 1000;
+};
+
+// The first seq TrimJournal would keep, given the last seq `last` (pure:
+// the entries-bound; the time bound needs the entries' stamps).
+uint64_t JournalEntriesFloor(uint64_t last, uint64_t keep_entries);
+
+// One trim transaction: deletes, from the front, at most `max` entries
+// that `keep` lets go (`last`: the journal's last seq; `now_us`: the
+// master's clock), committed with `commit_flags`; *deleted: how many.
+// Fewer than `max` deleted: nothing more to trim now.  Runs under the
+// master's writer lock (no deadlock with commits appending at the end).
+Status TrimJournal(DbEnv* env, Db* journal, uint64_t last, const JournalRetention& keep,
+                   uint64_t now_us, size_t max, uint32_t commit_flags, size_t* deleted);
+
+// Microseconds since the epoch on this machine's clock (the entries' stamp).
+uint64_t JournalNowUs();
 
 // The highest seq (0 for an empty journal).
 Status LastJournalSeq(Db* journal, uint64_t* seq);

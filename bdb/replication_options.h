@@ -55,6 +55,13 @@ struct ReplicationOptions {
   // How long the open waits for a replica to sync with the master
   // (DB_EVENT_REP_STARTUPDONE), and for a joining site to be let in.
   uint32_t startup_wait_ms = 30000;
+  // The commit journal's retention on the master (bdb/journal.h): an
+  // entry is trimmed once it is outside the newest journal_keep_entries
+  // and older than journal_keep_s seconds.  A replica's server cut off
+  // from the master for longer loses entries and drops its clients; a
+  // following client's position must stay inside it.
+  uint64_t journal_keep_entries = 100000;
+  uint32_t journal_keep_s = 600;
 
   bool enabled() const { return listen.port != 0; }
 };

@@ -76,6 +76,14 @@ void AddReplicationFlags(CLI::App* app, ReplicationOptions* o) {
                   "the Durus address clients should use when this site is\n"
                   "master (default: the --repl-listen host and --port)")
       ->type_name("HOST:PORT");
+  app->add_option("--repl-journal-keep", o->journal_keep_entries,
+                  "the master keeps at least the newest N entries of the\n"
+                  "commit journal (default 100000)")
+      ->check(util::InRange(uint64_t{1}, uint64_t{1} << 40));
+  app->add_option("--repl-journal-keep-s", o->journal_keep_s,
+                  "... and every entry younger than S seconds (default\n"
+                  "600); older entries beyond N are trimmed")
+      ->check(util::InRange(0u, 100000000u));
   app->add_option("--repl-ack-timeout-ms", o->ack_timeout_ms,
                   "advanced: how long a commit waits for acknowledgements\n(default 1000)")
       ->check(util::InRange(1u, 3600000u));

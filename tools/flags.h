@@ -42,7 +42,7 @@ void AddAddressFlags(CLI::App* app, server::ListenOptions* o, AddressUse use);
 
 // serve's replication flags (doc/replication.md): --repl-listen,
 // --repl-peer (repeated), --repl-priority, --repl-ack, --repl-create,
-// --repl-advertise, and the timeouts --repl-ack-timeout-ms,
+// --repl-advertise, --repl-journal-keep[-s], and the timeouts --repl-ack-timeout-ms,
 // --repl-heartbeat-ms, --repl-election-timeout-ms.
 void AddReplicationFlags(CLI::App* app, ReplicationOptions* o);
 
