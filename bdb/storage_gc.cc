@@ -5,10 +5,14 @@
 //
 // TransactLocked is the one place where a writer other than Commit writes
 // the meta counters and publishes them with the oids it deleted, so that
-// whoever sees the object count drop also finds the oids in Sync().
+// whoever sees the object count drop also finds the oids in Sync().  On a
+// replication group's master it also writes those oids as one journal
+// entry (kind 2, bdb/journal.h) in the same transaction: replicas' servers
+// tell their clients from it, as Sync() tells the master's.
 #include <algorithm>
 #include <cstring>
 
+#include "bdb/journal.h"
 #include "bdb/retry.h"
 #include "bdb/storage_impl.h"
 
@@ -54,11 +58,18 @@ Status BdbStorage::TransactLocked(const char* what, uint32_t commit_flags, const
           CountersAfter(d.objects, d.bytes, d.pending, &objects, &bytes, &pending));
       DURUS_RETURN_IF_ERROR(PutMetaCounters(txn.get(), max_stored_next_, objects, bytes, pending));
     }
+    // One entry per transaction (a collector batch), not per oid.
+    if (journal_ != nullptr && !effects.removed.empty()) {
+      ret = AppendJournalOids(journal_.get(), txn.get(), journal_seq_ + 1, kJournalCollected,
+                              effects.removed);
+      if (ret != 0) return TxnFailure(ret, "writing the collector's journal entry", retry);
+    }
     ret = txn.Commit(commit_flags);
     if (ret != 0) return FromDb(ret, std::string("committing ") + what);
     return Status::OK();
   }));
   if (effects.abort) return Status::OK();
+  if (journal_ != nullptr && !effects.removed.empty()) ++journal_seq_;
   object_count_ = objects;
   record_bytes_ = bytes;
   pending_count_ = pending;
