@@ -62,6 +62,7 @@ class BdbStorage : public BdbHandle, private GcStore {
   std::string ReplicationSummary() override;
   std::vector<Oid> ReplicatedChanges() override;
   bool ReplicatedChangesPending() override;
+  uint64_t ReplicatedGaps() override { return replicated_gaps_.load(); }
   Status Flush() override;
   Status Close() override;
   std::string Describe() const override;
@@ -139,6 +140,9 @@ class BdbStorage : public BdbHandle, private GcStore {
   void StartBackground();
   void StopBackground();
   void BackgroundLoop();
+  // The master's journal trim (bdb/background.cc): batches until nothing
+  // more is past the retention; *trimmed: entries deleted.
+  Status TrimJournalRound(uint64_t* trimmed);
   // Rewrites the home's live-figures file (bdb/status_file.h).
   void PublishStatus();
 
@@ -180,6 +184,9 @@ class BdbStorage : public BdbHandle, private GcStore {
   std::mutex journal_mu_;
   uint64_t synced_seq_ = 0;
   std::atomic<uint64_t> promoted_tail_{UINT64_MAX};
+  // Times ReplicatedChanges found trimmed entries it had not returned
+  // (incremented under journal_mu_, before synced_seq_ moves past them).
+  std::atomic<uint64_t> replicated_gaps_{0};
   EnvPtr env_;
   DbPtr records_, refcounts_, pending_, meta_;
 

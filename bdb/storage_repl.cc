@@ -111,6 +111,9 @@ std::vector<Oid> BdbStorage::ReplicatedChanges() {
     // A failed read leaves synced_seq_ where it was: the next call retries.
     if (!ReadJournal(journal_.get(), synced_seq_, upto, 1024, &entries).ok()) break;
     if (entries.empty()) break;
+    // Seqs are dense: a first entry past synced_seq_ + 1 means the master
+    // trimmed entries this site never returned (bdb/journal.h).
+    if (entries.front().seq != synced_seq_ + 1) replicated_gaps_.fetch_add(1);
     for (const JournalEntry& e : entries) out.insert(out.end(), e.oids.begin(), e.oids.end());
     synced_seq_ = entries.back().seq;
   }

@@ -130,6 +130,13 @@ class Storage {
   // journal's last key): the server checks it after each load on a
   // replica (doc/replication-plan.md 5.2, rule 3').
   virtual bool ReplicatedChangesPending() { return false; }
+  // Replication, on a replica: how many times ReplicatedChanges found
+  // that entries it had not returned were trimmed from the journal (this
+  // site was cut off from the master for longer than the retention).  The
+  // oids of those commits are lost: a client connected before the count
+  // last moved may hold their old versions, and the server drops it at
+  // its next request (doc/replication.md, "The journal").
+  virtual uint64_t ReplicatedGaps() { return 0; }
 
   // Make every commit so far durable (a log flush).
   virtual Status Flush() = 0;

@@ -58,6 +58,9 @@ ServerImpl::~ServerImpl() {
 
 Status ServerImpl::Start() {
   if (options_.threads < 1) return Status::InvalidArgument("--threads must be at least 1");
+  // A site of a replication group (any role): the replica's publication
+  // and its checks run (session_commands.cc); elsewhere they cost nothing.
+  replicated_ = !storage_->ReplicationSummary().empty();
   DURUS_RETURN_IF_ERROR(listener_.Open(options_.listen));
   DURUS_RETURN_IF_ERROR(pool_.Open());
   WorkerPoolOptions po;
@@ -157,10 +160,14 @@ void ServerImpl::Wait() {
 
 void ServerImpl::AddClient(int fd, const PeerInfo& peer) {
   const bool may_stop = MayStop(options_.access, peer, static_cast<int64_t>(::geteuid()));
+  // Before joining the table (Client's constructor): a gap found after
+  // this read concerns the new client too, harmlessly.
+  const uint64_t repl_gaps = storage_->ReplicatedGaps();
   // Joins the invalidation table: connecting counts as a sync.
   auto owned = std::make_unique<Client>(next_client_id_.fetch_add(1), peer.name, may_stop, fd,
                                         pool_.stop_fd(), &table_);
   Client* c = owned.get();
+  c->repl_gaps = repl_gaps;
   c->io.CountBytes(&metrics_.bytes_in, &metrics_.bytes_out);
   DURUS_LOG(*log_, kInfo, "client %" PRIu64 " connected from %s", c->id, c->peer.c_str());
   // Claimed by us until registered in epoll, so that a failure can drop it.
@@ -285,6 +292,7 @@ void ServerImpl::OnTick(Clock::time_point now) {
   PublishStatus(now);
   ExpireCommitGrace(now);
   DropLateCommitters(now);
+  FollowReplicated();
 }
 
 void ServerImpl::PublishStatus(Clock::time_point now) {

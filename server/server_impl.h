@@ -113,6 +113,13 @@ class ServerImpl : public ConnectionHandler {
   // Replication, on a replica: publish the replicated commits not yet
   // published, after a read and before its invalid-set check.
   void CatchUpReplicated();
+  // Replication, on a replica (session_commands.cc): the periodic
+  // publication (OnTick), so that the journal's trim never passes entries
+  // a running server has not published; and the check after a request's
+  // catch-up: `c` joined before entries it may depend on were lost to the
+  // trim (Storage::ReplicatedGaps): drop it (true).
+  void FollowReplicated();
+  bool DroppedForLostEntries(Client* c);
 
   // --- the commit, step by step (session_commit.cc) ---
   Outcome HandleCommit(Client* c);
@@ -157,6 +164,13 @@ class ServerImpl : public ConnectionHandler {
   std::atomic<uint64_t> load_conflicts_{0};    // oids answered 'I' to L and B
   std::atomic<uint64_t> grace_expired_{0};
   std::atomic<uint64_t> dropped_{0};
+  // Replication: publications of replicated changes under way (the storage
+  // has moved its position, the oids may not be in the sets yet): a load
+  // that finds nothing pending but one under way waits for it (table mu_).
+  std::atomic<int> replicated_publishing_{0};
+  // The storage is a site of a replication group (set by Start, before
+  // any thread runs; read-only after).
+  bool replicated_ = false;
   // Requests by command, bytes, latencies (for server/http/).
   ServerMetrics metrics_;
 };

@@ -69,6 +69,10 @@ struct Client : Connection {
   // the one that lost), and its next conflict makes it a contender again.
   Clock::time_point contender_until{};
   bool lease_pass = false;
+  // Replication: Storage::ReplicatedGaps() read before this client joined
+  // the table; once the storage's count is past it, the client may hold
+  // versions whose invalidations were trimmed away: it is dropped.
+  uint64_t repl_gaps = 0;
 
  private:
   InvalidationTable* const table_;

@@ -20,6 +20,7 @@ Outcome ServerImpl::Dispatch(Client* c, uint8_t cmd) {
       return Outcome::kDropped;
     }
   }
+  if (DroppedForLostEntries(c)) return Outcome::kDropped;
   switch (cmd) {
     case kCmdLoad: return kept(HandleLoad(c));
     case kCmdBulkLoad: return kept(HandleBulkLoad(c));
@@ -110,6 +111,7 @@ bool ServerImpl::HandleLoad(Client* c) {
   }
   metrics_.objects_loaded.fetch_add(1, std::memory_order_relaxed);
   if (!invalid) CatchUpReplicated();
+  if (DroppedForLostEntries(c)) return false;
   if (!invalid) invalid = table_.IsInvalid(c->member, oid);
   c->reply.clear();
   if (invalid || st.IsReadConflict()) {
@@ -167,6 +169,7 @@ bool ServerImpl::HandleBulkLoad(Client* c) {
         return false;
       }
       CatchUpReplicated();
+      if (DroppedForLostEntries(c)) return false;
       table_.MarkInvalid(c->member, oids, &invalid);
     } else {
       invalid.assign(k, 1);
@@ -202,7 +205,10 @@ bool ServerImpl::HandleBulkLoad(Client* c) {
 }
 
 std::vector<Oid> ServerImpl::DrainInvalid(Client* c) {
-  return table_.Drain(c->member, [this] {
+  // Counted while the storage may move its position before the oids are
+  // in the sets (CatchUpReplicated).
+  if (replicated_) replicated_publishing_.fetch_add(1);
+  std::vector<Oid> out = table_.Drain(c->member, [this] {
     std::vector<Oid> gone = storage_->Sync();
     if (!gone.empty()) {
       DURUS_LOG(*log_, kDebug,
@@ -214,6 +220,8 @@ std::vector<Oid> ServerImpl::DrainInvalid(Client* c) {
     gone.insert(gone.end(), replicated.begin(), replicated.end());
     return gone;
   });
+  if (replicated_) replicated_publishing_.fetch_sub(1);
+  return out;
 }
 
 void ServerImpl::CatchUpReplicated() {
@@ -222,16 +230,40 @@ void ServerImpl::CatchUpReplicated() {
   // journal has entries not yet published, publish them now, then check
   // the invalid set.  A record we read from such a commit had its journal
   // entry visible (same transaction), so its oids are in the set before
-  // the check (doc/replication-plan.md 5.2, rule 3').  Elsewhere a
-  // virtual call answering false.
+  // the check (doc/replication.md, "Isolation on a replica", rule 3').
+  if (!replicated_) return;
   if (storage_->ReplicatedChangesPending()) {
+    replicated_publishing_.fetch_add(1);
     table_.PublishReplicated([this] { return storage_->ReplicatedChanges(); });
+    replicated_publishing_.fetch_sub(1);
+  } else if (replicated_publishing_.load() > 0) {
+    // Another thread's publication is under way: the storage's position
+    // may be past our record's commit while its oids are not yet in the
+    // sets.  Taking the table's lock (publishing nothing) waits for it.
+    table_.PublishReplicated([] { return std::vector<Oid>(); });
   }
+}
+
+void ServerImpl::FollowReplicated() {
+  // Keeps the storage's position near the journal's end while no client
+  // asks, so the master's trim (bdb/journal.h) only passes entries this
+  // server published, unless this site was cut off for longer than the
+  // retention (then ReplicatedGaps moves and the clients are dropped).
+  CatchUpReplicated();
+}
+
+bool ServerImpl::DroppedForLostEntries(Client* c) {
+  if (!replicated_ || storage_->ReplicatedGaps() == c->repl_gaps) return false;
+  Drop(c, LogLevel::kWarn,
+       "journal entries this replica had not published were trimmed by the master (this site "
+       "was cut off for longer than the journal's retention): the client's cache may be stale");
+  return true;
 }
 
 bool ServerImpl::HandleSync(Client* c) {
   leases_.Unpin(c->id, Clock::time_point());  // a new transaction
   const std::vector<Oid> invalid = DrainInvalid(c);
+  if (DroppedForLostEntries(c)) return false;
   c->reply.clear();
   AppendOidList(invalid, &c->reply);
   DURUS_LOG(*log_, kDebug, "client %" PRIu64 " sync: %zu invalidations", c->id, invalid.size());
