@@ -108,3 +108,37 @@ class GroupTestCase(ServerTestCase):
             time.sleep(0.05)
         raise AssertionError('no master within %ss:\n%s' % (
             timeout, '\n'.join('--- site %d\n%s' % (s.port, s.log()) for s in sites)))
+
+
+# --- added by the journal's tests (test_ledger.py, test_journal.py) -------
+
+def read_root_on(site, fn):
+    """fn(root) as a fresh Durus connection to `site` sees it; None when
+    the site cannot serve it yet (refused, dropped, missing key)."""
+    from durus.client_storage import ClientStorage
+    from durus.connection import Connection
+    try:
+        storage = ClientStorage(address=site.client_address())
+    except Exception:
+        return None
+    try:
+        return fn(Connection(storage).get_root())
+    except Exception:
+        return None
+    finally:
+        storage.close()
+
+
+def dump_journal_seqs(home):
+    """The seqs in HOME/journal.db, read with Berkeley DB's db5.3_dump from
+    a closed home (None when the tool is missing)."""
+    import shutil
+    import subprocess
+    tool = shutil.which('db5.3_dump') or shutil.which('db_dump')
+    if tool is None:
+        return None
+    out = subprocess.run([tool, os.path.join(home, 'journal.db')], check=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout.decode()
+    body = out.split('HEADER=END\n', 1)[1].split('DATA=END', 1)[0].splitlines()
+    # Key and value lines alternate, each with one leading space, in hex.
+    return [int(line.strip(), 16) for line in body[0::2]]
