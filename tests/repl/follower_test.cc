@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -49,6 +50,22 @@ class ReplicaStorage : public Storage {
     std::lock_guard<std::mutex> l(mu_);
     lose_ = true;
   }
+  // The next ReplicatedChanges that returns something stops after taking
+  // the entries (the position moved, the oids not yet in the sets) until
+  // ReleaseChanges().
+  void HoldChanges() {
+    std::lock_guard<std::mutex> l(mu_);
+    hold_ = true;
+  }
+  void WaitChangesHeld() {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [this] { return holding_; });
+  }
+  void ReleaseChanges() {
+    std::lock_guard<std::mutex> l(mu_);
+    hold_ = holding_ = false;
+    cv_.notify_all();
+  }
   bool Unpublished() {
     std::lock_guard<std::mutex> l(mu_);
     return !journal_.empty();
@@ -86,6 +103,13 @@ class ReplicaStorage : public Storage {
     }
     std::vector<Oid> out;
     out.swap(journal_);
+    if (hold_ && !out.empty()) {
+      holding_ = true;
+      cv_.notify_all();
+      std::unique_lock<std::mutex> wait(mu_, std::adopt_lock);
+      cv_.wait(wait, [this] { return !holding_; });
+      wait.release();  // the caller's lock_guard unlocks
+    }
     return out;
   }
   bool ReplicatedChangesPending() override { return Unpublished(); }
@@ -97,6 +121,9 @@ class ReplicaStorage : public Storage {
  private:
   MemoryStorage mem_;
   std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_ = false;
+  bool holding_ = false;
   std::vector<Oid> journal_;  // oids announced, not yet returned
   uint64_t at_load_oid_ = UINT64_MAX;
   std::string at_load_payload_;
@@ -160,6 +187,34 @@ TEST_F(FollowerTest, LoadOfACommitAfterTheSnapshotAnswersI) {
   EXPECT_TRUE(Has(r->Sync(), 0));
   ASSERT_EQ(r->Load(0, &rec), 'O');
   EXPECT_EQ(rec, Rec(0, {}, "v2"));
+}
+
+// A publication under way (here the monitor's: the storage has handed
+// over the entries, the oids are not in the sets yet) and a load that
+// reads the record of that commit: the load finds nothing pending, yet
+// must not check its set before the publication is done.  (Fails, seen,
+// without the wait on a publication under way in CatchUpReplicated: 'O'
+// with the new record.)
+TEST_F(FollowerTest, LoadDuringAPublicationWaitsForIt) {
+  storage_.Apply(9, "v1");
+  ASSERT_TRUE(WaitPublished());
+  auto r = Connect();
+  r->Sync();
+  std::string rec;
+  ASSERT_EQ(r->Load(9, &rec), 'O');
+  storage_.HoldChanges();
+  storage_.Apply(9, "v2");     // visible at once, as on a replica
+  storage_.WaitChangesHeld();  // the monitor is publishing it
+  std::thread release([this] {
+    // Any delay: the load's answer must not depend on it.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    storage_.ReleaseChanges();
+  });
+  EXPECT_EQ(r->Load(9, &rec), 'I');
+  release.join();
+  EXPECT_TRUE(Has(r->Sync(), 9));
+  ASSERT_EQ(r->Load(9, &rec), 'O');
+  EXPECT_EQ(rec, Rec(9, {}, "v2"));
 }
 
 // An idle client's invalid set is filled by the periodic publication, so
