@@ -62,6 +62,7 @@ class BdbStorage : public BdbHandle, private GcStore {
   std::string ReplicationSummary() override;
   std::vector<Oid> ReplicatedChanges() override;
   bool ReplicatedChangesPending() override;
+  Status GetReplicationInfo(const JournalPosition* since, ReplicationInfo* out) override;
   Status Flush() override;
   Status Close() override;
   std::string Describe() const override;

@@ -108,3 +108,37 @@ class GroupTestCase(ServerTestCase):
             time.sleep(0.05)
         raise AssertionError('no master within %ss:\n%s' % (
             timeout, '\n'.join('--- site %d\n%s' % (s.port, s.log()) for s in sites)))
+
+
+# --- clients that follow the master (test_follow.py) ---------------------
+
+def durus_address(site):
+    """The site's Durus address as "host:port" (what R names)."""
+    return '%s:%d' % (site.host, site.port)
+
+
+def ask_info(site, since=None, timeout=20):
+    """The site's answer to the info request R (durus_bdb.follow), on a
+    fresh connection; `since` is (seq, time)."""
+    from durus_bdb.follow import request_info
+    s = server_harness.raw_connect(site, timeout=timeout)
+    try:
+        return request_info(s, since)
+    finally:
+        s.close()
+
+
+def wait_info(site, predicate, timeout=60):
+    """Polls ask_info(site) until predicate(answer); returns the answer."""
+    deadline = time.time() + timeout
+    info = None
+    while time.time() < deadline:
+        try:
+            info = ask_info(site)
+        except Exception as e:  # a site syncing may drop us: ask again
+            info = e
+        if not isinstance(info, Exception) and predicate(info):
+            return info
+        time.sleep(0.05)
+    raise AssertionError('site %d: R answered %r, not what was awaited after %ss:\n%s'
+                         % (site.port, info, timeout, site.log()))

@@ -1,0 +1,214 @@
+"""Clients that follow the master (issue 13, doc/replication.md "Clients
+that follow the master"): the info request R on a plain server, on a
+Durus server that does not know it, and on the sites of a group (with a
+`since`); durus_bdb.client_storage(addresses) finding the master, and
+after a SIGKILL of the master: the interrupted commit raises a conflict,
+the retry commits on the new master, nothing acknowledged is lost, and an
+object the client had cached and another client changed on the new master
+*before* the client reconnected is invalidated (from the journal, through
+R's `since`: the new connection's own invalidations cannot know it).
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from repl_harness import (GroupTestCase, ask_info, durus_address, free_ports,  # noqa: F401
+                          server_harness, wait_info)
+
+
+def commit_retrying(conn, change, attempts=200):
+    """What a Durus application does: run `change`, commit, and on a
+    conflict abort and run it again.  Returns the number of conflicts."""
+    from durus.error import ConflictError
+    conflicts = 0
+    for _ in range(attempts):
+        try:
+            change(conn.get_root())
+            conn.commit()
+            return conflicts
+        except ConflictError:
+            conflicts += 1
+            conn.abort()
+            time.sleep(0.05)
+    raise AssertionError('no commit after %d attempts' % attempts)
+
+
+def committed_on(site, retry_for=60):
+    """A plain Durus connection to `site`, retried until the site serves it
+    (a new master may drop clients for a moment)."""
+    from durus.client_storage import ClientStorage
+    from durus.connection import Connection
+    deadline = time.time() + retry_for
+    while True:
+        try:
+            return Connection(ClientStorage(address=site.client_address()))
+        except Exception:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+class InfoOnSingleServersTest(GroupTestCase):
+
+    def test_plain_server_answers_role_none_and_all(self):
+        server = self.start_server()
+        info = ask_info(server)
+        self.assertEqual(info['role'], 'none')
+        self.assertIsNone(info['master'])
+        self.assertIsNone(info['site'])
+        self.assertEqual(info['in_flight'], [])
+        self.assertNotIn('changed_since', info)
+        # No journal: with a `since`, it cannot tell what changed.
+        self.assertEqual(ask_info(server, since=(3, 5))['changed_since'], 'all')
+        # A bad request ends the connection (and only it).
+        s = server_harness.raw_connect(server)
+        s.sendall(b'R\0\0\0\x02[]')
+        self.assertTrue(server_harness.wait_closed(s))
+        s.close()
+        # client_storage works against a single durus-bdb server.
+        import durus_bdb
+        from durus.connection import Connection
+        st = durus_bdb.client_storage([durus_address(server)], timeout=10)
+        conn = Connection(st)
+        conn.get_root()['x'] = 1
+        conn.commit()
+        st.close()
+        check = committed_on(server)
+        self.assertEqual(check.get_root()['x'], 1)
+        check.storage.close()
+
+    def test_durus_server_is_not_durus_bdb(self):
+        # An unmodified Durus server drops the client on R: client_storage
+        # says so at once instead of waiting for a master.
+        from durus_bdb.follow import NotDurusBdbError
+        import durus_bdb
+        port = free_ports(1)[0]
+        proc = subprocess.Popen(
+            [sys.executable, '-m', 'durus', '-s', '--port', str(port),
+             '--file', os.path.join(self.tmp, 'plain.durus')],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=server_harness.child_env())
+        try:
+            deadline = time.time() + 30
+            while True:
+                try:
+                    socket.create_connection(('127.0.0.1', port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.time() > deadline or proc.poll() is not None:
+                        raise AssertionError('durus -s did not listen')
+                    time.sleep(0.05)
+            t0 = time.time()
+            with self.assertRaises(NotDurusBdbError):
+                durus_bdb.client_storage(['127.0.0.1:%d' % port], timeout=600)
+            # Not the 600 s of looking for a master (a bound, not a timing).
+            self.assertLess(time.time() - t0, 300)
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+class FollowTest(GroupTestCase):
+
+    def test_info_on_sites_and_client_follows_a_failover(self):
+        import durus_bdb
+        from durus.connection import Connection
+        from durus.error import ConflictError
+        from durus.persistent_dict import PersistentDict
+
+        a, b, c = self.start_group()
+        self.assertIs(self.wait_master([a]), a)
+        for s in (b, c):
+            self.assertIsNotNone(s.wait_log(r'replication: role replica', timeout=60), s.log())
+
+        # The client is given a replica first: it asks R and follows.
+        storage = durus_bdb.client_storage([durus_address(s) for s in (b, c, a)],
+                                           timeout=30, refresh=0)
+        self.assertEqual(storage.address, ('127.0.0.1', a.port))
+        conn = Connection(storage)
+        root = conn.get_root()
+        root['items'] = PersistentDict()
+        root['shared'] = PersistentDict(v='before')
+        conn.commit()
+        acknowledged = set()
+        for i in range(10):
+            root['items'][i] = i
+            conn.commit()
+            acknowledged.add(i)
+
+        # R on the sites: the master names itself, the replicas name it.
+        info = ask_info(a)
+        self.assertEqual(info['role'], 'master')
+        self.assertEqual(info['master'], durus_address(a))
+        self.assertEqual(info['site'], '127.0.0.1:%d' % a.repl_port)
+        self.assertGreaterEqual(info['journal_seq'], 11)
+        for s in (b, c):
+            r = wait_info(s, lambda i: i['master'] == durus_address(a))
+            self.assertEqual(r['role'], 'replica')
+            self.assertEqual(r['site'], '127.0.0.1:%d' % s.repl_port)
+            self.assertEqual(r['master_site'], '127.0.0.1:%d' % a.repl_port)
+
+        # R with a `since`: the oids of the commits after it, exactly.
+        pos = (info['journal_seq'], info['journal_time'])
+        shared_oid = int.from_bytes(root['shared']._p_oid, 'big')
+        items_oid = int.from_bytes(root['items']._p_oid, 'big')
+        self.assertEqual(ask_info(a, since=pos)['changed_since'], [])
+        root['shared']['v'] = 'touched'
+        conn.commit()
+        self.assertEqual(ask_info(a, since=pos)['changed_since'], [shared_oid])
+        self.assertEqual(ask_info(a, since=(pos[0] - 1, 0))['changed_since'], 'all')  # other history
+        self.assertEqual(ask_info(a, since=(pos[0] + 1000, 0))['changed_since'], 'all')
+        self.assertEqual(sorted(ask_info(a, since=(0, 0))['changed_since'])[:1], [0])
+
+        # The client holds `shared` in its cache (a loaded, unchanged object).
+        self.assertEqual(root['shared']['v'], 'touched')
+        conn.abort()
+        self.assertEqual(root['shared']['v'], 'touched')
+        self.assertFalse(root['shared']._p_is_ghost())
+
+        # SIGKILL the master.  The next commit raises a conflict.
+        marks = [b.mark(), c.mark()]
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait()
+        root['items'][10] = 10
+        with self.assertRaises(ConflictError):
+            conn.commit()
+        new = self.wait_master([b, c], start_marks=marks)
+
+        # Another client changes `shared` on the new master before the
+        # following client reconnects: only the journal can tell it.
+        other = committed_on(new)
+
+        def other_change(r):
+            r['shared']['v'] = 'changed on the new master'
+        commit_retrying(other, other_change)
+
+        # The application's retry loop commits on the new master.
+        conn.abort()
+
+        def change(r):
+            r['items'][10] = 10
+        commit_retrying(conn, change)
+        acknowledged.add(10)
+        self.assertEqual(storage.address, ('127.0.0.1', new.port))
+        self.assertGreaterEqual(storage.reconnects, 1)
+        # Seen through invalidations (not through a fresh cache).
+        self.assertEqual(root['shared']['v'], 'changed on the new master')
+
+        # Nothing acknowledged is lost.
+        check = committed_on(new)
+        self.assertEqual(set(check.get_root()['items'].keys()), acknowledged)
+        check.storage.close()
+
+        # A commit another client makes after the failover reaches the
+        # following client at its next sync.
+        def later(r):
+            r['shared']['v'] = 'later'
+        commit_retrying(other, later)
+        conn.abort()
+        self.assertEqual(root['shared']['v'], 'later')
+        storage.close()
+        other.storage.close()
