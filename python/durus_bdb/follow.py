@@ -179,6 +179,10 @@ class FollowingClientStorage(ClientStorage):
                     continue
                 try:
                     info = request_info(sock, since if not first else None)
+                except socket.timeout as e:  # slow (a replica syncing): not an answer
+                    sock.close()
+                    errors[address] = e
+                    continue
                 except OSError as e:
                     # V answered, then R closed the connection: a Durus
                     # server without R (or one that died just now).

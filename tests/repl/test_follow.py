@@ -36,6 +36,18 @@ def commit_retrying(conn, change, attempts=200):
     raise AssertionError('no commit after %d attempts' % attempts)
 
 
+def read_retrying(conn, read, attempts=200):
+    """read(root) in a transaction, retried on a conflict."""
+    from durus.error import ConflictError
+    for _ in range(attempts):
+        try:
+            return read(conn.get_root())
+        except ConflictError:
+            conn.abort()
+            time.sleep(0.05)
+    raise AssertionError('no read after %d attempts' % attempts)
+
+
 def committed_on(site, retry_for=60):
     """A plain Durus connection to `site`, retried until the site serves it
     (a new master may drop clients for a moment)."""
@@ -169,6 +181,13 @@ class FollowTest(GroupTestCase):
         self.assertEqual(root['shared']['v'], 'touched')
         self.assertFalse(root['shared']._p_is_ghost())
 
+        # A second following client whose next request will be a load:
+        # `shared` is a ghost in its cache, `root` is loaded.
+        reader_storage = durus_bdb.client_storage([durus_address(s) for s in (a, b, c)],
+                                                  timeout=30, refresh=0)
+        reader = Connection(reader_storage)
+        reader.abort()
+
         # SIGKILL the master.  The next commit raises a conflict.
         marks = [b.mark(), c.mark()]
         a.proc.send_signal(signal.SIGKILL)
@@ -185,6 +204,14 @@ class FollowTest(GroupTestCase):
         def other_change(r):
             r['shared']['v'] = 'changed on the new master'
         commit_retrying(other, other_change)
+
+        # The reader's load fails with the connection: a ReadConflictError
+        # that Durus's Connection handles by syncing (which reconnects)
+        # and loading again, or that reaches the application's retry.
+        self.assertEqual(read_retrying(reader, lambda r: r['shared']['v']),
+                         'changed on the new master')
+        self.assertGreaterEqual(reader_storage.reconnects, 1)
+        reader_storage.close()
 
         # The application's retry loop commits on the new master.
         conn.abort()
