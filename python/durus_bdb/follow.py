@@ -38,6 +38,9 @@ __all__ = ["client_storage", "FollowingClientStorage", "NoMasterError", "NotDuru
 ATTEMPT_TIMEOUT = 3.0
 # Pause between rounds over the addresses while no master answers.
 BACKOFF = 0.1
+# Connections in a row a sync, new-oid or pack request may break before
+# it gives up (each is followed by a new search for the master).
+MAX_ATTEMPTS = 5
 
 
 class NoMasterError(DurusError):
@@ -250,6 +253,13 @@ class FollowingClientStorage(ClientStorage):
         if self.s is None:
             self._connect()
 
+    def _give_up_after(self, attempt, error):
+        # A request that is not a transaction's (S, M, P) is asked again
+        # of the master found next; a server that keeps dropping it ends it.
+        if attempt + 1 >= MAX_ATTEMPTS:
+            raise NoMasterError("%s: the connection broke %d times in a row, last: %s"
+                                % (self, MAX_ATTEMPTS, error))
+
     def _owes_invalidations(self):
         return self.pending_all or bool(self.pending)
 
@@ -279,13 +289,14 @@ class FollowingClientStorage(ClientStorage):
     def sync(self):
         """S; after a reconnect, with the oids owed.  A failure here is not
         a conflict: the sync is asked again of the master found next."""
-        while True:
+        for attempt in range(MAX_ATTEMPTS):
             self._ensure_connected()
             try:
                 self._refresh_if_due()
                 oids = ClientStorage.sync(self)
-            except OSError:
+            except OSError as e:
                 self._broken()
+                self._give_up_after(attempt, e)
                 continue
             break
         if self.pending_all:
@@ -340,13 +351,16 @@ class FollowingClientStorage(ClientStorage):
 
     def new_oid(self):
         # Only inside a commit: a reconnect here makes its end() refuse it.
+        attempt = 0
         while not self.oid_pool:
             self._ensure_connected()
             try:
                 write(self.s, "M%s" % chr(self.oid_pool_size))
                 pool = read(self.s, 8 * self.oid_pool_size)
-            except OSError:
+            except OSError as e:
                 self._broken()
+                self._give_up_after(attempt, e)
+                attempt += 1
                 continue
             self.oid_pool = [pool[i:i + 8] for i in range(0, len(pool), 8)]
             self.oid_pool.reverse()
@@ -390,12 +404,13 @@ class FollowingClientStorage(ClientStorage):
         self.known.update(stored)
 
     def pack(self):
-        while True:
+        for attempt in range(MAX_ATTEMPTS):
             self._ensure_connected()
             try:
                 return ClientStorage.pack(self)
-            except OSError:
+            except OSError as e:
                 self._broken()
+                self._give_up_after(attempt, e)
 
     def info(self, since=None):
         """The current server's answer to R (see request_info)."""
