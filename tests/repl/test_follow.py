@@ -1,7 +1,9 @@
 """Clients that follow the master (issue 13, doc/replication.md "Clients
 that follow the master"): the info request R on a plain server, on a
 Durus server that does not know it, and on the sites of a group (with a
-`since`); durus_bdb.client_storage(addresses) finding the master, and
+`since`); a client of a restarted single server invalidating its whole
+cache (no journal: "all"); durus_bdb.client_storage(addresses) finding
+the master, and
 after a SIGKILL of the master: the interrupted commit raises a conflict,
 the retry commits on the new master, nothing acknowledged is lost, and an
 object the client had cached and another client changed on the new master
@@ -91,6 +93,34 @@ class InfoOnSingleServersTest(GroupTestCase):
         check = committed_on(server)
         self.assertEqual(check.get_root()['x'], 1)
         check.storage.close()
+
+    def test_restarted_single_server_invalidates_the_whole_cache(self):
+        # A server outside any group keeps no journal: after a reconnect
+        # R answers "all", and the client invalidates every oid it holds.
+        # Without that, `shared` (loaded, unchanged by the client) would
+        # keep the value it had before the restart.
+        import durus_bdb
+        from durus.connection import Connection
+        from durus.persistent_dict import PersistentDict
+        path = os.path.join(self.tmp, 'sock')
+        server = self.start_server(address=path)
+        st = durus_bdb.client_storage([path], timeout=30)
+        conn = Connection(st)
+        conn.get_root()['shared'] = PersistentDict(v=1)
+        conn.commit()
+        conn.abort()
+        self.assertEqual(conn.get_root()['shared']['v'], 1)
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait()
+        server = self.start_server(address=path)
+        other = committed_on(server)
+        other.get_root()['shared']['v'] = 2
+        other.commit()
+        other.storage.close()
+        conn.abort()  # reconnects
+        self.assertGreaterEqual(st.reconnects, 1)
+        self.assertEqual(conn.get_root()['shared']['v'], 2)
+        st.close()
 
     def test_durus_server_is_not_durus_bdb(self):
         # An unmodified Durus server drops the client on R: client_storage
