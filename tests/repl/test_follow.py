@@ -2,7 +2,7 @@
 that follow the master"): the info request R on a plain server, on a
 Durus server that does not know it, and on the sites of a group (with a
 `since`); a client of a restarted single server invalidating its whole
-cache (no journal: "all"); durus_bdb.client_storage(addresses) finding
+cache (no journal: "all"); client_storage(addresses) finding
 the master, and
 after a SIGKILL of the master: the interrupted commit raises a conflict,
 the retry commits on the new master, nothing acknowledged is lost, and an
@@ -17,8 +17,8 @@ import subprocess
 import sys
 import time
 
-from repl_harness import (GroupTestCase, ask_info, durus_address, free_ports,  # noqa: F401
-                          server_harness, wait_info)
+from repl_harness import (GroupTestCase, ask_info, client_storage, durus_address,
+                          follow_module, free_ports, server_harness, wait_info)
 
 
 def commit_retrying(conn, change, attempts=200):
@@ -83,9 +83,8 @@ class InfoOnSingleServersTest(GroupTestCase):
         self.assertTrue(server_harness.wait_closed(s))
         s.close()
         # client_storage works against a single durus-bdb server.
-        import durus_bdb
         from durus.connection import Connection
-        st = durus_bdb.client_storage([durus_address(server)], timeout=10)
+        st = client_storage([durus_address(server)], timeout=10)
         conn = Connection(st)
         conn.get_root()['x'] = 1
         conn.commit()
@@ -99,12 +98,11 @@ class InfoOnSingleServersTest(GroupTestCase):
         # R answers "all", and the client invalidates every oid it holds.
         # Without that, `shared` (loaded, unchanged by the client) would
         # keep the value it had before the restart.
-        import durus_bdb
         from durus.connection import Connection
         from durus.persistent_dict import PersistentDict
         path = os.path.join(self.tmp, 'sock')
         server = self.start_server(address=path)
-        st = durus_bdb.client_storage([path], timeout=30)
+        st = client_storage([path], timeout=30)
         conn = Connection(st)
         conn.get_root()['shared'] = PersistentDict(v=1)
         conn.commit()
@@ -125,8 +123,7 @@ class InfoOnSingleServersTest(GroupTestCase):
     def test_durus_server_is_not_durus_bdb(self):
         # An unmodified Durus server drops the client on R: client_storage
         # says so at once instead of waiting for a master.
-        from durus_bdb.follow import NotDurusBdbError
-        import durus_bdb
+        NotDurusBdbError = follow_module().NotDurusBdbError
         port = free_ports(1)[0]
         proc = subprocess.Popen(
             [sys.executable, '-m', 'durus', '-s', '--port', str(port),
@@ -145,7 +142,7 @@ class InfoOnSingleServersTest(GroupTestCase):
                     time.sleep(0.05)
             t0 = time.time()
             with self.assertRaises(NotDurusBdbError):
-                durus_bdb.client_storage(['127.0.0.1:%d' % port], timeout=600)
+                client_storage(['127.0.0.1:%d' % port], timeout=600)
             # Not the 600 s of looking for a master (a bound, not a timing).
             self.assertLess(time.time() - t0, 300)
         finally:
@@ -156,7 +153,6 @@ class InfoOnSingleServersTest(GroupTestCase):
 class FollowTest(GroupTestCase):
 
     def test_info_on_sites_and_client_follows_a_failover(self):
-        import durus_bdb
         from durus.connection import Connection
         from durus.error import ConflictError
         from durus.persistent_dict import PersistentDict
@@ -167,7 +163,7 @@ class FollowTest(GroupTestCase):
             self.assertIsNotNone(s.wait_log(r'replication: role replica', timeout=60), s.log())
 
         # The client is given a replica first: it asks R and follows.
-        storage = durus_bdb.client_storage([durus_address(s) for s in (b, c, a)],
+        storage = client_storage([durus_address(s) for s in (b, c, a)],
                                            timeout=30, refresh=0)
         self.assertEqual(storage.address, ('127.0.0.1', a.port))
         conn = Connection(storage)
@@ -213,7 +209,7 @@ class FollowTest(GroupTestCase):
 
         # A second following client whose next request will be a load:
         # `shared` is a ghost in its cache, `root` is loaded.
-        reader_storage = durus_bdb.client_storage([durus_address(s) for s in (a, b, c)],
+        reader_storage = client_storage([durus_address(s) for s in (a, b, c)],
                                                   timeout=30, refresh=0)
         reader = Connection(reader_storage)
         reader.abort()
