@@ -183,11 +183,13 @@ class FollowTest(GroupTestCase):
         self.assertEqual(info['master'], durus_address(a))
         self.assertEqual(info['site'], '127.0.0.1:%d' % a.repl_port)
         self.assertGreaterEqual(info['journal_seq'], 11)
+        self.assertGreater(info['generation'], 0)
         for s in (b, c):
             r = wait_info(s, lambda i: i['master'] == durus_address(a))
             self.assertEqual(r['role'], 'replica')
             self.assertEqual(r['site'], '127.0.0.1:%d' % s.repl_port)
             self.assertEqual(r['master_site'], '127.0.0.1:%d' % a.repl_port)
+            self.assertEqual(r['generation'], info['generation'])
 
         # R with a `since`: the oids of the commits after it, exactly.
         pos = (info['journal_seq'], info['journal_time'])
@@ -222,6 +224,7 @@ class FollowTest(GroupTestCase):
         with self.assertRaises(ConflictError):
             conn.commit()
         new = self.wait_master([b, c], start_marks=marks)
+        self.assertGreater(ask_info(new)['generation'], info['generation'])  # an election
 
         # Another client changes `shared` on the new master before the
         # following client reconnects: only the journal can tell it.
