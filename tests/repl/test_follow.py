@@ -224,7 +224,8 @@ class FollowTest(GroupTestCase):
         with self.assertRaises(ConflictError):
             conn.commit()
         new = self.wait_master([b, c], start_marks=marks)
-        self.assertGreater(ask_info(new)['generation'], info['generation'])  # an election
+        after = wait_info(new, lambda i: i['role'] == 'master')
+        self.assertGreater(after['generation'], info['generation'])  # an election
 
         # Another client changes `shared` on the new master before the
         # following client reconnects: only the journal can tell it.
