@@ -82,6 +82,12 @@ class InfoOnSingleServersTest(GroupTestCase):
         s.sendall(b'R\0\0\0\x02[]')
         self.assertTrue(server_harness.wait_closed(s))
         s.close()
+        s = server_harness.raw_connect(server)
+        s.sendall(b'R\0\x10\0\0')  # 1 MiB announced: refused unread
+        self.assertTrue(server_harness.wait_closed(s))
+        s.close()
+        self.assertIsNotNone(server.wait_log(r'info request \(R\) of 1048576 bytes', timeout=30),
+                             server.log())
         # client_storage works against a single durus-bdb server.
         from durus.connection import Connection
         st = client_storage([durus_address(server)], timeout=10)
