@@ -1,7 +1,7 @@
 // One handler per protocol-1 command byte (DESIGN.md §2), except the
-// commit (session_commit.cc): V N M L B S P Q, durus-bdb's info request R,
-// and the hot-object parking
-// of loads (LeaseTable) with the lease thread that ends it.
+// commit (session_commit.cc): V N M L B S P Q, durus-bdb's info request R
+// (server/info_request.h), and the hot-object parking of loads
+// (LeaseTable) with the lease thread that ends it.
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
