@@ -273,6 +273,10 @@ class FollowingClientStorage(ClientStorage):
             info = request_info(self.s)
             self.next_refresh = time.time() + self.refresh
             self.last_info = info
+            if info.get("role") == "replica":
+                # Demoted while we were connected (a partition healed, an
+                # election): it would refuse our commits.  Look again.
+                raise ConnectionError("%s is no longer the master" % (self.address,))
             self.candidate = ((info["journal_seq"], info["journal_time"]),
                               set(int8_to_str(o) for o in info.get("in_flight", ())))
 

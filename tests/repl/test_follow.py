@@ -8,7 +8,8 @@ after a SIGKILL of the master: the interrupted commit raises a conflict,
 the retry commits on the new master, nothing acknowledged is lost, and an
 object the client had cached and another client changed on the new master
 *before* the client reconnected is invalidated (from the journal, through
-R's `since`: the new connection's own invalidations cannot know it).
+R's `since`: the new connection's own invalidations cannot know it); a
+client leaving a master that was paused, replaced and demoted.
 """
 import os
 import signal
@@ -275,3 +276,47 @@ class FollowTest(GroupTestCase):
         self.assertEqual(root['shared']['v'], 'later')
         storage.close()
         other.storage.close()
+
+    def test_client_leaves_a_demoted_master(self):
+        # The master stopped (SIGSTOP) long enough for the others to elect
+        # a new one, then resumed: it is demoted while the client is still
+        # connected to it.  The client's next R (refresh=0: at every sync)
+        # says "replica": it looks for the master again instead of staying
+        # on a site that would refuse its commits.
+        from durus.connection import Connection
+        a, b, c = self.start_group()
+        self.assertIs(self.wait_master([a]), a)
+        for s in (b, c):
+            self.assertIsNotNone(s.wait_log(r'replication: role replica', timeout=60), s.log())
+        storage = client_storage([durus_address(s) for s in (a, b, c)], timeout=30, refresh=0)
+        conn = Connection(storage)
+        conn.get_root()['n'] = 1
+        conn.commit()
+        self.assertEqual(storage.address, ('127.0.0.1', a.port))
+        marks = [b.mark(), c.mark()]
+        mark_a = a.mark()
+        a.proc.send_signal(signal.SIGSTOP)
+        try:
+            new = self.wait_master([b, c], start_marks=marks)
+            # A commit on the new master first: with its log ahead, the
+            # resumed site cannot win the election a second master causes.
+            other = committed_on(new)
+            commit_retrying(other, lambda r: r.__setitem__('n', 'new master'))
+            other.storage.close()
+        finally:
+            a.proc.send_signal(signal.SIGCONT)
+        self.assertIsNotNone(a.wait_log(r'replication: role replica', timeout=60, start=mark_a),
+                             a.log())
+        conn.abort()  # R says replica: the client reconnects
+        # (To whichever site is master now: b and c may hold one more
+        # election among themselves, so not necessarily `new`.)
+        self.assertNotEqual(storage.address, ('127.0.0.1', a.port))
+
+        def change(r):
+            r['n'] = 2
+        commit_retrying(conn, change)
+        master = [s for s in (a, b, c) if ('127.0.0.1', s.port) == storage.address][0]
+        check = committed_on(master)
+        self.assertEqual(check.get_root()['n'], 2)
+        check.storage.close()
+        storage.close()
