@@ -179,4 +179,43 @@ Status ReadJournal(Db* journal, uint64_t after, uint64_t upto, size_t max,
   return Status::OK();
 }
 
+Status JournalChangesSince(Db* journal, const JournalPosition* since, size_t max_oids,
+                           JournalPosition* last, bool* all, std::vector<Oid>* changed) {
+  *last = JournalPosition();
+  *all = false;
+  changed->clear();
+  uint64_t tail = 0;
+  DURUS_RETURN_IF_ERROR(LastJournalSeq(journal, &tail));
+  std::vector<JournalEntry> entries;
+  if (tail > 0) {
+    DURUS_RETURN_IF_ERROR(ReadJournal(journal, tail - 1, tail, 1, &entries));
+    if (entries.empty()) return Status::Corruption("journal.db: its last entry vanished");
+    *last = {tail, entries.back().time_us};
+  }
+  if (since == nullptr) return Status::OK();
+  auto cannot_tell = [&] {
+    *all = true;
+    changed->clear();
+    return Status::OK();
+  };
+  if (since->seq > tail) return cannot_tell();  // entries rolled back in a failover
+  if (since->seq > 0) {
+    // The very entry the client saw: not another history's entry under
+    // the same seq, nor trimmed away.
+    DURUS_RETURN_IF_ERROR(ReadJournal(journal, since->seq - 1, since->seq, 1, &entries));
+    if (entries.empty() || entries[0].time_us != since->time_us) return cannot_tell();
+  }
+  for (uint64_t after = since->seq; after < tail; after = entries.back().seq) {
+    DURUS_RETURN_IF_ERROR(ReadJournal(journal, after, tail, 1024, &entries));
+    // Entries are contiguous from the trim point on: a gap right after
+    // `since` means the trim took entries the client missed.
+    if (entries.empty() || entries[0].seq != after + 1) return cannot_tell();
+    for (const JournalEntry& e : entries) {
+      changed->insert(changed->end(), e.oids.begin(), e.oids.end());
+    }
+    if (changed->size() > max_oids) return cannot_tell();
+  }
+  return Status::OK();
+}
+
 }  // namespace durus::bdb

@@ -32,6 +32,7 @@
 #include "engine/commit_batch.h"
 #include "engine/oid.h"
 #include "engine/status.h"
+#include "engine/storage.h"
 
 namespace durus::bdb {
 
@@ -91,6 +92,16 @@ Status LastJournalSeq(Db* journal, uint64_t* seq);
 // Entries with after < seq <= upto, at most `max`, in order.
 Status ReadJournal(Db* journal, uint64_t after, uint64_t upto, size_t max,
                    std::vector<JournalEntry>* out);
+
+// For the info request R (engine/storage.h ReplicationInfo): the last
+// entry's position in *last ({0, 0} for an empty journal) and, when
+// `since` is given, the oids of the entries after it in *changed -- or
+// *all (and *changed empty) when the journal cannot tell: `since` is past
+// the end or names an entry of another history (its time differs: rolled
+// back in a failover), the entries after it were trimmed, or they hold
+// more than `max_oids` oids.  A read without a transaction.
+Status JournalChangesSince(Db* journal, const JournalPosition* since, size_t max_oids,
+                           JournalPosition* last, bool* all, std::vector<Oid>* changed);
 
 }  // namespace durus::bdb
 

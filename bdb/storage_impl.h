@@ -63,6 +63,7 @@ class BdbStorage : public BdbHandle, private GcStore {
   std::vector<Oid> ReplicatedChanges() override;
   bool ReplicatedChangesPending() override;
   uint64_t ReplicatedGaps() override { return replicated_gaps_.load(); }
+  Status GetReplicationInfo(const JournalPosition* since, ReplicationInfo* out) override;
   Status Flush() override;
   Status Close() override;
   std::string Describe() const override;

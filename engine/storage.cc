@@ -23,6 +23,12 @@ Status Storage::Collect(bool, CollectReport*) {
 
 Status Storage::StartPack() { return Status::OK(); }
 
+Status Storage::GetReplicationInfo(const JournalPosition* since, ReplicationInfo* out) {
+  *out = ReplicationInfo();
+  out->all_changed = since != nullptr;
+  return Status::OK();
+}
+
 RecordIterator::RecordIterator(Storage* storage, Oid start, size_t batch)
     : storage_(storage), batch_(batch == 0 ? 1 : batch), next_(start) {
   Fetch();

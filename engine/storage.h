@@ -77,6 +77,34 @@ struct CollectReport {
   uint64_t traced = 0;         // reachable objects marked by a trace
 };
 
+// A position in a replication group's commit journal (bdb/journal.h): an
+// entry's seq and its time (µs, the master's clock).  The time tells two
+// histories apart: after a failover, an entry the old master wrote but
+// never got acknowledged is rolled back, and the new master may write
+// another entry under the same seq.
+struct JournalPosition {
+  uint64_t seq = 0;
+  uint64_t time_us = 0;
+};
+
+// What the server's info request R answers (doc/server.md "The info
+// request R"; doc/replication.md "Clients that follow the master").
+struct ReplicationInfo {
+  // "master", "replica" (a site that is not master: a replica, or a site
+  // while no master is elected) or "none" (not a site of a group).
+  std::string role = "none";
+  std::string master;       // the master's Durus address ("" unknown)
+  std::string master_site;  // its replication address ("" unknown)
+  std::string site;         // this site's replication address ("" none)
+  uint64_t generation = 0;  // Berkeley DB's election generation (0 unknown)
+  JournalPosition journal;  // the journal's last entry ({0, 0}: none)
+  // Asked with a `since`: the oids of the journal entries after it, or
+  // all_changed when the journal cannot tell (no journal, trimmed past
+  // `since`, `since` not in this history, too many oids).
+  bool all_changed = false;
+  std::vector<Oid> changed;
+};
+
 class Storage {
  public:
   Storage() = default;
@@ -137,6 +165,11 @@ class Storage {
   // last moved may hold their old versions, and the server drops it at
   // its next request (doc/replication.md, "The journal").
   virtual uint64_t ReplicatedGaps() { return 0; }
+  // The facts R answers; `since` (nullptr: not asked) asks for the oids
+  // changed after that journal position.  Read-only.  The default: a
+  // storage that is no site of a group (role none; with `since`,
+  // all_changed: it keeps no journal).
+  virtual Status GetReplicationInfo(const JournalPosition* since, ReplicationInfo* out);
 
   // Make every commit so far durable (a log flush).
   virtual Status Flush() = 0;

@@ -117,6 +117,15 @@ void InvalidationTable::Settled(const std::vector<Oid>& oids) {
   if (waiters_ > 0) inflight_cv_.SignalAll();
 }
 
+std::vector<Oid> InvalidationTable::InflightOids() {
+  std::vector<Oid> out;
+  if (commits_.load() == 0) return out;
+  util::MutexLock l(&inflight_mu_);
+  out.reserve(inflight_.size());
+  for (const auto& kv : inflight_) out.push_back(kv.first);
+  return out;
+}
+
 InvalidationTable::Wait InvalidationTable::WaitForInflight(
     Member* m, const Oid* oids, size_t n, std::chrono::milliseconds timeout,
     const std::function<void()>& before_wait) {

@@ -114,6 +114,10 @@ class InvalidationTable {
   // server counts the worker out of its active workers there).
   Wait WaitForInflight(Member* m, const Oid* oids, size_t n, std::chrono::milliseconds timeout,
                        const std::function<void()>& before_wait) EXCLUDES(inflight_mu_);
+  // The oids of the commits in flight now (published, Storage::Commit not
+  // yet returned): the info request R names them, since such a commit may
+  // take a journal seq after the one R read (server/info_request.h).
+  std::vector<Oid> InflightOids() EXCLUDES(inflight_mu_);
   // Loads that had to wait, since construction.
   uint64_t waits() const { return waits_.load(std::memory_order_relaxed); }
   bool nothing_in_flight() const { return commits_.load() == 0; }

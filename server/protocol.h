@@ -32,6 +32,10 @@ inline constexpr char kCmdSync = 'S';      // -> int4 n + n oids
 inline constexpr char kCmdPack = 'P';      // -> 'O'
 inline constexpr char kCmdQuit = 'Q';      // -> nothing; the server stops
 inline constexpr char kCmdHangUp = '.';    // what ClientStorage.close() sends
+// durus-bdb's own: the info request (server/info_request.h).  No Durus
+// server knows it: an unmodified one drops the client, which is how a
+// client tells a durus-bdb server from another.
+inline constexpr char kCmdInfo = 'R';  // int4 len + JSON -> int4 len + JSON
 
 // Status bytes.
 inline constexpr char kStatusOkay = 'O';

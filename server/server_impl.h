@@ -96,6 +96,7 @@ class ServerImpl : public ConnectionHandler {
   bool HandleSync(Client* c);
   bool HandlePack(Client* c);
   bool HandleQuit(Client* c);
+  bool HandleInfo(Client* c);
   // Before dispatching a load of `c` (its bytes buffered): if `c`
   // recently lost a commit and the oid is leased to another client, park
   // the connection in the lease table and return true (then `c` is the

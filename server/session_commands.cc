@@ -1,11 +1,13 @@
 // One handler per protocol-1 command byte (DESIGN.md §2), except the
-// commit (session_commit.cc): V N M L B S P Q, and the hot-object parking
-// of loads (LeaseTable) with the lease thread that ends it.
+// commit (session_commit.cc): V N M L B S P Q, durus-bdb's info request R
+// (server/info_request.h), and the hot-object parking of loads
+// (LeaseTable) with the lease thread that ends it.
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 
 #include "engine/record.h"
+#include "server/info_request.h"
 #include "server/protocol.h"
 #include "server/server_impl.h"
 
@@ -35,6 +37,7 @@ Outcome ServerImpl::Dispatch(Client* c, uint8_t cmd) {
     case kCmdVersion: return kept(HandleVersion(c));
     case kCmdPack: return kept(HandlePack(c));
     case kCmdQuit: return kept(HandleQuit(c));
+    case kCmdInfo: return kept(HandleInfo(c));
     case kCmdHangUp: Drop(c, LogLevel::kInfo, "hung up"); return Outcome::kDropped;
     default: {
       char msg[64];
@@ -67,6 +70,40 @@ bool ServerImpl::HandleQuit(Client* c) {
   log_->Log(LogLevel::kInfo, "client %" PRIu64 " asked the server to quit", c->id);
   RequestStop("quit requested by client " + std::to_string(c->id));
   return true;
+}
+
+bool ServerImpl::HandleInfo(Client* c) {
+  std::string buf;
+  if (!Read(c, &buf, 4, RequestDeadline(4), "info request length")) return false;
+  const uint32_t len = GetU32(buf.data());
+  if (len > kMaxInfoRequestBytes) {
+    Drop(c, LogLevel::kWarn,
+         "info request (R) of " + std::to_string(len) + " bytes: at most " +
+             std::to_string(kMaxInfoRequestBytes));
+    return false;
+  }
+  if (!Read(c, &buf, len, RequestDeadline(len), "info request")) return false;
+  std::optional<JournalPosition> since;
+  Status st = ParseInfoRequest(buf, &since);
+  // In flight first, the journal after: a commit in flight now either
+  // is named here or had returned -- and its journal entry was visible --
+  // before the journal is read.  (A client that follows the master
+  // invalidates both: a commit published before it connected is in its
+  // snapshot, doc/replication.md "Clients that follow the master".)
+  const std::vector<Oid> in_flight = table_.InflightOids();
+  ReplicationInfo info;
+  if (st.ok()) st = storage_->GetReplicationInfo(since ? &*since : nullptr, &info);
+  if (!st.ok()) {
+    Drop(c, st.IsInvalidArgument() ? LogLevel::kWarn : LogLevel::kError,
+         "info request (R) failed: " + st.ToString());
+    return false;
+  }
+  const std::string json = EncodeInfoReply(info, since.has_value(), in_flight);
+  c->reply.clear();
+  PutU32(&c->reply, static_cast<uint32_t>(json.size()));
+  c->reply += json;
+  DURUS_LOG(*log_, kDebug, "client %" PRIu64 " info: %s", c->id, json.c_str());
+  return Write(c, c->reply, RequestDeadline(c->reply.size()), "the info reply");
 }
 
 bool ServerImpl::HandleNewOids(Client* c, int count) {

@@ -1,19 +1,25 @@
 // libFuzzer target: the server's commit frame parser (server/protocol.h,
-// ParseCommitData: int4(8 + len) + oid + record, repeated) and SplitOids.
+// ParseCommitData: int4(8 + len) + oid + record, repeated) and SplitOids,
+// and the info request's JSON parser (server/info_request.h: it must not
+// throw, whatever the bytes).
 // Invariants: no out-of-bounds read (ASan); on success every entry is a
 // record valid under its oid, and re-framing the entries (each oid once,
 // last record) is accepted again with the same result.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "engine/record.h"
+#include "server/info_request.h"
 #include "server/protocol.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
+  std::optional<durus::JournalPosition> since;
+  (void)durus::server::ParseInfoRequest(in, &since);  // any bytes: a Status, never a throw
   std::vector<durus::Oid> oids = durus::server::SplitOids(in);
   if (oids.size() != size / 8) abort();
   durus::CommitBatch batch;

@@ -96,6 +96,7 @@ def main(durus_bdb):
     put('protocol', 'commit4', tdata)
     put('protocol', 'one', struct.pack('>I', 8 + len(recs[1])) + recs[1][:8] + recs[1])
     put('protocol', 'badlen', struct.pack('>I', 4) + b'abcd')
+    put('protocol', 'info_since', b'{"since": 3, "since_time": 1700000000000000}')
     table_reader_seeds()
 
     from durus.connection import Connection

@@ -142,3 +142,68 @@ def dump_journal_seqs(home):
     body = out.split('HEADER=END\n', 1)[1].split('DATA=END', 1)[0].splitlines()
     # Key and value lines alternate, each with one leading space, in hex.
     return [int(line.strip(), 16) for line in body[0::2]]
+
+
+# --- clients that follow the master (test_follow.py) ---------------------
+
+def durus_address(site):
+    """The site's Durus address as "host:port" (what R names)."""
+    return '%s:%d' % (site.host, site.port)
+
+
+def follow_module():
+    """durus_bdb.follow: from the built package when it imports, else
+    (a sanitizer tree builds no Python extension, and durus_bdb's
+    __init__ needs it) the pure-Python file from the source tree."""
+    try:
+        import durus_bdb.follow
+        return durus_bdb.follow
+    except ImportError:
+        pass
+    import importlib.util
+    name = 'durus_bdb_follow_from_source'
+    if name in sys.modules:
+        return sys.modules[name]
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'python',
+                        'durus_bdb', 'follow.py')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def client_storage(addresses, **kwargs):
+    """durus_bdb.client_storage (or follow_module()'s, see there)."""
+    try:
+        import durus_bdb
+    except ImportError:
+        return follow_module().client_storage(addresses, **kwargs)
+    return durus_bdb.client_storage(addresses, **kwargs)
+
+
+def ask_info(site, since=None, timeout=20):
+    """The site's answer to the info request R (durus_bdb.follow), on a
+    fresh connection; `since` is (seq, time)."""
+    request_info = follow_module().request_info
+    s = server_harness.raw_connect(site, timeout=timeout)
+    try:
+        return request_info(s, since)
+    finally:
+        s.close()
+
+
+def wait_info(site, predicate, timeout=60):
+    """Polls ask_info(site) until predicate(answer); returns the answer."""
+    deadline = time.time() + timeout
+    info = None
+    while time.time() < deadline:
+        try:
+            info = ask_info(site)
+        except Exception as e:  # a site syncing may drop us: ask again
+            info = e
+        if not isinstance(info, Exception) and predicate(info):
+            return info
+        time.sleep(0.05)
+    raise AssertionError('site %d: R answered %r, not what was awaited after %ss:\n%s'
+                         % (site.port, info, timeout, site.log()))
