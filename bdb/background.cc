@@ -131,6 +131,9 @@ void BdbStorage::BackgroundLoop() {
     // trace run on the master only (their state replicates, so a promoted
     // replica continues them).
     if (repl_ != nullptr) {
+      // Handles a rollback or an internal init made dead: reopened here
+      // too, so an idle site does not wait for its next read.
+      RefreshHandles().IgnoreError();
       std::shared_lock<std::shared_mutex> open(close_mu_);
       if (closed_) return;
       std::lock_guard<std::mutex> l(write_mu_);

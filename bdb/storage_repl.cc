@@ -1,7 +1,9 @@
 // BdbStorage as a site of a replication group (bdb/replication.h): the
 // check before every write (refuse on a replica, reload after a
-// promotion), the summary line for logs.  The machinery itself
-// (configure, start, events) is bdb/replication.cc.
+// promotion), the handles reopened after a rollback (DB_REP_HANDLE_DEAD),
+// the journal's publication on a replica, the summary line for logs.  The
+// machinery itself (configure, start, events) is bdb/replication.cc.
+#include <algorithm>
 #include <cstring>
 
 #include "bdb/environment.h"
@@ -32,6 +34,14 @@ Status ReadCounter(Db* meta, const char* name, uint64_t* out) {
   return Status::OK();
 }
 
+// Journal entries ReplicatedChanges remembers, to tell after a rollback
+// which of them are gone: a rollback only takes what the group had not
+// acknowledged (a few commits in flight), far fewer than this.
+constexpr size_t kPublishedKept = 1024;
+// Oids of unacknowledged commits remembered for a rollback (beyond this a
+// master whose group is gone for long keeps only the newest).
+constexpr size_t kUnacknowledgedKept = 1 << 20;
+
 }  // namespace
 
 Status BdbStorage::NotMaster(const std::string& what) {
@@ -55,14 +65,15 @@ Status BdbStorage::ReplicationBeforeWriteLocked() {
   if (!repl_->IsMaster()) return NotMaster("a write");
   const uint64_t generation = repl_->master_generation();
   if (generation == promoted_generation_.load()) return Status::OK();
+  if (!handles_ok_) return Status::IOError("the tables of " + home_ + " could not be reopened");
   // Promoted (or opened as master): the in-memory counters may be as of
   // when this site was a replica; the replicated meta.db has the truth.
-  uint64_t next = 0, objects = 0, bytes = 0, pending = 0;
-  DURUS_RETURN_IF_ERROR(ReadCounter(meta_.get(), schema::kMetaNextOid, &next));
-  DURUS_RETURN_IF_ERROR(ReadCounter(meta_.get(), schema::kMetaObjectCount, &objects));
-  DURUS_RETURN_IF_ERROR(ReadCounter(meta_.get(), schema::kMetaRecordBytes, &bytes));
-  DURUS_RETURN_IF_ERROR(ReadCounter(meta_.get(), schema::kMetaPendingCount, &pending));
-  PublishCounters(next, objects, bytes, pending);
+  DURUS_RETURN_IF_ERROR(ReloadCountersLocked());
+  // So may the trace's state (loaded at open; the master that ran since
+  // may have advanced or finished the trace): continue from meta's.
+  trace_.CloseHandleLocked();
+  trace_.ResumeLocked().IgnoreError();  // unreadable: no trace runs (as at open)
+  unacknowledged_.clear();
   if (journal_ != nullptr) {
     DURUS_RETURN_IF_ERROR(LastJournalSeq(journal_.get(), &journal_seq_));
     // Entries applied while a replica are still published to this
@@ -85,6 +96,104 @@ Status BdbStorage::ReplicationBeforeWriteLocked() {
   return Status::OK();
 }
 
+Status BdbStorage::ReloadCountersLocked() {
+  uint64_t next = 0, objects = 0, bytes = 0, pending = 0;
+  DURUS_RETURN_IF_ERROR(ReadCounter(meta_.get(), schema::kMetaNextOid, &next));
+  DURUS_RETURN_IF_ERROR(ReadCounter(meta_.get(), schema::kMetaObjectCount, &objects));
+  DURUS_RETURN_IF_ERROR(ReadCounter(meta_.get(), schema::kMetaRecordBytes, &bytes));
+  DURUS_RETURN_IF_ERROR(ReadCounter(meta_.get(), schema::kMetaPendingCount, &pending));
+  // The values as they are (a rollback may have lowered them), except
+  // next_oid_, which only moves up: an oid handed out is never reused.
+  PublishCounters(next, objects, bytes, pending);
+  return Status::OK();
+}
+
+void BdbStorage::NoteCommitLocked(const CommitBatch& batch, const Status& s) {
+  if (repl_ == nullptr) return;
+  if (s.ok()) {
+    // Acknowledged: the acknowledging sites hold the log up to here, so
+    // every earlier commit survives a failover too.
+    unacknowledged_.clear();
+  } else if (s.IsNotReplicated()) {
+    if (unacknowledged_.size() > kUnacknowledgedKept) {
+      unacknowledged_.erase(unacknowledged_.begin(),
+                            unacknowledged_.begin() + unacknowledged_.size() / 2);
+    }
+    for (const CommitBatch::Entry& e : batch.entries()) unacknowledged_.push_back(e.oid);
+  }
+}
+
+Status BdbStorage::RefreshHandles() {
+  if (repl_ == nullptr) return Status::OK();
+  if (handles_ok_ && repl_->handles_epoch() == handles_epoch_.load()) return Status::OK();
+  return ReopenHandles(handles_gen_.load());
+}
+
+Status BdbStorage::ReopenHandles(uint64_t seen) {
+  if (repl_ == nullptr) return Status::OK();
+  // Exclusively: no operation holds a handle while it is replaced.
+  std::unique_lock<std::shared_mutex> exclusive(close_mu_);
+  DURUS_RETURN_IF_ERROR(CheckOpen());
+  if (handles_gen_.load() != seen && handles_ok_) return Status::OK();  // another thread did
+  std::lock_guard<std::mutex> l(write_mu_);
+  // Read before reopening: an event after this read reopens again.
+  const uint64_t epoch = repl_->handles_epoch();
+  trace_.CloseHandleLocked();
+  journal_.reset();
+  records_.reset();
+  refcounts_.reset();
+  pending_.reset();
+  meta_.reset();
+  Status s = OpenDatabases();
+  if (s.ok()) {
+    s = OpenBtree(env_.get(), home_, kJournalFile, /*readonly=*/false, &journal_,
+                  /*create=*/repl_->IsMaster(), options_.page_checksums);
+  }
+  if (s.ok()) s = ReloadCountersLocked();
+  if (s.ok()) trace_.ResumeLocked().IgnoreError();  // as at open
+  if (s.ok()) {
+    std::lock_guard<std::mutex> j(journal_mu_);
+    RewindJournalLocked();
+    if (!repl_->IsMaster()) {
+      // This site's own commits that no site acknowledged may have been
+      // rolled back (a demoted master): its clients may hold them.
+      rolled_back_.insert(rolled_back_.end(), unacknowledged_.begin(), unacknowledged_.end());
+      unacknowledged_.clear();
+    }
+  }
+  ++handles_gen_;
+  handles_ok_ = s.ok();
+  if (s.ok()) handles_epoch_ = epoch;
+  return s.ok() ? s : Status::IOError("reopening the tables of " + home_ + ": " + s.ToString());
+}
+
+void BdbStorage::RewindJournalLocked() {
+  // The log diverges from the new master's at one point; everything after
+  // it was rolled back.  So the first remembered entry the journal no
+  // longer holds as it was (same seq, same master's timestamp) starts the
+  // rolled-back suffix.
+  size_t keep = 0;
+  for (; keep < published_.size(); ++keep) {
+    const JournalEntry& p = published_[keep];
+    std::vector<JournalEntry> now;
+    if (!ReadJournal(journal_.get(), p.seq - 1, p.seq, 1, &now).ok() || now.empty() ||
+        now[0].time_us != p.time_us) {
+      break;
+    }
+  }
+  if (keep < published_.size()) {
+    for (size_t i = keep; i < published_.size(); ++i) {
+      rolled_back_.insert(rolled_back_.end(), published_[i].oids.begin(), published_[i].oids.end());
+    }
+    synced_seq_ = published_[keep].seq - 1;
+    published_.erase(published_.begin() + static_cast<std::ptrdiff_t>(keep), published_.end());
+  }
+  // Entries past the journal's end now (not remembered, or a rollback
+  // further back than kPublishedKept): read again from there.
+  uint64_t last = 0;
+  if (LastJournalSeq(journal_.get(), &last).ok()) synced_seq_ = std::min(synced_seq_, last);
+}
+
 Status BdbStorage::OpenJournal() {
   // Created by a master (a DB_CREATE open is a replicated transaction); a
   // replica's arrives by replication.
@@ -96,36 +205,61 @@ Status BdbStorage::OpenJournal() {
   // before the journal's end concerns them.
   std::lock_guard<std::mutex> l(journal_mu_);
   synced_seq_ = last;
+  // The handles were opened after Start's sync; a later sync (or one that
+  // raced this open: the reactive path) reopens them.
+  handles_epoch_ = repl_->handles_epoch();
   return Status::OK();
 }
 
 std::vector<Oid> BdbStorage::ReplicatedChanges() {
   std::vector<Oid> out;
   if (repl_ == nullptr) return out;
-  std::shared_lock<std::shared_mutex> open(close_mu_);
-  if (closed_ || journal_ == nullptr) return out;
-  const uint64_t upto = repl_->IsMaster() ? promoted_tail_.load() : UINT64_MAX;
-  std::lock_guard<std::mutex> l(journal_mu_);
-  std::vector<JournalEntry> entries;
-  for (;;) {
-    // A failed read leaves synced_seq_ where it was: the next call retries.
-    if (!ReadJournal(journal_.get(), synced_seq_, upto, 1024, &entries).ok()) break;
-    if (entries.empty()) break;
-    for (const JournalEntry& e : entries) out.insert(out.end(), e.oids.begin(), e.oids.end());
-    synced_seq_ = entries.back().seq;
-  }
+  WithLiveHandles([&](bool* dead) {
+    std::shared_lock<std::shared_mutex> open(close_mu_);
+    if (closed_ || journal_ == nullptr) return Status::OK();
+    const uint64_t upto = repl_->IsMaster() ? promoted_tail_.load() : UINT64_MAX;
+    std::lock_guard<std::mutex> l(journal_mu_);
+    out.insert(out.end(), rolled_back_.begin(), rolled_back_.end());
+    rolled_back_.clear();
+    std::vector<JournalEntry> entries;
+    for (;;) {
+      // A failed read leaves synced_seq_ where it was: the next call retries.
+      Status s = ReadJournal(journal_.get(), synced_seq_, upto, 1024, &entries);
+      if (!s.ok()) {
+        *dead = IsHandleDead(s);
+        return s;
+      }
+      if (entries.empty()) break;
+      for (JournalEntry& e : entries) {
+        out.insert(out.end(), e.oids.begin(), e.oids.end());
+        synced_seq_ = e.seq;
+        published_.push_back(std::move(e));
+        if (published_.size() > kPublishedKept) published_.pop_front();
+      }
+    }
+    return Status::OK();
+  }).IgnoreError();  // what was read is returned; the next call retries the rest
   return out;
 }
 
 bool BdbStorage::ReplicatedChangesPending() {
   if (repl_ == nullptr) return false;
-  std::shared_lock<std::shared_mutex> open(close_mu_);
-  if (closed_ || journal_ == nullptr) return false;
-  uint64_t last = 0;
-  if (!LastJournalSeq(journal_.get(), &last).ok()) return true;  // let the reader retry
-  const uint64_t upto = repl_->IsMaster() ? promoted_tail_.load() : UINT64_MAX;
-  std::lock_guard<std::mutex> l(journal_mu_);
-  return std::min(last, upto) > synced_seq_;
+  bool pending = false;
+  Status s = WithLiveHandles([&](bool* dead) {
+    std::shared_lock<std::shared_mutex> open(close_mu_);
+    if (closed_ || journal_ == nullptr) return Status::OK();
+    uint64_t last = 0;
+    Status r = LastJournalSeq(journal_.get(), &last);
+    if (!r.ok()) {
+      *dead = IsHandleDead(r);
+      return r;
+    }
+    const uint64_t upto = repl_->IsMaster() ? promoted_tail_.load() : UINT64_MAX;
+    std::lock_guard<std::mutex> l(journal_mu_);
+    pending = !rolled_back_.empty() || std::min(last, upto) > synced_seq_;
+    return Status::OK();
+  });
+  return pending || !s.ok();  // a failure: let the reader retry
 }
 
 std::string BdbStorage::ReplicationSummary() {
