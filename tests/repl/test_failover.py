@@ -1,0 +1,332 @@
+"""Failover safety of a 3-site group (issue 13): SIGKILL of the master in
+a loop under committing Durus clients, a partitioned (SIGSTOPped) master
+that resumes, and the rollback of what such an ex-master applied alone.
+
+"Acknowledged" is what a Durus client saw commit() return for (the
+server's O): every client process logs each acknowledged value to a file
+outside the homes, and every logged value must be on the master that
+follows.  Times are printed, never asserted.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+from repl_harness import DURUS_BDB, GroupTestCase
+from server_harness import child_env
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _open(address):
+    from durus.client_storage import ClientStorage
+    from durus.connection import Connection
+    storage = ClientStorage(address=address)
+    return storage, Connection(storage)
+
+
+def client_main(name, addresses, log_path, stop_path):
+    """A committing client process: adds 1, 2, 3, ... to root[name] (a
+    BTree of its own, so clients never conflict), one commit each, and
+    appends "value time" to log_path after each acknowledged commit.  On
+    any failure (a killed master, a replica's refusal, a lost O, no
+    answer within 2 s) it drops the connection and tries the addresses in
+    turn; the value is
+    not reused (a lost O may or may not have committed it)."""
+    addresses = [tuple(a) for a in addresses]
+    value = 0
+    storage = conn = None
+    k = 0
+    with open(log_path, 'a') as log:
+        while not os.path.exists(stop_path):
+            try:
+                if conn is None:
+                    storage, conn = _open(addresses[k % len(addresses)])
+                    # A stopped (partitioned) master never answers: give up
+                    # on it and look for the new one.
+                    storage.s.settimeout(2.0)
+                value += 1
+                conn.get_root()[name][value] = value
+                conn.commit()
+                log.write('%d %.6f\n' % (value, time.time()))
+                log.flush()
+            except Exception:
+                try:
+                    if storage is not None:
+                        storage.close()
+                except Exception:
+                    pass
+                storage = conn = None
+                k += 1
+                time.sleep(0.02)
+
+
+def acknowledged(log_path):
+    """[(value, time)] a client logged (whole lines only)."""
+    out = []
+    try:
+        with open(log_path) as f:
+            for line in f:
+                if line.endswith('\n'):
+                    v, t = line.split()
+                    out.append((int(v), float(t)))
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def read_trees(site, names, timeout=60):
+    """{name: set of keys of root[name]} as a connection to `site` sees
+    it; retried while the site cannot serve (it may be catching up).  A
+    read conflict (clients keep committing) restarts the read on the same
+    connection: its cache keeps what did not change, so it converges."""
+    from durus.error import ReadConflictError
+    deadline = time.time() + timeout
+    storage = conn = None
+    try:
+        while True:
+            try:
+                if conn is None:
+                    storage, conn = _open(site.client_address())
+                root = conn.get_root()
+                return {n: set(root[n].keys()) for n in names}
+            except ReadConflictError:
+                conn.abort()
+            except Exception as e:
+                if time.time() > deadline:
+                    raise AssertionError('site %d cannot be read: %r\n%s'
+                                         % (site.port, e, site.log()))
+                try:
+                    if storage is not None:
+                        storage.close()
+                except Exception:
+                    pass
+                storage = conn = None
+                time.sleep(0.1)
+            if time.time() > deadline:
+                raise AssertionError('site %d: reads keep conflicting' % site.port)
+    finally:
+        try:
+            if storage is not None:
+                storage.close()
+        except Exception:
+            pass
+
+
+class FailoverTest(GroupTestCase):
+
+    def start_clients(self, sites, names):
+        self.stop_path = os.path.join(self.tmp, 'stop')
+        env = child_env()
+        env['PYTHONPATH'] = HERE + os.pathsep + env.get('PYTHONPATH', '')
+        addresses = [list(s.client_address()) for s in sites]
+        self.clients = []
+        for n in names:
+            log = os.path.join(self.tmp, n + '.log')
+            code = ('import test_failover as t; t.client_main(%r, %r, %r, %r)'
+                    % (n, addresses, log, self.stop_path))
+            self.clients.append((n, log, subprocess.Popen([sys.executable, '-c', code], env=env,
+                                                         cwd=HERE)))
+        self.addCleanup(self.stop_clients)
+
+    def stop_clients(self):
+        if os.path.exists(self.stop_path) or not os.path.isdir(self.tmp):
+            return  # stopped already (the cleanup runs after tearDown)
+        with open(self.stop_path, 'w'):
+            pass
+        for _, _, p in self.clients:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def make_trees(self, master, names):
+        from durus.btree import BTree
+        storage, conn = _open(master.client_address())
+        root = conn.get_root()
+        for n in names:
+            root[n] = BTree()
+        conn.commit()
+        storage.close()
+
+    def assert_all_acknowledged_on(self, site, names, logs):
+        """Every value a client logged is on `site`.  The clients are
+        paused meanwhile (SIGSTOP): under their commits a read of whole
+        trees keeps conflicting."""
+        for _, _, p in self.clients:
+            p.send_signal(signal.SIGSTOP)
+        try:
+            # What was acknowledged before the read begins.
+            acked = [set(v for v, _ in acknowledged(log)) for log in logs]
+            trees = read_trees(site, names)
+        finally:
+            for _, _, p in self.clients:
+                p.send_signal(signal.SIGCONT)
+        for n, acked in zip(names, acked):
+            missing = sorted(acked - trees[n])
+            self.assertFalse(missing, '%s: acknowledged values missing on site %d: %s'
+                             % (n, site.port, missing[:20]))
+
+    def wait_commit_after(self, logs, when, timeout=60):
+        """The time of the first value any client logged after `when`."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            times = [t for log in logs for _, t in acknowledged(log) if t > when]
+            if times:
+                return min(times)
+            time.sleep(0.02)
+        raise AssertionError('no commit acknowledged within %ss after the kill:\n%s' % (
+            timeout, '\n'.join('--- site %d\n%s' % (s.port, s.log()[-3000:])
+                               for s in self.sites)))
+
+    def test_kill_loop(self):
+        # 4 client processes commit (ack quorum, write_nosync); the master
+        # is SIGKILLed 10 times.  After each kill a new master acknowledges
+        # commits and holds every value acknowledged so far; the killed
+        # site restarts and rejoins as a replica.  At the end every home
+        # verifies clean.
+        sites = self.start_group()
+        master = self.wait_master(sites)
+        names = ['c%d' % i for i in range(4)]
+        self.make_trees(master, names)
+        self.start_clients(sites, names)
+        logs = [log for _, log, _ in self.clients]
+        self.wait_commit_after(logs, 0)
+        failovers = []
+        for round_ in range(10):
+            marks = [s.mark() for s in sites]
+            master.proc.send_signal(signal.SIGKILL)
+            master.proc.wait()
+            killed_at = time.time()  # what clients log from now on, a survivor acknowledged
+            survivors = [s for s in sites if s is not master]
+            new = self.wait_master(survivors, start_marks=[marks[sites.index(s)]
+                                                           for s in survivors])
+            first = self.wait_commit_after(logs, killed_at)
+            failovers.append(first - killed_at)
+            # Values acknowledged before the kill (and since) are on the
+            # new master.
+            self.assert_all_acknowledged_on(new, names, logs)
+            # The killed site restarts (recovery, then it rejoins: ready
+            # means in sync with the new master) as a replica.
+            master.create = False
+            master.start()
+            self.assertIsNotNone(master.wait_log(r'replication: role replica', timeout=60),
+                                 master.log())
+            master = new
+        print('\nfailover (SIGKILL -> first acknowledged commit on the new master), s: %s'
+              % ' '.join('%.2f' % f for f in failovers))
+        print('commits acknowledged: %d' % sum(len(acknowledged(log)) for log in logs))
+        self.stop_clients()
+        self.assert_all_acknowledged_on(master, names, logs)
+        for s in sites:
+            s.stop()
+        for s in sites:
+            p = subprocess.run([DURUS_BDB, 'verify', s.home], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, universal_newlines=True)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_partitioned_master_steps_down_and_rolls_back(self):
+        # SIGSTOP the master while a client process commits: the others
+        # elect a new master (heartbeat 500 ms).  A commit queued on the
+        # stopped master meanwhile gets no O: once resumed that master
+        # applies it alone (its group has moved on), so no quorum
+        # acknowledges it.  SIGCONT: the old master steps down (role
+        # replica), rolls that commit back, and serves loads again with
+        # the new master's data -- its table handles were open across the
+        # rollback (DB_REP_HANDLE_DEAD: reopened).  Every value the client
+        # saw acknowledged, by either master, is on the new master.
+        import threading
+        a, b, c = sites = self.start_group(extra=['--repl-heartbeat-ms', '500'])
+        self.assertIs(self.wait_master([a]), a)
+        for s in (b, c):
+            self.assertIsNotNone(s.wait_log(r'replication: role replica', timeout=60), s.log())
+        names = ['p']
+        self.make_trees(a, names)
+        st, conn = _open(a.client_address())
+        conn.get_root()['x'] = 'before'
+        conn.commit()
+        # A reader of a that keeps its cache across everything.
+        reader_st, reader = _open(a.client_address())
+        self.assertEqual(reader.get_root()['x'], 'before')
+        self.start_clients(sites, names)
+        logs = [log for _, log, _ in self.clients]
+        self.wait_commit_after(logs, 0)
+
+        marks = [s.mark() for s in sites]
+        stopped_at = time.time()
+        a.proc.send_signal(signal.SIGSTOP)
+        outcome = {}
+
+        def commit_on_stopped_master():
+            try:
+                conn.get_root()['x'] = 'applied by the stopped master alone'
+                conn.commit()
+                outcome['result'] = 'acknowledged'
+            except Exception as e:
+                outcome['result'] = repr(e)
+        t = threading.Thread(target=commit_on_stopped_master, daemon=True)
+        try:
+            t.start()
+            new = self.wait_master([b, c], start_marks=marks[1:])
+            first = self.wait_commit_after(logs, stopped_at)
+            print('\npartition: first commit acknowledged by the new master %.2f s after '
+                  'SIGSTOP' % (first - stopped_at))
+            st2, conn2 = _open(new.client_address())
+            conn2.get_root()['x'] = 'new master'
+            conn2.commit()
+            st2.close()
+        finally:
+            a.proc.send_signal(signal.SIGCONT)
+        self.assertIsNotNone(a.wait_log(r'replication: role replica', timeout=60,
+                                        start=marks[0]), a.log())
+        t.join(60)
+        self.assertIn('result', outcome)
+        self.assertNotEqual(outcome['result'], 'acknowledged',
+                            'the partitioned master acknowledged a commit')
+        print('the stopped master\'s queued commit: %s' % outcome['result'])
+        print('old master: %s' % ', '.join(
+            l for l in a.log().splitlines()[marks[0]:]
+            if 'Not replicated' in l or 'replication: role' in l)[:1000])
+        self.stop_clients()
+        # The new master is still master (the resumed one had the older
+        # generation) and holds every acknowledged value.
+        self.assert_all_acknowledged_on(new, names, logs)
+        want = read_trees(new, names)
+        # The old master, now a replica, serves the new master's data:
+        # loads through handles that were open across its rollback.
+        deadline = time.time() + 60
+        while True:
+            got = x = None
+            try:
+                got = read_trees(a, names, timeout=1)
+                x_st, x_conn = _open(a.client_address())
+                x = x_conn.get_root()['x']
+                x_st.close()
+            except AssertionError:
+                pass
+            if got == want and x == 'new master':
+                break
+            self.assertLess(time.time(), deadline,
+                            'site %d: x=%r, trees equal: %s\n%s'
+                            % (a.port, x, got == want, a.log()))
+            time.sleep(0.1)
+        # Its long-lived client is told about the new master's commit.
+        deadline = time.time() + 60
+        while True:
+            try:
+                reader.abort()
+                if reader.get_root()['x'] == 'new master':
+                    break
+            except Exception as e:
+                self.fail('the reader of the old master failed: %r\n%s' % (e, a.log()))
+            self.assertLess(time.time(), deadline, 'reader of site %d: x=%r\n%s'
+                            % (a.port, reader.get_root()['x'], a.log()))
+            time.sleep(0.1)
+        reader_st.close()
+
+
+if __name__ == '__main__':
+    unittest.main()
