@@ -221,6 +221,10 @@ std::vector<Oid> BdbStorage::ReplicatedChanges() {
     std::lock_guard<std::mutex> l(journal_mu_);
     out.insert(out.end(), rolled_back_.begin(), rolled_back_.end());
     rolled_back_.clear();
+    // A master past its promotion's tail has nothing to read: no cursor
+    // on the journal's last page, which an in-flight commit holds locked
+    // through its acknowledgement wait.
+    if (synced_seq_ >= upto) return Status::OK();
     std::vector<JournalEntry> entries;
     for (;;) {
       // A failed read leaves synced_seq_ where it was: the next call retries.
@@ -248,6 +252,16 @@ bool BdbStorage::ReplicatedChangesPending() {
   Status s = WithLiveHandles([&](bool* dead) {
     std::shared_lock<std::shared_mutex> open(close_mu_);
     if (closed_ || journal_ == nullptr) return Status::OK();
+    if (repl_->IsMaster()) {
+      // Every load asks: no read of the journal's last page (an in-flight
+      // commit holds it locked through its acknowledgement wait) once the
+      // entries before the promotion are published.
+      std::lock_guard<std::mutex> l(journal_mu_);
+      if (synced_seq_ >= promoted_tail_.load()) {
+        pending = !rolled_back_.empty();
+        return Status::OK();
+      }
+    }
     uint64_t last = 0;
     Status r = LastJournalSeq(journal_.get(), &last);
     if (!r.ok()) {

@@ -228,18 +228,64 @@ class FailoverTest(GroupTestCase):
                                stderr=subprocess.PIPE, universal_newlines=True)
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
+    def current_master(self, sites, timeout=60):
+        """The one alive site whose latest role line says master (a master
+        may be replaced by a second election: gotcha 16).  Role lines are
+        logged once a second, so it must say so twice 1.5 s apart."""
+        import re
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            masters = []
+            for s in sites:
+                if not s.alive():
+                    continue
+                roles = [l for l in s.log().splitlines() if 'replication: role ' in l]
+                if roles and re.search(r'replication: role master', roles[-1]):
+                    masters.append(s)
+            now = masters[0] if len(masters) == 1 else None
+            if now is not None and now is last:
+                return now
+            last = now
+            time.sleep(1.5)
+        raise AssertionError('no single master within %ss' % timeout)
+
+    def start_group_with_priorities(self, priorities, extra=()):
+        """start_group, with --repl-priority per site."""
+        from repl_harness import Site, free_ports
+        n = len(priorities)
+        ports = free_ports(2 * n)
+        durus_ports, repl_ports = ports[:n], ports[n:]
+        self.sites = []
+        for i in range(n):
+            site = Site(os.path.join(self.tmp, 'site%d' % i), durus_ports[i], repl_ports[i],
+                        [p for j, p in enumerate(repl_ports) if j != i], create=(i == 0),
+                        extra=list(extra) + ['--repl-priority', str(priorities[i])])
+            self.servers.append(site)
+            self.sites.append(site)
+            site.start()
+        return self.sites
+
     def test_partitioned_master_steps_down_and_rolls_back(self):
         # SIGSTOP the master while a client process commits: the others
         # elect a new master (heartbeat 500 ms).  A commit queued on the
         # stopped master meanwhile gets no O: once resumed that master
         # applies it alone (its group has moved on), so no quorum
         # acknowledges it.  SIGCONT: the old master steps down (role
-        # replica), rolls that commit back, and serves loads again with
-        # the new master's data -- its table handles were open across the
-        # rollback (DB_REP_HANDLE_DEAD: reopened).  Every value the client
-        # saw acknowledged, by either master, is on the new master.
+        # replica), refuses commits, rolls that commit back, and serves
+        # loads again with the new master's data -- its table handles were
+        # open across the rollback (DB_REP_HANDLE_DEAD: reopened; without
+        # the reopen every load failed).  A long-lived client of it that
+        # may have seen the rolled-back commit is told.  Every value the
+        # client process saw acknowledged, by either master, is on the new
+        # master.  Then the new master is killed and the old one (highest
+        # priority) is promoted again in the same process: it reloads its
+        # counters and commits new objects without overwriting any.
         import threading
-        a, b, c = sites = self.start_group(extra=['--repl-heartbeat-ms', '500'])
+        from durus.error import ReadConflictError
+        from durus.persistent_dict import PersistentDict
+        a, b, c = sites = self.start_group_with_priorities(
+            [100, 50, 50], extra=['--repl-heartbeat-ms', '500'])
         self.assertIs(self.wait_master([a]), a)
         for s in (b, c):
             self.assertIsNotNone(s.wait_log(r'replication: role replica', timeout=60), s.log())
@@ -247,6 +293,7 @@ class FailoverTest(GroupTestCase):
         self.make_trees(a, names)
         st, conn = _open(a.client_address())
         conn.get_root()['x'] = 'before'
+        conn.get_root()['y'] = PersistentDict(v='before')
         conn.commit()
         # A reader of a that keeps its cache across everything.
         reader_st, reader = _open(a.client_address())
@@ -262,7 +309,7 @@ class FailoverTest(GroupTestCase):
 
         def commit_on_stopped_master():
             try:
-                conn.get_root()['x'] = 'applied by the stopped master alone'
+                conn.get_root()['y']['v'] = 'applied by the stopped master alone'
                 conn.commit()
                 outcome['result'] = 'acknowledged'
             except Exception as e:
@@ -280,53 +327,108 @@ class FailoverTest(GroupTestCase):
             st2.close()
         finally:
             a.proc.send_signal(signal.SIGCONT)
-        self.assertIsNotNone(a.wait_log(r'replication: role replica', timeout=60,
-                                        start=marks[0]), a.log())
+        # The reader polls y while the resumed master applies its queued
+        # commit alone and then rolls it back.
+        seen = []
+        while not a.wait_log(r'replication: role replica', timeout=0, start=marks[0]):
+            reader.abort()
+            try:
+                v = reader.get_root()['y']['v']
+            except ReadConflictError:  # y changed since the sync: look again
+                continue
+            if not seen or seen[-1] != v:
+                seen.append(v)
+            time.sleep(0.02)
         t.join(60)
         self.assertIn('result', outcome)
         self.assertNotEqual(outcome['result'], 'acknowledged',
                             'the partitioned master acknowledged a commit')
-        print('the stopped master\'s queued commit: %s' % outcome['result'])
-        print('old master: %s' % ', '.join(
-            l for l in a.log().splitlines()[marks[0]:]
-            if 'Not replicated' in l or 'replication: role' in l)[:1000])
+        print('the stopped master\'s queued commit: %s; its reader saw y: %s'
+              % (outcome['result'], seen))
+        print('old master: %s' % ' | '.join(
+            l[:140] for l in a.log().splitlines()[marks[0]:]
+            if 'Not replicated' in l or 'replication: role' in l))
         self.stop_clients()
-        # The new master is still master (the resumed one had the older
-        # generation) and holds every acknowledged value.
+        # The master now (the resumed one had the older generation; b and c
+        # may have held a second election meanwhile) holds every
+        # acknowledged value.
+        new = self.current_master([b, c])
         self.assert_all_acknowledged_on(new, names, logs)
         want = read_trees(new, names)
         # The old master, now a replica, serves the new master's data:
         # loads through handles that were open across its rollback.
         deadline = time.time() + 60
         while True:
-            got = x = None
+            got = x = y = None
             try:
                 got = read_trees(a, names, timeout=1)
                 x_st, x_conn = _open(a.client_address())
-                x = x_conn.get_root()['x']
+                x, y = x_conn.get_root()['x'], x_conn.get_root()['y']['v']
                 x_st.close()
             except AssertionError:
                 pass
-            if got == want and x == 'new master':
+            if got == want and x == 'new master' and y == 'before':
                 break
             self.assertLess(time.time(), deadline,
-                            'site %d: x=%r, trees equal: %s\n%s'
-                            % (a.port, x, got == want, a.log()))
+                            'site %d: x=%r y=%r, trees equal: %s\n%s'
+                            % (a.port, x, y, got == want, a.log()))
             time.sleep(0.1)
-        # Its long-lived client is told about the new master's commit.
+        # Its long-lived client is told about the new master's commit and
+        # about the rollback of the lone one.
         deadline = time.time() + 60
         while True:
             try:
                 reader.abort()
-                if reader.get_root()['x'] == 'new master':
+                root = reader.get_root()
+                if root['x'] == 'new master' and root['y']['v'] == 'before':
                     break
+            except ReadConflictError:
+                continue
             except Exception as e:
                 self.fail('the reader of the old master failed: %r\n%s' % (e, a.log()))
-            self.assertLess(time.time(), deadline, 'reader of site %d: x=%r\n%s'
-                            % (a.port, reader.get_root()['x'], a.log()))
+            self.assertLess(time.time(), deadline, 'reader of site %d: x=%r, y=%r\n%s'
+                            % (a.port, root['x'], root['y']['v'], a.log()))
             time.sleep(0.1)
         reader_st.close()
+        # A demoted master refuses commits.
+        mark = a.mark()
+        st3, conn3 = _open(a.client_address())
+        conn3.get_root()['x'] = 'refused'
+        with self.assertRaises(Exception):
+            conn3.commit()
+        self.assertIsNotNone(a.wait_log(r'refused: this server is a replica', timeout=30,
+                                        start=mark), a.log())
 
+        # Promoted again in the same process: kill the new master; the old
+        # one has the highest priority.
+        marks = [s.mark() for s in sites]
+        new.proc.send_signal(signal.SIGKILL)
+        new.proc.wait()
+        rest = [s for s in sites if s is not new]
+        again = self.wait_master(rest, start_marks=[marks[sites.index(s)] for s in rest])
+        print('promoted after the kill: %s' % ('the old master again' if again is a else
+                                              'the other replica'))
+        deadline = time.time() + 60
+        while True:
+            try:
+                st4, conn4 = _open(again.client_address())
+                root = conn4.get_root()
+                root['z'] = PersistentDict(n=1)  # new oids
+                root['p'][0] = 'zero'
+                conn4.commit()
+                st4.close()
+                break
+            except Exception:
+                self.assertLess(time.time(), deadline, again.log())
+                time.sleep(0.1)
+        got = read_trees(again, names)
+        want['p'].add(0)
+        self.assertEqual(got, want)
+        st5, conn5 = _open(again.client_address())
+        root = conn5.get_root()
+        self.assertEqual((root['x'], root['y']['v'], dict(root['z'].items())),
+                         ('new master', 'before', {'n': 1}))
+        st5.close()
 
 if __name__ == '__main__':
     unittest.main()
