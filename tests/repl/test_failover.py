@@ -5,7 +5,9 @@ that resumes, and the rollback of what such an ex-master applied alone.
 "Acknowledged" is what a Durus client saw commit() return for (the
 server's O): every client process logs each acknowledged value to a file
 outside the homes, and every logged value must be on the master that
-follows.  Times are printed, never asserted.
+follows.  Times are printed, never asserted.  (A commit waiting for
+acknowledgements, both replicas stopped: test_group.py's
+test_commit_waits_for_acknowledgements.)
 """
 import os
 import signal
