@@ -138,6 +138,7 @@ void BdbStorage::BackgroundLoop() {
       if (closed_) return;
       std::lock_guard<std::mutex> l(write_mu_);
       if (!repl_->IsMaster() || !ReplicationBeforeWriteLocked().ok()) continue;
+      ReplicationHeartbeatLocked();  // the fence against stale reads
     }
     if (!options_.gc_background) continue;
 

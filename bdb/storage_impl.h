@@ -164,6 +164,16 @@ class BdbStorage : public BdbHandle, private GcStore {
     const uint64_t gen = handles_gen_.load();
     return RetryHandleDead(attempt, [&] { return ReopenHandles(gen); });
   }
+  // The fence against stale reads on a master cut off from its group
+  // (doc/replication-plan.md 6; bdb/storage_repl.cc).  The background
+  // thread writes a small replicated meta key when no write was
+  // acknowledged for kHeartbeatMs (write_mu_ held, master); loads on a
+  // master are refused (Busy) while its last answered write (commit or
+  // heartbeat) was not acknowledged.  Not with ack policy none.
+  void ReplicationHeartbeatLocked();
+  Status FenceReads();
+  void NoteAcknowledged();
+  void NoteUnacknowledged();
   // After a reopen (journal_mu_ held): the entries ReplicatedChanges
   // returned that the journal no longer holds were rolled back; their
   // oids go to the clients again and the next read starts before them.
@@ -227,6 +237,11 @@ class BdbStorage : public BdbHandle, private GcStore {
   std::atomic<uint64_t> handles_epoch_{0};
   std::atomic<uint64_t> handles_gen_{0};
   std::atomic<bool> handles_ok_{true};
+  // steady_clock nanoseconds of the last write the group acknowledged (or
+  // of the promotion); FenceReads.
+  std::atomic<int64_t> last_acknowledged_ns_{0};
+  // ... and of the last one that got PERM_FAILED.
+  std::atomic<int64_t> last_unacknowledged_ns_{0};
   EnvPtr env_;
   DbPtr records_, refcounts_, pending_, meta_;
 

@@ -18,6 +18,8 @@
 namespace durus::bdb {
 
 Status BdbStorage::Load(Oid oid, std::string* record) {
+  // A master cut off from its group refuses reads (its data may be stale).
+  if (repl_ != nullptr) DURUS_RETURN_IF_ERROR(FenceReads());
   return WithLiveHandles([&](bool* dead) {
     std::shared_lock<std::shared_mutex> open(close_mu_);
     DURUS_RETURN_IF_ERROR(CheckOpen());

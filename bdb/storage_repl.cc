@@ -4,6 +4,7 @@
 // the journal's publication on a replica, the summary line for logs.  The
 // machinery itself (configure, start, events) is bdb/replication.cc.
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "bdb/environment.h"
@@ -41,6 +42,16 @@ constexpr size_t kPublishedKept = 1024;
 // Oids of unacknowledged commits remembered for a rollback (beyond this a
 // master whose group is gone for long keeps only the newest).
 constexpr size_t kUnacknowledgedKept = 1 << 20;
+// The fence's heartbeat: a replicated write when none was acknowledged
+// for this long (an idle master writes one small log record per period).
+constexpr int64_t kHeartbeatMs = 250;
+constexpr char kMetaReplHeartbeat[] = "repl_heartbeat";
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -74,6 +85,7 @@ Status BdbStorage::ReplicationBeforeWriteLocked() {
   trace_.CloseHandleLocked();
   trace_.ResumeLocked().IgnoreError();  // unreadable: no trace runs (as at open)
   unacknowledged_.clear();
+  NoteAcknowledged();  // a new master starts unfenced
   if (journal_ != nullptr) {
     DURUS_RETURN_IF_ERROR(LastJournalSeq(journal_.get(), &journal_seq_));
     // Entries applied while a replica are still published to this
@@ -114,13 +126,65 @@ void BdbStorage::NoteCommitLocked(const CommitBatch& batch, const Status& s) {
     // Acknowledged: the acknowledging sites hold the log up to here, so
     // every earlier commit survives a failover too.
     unacknowledged_.clear();
+    NoteAcknowledged();
   } else if (s.IsNotReplicated()) {
+    NoteUnacknowledged();
     if (unacknowledged_.size() > kUnacknowledgedKept) {
       unacknowledged_.erase(unacknowledged_.begin(),
                             unacknowledged_.begin() + unacknowledged_.size() / 2);
     }
     for (const CommitBatch::Entry& e : batch.entries()) unacknowledged_.push_back(e.oid);
   }
+}
+
+void BdbStorage::NoteAcknowledged() { last_acknowledged_ns_ = NowNs(); }
+void BdbStorage::NoteUnacknowledged() { last_unacknowledged_ns_ = NowNs(); }
+
+void BdbStorage::ReplicationHeartbeatLocked() {
+  if (options_.replication.ack == ReplicationAck::kNone || !handles_ok_) return;
+  if (NowNs() - last_acknowledged_ns_.load() < kHeartbeatMs * 1000000) return;
+  // A master that cannot get this acknowledged waits the ack timeout here
+  // (holding write_mu_: its commits would fail the same way meanwhile).
+  const int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  char v[8];
+  Oid(static_cast<uint64_t>(now)).ToBytes(v);  // u64 big-endian
+  Txn txn;
+  if (txn.Begin(env_.get()) != 0) return;
+  Dbt key = InDbt(kMetaReplHeartbeat, strlen(kMetaReplHeartbeat));
+  Dbt data = InDbt(v, 8);
+  if (meta_->put(txn.get(), &key, &data, 0) != 0) return;
+  ReplicationState::ClearPermFailed();
+  if (txn.Commit(DB_TXN_NOSYNC) != 0) return;
+  // A write like a commit's: the checkpoints release the log it grows.
+  commits_since_checkpoint_.fetch_add(1, std::memory_order_relaxed);
+  if (ReplicationState::PermFailed()) {
+    NoteUnacknowledged();
+  } else {
+    NoteAcknowledged();
+  }
+}
+
+Status BdbStorage::FenceReads() {
+  if (repl_ == nullptr || !repl_->IsMaster() || options_.replication.ack == ReplicationAck::kNone) {
+    return Status::OK();
+  }
+  // Promoted a moment ago (the first write or background tick reloads
+  // and clears the fence): not fenced.
+  if (repl_->master_generation() != promoted_generation_.load()) return Status::OK();
+  // Fenced while the last write that got an answer got PERM_FAILED: a
+  // master whose background thread is merely late is not fenced, and a
+  // cut-off one is from its first write's ack timeout (at most the
+  // heartbeat period plus the ack timeout after it was cut off).
+  const int64_t acknowledged = last_acknowledged_ns_.load();
+  if (last_unacknowledged_ns_.load() <= acknowledged) return Status::OK();
+  const int64_t silent_ms = (NowNs() - acknowledged) / 1000000;
+  return Status::Busy(
+      "reads refused: no write of this master (" + options_.replication.listen.ToString() +
+      ") was acknowledged by its replication group for " + std::to_string(silent_ms) +
+      " ms: it may be cut off from the group, which may have elected another "
+      "master (its data could be stale)");
 }
 
 Status BdbStorage::RefreshHandles() {
@@ -203,6 +267,7 @@ Status BdbStorage::OpenJournal() {
   DURUS_RETURN_IF_ERROR(LastJournalSeq(journal_.get(), &last));
   // Clients connect after the open: their caches are empty, nothing
   // before the journal's end concerns them.
+  NoteAcknowledged();  // not fenced at open
   std::lock_guard<std::mutex> l(journal_mu_);
   synced_seq_ = last;
   // The handles were opened after Start's sync; a later sync (or one that
