@@ -172,10 +172,14 @@ void BdbStorage::BackgroundLoop() {
     // trace run on the master only (their state replicates, so a promoted
     // replica continues them).
     if (repl_ != nullptr) {
+      // Handles a rollback or an internal init made dead: reopened here
+      // too, so an idle site does not wait for its next read.
+      RefreshHandles().IgnoreError();
       std::shared_lock<std::shared_mutex> open(close_mu_);
       if (closed_) return;
       std::lock_guard<std::mutex> l(write_mu_);
       if (!repl_->IsMaster() || !ReplicationBeforeWriteLocked().ok()) continue;
+      ReplicationHeartbeatLocked();  // the fence against stale reads
     }
     if (repl_ != nullptr && Clock::now() >= next_trim) {
       uint64_t trimmed = 0;

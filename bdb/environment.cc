@@ -331,7 +331,17 @@ Status OpenBtree(DbEnv* env, const std::string& home, const char* file, bool rea
     return FromDb(ret,
                   "opening " + path + (LastDbError().empty() ? "" : " (" + LastDbError() + ")"));
   }
-  DURUS_RETURN_IF_ERROR(CheckNotTruncated(path));
+  Status whole = CheckNotTruncated(path);
+  if (!whole.ok() && (env_flags & DB_INIT_REP)) {
+    // A replication site applies the master's log from repmgr's threads
+    // while we open: a file extended in the cache can have its meta page
+    // (page 0, written first) on disk before its new last page (seen in
+    // the kill loop, journal.db one page "short").  Write the cache out
+    // and look again: pages really lost are still missing then.
+    env->memp_sync(nullptr);
+    whole = CheckNotTruncated(path);
+  }
+  DURUS_RETURN_IF_ERROR(whole);
   *out = std::move(db);
   return Status::OK();
 }

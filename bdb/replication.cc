@@ -141,7 +141,13 @@ void ReplicationState::Handle(u_int32_t event, void* info) {
     case DB_EVENT_REP_NEWMASTER:
       if (info != nullptr) master_eid_ = *static_cast<int*>(info);
       break;
-    case DB_EVENT_REP_STARTUPDONE: startup_done_ = true; break;
+    case DB_EVENT_REP_STARTUPDONE:
+      // Not at CLIENT: a demoted master rolls back in the sync that ends
+      // here, and handles reopened before the rollback would die in it.
+      handles_epoch_.fetch_add(1);
+      startup_done_ = true;
+      break;
+    case DB_EVENT_REP_INIT_DONE: handles_epoch_.fetch_add(1); return;
     default: return;
   }
   // Wakes Start(); the lock orders the store before a waiter's check.

@@ -63,6 +63,13 @@ class ReplicationState {
   // was (re)promoted and must reload its in-memory counters.
   uint64_t master_generation() const { return master_generation_.load(); }
   bool startup_done() const { return startup_done_.load(); }
+  // Counts the events after which table handles opened before may be
+  // dead (DB_REP_HANDLE_DEAD): STARTUPDONE (a sync with a master, which
+  // may have rolled back this site's log: a demoted master's unacknowledged
+  // tail, a replica's records the new master lacks) and INIT_DONE
+  // (internal init replaced the files).  The storage reopens its handles
+  // when it changes (doc/replication-plan.md 7).
+  uint64_t handles_epoch() const { return handles_epoch_.load(); }
   uint64_t perm_failed_total() const { return perm_failed_total_.load(); }
 
   // The master's replication address as this site knows it ("" if none);
@@ -88,6 +95,7 @@ class ReplicationState {
   std::atomic<int> master_eid_{-1};
   std::atomic<uint64_t> master_generation_{0};
   std::atomic<bool> startup_done_{false};
+  std::atomic<uint64_t> handles_epoch_{0};
   std::atomic<uint64_t> perm_failed_total_{0};
   // Start() waits on it for the role.
   std::mutex mu_;

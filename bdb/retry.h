@@ -1,5 +1,6 @@
 // Retrying Berkeley DB deadlocks: the one policy every reader and writer of
-// bdb/ uses.  Internal to bdb/.
+// bdb/ uses; and the one retry after DB_REP_HANDLE_DEAD (replication).
+// Internal to bdb/.
 //
 // Berkeley DB resolves a deadlock by failing one of the parties with
 // DB_LOCK_DEADLOCK (or DB_LOCK_NOTGRANTED): that party aborts what it did
@@ -13,6 +14,7 @@
 #ifndef DURUS_BDB_BDB_RETRY_H_
 #define DURUS_BDB_BDB_RETRY_H_
 
+#include <string>
 #include <utility>
 
 #include "bdb/handles.h"
@@ -55,6 +57,33 @@ Status RetryTxn(Attempt&& attempt, int attempts = kTxnAttempts) {
 inline Status TxnFailure(int ret, const std::string& what, bool* retry) {
   if (IsRetryable(ret)) *retry = true;
   return FromDb(ret, what);
+}
+
+// DB_REP_HANDLE_DEAD: a table handle that was open across a rollback of
+// this site's log (a demoted master's unacknowledged tail, a replica's
+// records the new master lacks) or an internal init refuses every
+// operation; a fresh handle works (doc/replication-plan.md 7).  The
+// storage reopens its handles and runs the operation once more.
+inline bool IsHandleDead(int ret) { return ret == DB_REP_HANDLE_DEAD; }
+// The same for a Status made by FromDb (bdb/journal.h's readers return
+// Status only): FromDb keeps Berkeley DB's message, which names the code.
+inline bool IsHandleDead(const Status& s) {
+  return !s.ok() && s.message().find("DB_REP_HANDLE_DEAD") != std::string::npos;
+}
+
+// Runs `attempt(bool* dead)`; when it set *dead (it failed on a dead
+// handle, nothing done), calls `reopen()` and, if that worked, runs the
+// attempt once more.  One retry: a second rollback at that very moment is
+// an error for the caller, not a loop.
+template <typename Attempt, typename Reopen>
+Status RetryHandleDead(Attempt&& attempt, Reopen&& reopen) {
+  bool dead = false;
+  Status s = attempt(&dead);
+  if (!dead) return s;
+  Status r = reopen();
+  if (!r.ok()) return r;
+  dead = false;
+  return attempt(&dead);
 }
 
 }  // namespace durus::bdb

@@ -28,7 +28,8 @@ Status BdbStorage::NewOid(Oid* oid) {
   if (options_.readonly) return Status::ReadOnly("storage " + home_ + " is read-only");
   if (repl_ != nullptr) {
     // Replication: a replica hands out no oids; a new master first
-    // reloads next_oid from the replicated meta.db.
+    // reloads next_oid from the replicated meta.db (through live handles).
+    DURUS_RETURN_IF_ERROR(RefreshHandles());
     std::shared_lock<std::shared_mutex> open(close_mu_);
     DURUS_RETURN_IF_ERROR(CheckOpen());
     if (!repl_->IsMaster()) return NotMaster("new oids");
@@ -42,6 +43,8 @@ Status BdbStorage::NewOid(Oid* oid) {
 }
 
 Status BdbStorage::Commit(const CommitBatch& batch) {
+  // Replication: handles a rollback made dead are reopened first.
+  DURUS_RETURN_IF_ERROR(RefreshHandles());
   std::shared_lock<std::shared_mutex> open(close_mu_);
   DURUS_RETURN_IF_ERROR(CheckOpen());
   if (options_.readonly) return Status::ReadOnly("storage " + home_ + " is read-only");
@@ -56,6 +59,7 @@ Status BdbStorage::Commit(const CommitBatch& batch) {
     std::lock_guard<std::mutex> l(write_mu_);
     if (repl_ != nullptr) DURUS_RETURN_IF_ERROR(ReplicationBeforeWriteLocked());
     s = RetryTxn([&](bool* retry) { return CommitOnce(batch, retry); });
+    NoteCommitLocked(batch, s);  // replication: what a failover may roll back
   }
   if (!s.ok()) return s;
   commits_since_checkpoint_.fetch_add(1, std::memory_order_relaxed);

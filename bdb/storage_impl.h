@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -35,8 +36,10 @@
 #include "bdb/gc/store.h"
 #include "bdb/handles.h"
 #include "bdb/home_lock.h"
+#include "bdb/journal.h"
 #include "bdb/log_archive.h"
 #include "bdb/replication.h"
+#include "bdb/retry.h"
 
 namespace durus::bdb {
 
@@ -137,6 +140,46 @@ class BdbStorage : public BdbHandle, private GcStore {
   Status NotMaster(const std::string& what);
   // A site that is not master runs no collector, trace or meta write.
   bool MayWrite() const { return repl_ == nullptr || repl_->IsMaster(); }
+  // The counters from the replicated meta.db (write_mu_ held).
+  Status ReloadCountersLocked();
+  // After a commit's attempt (write_mu_ held): the oids of commits that
+  // got NotReplicated since the last acknowledged one, which a failover
+  // may roll back (an acknowledged commit makes every earlier one durable).
+  void NoteCommitLocked(const CommitBatch& batch, const Status& s);
+
+  // DB_REP_HANDLE_DEAD (bdb/storage_repl.cc; doc/replication-plan.md 7).
+  // Reopens the handles when the replication events say they may be dead
+  // (ReplicationState::handles_epoch) or a reopen failed; close_mu_ must
+  // not be held.
+  Status RefreshHandles();
+  // Closes and reopens every table handle under close_mu_ exclusively (no
+  // load, commit or collector step runs), reloads the counters and the
+  // trace state, and finds the journal entries a rollback removed.
+  // `seen`: handles_gen_ when the caller's attempt began (a reopen by
+  // another thread since then is enough).
+  Status ReopenHandles(uint64_t seen);
+  // attempt(bool* dead) -> Status; run once more after a reopen when it
+  // failed on a dead handle.  close_mu_ not held (the attempt takes it).
+  template <typename Attempt>
+  Status WithLiveHandles(Attempt&& attempt) {
+    DURUS_RETURN_IF_ERROR(RefreshHandles());
+    const uint64_t gen = handles_gen_.load();
+    return RetryHandleDead(attempt, [&] { return ReopenHandles(gen); });
+  }
+  // The fence against stale reads on a master cut off from its group
+  // (doc/replication-plan.md 6; bdb/storage_repl.cc).  The background
+  // thread writes a small replicated meta key when no write was
+  // acknowledged for kHeartbeatMs (write_mu_ held, master); loads on a
+  // master are refused (Busy) while its last answered write (commit or
+  // heartbeat) was not acknowledged.  Not with ack policy none.
+  void ReplicationHeartbeatLocked();
+  Status FenceReads();
+  void NoteAcknowledged();
+  void NoteUnacknowledged();
+  // After a reopen (journal_mu_ held): the entries ReplicatedChanges
+  // returned that the journal no longer holds were rolled back; their
+  // oids go to the clients again and the next read starts before them.
+  void RewindJournalLocked();
 
   void StartBackground();
   void StopBackground();
@@ -188,6 +231,25 @@ class BdbStorage : public BdbHandle, private GcStore {
   // Times ReplicatedChanges found trimmed entries it had not returned
   // (incremented under journal_mu_, before synced_seq_ moves past them).
   std::atomic<uint64_t> replicated_gaps_{0};
+  // The last entries ReplicatedChanges returned (journal_mu_; at most
+  // kPublishedKept), to find what a rollback removed; the oids of those
+  // and of this site's own rolled-back commits, for the next call.
+  std::deque<JournalEntry> published_;
+  std::vector<Oid> rolled_back_;
+  // Oids of this master's commits that got NotReplicated since its last
+  // acknowledged commit (write_mu_; NoteCommitLocked).
+  std::vector<Oid> unacknowledged_;
+  // DB_REP_HANDLE_DEAD: repl_->handles_epoch() when the handles were last
+  // opened; reopens so far (written under close_mu_ exclusively); false
+  // after a failed reopen (the handles are closed: RefreshHandles retries).
+  std::atomic<uint64_t> handles_epoch_{0};
+  std::atomic<uint64_t> handles_gen_{0};
+  std::atomic<bool> handles_ok_{true};
+  // steady_clock nanoseconds of the last write the group acknowledged (or
+  // of the promotion); FenceReads.
+  std::atomic<int64_t> last_acknowledged_ns_{0};
+  // ... and of the last one that got PERM_FAILED.
+  std::atomic<int64_t> last_unacknowledged_ns_{0};
   EnvPtr env_;
   DbPtr records_, refcounts_, pending_, meta_;
 
