@@ -20,6 +20,7 @@
 #include "bdb/home_lock.h"
 #include "bdb/home_options.h"
 #include "bdb/log_archive.h"
+#include "bdb/replication.h"
 #include "bdb/schema.h"
 #include "util/file.h"
 
@@ -125,6 +126,23 @@ Status RecoverCopy(const std::string& dest) {
   return Status::OK();
 }
 
+// Berkeley DB's replication files (__db.rep.*) in a copy of a site.
+Status RemoveReplicationFiles(const std::string& dest) {
+  DIR* d = opendir(dest.c_str());
+  if (d == nullptr) return Status::IOError("cannot read " + dest + ": " + strerror(errno));
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) {
+    if (strncmp(e->d_name, "__db.rep.", 9) == 0) names.push_back(e->d_name);
+  }
+  closedir(d);
+  for (const std::string& n : names) {
+    if (unlink((dest + "/" + n).c_str()) != 0) {
+      return Status::IOError("cannot remove " + dest + "/" + n + ": " + strerror(errno));
+    }
+  }
+  return Status::OK();
+}
+
 // The copy was opened as a home (to read its counters), which built
 // Berkeley DB's region files: tens of MB a backup does not need, since
 // every open of a home rebuilds them (recovery).  Removed once closed.
@@ -201,6 +219,16 @@ Status BackupHome(const std::string& home, const std::string& dest, const Backup
   join_lock.Release();
   home_lock.Release();
   if (ret != 0) return bdb::FromDb(ret, "copying " + home + " to " + dest + detail);
+  // A site of a replication group (a replica or the master, hot or idle):
+  // DbEnv::backup copied Berkeley DB's replication database too.  The
+  // copy is a plain home -- the group's data at one moment, not a member:
+  // membership stays with the sites (a copy holding it would be refused
+  // by every opener, bdb/replication.h, and started as a site would claim
+  // to be the one it was copied from).  doc/replication.md, "Backup".
+  if (bdb::IsReplicationSite(dest)) {
+    DURUS_RETURN_IF_ERROR(RemoveReplicationFiles(dest));
+    report->from_replication_site = true;
+  }
   // The options the home keeps (bdb/home_options.h) go with it: a restored
   // home must not fall back to the default durability.  Only a holder of
   // the HomeLock writes the file, and HOME is held (by us or the server).

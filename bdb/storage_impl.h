@@ -62,6 +62,7 @@ class BdbStorage : public BdbHandle, private GcStore {
   std::string ReplicationSummary() override;
   std::vector<Oid> ReplicatedChanges() override;
   bool ReplicatedChangesPending() override;
+  std::string ReplicationStopReason() override;
   Status Flush() override;
   Status Close() override;
   std::string Describe() const override;
@@ -133,6 +134,11 @@ class BdbStorage : public BdbHandle, private GcStore {
   Status OpenJournal();
   // The refusal of a write on a site that is not master.
   Status NotMaster(const std::string& what);
+  // Operations (bdb/storage_repl_ops.cc): stat's figures (close_mu_ held
+  // shared), and the background thread's once-a-second work: the lag
+  // sample, a pending removal request (bdb/repl_admin.h).
+  void ReplicationFiguresLocked(ReplicationFigures* out);
+  void ReplicationOpsTick();
   // A site that is not master runs no collector, trace or meta write.
   bool MayWrite() const { return repl_ == nullptr || repl_->IsMaster(); }
 
