@@ -126,23 +126,6 @@ Status RecoverCopy(const std::string& dest) {
   return Status::OK();
 }
 
-// Berkeley DB's replication files (__db.rep.*) in a copy of a site.
-Status RemoveReplicationFiles(const std::string& dest) {
-  DIR* d = opendir(dest.c_str());
-  if (d == nullptr) return Status::IOError("cannot read " + dest + ": " + strerror(errno));
-  std::vector<std::string> names;
-  while (dirent* e = readdir(d)) {
-    if (strncmp(e->d_name, "__db.rep.", 9) == 0) names.push_back(e->d_name);
-  }
-  closedir(d);
-  for (const std::string& n : names) {
-    if (unlink((dest + "/" + n).c_str()) != 0) {
-      return Status::IOError("cannot remove " + dest + "/" + n + ": " + strerror(errno));
-    }
-  }
-  return Status::OK();
-}
-
 // The copy was opened as a home (to read its counters), which built
 // Berkeley DB's region files: tens of MB a backup does not need, since
 // every open of a home rebuilds them (recovery).  Removed once closed.
@@ -226,7 +209,7 @@ Status BackupHome(const std::string& home, const std::string& dest, const Backup
   // by every opener, bdb/replication.h, and started as a site would claim
   // to be the one it was copied from).  doc/replication.md, "Backup".
   if (bdb::IsReplicationSite(dest)) {
-    DURUS_RETURN_IF_ERROR(RemoveReplicationFiles(dest));
+    DURUS_RETURN_IF_ERROR(bdb::RemoveReplicationFiles(dest));
     report->from_replication_site = true;
   }
   // The options the home keeps (bdb/home_options.h) go with it: a restored
@@ -243,6 +226,9 @@ Status BackupHome(const std::string& home, const std::string& dest, const Backup
   }
 
   DURUS_RETURN_IF_ERROR(RecoverCopy(dest));
+  // Recovery recreates the replication database when the copied log still
+  // holds its creation (a young group): out again.
+  if (report->from_replication_site) DURUS_RETURN_IF_ERROR(bdb::RemoveReplicationFiles(dest));
   // DEST is a home: open it as one and read its counters.
   std::unique_ptr<BdbHandle> copy;
   DURUS_RETURN_IF_ERROR(OpenCopiedHome(dest, &copy));

@@ -3,16 +3,19 @@
 // doc/replication-plan.md sections 3, 4, 10.3 and 11.
 #include "bdb/replication.h"
 
+#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "bdb/handles.h"
 
@@ -157,6 +160,22 @@ void ReplicationState::Handle(u_int32_t event, void* info) {
 bool IsReplicationSite(const std::string& home) {
   struct stat st;
   return ::stat((home + "/__db.rep.system").c_str(), &st) == 0;
+}
+
+Status RemoveReplicationFiles(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return Status::IOError("cannot read " + dir + ": " + strerror(errno));
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) {
+    if (strncmp(e->d_name, "__db.rep.", 9) == 0) names.push_back(e->d_name);
+  }
+  closedir(d);
+  for (const std::string& n : names) {
+    if (unlink((dir + "/" + n).c_str()) != 0) {
+      return Status::IOError("cannot remove " + dir + "/" + n + ": " + strerror(errno));
+    }
+  }
+  return Status::OK();
 }
 
 Status ReplicationSiteRefusal(const std::string& home) {

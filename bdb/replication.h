@@ -37,6 +37,12 @@ namespace durus::bdb {
 // (TrimClosedHome) would cut it off from the group.
 bool IsReplicationSite(const std::string& home);
 
+// Removes Berkeley DB's replication files (__db.rep.*) from `dir`, a copy
+// of a site's home made by a backup or a restore: the copy is a plain
+// home, the group's data without its membership (doc/replication.md,
+// "Backup from a site").  Not for a site's own home.
+Status RemoveReplicationFiles(const std::string& dir);
+
 // The error for an opener that would write to such a home outside the
 // group (InvalidArgument, naming the way to open it).
 Status ReplicationSiteRefusal(const std::string& home);

@@ -116,7 +116,7 @@ int RunBackup(const std::vector<std::string>& args) {
   if (r.from_replication_site) {
     printf(
         "%s is a site of a replication group: %s is a plain home, without the group's "
-        "membership (doc/replication.md, \"Backup\")\n",
+        "membership (doc/replication.md, \"Backup from a site\")\n",
         pos[0].c_str(), pos[1].c_str());
   }
   return 0;
