@@ -138,6 +138,9 @@ class BdbStorage : public BdbHandle, private GcStore {
   // shared), and the background thread's once-a-second work: the lag
   // sample, a pending removal request (bdb/repl_admin.h).
   void ReplicationFiguresLocked(ReplicationFigures* out);
+  // On a site that is not master: the counters GetStats reports, from the
+  // replicated meta.db (close_mu_ held shared).
+  void ReplicaCountersLocked(StorageStats* stats);
   void ReplicationOpsTick();
   // A site that is not master runs no collector, trace or meta write.
   bool MayWrite() const { return repl_ == nullptr || repl_->IsMaster(); }

@@ -6,7 +6,9 @@
 #include <cstring>
 
 #include "bdb/repl_admin.h"
+#include "bdb/schema.h"
 #include "bdb/storage_impl.h"
+#include "engine/record.h"
 
 namespace durus::bdb {
 
@@ -17,6 +19,26 @@ void BdbStorage::ReplicationFiguresLocked(ReplicationFigures* out) {
     Dbt key = InDbt(kMetaReplMasterDurus, strlen(kMetaReplMasterDurus));
     std::string value;
     if (GetInto(meta_.get(), nullptr, &key, &value, 0) == 0) out->master_durus = value;
+  }
+}
+
+void BdbStorage::ReplicaCountersLocked(StorageStats* stats) {
+  // A replica applies the master's commits without touching our in-memory
+  // counters (they are as of the open, or of the last time this site was
+  // master): its meta.db, replicated, has the committed values.
+  if (repl_->IsMaster() || meta_ == nullptr) return;
+  const struct {
+    const char* name;
+    uint64_t* out;
+  } counters[] = {{schema::kMetaObjectCount, &stats->object_count},
+                  {schema::kMetaRecordBytes, &stats->record_bytes},
+                  {schema::kMetaPendingCount, &stats->pending_garbage},
+                  {schema::kMetaNextOid, &stats->next_oid}};
+  for (const auto& c : counters) {
+    Dbt key = InDbt(c.name, strlen(c.name));
+    std::string v;
+    // A failed read (the site syncing) leaves the in-memory figure.
+    if (GetInto(meta_.get(), nullptr, &key, &v, 0) == 0 && v.size() == 8) *c.out = GetU64(v.data());
   }
 }
 

@@ -92,7 +92,10 @@ class MembershipTest(GroupTestCase):
         from durus.persistent import Persistent
         from durus.persistent_dict import PersistentDict
 
-        a, b, c = self.start_group()
+        # Commits of 1,000 objects on a busy 2-core machine: a generous
+        # ack timeout, so none is a failed (not replicated) commit.
+        extra = ('--repl-ack-timeout-ms', '10000')
+        a, b, c = self.start_group(extra=extra)
         self.assertIs(self.wait_master([a]), a)
         site = lambda s: '127.0.0.1:%d' % s.repl_port  # noqa: E731
 
@@ -132,7 +135,7 @@ class MembershipTest(GroupTestCase):
             o = Persistent()
             o.value = k
             items[k] = o
-            if k % 2500 == 2499:
+            if k % 1000 == 999:
                 conn.commit()
         root['n'] = N_OBJECTS
         conn.commit()
@@ -154,6 +157,14 @@ class MembershipTest(GroupTestCase):
         self.assertEqual(r['master_site'], site(a))
         self.assertEqual(r['master_durus'], '127.0.0.1:%d' % a.port)
         self.assertIn(site(a), [p['site'] for p in r['peers'] if p['connected']])
+        # The replica's counters are the master's (replicated meta.db), not
+        # those of its open (an empty home then).
+        # (The root, the dict and the items; each file is up to 1 s old.)
+        for s in (a, b):
+            deadline = time.time() + 30
+            while stat_json(s.home)['object_count'] != N_OBJECTS + 2 and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertEqual(stat_json(s.home)['object_count'], N_OBJECTS + 2)
         rc, out, err = run_tool('stat', b.home)
         self.assertEqual(rc, 0, err)
         self.assertIn('replica (site %s), in sync' % site(b), out)
@@ -164,7 +175,7 @@ class MembershipTest(GroupTestCase):
         # loads of the populated group.
         d_port, d_repl = free_ports(2)
         d = Site(os.path.join(self.tmp, 'site3'), d_port, d_repl,
-                 [a.repl_port, b.repl_port, c.repl_port])
+                 [a.repl_port, b.repl_port, c.repl_port], extra=extra)
         self.servers.append(d)
         d.start()
         wait_loaded(d, lambda root: (root.get('n'), item_sum(root)), (N_OBJECTS, want_sum))
