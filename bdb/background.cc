@@ -164,6 +164,9 @@ void BdbStorage::BackgroundLoop() {
       }
     }
     if (Clock::now() >= next_status) {
+      // Replication: the lag figure and removal requests (at most
+      // ReplicationState::kLagQuestionTimeoutMs).
+      ReplicationOpsTick();
       PublishStatus();
       next_status = Clock::now() + kStatusPeriod;
     }

@@ -20,6 +20,7 @@
 #include "bdb/home_lock.h"
 #include "bdb/home_options.h"
 #include "bdb/log_archive.h"
+#include "bdb/replication.h"
 #include "bdb/schema.h"
 #include "util/file.h"
 
@@ -201,6 +202,16 @@ Status BackupHome(const std::string& home, const std::string& dest, const Backup
   join_lock.Release();
   home_lock.Release();
   if (ret != 0) return bdb::FromDb(ret, "copying " + home + " to " + dest + detail);
+  // A site of a replication group (a replica or the master, hot or idle):
+  // DbEnv::backup copied Berkeley DB's replication database too.  The
+  // copy is a plain home -- the group's data at one moment, not a member:
+  // membership stays with the sites (a copy holding it would be refused
+  // by every opener, bdb/replication.h, and started as a site would claim
+  // to be the one it was copied from).  doc/replication.md, "Backup".
+  if (bdb::IsReplicationSite(dest)) {
+    DURUS_RETURN_IF_ERROR(bdb::RemoveReplicationFiles(dest));
+    report->from_replication_site = true;
+  }
   // The options the home keeps (bdb/home_options.h) go with it: a restored
   // home must not fall back to the default durability.  Only a holder of
   // the HomeLock writes the file, and HOME is held (by us or the server).
@@ -215,6 +226,9 @@ Status BackupHome(const std::string& home, const std::string& dest, const Backup
   }
 
   DURUS_RETURN_IF_ERROR(RecoverCopy(dest));
+  // Recovery recreates the replication database when the copied log still
+  // holds its creation (a young group): out again.
+  if (report->from_replication_site) DURUS_RETURN_IF_ERROR(bdb::RemoveReplicationFiles(dest));
   // DEST is a home: open it as one and read its counters.
   std::unique_ptr<BdbHandle> copy;
   DURUS_RETURN_IF_ERROR(OpenCopiedHome(dest, &copy));

@@ -76,6 +76,9 @@ struct BackupReport {
   uint64_t record_bytes = 0;
   double seconds = 0;
   bool restore_base = false;  // DEST/restore-base/ written
+  // HOME is a site of a replication group: its replication files were
+  // left out, DEST is a plain home (doc/replication.md, "Backup").
+  bool from_replication_site = false;
 };
 
 // Open a home made by a backup or a restore, for a look (no background

@@ -14,6 +14,7 @@
 //   bdb/env_figures.h   Berkeley DB's cache and log figures (monitoring)
 //   bdb/disk_usage.h    what a home's files take on disk, by kind
 //   bdb/home_trim.h     a closed home's logs and regions removed (gc --compact)
+//   bdb/repl_admin.h    remove a site from a running group (repl-remove)
 // Everything else in bdb/ is internal (storage_impl.h, schema.h, handles.h,
 // ...).  Test-only, in the durus_bdb_testing library that only tests and
 // their harnesses link: bdb/testing.h (direct table writes, stepping the

@@ -3,14 +3,19 @@
 // doc/replication-plan.md sections 3, 4, 10.3 and 11.
 #include "bdb/replication.h"
 
+#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <thread>
+#include <vector>
 
 #include "bdb/handles.h"
 
@@ -148,6 +153,9 @@ void ReplicationState::Handle(u_int32_t event, void* info) {
       startup_done_ = true;
       break;
     case DB_EVENT_REP_INIT_DONE: handles_epoch_.fetch_add(1); return;
+    // Operations (doc/replication.md, "Removing a site"): only a flag; the
+    // server polls StopReason and exits.
+    case DB_EVENT_REP_LOCAL_SITE_REMOVED: local_site_removed_ = true; return;
     default: return;
   }
   // Wakes Start(); the lock orders the store before a waiter's check.
@@ -158,6 +166,22 @@ void ReplicationState::Handle(u_int32_t event, void* info) {
 bool IsReplicationSite(const std::string& home) {
   struct stat st;
   return ::stat((home + "/__db.rep.system").c_str(), &st) == 0;
+}
+
+Status RemoveReplicationFiles(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return Status::IOError("cannot read " + dir + ": " + strerror(errno));
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) {
+    if (strncmp(e->d_name, "__db.rep.", 9) == 0) names.push_back(e->d_name);
+  }
+  closedir(d);
+  for (const std::string& n : names) {
+    if (unlink((dir + "/" + n).c_str()) != 0) {
+      return Status::IOError("cannot remove " + dir + "/" + n + ": " + strerror(errno));
+    }
+  }
+  return Status::OK();
 }
 
 Status ReplicationSiteRefusal(const std::string& home) {
@@ -201,6 +225,12 @@ Status ReplicationState::Configure(DbEnv* env) {
   if (ret == 0) ret = env->rep_set_config(DB_REP_CONF_AUTOINIT, 1);
   // With two sites a lone survivor electing itself would be a split brain.
   if (ret == 0 && o.peers.size() == 1) ret = env->rep_set_config(DB_REPMGR_CONF_2SITE_STRICT, 1);
+  // Replicas ask the master for its log's end over a message channel
+  // (SampleLag); set before repmgr_start, as the docs advise.
+  if (ret == 0) {
+    DB_ENV* dbenv = env->get_DB_ENV();
+    ret = dbenv->repmgr_msg_dispatch(dbenv, &ReplicationState::OnChannelMessage, 0);
+  }
   if (ret != 0) return FromDb(ret, "configuring replication");
   DbSite* site = nullptr;
   ret = env->repmgr_site(o.listen.host.c_str(), o.listen.port, &site, 0);
@@ -262,7 +292,16 @@ Status ReplicationState::Start(DbEnv* env) {
 
 std::string ReplicationState::MasterSite(DbEnv* env) const {
   if (IsMaster()) return options_.listen.ToString();
+  // Berkeley DB's current idea of the master's EID first: a site's EIDs
+  // may be renumbered when the membership changes (seen: after a third
+  // site joined, a replica's stored NEWMASTER EID named that third site),
+  // and rep_stat follows it.  The event's EID only when rep_stat fails.
   int eid = master_eid_.load();
+  DB_REP_STAT* st = nullptr;
+  if (env->rep_stat(&st, 0) == 0 && st != nullptr) {
+    eid = static_cast<int>(st->st_master);
+    free(st);
+  }
   if (eid < 0) return "";
   DbSite* site = nullptr;
   if (env->repmgr_site_by_eid(eid, &site) != 0) return "";
@@ -274,6 +313,207 @@ std::string ReplicationState::MasterSite(DbEnv* env) const {
   }
   site->close();
   return out;
+}
+
+// --- Operations: stat's figures, lag, removal ---
+
+namespace {
+
+// The lag question and its answer on the message channel.  The answer:
+// "durus-lag1" then three little-endian u32: whether the answering site is
+// master (1/0), its log's end (rep_stat st_next_lsn: file, offset) -- and
+// a fourth, its log file size, to make the two LSNs one number.
+constexpr char kLagQuestion[] = "durus-lag?";
+constexpr char kLagAnswerTag[] = "durus-lag1";
+constexpr size_t kTagSize = sizeof(kLagAnswerTag) - 1;
+constexpr size_t kLagAnswerSize = kTagSize + 16;
+
+void PutU32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+uint32_t GetU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+// rep_stat's st_next_lsn: on a master the next LSN it will write, on a
+// replica the next it expects (everything before it is applied).
+bool NextLsn(DbEnv* env, DB_LSN* out, uint32_t* status) {
+  DB_REP_STAT* st = nullptr;
+  if (env->rep_stat(&st, 0) != 0 || st == nullptr) return false;
+  *out = st->st_next_lsn;
+  *status = st->st_status;
+  free(st);
+  return true;
+}
+
+uint32_t LogFileSize(DbEnv* env) {
+  uint32_t size = 0;
+  if (env->get_lg_max(&size) != 0 || size == 0) size = 10u << 20;  // Berkeley DB's default
+  return size;
+}
+
+}  // namespace
+
+void LagSampler::Add(double now_s, uint64_t master_end, uint64_t applied_end) {
+  if (master_end <= applied_end) {
+    // Caught up: this sample is the new anchor.
+    samples_.clear();
+    samples_.push_back({now_s, master_end});
+    bytes_ = 0;
+    seconds_ = 0;
+    return;
+  }
+  samples_.push_back({now_s, master_end});
+  // Keep one sample at which the master was not ahead of what is applied
+  // here now (the newest such), drop the ones before it.
+  while (samples_.size() >= 2 && samples_[1].master_end <= applied_end) samples_.pop_front();
+  while (samples_.size() > kMaxSamples) samples_.pop_front();
+  bytes_ = master_end - applied_end;
+  seconds_ = std::max(0.0, now_s - samples_.front().time);
+}
+
+// Through Berkeley DB's C API: the C++ wrapper's channel in the dispatch
+// callback crashed the answering process (a call through a null pointer,
+// libdb_cxx 5.3.28), so both the callback and the question use DB_CHANNEL.
+void ReplicationState::OnChannelMessage(DB_ENV* dbenv, DB_CHANNEL* channel, DBT* request,
+                                        u_int32_t nrequest, u_int32_t cb_flags) {
+  if (!(cb_flags & DB_REPMGR_NEED_RESPONSE)) return;  // nothing we send one-way
+  char answer[kLagAnswerSize] = {};
+  memcpy(answer, kLagAnswerTag, kTagSize);
+  DbEnv* env = DbEnv::get_DbEnv(dbenv);
+  auto* state = env != nullptr ? static_cast<ReplicationState*>(env->get_app_private()) : nullptr;
+  DB_LSN lsn{};
+  uint32_t status = 0;
+  const bool asked = nrequest == 1 && request[0].size == sizeof(kLagQuestion) - 1 &&
+                     memcmp(request[0].data, kLagQuestion, sizeof(kLagQuestion) - 1) == 0;
+  if (asked && state != nullptr && state->IsMaster() && NextLsn(env, &lsn, &status) &&
+      status == DB_REP_MASTER) {
+    PutU32(answer + kTagSize, 1);
+    PutU32(answer + kTagSize + 4, lsn.file);
+    PutU32(answer + kTagSize + 8, lsn.offset);
+    PutU32(answer + kTagSize + 12, LogFileSize(env));
+  }
+  // Always answer: the asker waits for it until its timeout otherwise.
+  DBT reply{};
+  reply.data = answer;
+  reply.size = sizeof answer;
+  channel->send_msg(channel, &reply, 1, 0);
+}
+
+void ReplicationState::SampleLag(DbEnv* env) {
+  const double now_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (IsMaster()) {
+    util::MutexLock l(&lag_mu_);
+    lag_known_ = true;
+    lag_bytes_ = 0;
+    lag_seconds_ = 0;
+    lag_ = LagSampler();
+    return;
+  }
+  bool known = false;
+  uint64_t master_end = 0, applied_end = 0;
+  DB_CHANNEL* channel = nullptr;
+  DB_ENV* dbenv = env->get_DB_ENV();
+  if (role() == ReplicationRole::kReplica &&
+      dbenv->repmgr_channel(dbenv, DB_EID_MASTER, &channel, 0) == 0) {
+    DBT question{};
+    question.data = const_cast<char*>(kLagQuestion);
+    question.size = sizeof(kLagQuestion) - 1;
+    char buf[64];
+    DBT answer{};
+    answer.data = buf;
+    answer.ulen = sizeof buf;
+    answer.flags = DB_DBT_USERMEM;
+    int ret =
+        channel->send_request(channel, &question, 1, &answer, kLagQuestionTimeoutMs * 1000, 0);
+    channel->close(channel, 0);
+    DB_LSN mine{};
+    uint32_t status = 0;
+    if (ret == 0 && answer.size == kLagAnswerSize && memcmp(buf, kLagAnswerTag, kTagSize) == 0 &&
+        GetU32(buf + kTagSize) == 1 && NextLsn(env, &mine, &status) && status == DB_REP_CLIENT) {
+      // The master's file size numbers both: a replica's log mirrors its.
+      const uint32_t size = GetU32(buf + kTagSize + 12);
+      master_end = LsnBytes(GetU32(buf + kTagSize + 4), GetU32(buf + kTagSize + 8), size);
+      applied_end = LsnBytes(mine.file, mine.offset, size);
+      known = true;
+    }
+  }
+  util::MutexLock l(&lag_mu_);
+  lag_known_ = known;
+  if (known) {
+    lag_.Add(now_s, master_end, applied_end);
+    lag_bytes_ = lag_.bytes();
+    lag_seconds_ = lag_.seconds();
+  }
+}
+
+void ReplicationState::Figures(DbEnv* env, ReplicationFigures* out) {
+  *out = ReplicationFigures();
+  switch (role()) {
+    case ReplicationRole::kMaster: out->role = "master"; break;
+    case ReplicationRole::kReplica: out->role = "replica"; break;
+    case ReplicationRole::kNone: out->role = "electing"; break;
+  }
+  if (local_site_removed()) out->role = "removed";
+  out->local_site = options_.listen.ToString();
+  out->master_site = MasterSite(env);
+  out->in_sync = IsMaster() || startup_done();
+  out->perm_failed = perm_failed_total();
+  u_int count = 0;
+  DB_REPMGR_SITE* list = nullptr;
+  if (env->repmgr_site_list(&count, &list) == 0 && list != nullptr) {
+    for (u_int i = 0; i < count; ++i) {
+      ReplicationFigures::Peer peer;
+      peer.site = std::string(list[i].host) + ":" + std::to_string(list[i].port);
+      peer.connected = list[i].status == DB_REPMGR_CONNECTED;
+      out->peers.push_back(peer);
+    }
+    free(list);
+  }
+  util::MutexLock l(&lag_mu_);
+  out->lag_known = lag_known_;
+  out->lag_bytes = lag_bytes_;
+  out->lag_seconds = lag_seconds_;
+}
+
+std::string ReplicationState::StopReason() const {
+  if (!local_site_removed()) return "";
+  return "this site (" + options_.listen.ToString() +
+         ") was removed from its replication group (DB_EVENT_REP_LOCAL_SITE_REMOVED): it "
+         "stops serving; to add it again, start it again with --repl-peer (an emptied home "
+         "is copied afresh)";
+}
+
+Status ReplicationState::RemoveSite(DbEnv* env, const ReplicationAddress& address) {
+  if (address.host == options_.listen.host && address.port == options_.listen.port) {
+    return Status::InvalidArgument(
+        "cannot remove " + address.ToString() +
+        " through itself: name a running site of the group other than the one to remove");
+  }
+  // Through the C API: libdb_cxx 5.3.28's DbSite::remove crashed the
+  // process when the removal failed (it reads the handle remove() had
+  // already freed).  The handle is gone after remove(), whatever it
+  // returns.
+  DB_ENV* dbenv = env->get_DB_ENV();
+  DB_SITE* site = nullptr;
+  int ret = dbenv->repmgr_site(dbenv, address.host.c_str(), address.port, &site, 0);
+  if (ret != 0) return FromDb(ret, "looking up the replication site " + address.ToString());
+  ret = site->remove(site);
+  if (ret == DB_REP_UNAVAIL) {
+    return Status::Busy("removing " + address.ToString() +
+                        ": unavailable (DB_REP_UNAVAIL): it is the master (stop it first; "
+                        "once another site is master, remove it from there), or no master is "
+                        "reachable, or the group did not acknowledge the change in time");
+  }
+  if (ret != 0) {
+    return FromDb(ret, "removing the replication site " + address.ToString() +
+                           (LastDbError().empty() ? "" : ": " + LastDbError()));
+  }
+  return Status::OK();
 }
 
 }  // namespace bdb

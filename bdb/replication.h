@@ -18,11 +18,14 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <string>
 
 #include "bdb/bdb_storage.h"
 #include "bdb/replication_options.h"
+#include "engine/storage.h"
+#include "util/mutex.h"
 
 namespace durus::bdb {
 
@@ -34,9 +37,47 @@ namespace durus::bdb {
 // (TrimClosedHome) would cut it off from the group.
 bool IsReplicationSite(const std::string& home);
 
+// Removes Berkeley DB's replication files (__db.rep.*) from `dir`, a copy
+// of a site's home made by a backup or a restore: the copy is a plain
+// home, the group's data without its membership (doc/replication.md,
+// "Backup from a site").  Not for a site's own home.
+Status RemoveReplicationFiles(const std::string& dir);
+
 // The error for an opener that would write to such a home outside the
 // group (InvalidArgument, naming the way to open it).
 Status ReplicationSiteRefusal(const std::string& home);
+
+// A replica's lag from samples of the master's log end (pure; unit
+// tested).  Each Add gives the master's log end as it answered (an LSN
+// made one number: file * log file size + offset), this site's own applied
+// end, and the local (monotonic) time of the answer.  Bytes: master minus
+// here (0 when here is not behind).  Seconds: time since the oldest kept
+// sample that still counts -- the last sample at which the master was not
+// ahead of what this site has applied now (or, if none is kept, the first
+// sample that saw it ahead).  So 0 when caught up; behind, it is how long
+// ago the master was where this site is now, to the sampling period (1 s).
+// Both clocks are this machine's: no skew between machines enters.
+class LagSampler {
+ public:
+  void Add(double now_s, uint64_t master_end, uint64_t applied_end);
+  uint64_t bytes() const { return bytes_; }
+  double seconds() const { return seconds_; }
+
+ private:
+  struct Sample {
+    double time;
+    uint64_t master_end;
+  };
+  std::deque<Sample> samples_;  // oldest first; at most kMaxSamples
+  static constexpr size_t kMaxSamples = 3600;
+  uint64_t bytes_ = 0;
+  double seconds_ = 0;
+};
+
+// An LSN as one number, to subtract: file * log file size + offset.
+inline uint64_t LsnBytes(uint32_t file, uint32_t offset, uint32_t log_file_size) {
+  return static_cast<uint64_t>(file) * log_file_size + offset;
+}
 
 class ReplicationState {
  public:
@@ -86,6 +127,39 @@ class ReplicationState {
   // env's app_private.
   static void OnEvent(DbEnv* env, u_int32_t event, void* info);
 
+  // --- Operations (stat, removal; doc/replication.md) ---
+
+  // Set by DB_EVENT_REP_LOCAL_SITE_REMOVED: the operator removed this site
+  // from the group; its server must stop (StopReason says why).
+  bool local_site_removed() const { return local_site_removed_.load(); }
+  std::string StopReason() const;
+
+  // Role, master, peers (repmgr_site_list), PERM_FAILED count and the lag
+  // SampleLag measured last.  Calls into Berkeley DB (cheap, local): not
+  // from the event callback.  `master_durus` is left to the caller (it
+  // lives in meta.db).
+  void Figures(DbEnv* env, ReplicationFigures* out);
+
+  // On a replica, about once a second (the storage's background thread):
+  // asks the master over a repmgr message channel for its log's end
+  // (OnChannelMessage answers) and compares it with what this site has
+  // applied; see LagSampler.  On the master: lag 0.  Blocks at most
+  // kLagQuestionTimeoutMs.
+  void SampleLag(DbEnv* env);
+  static constexpr uint32_t kLagQuestionTimeoutMs = 500;
+
+  // DbSite::remove of `site` (HOST:RPORT) through this running site: on
+  // the master directly, on a replica Berkeley DB forwards it to the
+  // master.  Fails for the master itself (stop it first: the others elect
+  // another, then remove it from one of them) and when the membership
+  // change is not acknowledged per the ack policy.
+  Status RemoveSite(DbEnv* env, const ReplicationAddress& site);
+
+  // repmgr's message-channel callback (repmgr_msg_dispatch): the answer
+  // to a replica's lag question (above).
+  static void OnChannelMessage(DB_ENV* dbenv, DB_CHANNEL* channel, DBT* request, u_int32_t nrequest,
+                               u_int32_t cb_flags);
+
  private:
   void Handle(u_int32_t event, void* info);
 
@@ -97,6 +171,13 @@ class ReplicationState {
   std::atomic<bool> startup_done_{false};
   std::atomic<uint64_t> handles_epoch_{0};
   std::atomic<uint64_t> perm_failed_total_{0};
+  std::atomic<bool> local_site_removed_{false};
+  // SampleLag's figures (read by Figures from any thread).
+  util::Mutex lag_mu_;
+  LagSampler lag_ GUARDED_BY(lag_mu_);
+  bool lag_known_ GUARDED_BY(lag_mu_) = false;
+  uint64_t lag_bytes_ GUARDED_BY(lag_mu_) = 0;
+  double lag_seconds_ GUARDED_BY(lag_mu_) = 0;
   // Start() waits on it for the role.
   std::mutex mu_;
   std::condition_variable cv_;

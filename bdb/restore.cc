@@ -17,6 +17,7 @@
 #include "bdb/gc/gc.h"
 #include "bdb/handles.h"
 #include "bdb/log_archive.h"
+#include "bdb/replication.h"
 
 namespace durus {
 
@@ -298,6 +299,10 @@ Status RestoreBackup(const std::string& backup, const std::string& dest,
   report->first_log = logs.begin()->first;
   report->last_log = logs.rbegin()->first;
   DURUS_RETURN_IF_ERROR(Recover(dest, options, report));
+  // A backup of a replication site: replaying its log recreates Berkeley
+  // DB's replication database when the log holds its creation; the
+  // restored home is a plain one, as the backup (bdb/backup.cc).
+  DURUS_RETURN_IF_ERROR(bdb::RemoveReplicationFiles(dest));
 
   std::unique_ptr<BdbHandle> home;
   DURUS_RETURN_IF_ERROR(OpenCopiedHome(dest, &home));

@@ -44,6 +44,23 @@ Status WriteStatusFile(const std::string& home, const StorageStats& st) {
       << "trace_traced " << st.trace_traced << "\n"
       << "trace_swept " << st.trace_swept << "\n"
       << "format_version " << st.format_version << "\n";
+  // A site of a replication group (absent otherwise): doc/on-disk-format.md.
+  const ReplicationFigures& r = st.replication;
+  if (!r.role.empty()) {
+    auto text_or_dash = [](const std::string& v) { return v.empty() ? std::string("-") : v; };
+    out << "repl_role " << r.role << "\n"
+        << "repl_local_site " << text_or_dash(r.local_site) << "\n"
+        << "repl_master_site " << text_or_dash(r.master_site) << "\n"
+        << "repl_master_durus " << text_or_dash(r.master_durus) << "\n"
+        << "repl_in_sync " << (r.in_sync ? 1 : 0) << "\n";
+    for (const ReplicationFigures::Peer& p : r.peers) {
+      out << "repl_peer " << p.site << " " << (p.connected ? "connected" : "disconnected") << "\n";
+    }
+    out << "repl_lag_known " << (r.lag_known ? 1 : 0) << "\n"
+        << "repl_lag_bytes " << r.lag_bytes << "\n"
+        << "repl_lag_ms " << static_cast<uint64_t>(r.lag_seconds * 1000 + 0.5) << "\n"
+        << "repl_perm_failed " << r.perm_failed << "\n";
+  }
   const std::string text = out.str();
   const std::string path = home + "/" + schema::kStatusFile;
   const std::string tmp = path + ".tmp";
@@ -88,6 +105,23 @@ Status ParseStatusText(const std::string& text, StorageStats* st, int64_t* pid,
       st->trace_phase = value == "-" ? "" : value;
       continue;
     }
+    // Replication (text fields; the numeric ones below).
+    ReplicationFigures& r = st->replication;
+    if (name == "repl_role" || name == "repl_local_site" || name == "repl_master_site" ||
+        name == "repl_master_durus") {
+      std::string* field = name == "repl_role"          ? &r.role
+                           : name == "repl_local_site"  ? &r.local_site
+                           : name == "repl_master_site" ? &r.master_site
+                                                        : &r.master_durus;
+      *field = value == "-" ? "" : value;
+      continue;
+    }
+    if (name == "repl_peer") {
+      std::string state;
+      fields >> state;
+      r.peers.push_back({value, state == "connected"});
+      continue;
+    }
     char* end = nullptr;
     errno = 0;
     unsigned long long v = strtoull(value.c_str(), &end, 10);
@@ -116,6 +150,16 @@ Status ParseStatusText(const std::string& text, StorageStats* st, int64_t* pid,
       st->trace_swept = v;
     else if (name == "format_version")
       st->format_version = static_cast<uint32_t>(v);
+    else if (name == "repl_in_sync")
+      r.in_sync = v != 0;
+    else if (name == "repl_lag_known")
+      r.lag_known = v != 0;
+    else if (name == "repl_lag_bytes")
+      r.lag_bytes = v;
+    else if (name == "repl_lag_ms")
+      r.lag_seconds = v / 1000.0;
+    else if (name == "repl_perm_failed")
+      r.perm_failed = v;
     // Unknown names: a newer writer; ignored.
   }
   if (*pid <= 0) return Status::InvalidArgument("status file names no pid");

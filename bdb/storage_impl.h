@@ -67,6 +67,7 @@ class BdbStorage : public BdbHandle, private GcStore {
   bool ReplicatedChangesPending() override;
   uint64_t ReplicatedGaps() override { return replicated_gaps_.load(); }
   Status GetReplicationInfo(const JournalPosition* since, ReplicationInfo* out) override;
+  std::string ReplicationStopReason() override;
   Status Flush() override;
   Status Close() override;
   std::string Describe() const override;
@@ -138,6 +139,14 @@ class BdbStorage : public BdbHandle, private GcStore {
   Status OpenJournal();
   // The refusal of a write on a site that is not master.
   Status NotMaster(const std::string& what);
+  // Operations (bdb/storage_repl_ops.cc): stat's figures (close_mu_ held
+  // shared), and the background thread's once-a-second work: the lag
+  // sample, a pending removal request (bdb/repl_admin.h).
+  void ReplicationFiguresLocked(ReplicationFigures* out);
+  // On a site that is not master: the counters GetStats reports, from the
+  // replicated meta.db (close_mu_ held shared).
+  void ReplicaCountersLocked(StorageStats* stats);
+  void ReplicationOpsTick();
   // A site that is not master runs no collector, trace or meta write.
   bool MayWrite() const { return repl_ == nullptr || repl_->IsMaster(); }
   // The counters from the replicated meta.db (write_mu_ held).

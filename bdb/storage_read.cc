@@ -159,6 +159,10 @@ Status BdbStorage::GetStats(StorageStats* stats) {
   stats->last_trace_bytes_freed = trace.last_completed.bytes_freed;
   stats->recovered = previous_holder_crashed_ && !snapshot_;
   stats->recovery_seconds = recovery_seconds_;
+  if (repl_ != nullptr) {
+    ReplicaCountersLocked(stats);
+    ReplicationFiguresLocked(&stats->replication);
+  }
   return Status::OK();
 }
 

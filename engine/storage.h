@@ -37,6 +37,29 @@
 
 namespace durus {
 
+// A site of a replication group as it sees itself (bdb/replication.h fills
+// it; `durus-bdb stat` shows it).  Empty role: not a site.
+struct ReplicationFigures {
+  std::string role;          // "master", "replica", "electing"; "" = not a site
+  std::string local_site;    // this site's replication address, HOST:RPORT
+  std::string master_site;   // the master's replication address ("" if none)
+  std::string master_durus;  // the Durus address the master advertised
+  struct Peer {
+    std::string site;  // HOST:RPORT
+    bool connected = false;
+  };
+  std::vector<Peer> peers;  // the other sites of the group's membership
+  bool in_sync = false;     // master, or a replica past STARTUPDONE
+  // How far a replica is behind its master (0 on the master): bytes of
+  // the master's log not yet applied here, and seconds since the master
+  // was last at the position applied here (doc/replication.md, "stat").
+  // lag_known false: the master did not answer the last question.
+  bool lag_known = false;
+  uint64_t lag_bytes = 0;
+  double lag_seconds = 0;
+  uint64_t perm_failed = 0;  // commits not acknowledged in time, since open
+};
+
 // Counters a storage keeps in O(1) (bdb keeps them in its metadata table).
 struct StorageStats {
   uint64_t object_count = 0;     // records stored
@@ -61,6 +84,7 @@ struct StorageStats {
   // with the log check before it).
   bool recovered = false;
   double recovery_seconds = 0;
+  ReplicationFigures replication;  // a site of a replication group
 };
 
 // One load result of a bulk load: found or not.
@@ -170,6 +194,10 @@ class Storage {
   // storage that is no site of a group (role none; with `since`,
   // all_changed: it keeps no journal).
   virtual Status GetReplicationInfo(const JournalPosition* since, ReplicationInfo* out);
+  // Replication: why this site must stop serving ("" while it may serve),
+  // e.g. it was removed from its group (DB_EVENT_REP_LOCAL_SITE_REMOVED).
+  // `durus-bdb serve` checks it once a second and exits non-zero with it.
+  virtual std::string ReplicationStopReason() { return ""; }
 
   // Make every commit so far durable (a log flush).
   virtual Status Flush() = 0;

@@ -113,6 +113,12 @@ int RunBackup(const std::vector<std::string>& args) {
       static_cast<unsigned long long>(r.record_bytes),
       static_cast<unsigned long long>(r.files_copied),
       static_cast<unsigned long long>(r.bytes_copied), r.seconds);
+  if (r.from_replication_site) {
+    printf(
+        "%s is a site of a replication group: %s is a plain home, without the group's "
+        "membership (doc/replication.md, \"Backup from a site\")\n",
+        pos[0].c_str(), pos[1].c_str());
+  }
   return 0;
 }
 

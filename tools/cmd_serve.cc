@@ -239,16 +239,28 @@ int Serve(const std::vector<std::string>& args) {
   // once a second with the pack).
   std::atomic<durus::Storage*> replicated{nullptr};
   std::string repl_summary;
-  srv::LogThread log_thread(&log, [&watching, &replicated, &repl_summary, &log] {
-    if (srv::PackWatcher* w = watching.load()) w->Poll();
-    if (durus::Storage* r = replicated.load()) {
-      std::string now = r->ReplicationSummary();
-      if (!now.empty() && now != repl_summary) {
-        repl_summary = now;
-        log.Log(srv::LogLevel::kInfo, "replication: %s", now.c_str());
-      }
-    }
-  });
+  // Set (once) when the site must stop: removed from its group.  The
+  // server stops as on a signal and serve exits 1 with the reason.
+  std::atomic<bool> repl_stopping{false};
+  std::string repl_stop_reason;  // written before repl_stopping is set
+  srv::LogThread log_thread(
+      &log, [&watching, &replicated, &repl_summary, &repl_stopping, &repl_stop_reason, &log] {
+        if (srv::PackWatcher* w = watching.load()) w->Poll();
+        if (durus::Storage* r = replicated.load()) {
+          std::string now = r->ReplicationSummary();
+          if (!now.empty() && now != repl_summary) {
+            repl_summary = now;
+            log.Log(srv::LogLevel::kInfo, "replication: %s", now.c_str());
+          }
+          std::string stop = r->ReplicationStopReason();
+          if (!stop.empty() && !repl_stopping.load()) {
+            repl_stop_reason = stop;
+            repl_stopping = true;
+            log.Log(srv::LogLevel::kError, "replication: %s", stop.c_str());
+            if (srv::Server* s = g_server.load()) s->SignalStop();
+          }
+        }
+      });
   st = log_thread.Start();
   if (!st.ok()) return durus::tools::Fail("serve", st.ToString());
   if (memory) {
@@ -291,7 +303,8 @@ int Serve(const std::vector<std::string>& args) {
       return durus::tools::Fail("serve", st.ToString());
     }
     g_server.store(&server);
-    if (g_signalled) server.SignalStop();  // a signal before the handler could reach it
+    // A signal, or a removal from the group, before the server was reachable.
+    if (g_signalled || repl_stopping.load()) server.SignalStop();
     // systemd (Type=notify): clients can connect from now on.  Without
     // $NOTIFY_SOCKET nothing is sent; a failed send is logged, not fatal.
     if (!durus::util::sdnotify::Ready("serving " + (memory ? std::string("memory") : home) +
@@ -313,6 +326,8 @@ int Serve(const std::vector<std::string>& args) {
     // ~Server closes the listening socket last: `durus-bdb stop` waits for
     // that, so the home is free once stop returns.
   }
+  log_thread.Stop();
+  if (repl_stopping.load()) return durus::tools::Fail("serve", repl_stop_reason);
   return rc;
 }
 

@@ -35,7 +35,9 @@ const char kDescription[] =
     "other: `durus-bdb gc --compact` reclaims space) and a cycle trace's\n"
     "progress.  On a home in use by another process (a running server) it\n"
     "shows the live figures that process publishes every second, including\n"
-    "objects collected since it opened.";
+    "objects collected since it opened, and for a site of a replication group\n"
+    "its role, the master, the peers (connected or not) and how far it is\n"
+    "behind the master (log bytes, seconds: doc/replication.md).";
 const char kFooter[] =
     "Exit status: 0 ok; 1 on error (missing home, not a durus-bdb home, home\n"
     "in use by a process that publishes no figures); 2 on a usage error.";
@@ -122,6 +124,21 @@ int RunStat(const std::vector<std::string>& args) {
     d["total"] = use(disk.total);
     j["disk"] = d;
     if (is_live) j["live"] = {{"pid", live.pid}, {"age_seconds", live.age_seconds}};
+    const ReplicationFigures& r = st.replication;
+    if (!r.role.empty()) {
+      Json peers = Json::array();
+      for (const auto& p : r.peers) peers.push_back({{"site", p.site}, {"connected", p.connected}});
+      j["replication"] = {{"role", r.role},
+                          {"site", r.local_site},
+                          {"master_site", r.master_site},
+                          {"master_durus", r.master_durus},
+                          {"in_sync", r.in_sync},
+                          {"peers", peers},
+                          {"lag_known", r.lag_known},
+                          {"lag_bytes", r.lag_bytes},
+                          {"lag_seconds", r.lag_seconds},
+                          {"perm_failed", r.perm_failed}};
+    }
     if (has_server) {
       j["server"] = {{"clients", srv.clients},
                      {"commits", srv.commits},
@@ -158,6 +175,33 @@ int RunStat(const std::vector<std::string>& args) {
                                     : " (no page checksums: `durus-bdb migrate HOME NEWHOME` "
                                       "copies it into a new home that has them)"));
     row("durability", st.durability);
+    const ReplicationFigures& r = st.replication;
+    if (!r.role.empty()) {
+      // doc/replication.md, "stat".
+      std::string role = r.role + " (site " + r.local_site + ")";
+      if (r.role == "replica") role += r.in_sync ? ", in sync" : ", not yet in sync";
+      row("replication", role);
+      if (r.master_site.empty()) {
+        row("  master", "none known");
+      } else {
+        row("  master",
+            (r.master_durus.empty() ? "?" : r.master_durus) + " (site " + r.master_site + ")");
+      }
+      for (const auto& p : r.peers) {
+        row("  peer", p.site + (p.connected ? " connected" : " not connected"));
+      }
+      if (!r.lag_known) {
+        row("  lag", "unknown (the master did not answer the last question)");
+      } else {
+        std::ostringstream secs;
+        secs.precision(1);
+        secs << std::fixed << r.lag_seconds;
+        row("  lag",
+            std::to_string(r.lag_bytes) + " log bytes, " + secs.str() + " s behind the master");
+      }
+      row("  perm failed",
+          std::to_string(r.perm_failed) + " commits not acknowledged in time since open");
+    }
     row("objects", std::to_string(st.object_count));
     row("record bytes",
         std::to_string(st.record_bytes) + " (" + util::HumanBytes(st.record_bytes) + ")");
