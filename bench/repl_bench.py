@@ -492,6 +492,19 @@ def failover(sites, kills, log):
                             pass
         # --pollers clients per surviving address, started 100 ms apart: a
         # request caught in a site's promotion holds up only its client.
+        if ARGS.stacks:
+            # Diagnosis of a slow failover: if no commit was acknowledged
+            # 2.5 s after the kill, every thread's stack of both survivors.
+            def dump(k=k, survivors=survivors):
+                if done.wait(2.5):
+                    return
+                for s in survivors:
+                    path = os.path.join(ARGS.stacks, 'kill%d-site%d.txt' % (k + 1, s.port))
+                    with open(path, 'w') as f:
+                        subprocess.run(['gdb', '-p', str(s.proc.pid), '-batch', '-ex',
+                                        'thread apply all bt'], stdout=f, stderr=subprocess.STDOUT)
+                log('    stacks of the survivors at 2.5 s: %s/kill%d-*' % (ARGS.stacks, k + 1))
+            threading.Thread(target=dump, daemon=True).start()
         pollers = [threading.Thread(target=poll, args=(s, 0.1 * i), daemon=True)
                    for s in survivors for i in range(ARGS.pollers)]
         for p in pollers:
@@ -585,6 +598,9 @@ def main():
     p.add_argument('--keep', action='store_true', help='keep the temporary homes and logs')
     p.add_argument('--pollers', type=int, default=1,
                    help='failover: clients polling each surviving address (default 1)')
+    p.add_argument('--stacks', default='',
+                   help='failover: a directory for gdb stacks of the survivors when no commit '
+                        'was acknowledged 2.5 s after a kill')
     p.add_argument('--only-failover', action='store_true', help='just the failover loop')
     ARGS = p.parse_args()
     if ARGS.quick:
