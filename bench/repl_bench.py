@@ -30,12 +30,21 @@ start and end:
            the last acknowledged value of the committing client is checked
            on the new master (lost acknowledged commits: 0 expected).
 
-Rates: --repeats runs of --seconds each, the single server and the master
-alternating; the median is printed with [min..max].
+  server-bound  the commit and load comparisons again with
+           bench/server_loadgen (C++ protocol-1 clients, as server_bench.sh),
+           on a group and a single server of their own: the Python clients
+           above are CPU-bound on a small machine and compress the ratios.
+
+Rates: --repeats runs of --seconds each, the two sides alternating which
+goes first; the median is printed with [min..max], then the ratios.
 
   bench/repl_bench.py [--build DIR] [--durus DIR] [--seconds 3] [--repeats 3]
                       [--kills 10] [--lag-samples 200] [--csv FILE] [--quick]
-  --quick: a smoke run of a few seconds (0.5 s runs, 1 repeat, 1 kill)
+                      [--no-loadgen] [--only-failover] [--pollers N]
+                      [--stacks DIR] [--site-args "SERVE ARGS"] [--keep]
+  --quick: a smoke run (~35 s): 0.5 s runs, 1 repeat, 1 kill, 2,000 objects
+  --stacks DIR: gdb stacks of both survivors when no commit was
+      acknowledged 2.5 s after a kill (gdb pauses them: slower failovers)
 
 Run as `repl_bench.py worker ...` it is one of its own client processes.
 """
@@ -159,6 +168,7 @@ class Server(object):
                 cmd += ['--repl-peer', '127.0.0.1:%d' % p]
             if self.create:
                 cmd.append('--repl-create')
+            cmd += (ARGS.site_args or '').split()
         return cmd
 
     def start(self, timeout=120):
@@ -601,6 +611,9 @@ def main():
     p.add_argument('--stacks', default='',
                    help='failover: a directory for gdb stacks of the survivors when no commit '
                         'was acknowledged 2.5 s after a kill')
+    p.add_argument('--site-args', default='',
+                   help='more `serve` arguments for the sites of the groups, e.g. '
+                        '"--repl-ack-timeout-ms 300"')
     p.add_argument('--only-failover', action='store_true', help='just the failover loop')
     ARGS = p.parse_args()
     if ARGS.quick:
