@@ -173,8 +173,16 @@ class Server(object):
 
     def start(self, timeout=120):
         mark = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
+        # Berkeley DB reads DB_CONFIG from the home at open (a home must
+        # exist before one is written: a site gets it at its first restart,
+        # in the kill loop); its verbose messages go to stdout, the log here.
+        verbose = bool(self.repl_port and ARGS.db_verbose and os.path.exists(self.home))
+        if verbose:
+            with open(os.path.join(self.home, 'DB_CONFIG'), 'w') as f:
+                f.write(''.join('set_verbose %s\n' % v for v in ARGS.db_verbose.split(',')))
         log = open(self.log_path, 'ab')
-        self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=log)
+        self.proc = subprocess.Popen(self.command(), stdout=log if verbose else subprocess.DEVNULL,
+                                     stderr=log)
         log.close()
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -614,6 +622,10 @@ def main():
     p.add_argument('--site-args', default='',
                    help='more `serve` arguments for the sites of the groups, e.g. '
                         '"--repl-ack-timeout-ms 300"')
+    p.add_argument('--db-verbose', default='',
+                   help='Berkeley DB verbose messages of the sites into their logs (DB_CONFIG '
+                        'set_verbose) from their first restart in the kill loop, e.g. '
+                        'DB_VERB_REP_SYNC,DB_VERB_REP_ELECT; with --keep')
     p.add_argument('--only-failover', action='store_true', help='just the failover loop')
     ARGS = p.parse_args()
     if ARGS.quick:
