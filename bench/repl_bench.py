@@ -433,7 +433,9 @@ def wait_replicas_caught_up(master, replicas, timeout=60):
     sync on each replica: its server publishes the journal entries it has
     applied (into the invalid sets of the clients connected now), so that
     a client connecting afterwards gets no read conflict for them (a raw
-    protocol client such as server_loadgen stops at the first one)."""
+    protocol client such as server_loadgen stops at the first one; seen
+    before replicas published the journal on their own, every monitor
+    tick: harmless since)."""
     from durus.client_storage import ClientStorage
     ml = lsns(db_stat([master.home])[0]).get('Next LSN to be used')
     for r in replicas:
