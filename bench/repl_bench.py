@@ -19,8 +19,9 @@ start and end:
            at a time: the time from its `O` on the master to the first
            moment a Durus client of a replica (abort + read, in a loop) sees
            it; median, p90, max.  And the replica's log position behind the
-           master's, in bytes, read with `db5.3_stat -r` on both homes
-           (samples; the two reads are not simultaneous).
+           master's, in bytes, read with `db5.3_stat -r` on both homes, and
+           in commits (journal_seq of the info request R on both), each
+           pair read at the same moment (10 samples).
   failover over --kills SIGKILLs of the master (while a client commits on
            it): the time from the SIGKILL to the first commit acknowledged
            by the new master, as seen by clients polling every surviving
@@ -376,6 +377,39 @@ def bytes_behind(master_home, replica_home, log_file_bytes):
     return (ml[0] - rl[0]) * log_file_bytes + (ml[1] - rl[1])
 
 
+def info(address):
+    """The info request `R` (doc/server.md) on a fresh connection: the
+    server's JSON answer (role, journal_seq, ...), or None when the server
+    does not know `R` (a tree before it)."""
+    from durus.client_storage import ClientStorage
+    from durus.utils import int4_to_str, read, read_int4, write_all
+    host, port = address.rsplit(':', 1)
+    st = ClientStorage(host=host, port=int(port))
+    try:
+        body = json.dumps({'since': None}).encode()
+        write_all(st.s, 'R', int4_to_str(len(body)), body)
+        return json.loads(read(st.s, read_int4(st.s)).decode())
+    except Exception:
+        return None
+    finally:
+        st.s.close()
+
+
+def commits_behind(master, replica):
+    """The master's journal seq minus the replica's, both asked with `R`
+    at the same moment (two threads); None without `R`."""
+    out = {}
+    ts = [threading.Thread(target=lambda s=s: out.__setitem__(s, info(s.address)))
+          for s in (master, replica)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if not out.get(master) or not out.get(replica):
+        return None
+    return out[master]['journal_seq'] - out[replica]['journal_seq']
+
+
 def lag(master, replica, seconds, samples, log_file_bytes):
     """(ms from O to visible, bytes-behind samples) while 2 client
     processes commit on the master."""
@@ -384,7 +418,7 @@ def lag(master, replica, seconds, samples, log_file_bytes):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               env=child_env())
              for i in range(2)]
-    times, behind = [], []
+    times, behind, commits = [], [], []
     try:
         time.sleep(1)  # the committers are running
         writer = connect(master.address)
@@ -406,6 +440,9 @@ def lag(master, replica, seconds, samples, log_file_bytes):
                 b = bytes_behind(master.home, replica.home, log_file_bytes)
                 if b is not None:
                     behind.append(b)
+                c = commits_behind(master, replica)
+                if c is not None:
+                    commits.append(c)
         writer.storage.close()
         reader.storage.close()
     finally:
@@ -706,8 +743,8 @@ def main():
 
             log('== replica lag: one commit at a time while 2 client processes commit ==')
             log_file_bytes = 2 * 1024 * 1024  # a small home's log file (bdb/env_shape.cc)
-            times, behind = lag(master, replica, max(10.0, ARGS.seconds * 5), ARGS.lag_samples,
-                                log_file_bytes)
+            times, behind, commits = lag(master, replica, max(10.0, ARGS.seconds * 5),
+                                         ARGS.lag_samples, log_file_bytes)
             times.sort()
             p90 = times[int(0.9 * (len(times) - 1))]
             log('  O on master -> visible on a replica (%d samples): median %.2f ms, p90 %.2f ms, max %.2f ms'
@@ -717,6 +754,11 @@ def main():
                     % (len(behind), statistics.median(behind), max(behind)))
             else:
                 log('  replica log behind master: db5.3_stat -r unavailable or not parsed')
+            if commits:
+                log('  replica journal behind master (R journal_seq, %d samples): median %s, '
+                    'max %d commits' % (len(commits), statistics.median(commits), max(commits)))
+            else:
+                log('  replica journal behind master: no info request R on this server')
 
             loadgen_bin = os.path.join(os.path.abspath(ARGS.build), 'bench', 'server_loadgen')
             if ARGS.no_loadgen or not os.access(loadgen_bin, os.X_OK):
