@@ -449,7 +449,7 @@ def lag(master, replica, seconds, samples, log_file_bytes):
         for p in procs:
             p.kill()
             p.wait()
-    return times, behind
+    return times, behind, commits
 
 
 def loadgen(binary, server, mode, clients, seconds):
