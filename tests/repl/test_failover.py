@@ -450,6 +450,7 @@ class FailoverTest(GroupTestCase):
         self.assertEqual((root['x'], root['y']['v'], dict(root['z'].items())),
                          ('new master', 'before', {'n': 1}))
         st5.close()
+
     def test_cut_off_master_refuses_reads(self):
         # Both replicas stopped (a long heartbeat: they must not hold an
         # election when resumed, gotcha 16): the master's heartbeat write
