@@ -79,14 +79,19 @@ class Site(ServerProcess):
 class GroupTestCase(ServerTestCase):
     """self.sites: a 3-site group formed by start_group()."""
 
-    def start_group(self, n=3, extra=()):
+    def start_group(self, n=3, extra=(), priorities=None):
+        """n sites (len(priorities) when given, each with its
+        --repl-priority), started one after the other."""
+        if priorities is not None:
+            n = len(priorities)
         ports = free_ports(2 * n)
         durus_ports, repl_ports = ports[:n], ports[n:]
         self.sites = []
         for i in range(n):
             site = Site(os.path.join(self.tmp, 'site%d' % i), durus_ports[i], repl_ports[i],
                         [p for j, p in enumerate(repl_ports) if j != i], create=(i == 0),
-                        extra=extra)
+                        extra=list(extra) + ([] if priorities is None else
+                                             ['--repl-priority', str(priorities[i])]))
             self.servers.append(site)
             self.sites.append(site)
             # One after the other: two sites joining at once may be refused

@@ -256,22 +256,6 @@ class FailoverTest(GroupTestCase):
             time.sleep(1.5)
         raise AssertionError('no single master within %ss' % timeout)
 
-    def start_group_with_priorities(self, priorities, extra=()):
-        """start_group, with --repl-priority per site."""
-        from repl_harness import Site, free_ports
-        n = len(priorities)
-        ports = free_ports(2 * n)
-        durus_ports, repl_ports = ports[:n], ports[n:]
-        self.sites = []
-        for i in range(n):
-            site = Site(os.path.join(self.tmp, 'site%d' % i), durus_ports[i], repl_ports[i],
-                        [p for j, p in enumerate(repl_ports) if j != i], create=(i == 0),
-                        extra=list(extra) + ['--repl-priority', str(priorities[i])])
-            self.servers.append(site)
-            self.sites.append(site)
-            site.start()
-        return self.sites
-
     def test_partitioned_master_steps_down_and_rolls_back(self):
         # SIGSTOP the master while a client process commits: the others
         # elect a new master (heartbeat 500 ms).  A commit queued on the
@@ -290,8 +274,8 @@ class FailoverTest(GroupTestCase):
         import threading
         from durus.error import ReadConflictError
         from durus.persistent_dict import PersistentDict
-        a, b, c = sites = self.start_group_with_priorities(
-            [100, 50, 50], extra=['--repl-heartbeat-ms', '500'])
+        a, b, c = sites = self.start_group(priorities=[100, 50, 50],
+                                           extra=['--repl-heartbeat-ms', '500'])
         self.assertIs(self.wait_master([a]), a)
         for s in (b, c):
             self.assertIsNotNone(s.wait_log(r'replication: role replica', timeout=60), s.log())
