@@ -15,9 +15,6 @@
 
 namespace durus::bdb {
 
-namespace {
-
-// The master's Durus address as it wrote it into meta.db ("" if unknown).
 std::string MasterDurusAddress(Db* meta) {
   if (meta == nullptr) return "";
   Dbt key = InDbt(kMetaReplMasterDurus, strlen(kMetaReplMasterDurus));
@@ -34,6 +31,8 @@ Status ReadCounter(Db* meta, const char* name, uint64_t* out) {
   *out = GetU64(v.data());
   return Status::OK();
 }
+
+namespace {
 
 // Journal entries ReplicatedChanges remembers, to tell after a rollback
 // which of them are gone: a rollback only takes what the group had not

@@ -24,15 +24,6 @@ constexpr size_t kMaxChangedOids = 100000;
 // failure it was, so any failure is tried again, a bounded number of times.
 constexpr int kInfoReadAttempts = 20;
 
-// The master's Durus address as it wrote it into meta.db ("" if unknown).
-// (The same read as storage_repl.cc's; replicated, so a replica knows it.)
-std::string AdvertisedMaster(Db* meta) {
-  if (meta == nullptr) return "";
-  Dbt key = InDbt(kMetaReplMasterDurus, strlen(kMetaReplMasterDurus));
-  std::string value;
-  return GetInto(meta, nullptr, &key, &value, 0) == 0 ? value : "";
-}
-
 }  // namespace
 
 Status BdbStorage::GetReplicationInfo(const JournalPosition* since, ReplicationInfo* out) {
@@ -54,7 +45,7 @@ Status BdbStorage::GetReplicationInfo(const JournalPosition* since, ReplicationI
       // meta.db names the master that last wrote it: right after a
       // failover, until the new master's first write, the previous one.
       // The client asks that address R and goes on looking if it is not.
-      if (!out->master_site.empty()) out->master = AdvertisedMaster(meta_.get());
+      if (!out->master_site.empty()) out->master = MasterDurusAddress(meta_.get());
       break;
   }
   DB_REP_STAT* rs = nullptr;

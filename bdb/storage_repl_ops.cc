@@ -15,11 +15,7 @@ namespace durus::bdb {
 void BdbStorage::ReplicationFiguresLocked(ReplicationFigures* out) {
   repl_->Figures(env_.get(), out);
   // The Durus address the master advertised (replicated in meta.db).
-  if (meta_ != nullptr && !out->master_site.empty()) {
-    Dbt key = InDbt(kMetaReplMasterDurus, strlen(kMetaReplMasterDurus));
-    std::string value;
-    if (GetInto(meta_.get(), nullptr, &key, &value, 0) == 0) out->master_durus = value;
-  }
+  if (!out->master_site.empty()) out->master_durus = MasterDurusAddress(meta_.get());
 }
 
 void BdbStorage::ReplicaCountersLocked(StorageStats* stats) {
@@ -35,10 +31,9 @@ void BdbStorage::ReplicaCountersLocked(StorageStats* stats) {
                   {schema::kMetaPendingCount, &stats->pending_garbage},
                   {schema::kMetaNextOid, &stats->next_oid}};
   for (const auto& c : counters) {
-    Dbt key = InDbt(c.name, strlen(c.name));
-    std::string v;
     // A failed read (the site syncing) leaves the in-memory figure.
-    if (GetInto(meta_.get(), nullptr, &key, &v, 0) == 0 && v.size() == 8) *c.out = GetU64(v.data());
+    uint64_t v = 0;
+    if (ReadCounter(meta_.get(), c.name, &v).ok()) *c.out = v;
   }
 }
 
