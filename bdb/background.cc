@@ -56,6 +56,9 @@ void BdbStorage::StopBackground() {
     bg_thread_.join();
     RemoveStatusFile(home_);
   }
+  // The lag sampler's channel (the background thread's) goes before the
+  // environment.
+  if (repl_ != nullptr) repl_->CloseLagChannel();
   // Close marks.db before Close() closes the environment.  closed_ is set,
   // so once no operation holds close_mu_ none can start; write_mu_ keeps a
   // commit's barrier off the handle.

@@ -12,11 +12,13 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <vector>
 
+#include "bdb/call_deadline.h"
 #include "bdb/handles.h"
 
 namespace durus {
@@ -145,6 +147,7 @@ void ReplicationState::Handle(u_int32_t event, void* info) {
     case DB_EVENT_REP_DUPMASTER: role_ = static_cast<int>(ReplicationRole::kReplica); break;
     case DB_EVENT_REP_NEWMASTER:
       if (info != nullptr) master_eid_ = *static_cast<int*>(info);
+      new_masters_.fetch_add(1);
       break;
     case DB_EVENT_REP_STARTUPDONE:
       // Not at CLIENT: a demoted master rolls back in the sync that ends
@@ -192,9 +195,24 @@ Status ReplicationSiteRefusal(const std::string& home) {
       "(doc/replication.md); read-only tools (stat, verify, export, backup) work");
 }
 
+namespace {
+// DURUS_BDB_REPL_VERBOSE=1: Berkeley DB's own account of elections and
+// connections, on stderr (the server's log stream).  For diagnosing a
+// group that does not elect; the tests' harness shows it on a failure.
+void PrintReplicationMessage(const DbEnv*, const char* msg) {
+  fprintf(stderr, "bdb-repl: %s\n", msg);
+}
+}  // namespace
+
 Status ReplicationState::Configure(DbEnv* env) {
   const ReplicationOptions& o = options_;
   env->set_app_private(this);
+  if (const char* v = getenv("DURUS_BDB_REPL_VERBOSE"); v != nullptr && strcmp(v, "1") == 0) {
+    env->set_msgcall(&PrintReplicationMessage);
+    env->set_verbose(DB_VERB_REP_ELECT, 1);
+    env->set_verbose(DB_VERB_REPMGR_CONNFAIL, 1);
+    env->set_verbose(DB_VERB_REPMGR_MISC, 1);
+  }
   int ret = env->set_event_notify(&ReplicationState::OnEvent);
   if (ret == 0) ret = env->rep_set_priority(o.priority);
   // Set once, before start, and never changed while running: after a
@@ -416,10 +434,27 @@ void ReplicationState::SampleLag(DbEnv* env) {
   }
   bool known = false;
   uint64_t master_end = 0, applied_end = 0;
-  DB_CHANNEL* channel = nullptr;
   DB_ENV* dbenv = env->get_DB_ENV();
-  if (role() == ReplicationRole::kReplica &&
-      dbenv->repmgr_channel(dbenv, DB_EID_MASTER, &channel, 0) == 0) {
+  // A new master since the channel was made: a fresh channel (see the
+  // header).  Never otherwise, whatever the question's result.
+  const uint64_t masters = new_masters_.load();
+  if (lag_channel_ != nullptr && masters != lag_channel_masters_) CloseLagChannel();
+  if (lag_channel_ == nullptr && role() == ReplicationRole::kReplica && master_eid_.load() >= 0) {
+    DB_CHANNEL* made = nullptr;
+    int ret = 0;
+    {
+      // Making it connects and reads the master's handshake with no
+      // timeout of its own (bdb/call_deadline.h).
+      CallDeadline deadline(kLagQuestionTimeoutMs);
+      ret = dbenv->repmgr_channel(dbenv, DB_EID_MASTER, &made, 0);
+    }
+    if (ret == 0) {
+      lag_channel_ = made;
+      lag_channel_masters_ = masters;
+    }
+  }
+  if (DB_CHANNEL* channel = lag_channel_;
+      channel != nullptr && role() == ReplicationRole::kReplica) {
     DBT question{};
     question.data = const_cast<char*>(kLagQuestion);
     question.size = sizeof(kLagQuestion) - 1;
@@ -430,7 +465,6 @@ void ReplicationState::SampleLag(DbEnv* env) {
     answer.flags = DB_DBT_USERMEM;
     int ret =
         channel->send_request(channel, &question, 1, &answer, kLagQuestionTimeoutMs * 1000, 0);
-    channel->close(channel, 0);
     DB_LSN mine{};
     uint32_t status = 0;
     if (ret == 0 && answer.size == kLagAnswerSize && memcmp(buf, kLagAnswerTag, kTagSize) == 0 &&
@@ -449,6 +483,11 @@ void ReplicationState::SampleLag(DbEnv* env) {
     lag_bytes_ = lag_.bytes();
     lag_seconds_ = lag_.seconds();
   }
+}
+
+void ReplicationState::CloseLagChannel() {
+  if (lag_channel_ != nullptr) lag_channel_->close(lag_channel_, 0);
+  lag_channel_ = nullptr;
 }
 
 void ReplicationState::Figures(DbEnv* env, ReplicationFigures* out) {

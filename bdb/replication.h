@@ -140,13 +140,27 @@ class ReplicationState {
   // lives in meta.db).
   void Figures(DbEnv* env, ReplicationFigures* out);
 
-  // On a replica, about once a second (the storage's background thread):
-  // asks the master over a repmgr message channel for its log's end
+  // On a replica, about once a second (the storage's background thread
+  // only): asks the master over a repmgr message channel for its log's end
   // (OnChannelMessage answers) and compares it with what this site has
-  // applied; see LagSampler.  On the master: lag 0.  Blocks at most
-  // kLagQuestionTimeoutMs.
+  // applied; see LagSampler.  On the master: lag 0.  The question waits at
+  // most kLagQuestionTimeoutMs.
+  //
+  // Making the channel opens a new connection to the master and reads its
+  // handshake without a timeout (Berkeley DB's establish_connection),
+  // which never returns while the master is stopped or cut off with the
+  // connection up: it was made per sample, and every replica's background
+  // thread hung there as soon as the master stopped (checkpoints, status,
+  // handle refresh and, once promoted, the fence's heartbeat and the
+  // journal trim with it).  Now it is made under a CallDeadline
+  // (bdb/call_deadline.h: interrupted after kLagQuestionTimeoutMs), and
+  // kept from one sample to the next, made again only after a NEWMASTER
+  // event (one connection per master, not one a second).
   void SampleLag(DbEnv* env);
   static constexpr uint32_t kLagQuestionTimeoutMs = 500;
+  // Closes SampleLag's channel: the background thread's last call, before
+  // the environment closes.
+  void CloseLagChannel();
 
   // DbSite::remove of `site` (HOST:RPORT) through this running site: on
   // the master directly, on a replica Berkeley DB forwards it to the
@@ -178,6 +192,11 @@ class ReplicationState {
   bool lag_known_ GUARDED_BY(lag_mu_) = false;
   uint64_t lag_bytes_ GUARDED_BY(lag_mu_) = 0;
   double lag_seconds_ GUARDED_BY(lag_mu_) = 0;
+  // SampleLag's channel to the master (the background thread's only), and
+  // new_masters_ (NEWMASTER events so far) when it was made.
+  DB_CHANNEL* lag_channel_ = nullptr;
+  uint64_t lag_channel_masters_ = 0;
+  std::atomic<uint64_t> new_masters_{0};
   // Start() waits on it for the role.
   std::mutex mu_;
   std::condition_variable cv_;

@@ -2,11 +2,16 @@
 // (bdb/replication.h LagSampler) and the replication lines of the status
 // file `durus-bdb stat` reads (bdb/status_file.h).
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
+#include "bdb/call_deadline.h"
 #include "bdb/replication.h"
 #include "bdb/status_file.h"
 
@@ -98,3 +103,36 @@ TEST(StatusFile, ReplicationLinesRoundTrip) {
 
 }  // namespace
 }  // namespace durus::bdb
+
+// The lag sampler's guard (bdb/call_deadline.h): a read that would block
+// for ever (a peer that never answers, as a stopped master does) fails
+// with EINTR at the deadline.  Without the deadline, or with the handler
+// installed with SA_RESTART, the read returns only when the watchdog
+// writes a byte after 20 s, and the test fails.
+TEST(CallDeadline, InterruptsABlockedRead) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  std::thread watchdog([fd = fds[1]] {
+    std::this_thread::sleep_for(std::chrono::seconds(20));
+    char c = 'x';
+    (void)!write(fd, &c, 1);
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  ssize_t n = 0;
+  int err = 0;
+  {
+    durus::bdb::CallDeadline deadline(200);
+    ASSERT_TRUE(deadline.armed());
+    char c;
+    n = read(fds[0], &c, 1);
+    err = errno;
+  }
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(n, -1);
+  EXPECT_EQ(err, EINTR);
+  EXPECT_LT(waited, 19.0);  // interrupted, not unblocked by the watchdog
+  shutdown(fds[1], SHUT_RDWR);
+  watchdog.join();
+  close(fds[0]);
+  close(fds[1]);
+}

@@ -112,7 +112,50 @@ class GroupTestCase(ServerTestCase):
                     return s
             time.sleep(0.05)
         raise AssertionError('no master within %ss:\n%s' % (
-            timeout, '\n'.join('--- site %d\n%s' % (s.port, s.log()) for s in sites)))
+            timeout, '\n'.join('--- site %d\n%s%s' % (s.port, s.log(), thread_stacks(s))
+                                for s in sites)))
+
+
+def stop_process(proc, timeout=30):
+    """SIGSTOP `proc` and wait until every one of its threads is stopped
+    (/proc/PID/task/*/stat state T).  kill() returns before a thread
+    running on another core has stopped: a replica sent SIGSTOP was seen
+    to acknowledge a commit made right after (test_group)."""
+    import signal
+    proc.send_signal(signal.SIGSTOP)
+    deadline = time.time() + timeout
+    task_dir = '/proc/%d/task' % proc.pid
+    while time.time() < deadline:
+        try:
+            states = []
+            for tid in os.listdir(task_dir):
+                with open(os.path.join(task_dir, tid, 'stat')) as f:
+                    # "pid (comm) S ...": the state follows the last ')'.
+                    states.append(f.read().rsplit(')', 1)[1].split()[0])
+        except OSError:
+            states = []  # a thread came or went: look again
+        if states and all(st in ('T', 't') for st in states):
+            return
+        time.sleep(0.005)
+    raise AssertionError('pid %d did not stop within %ss' % (proc.pid, timeout))
+
+
+def thread_stacks(site):
+    """Every thread's stack of a live site (gdb, when installed): what a
+    site that stopped progressing waits for, in the failure's message."""
+    import shutil
+    import subprocess
+    if not site.alive() or shutil.which('gdb') is None:
+        return ''
+    try:
+        out = subprocess.run(['gdb', '-p', str(site.proc.pid), '-batch', '-nx',
+                              '-ex', 'thread apply all bt'],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             timeout=120).stdout.decode('utf-8', 'replace')
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return '\n(gdb failed: %s)' % e
+    keep = [ln for ln in out.splitlines() if ln.startswith(('Thread ', '#'))]
+    return '\n--- threads of site %d (pid %d)\n%s' % (site.port, site.proc.pid, '\n'.join(keep))
 
 
 # --- added by the journal's tests (test_ledger.py, test_journal.py) -------

@@ -22,6 +22,25 @@ from repl_harness import (GroupTestCase, ask_info, client_storage, durus_address
                           follow_module, free_ports, server_harness, wait_info)
 
 
+def wait_for(condition, timeout):
+    """Whether condition() became true within timeout seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def read_status(home):
+    """The running server's status file (bdb/status_file.h), or ''."""
+    try:
+        with open(os.path.join(home, 'durus-bdb.status')) as f:
+            return f.read()
+    except OSError:
+        return ''
+
+
 def commit_retrying(conn, change, attempts=200):
     """What a Durus application does: run `change`, commit, and on a
     conflict abort and run it again.  Returns the number of conflicts."""
@@ -298,6 +317,12 @@ class FollowTest(GroupTestCase):
         a.proc.send_signal(signal.SIGSTOP)
         try:
             new = self.wait_master([b, c], start_marks=marks)
+            # The new master's background thread runs while the old master
+            # is stopped: its status file (rewritten each second by that
+            # thread) says master.  It hung before, in the lag sampler's
+            # connection to the stopped master (bdb/replication.h).
+            self.assertTrue(wait_for(lambda: 'repl_role master\n' in read_status(new.home), 30),
+                            read_status(new.home))
             # A commit on the new master first: with its log ahead, the
             # resumed site cannot win the election a second master causes.
             other = committed_on(new)

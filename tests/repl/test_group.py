@@ -13,7 +13,7 @@ import signal
 import time
 import unittest
 
-from repl_harness import GroupTestCase
+from repl_harness import GroupTestCase, stop_process
 
 
 def read_root(site, key):
@@ -156,7 +156,7 @@ class GroupTest(GroupTestCase):
         st.close()
         mark = a.mark()
         for s in (b, c):
-            s.proc.send_signal(signal.SIGSTOP)
+            stop_process(s.proc)  # all threads stopped before the commit
         try:
             st = ClientStorage(address=a.client_address())
             conn = Connection(st)
