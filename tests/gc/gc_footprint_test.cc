@@ -313,5 +313,200 @@ TEST(Footprint, AnInterruptedTrimLeavesAHomeThatOpens) {
   check("log removed, regions kept");
 }
 
+// Issue 14's bound for a tiny home: a fresh home holding a root and a few
+// objects takes at most 2 x its record bytes + 16 MiB on disk, while open
+// and at rest, through the sessions a user runs (create, reopen, a crash).
+// It took 32.5-34.5 MB before: a 9 MiB main region (room for 28,000 page
+// locks), a 21 MB mpool region for the 16 MiB cache a new home got, 2 MB of
+// mutexes and the log (2 MiB once a recovery zero-filled it); with a 2 MiB
+// cache 13.3 MB, 15.3 MB after the crash (bdb/env_shape.h).
+TEST(Footprint, ATinyHomeStaysWithinTwiceItsRecordsPlus16MiB) {
+  test::KeptOnFailureTempDir dir;
+  const std::string home = dir.Sub("home");
+  uint64_t records = 0;
+  auto check = [&](Storage* s, const std::string& state) {
+    if (s != nullptr) {
+      StorageStats st;
+      ASSERT_TRUE(s->GetStats(&st).ok());
+      records = st.record_bytes;
+    }
+    const auto files = AllocatedByFile(home);
+    const uint64_t bound = 2 * records + (16u << 20);
+    std::printf("%s (records %llu B, bound %llu B):\n%s", state.c_str(),
+                static_cast<unsigned long long>(records), static_cast<unsigned long long>(bound),
+                Describe(files).c_str());
+    EXPECT_LE(Total(files), bound) << state << ":\n" << Describe(files);
+  };
+  auto commit_some = [](Storage* s, const std::string& tag) {
+    std::vector<uint64_t> kids;
+    CommitBatch batch;
+    for (int i = 0; i < 5; ++i) {
+      Oid o;
+      ASSERT_TRUE(s->NewOid(&o).ok());
+      kids.push_back(o.value());
+      ASSERT_TRUE(batch.Add(o, test::Rec(o.value(), {}, tag + " object")).ok());
+    }
+    ASSERT_TRUE(batch.Add(Oid(0), test::Rec(0, kids, tag + " root")).ok());
+    Status st = s->Commit(batch);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  };
+  {
+    auto s = test::OpenBdb(home, UserOptions());
+    ASSERT_TRUE(s);
+    Oid root;  // the first oid is the root's
+    ASSERT_TRUE(s->NewOid(&root).ok());
+    ASSERT_EQ(root.value(), 0u);
+    commit_some(s.get(), "first");
+    check(s.get(), "new home, open");
+    ASSERT_TRUE(s->Close().ok());
+  }
+  check(nullptr, "new home, closed");
+  for (int session = 0; session < 2; ++session) {
+    auto s = test::OpenBdb(home, UserOptions());
+    ASSERT_TRUE(s);
+    commit_some(s.get(), "session " + std::to_string(session));
+    check(s.get(), "reopened after a clean close, open");
+    ASSERT_TRUE(s->Close().ok());
+    check(nullptr, "reopened after a clean close, closed");
+  }
+  // A crash (the process gone without closing): the next open recovers,
+  // and the home is still within the bound, open and closed.
+  fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::unique_ptr<BdbHandle> s;
+    if (!OpenBdbStorage(home, UserOptions(), &s).ok()) _exit(10);
+    CommitBatch batch;
+    if (!batch.Add(Oid(0), test::Rec(0, {}, "crashed root")).ok()) _exit(11);
+    if (!s->Commit(batch).ok()) _exit(12);
+    _exit(0);  // no Close: the home is left as after a crash
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  {
+    auto s = test::OpenBdb(home, UserOptions());
+    ASSERT_TRUE(s);
+    StorageStats st;
+    ASSERT_TRUE(s->GetStats(&st).ok());
+    EXPECT_TRUE(st.recovered);
+    std::string rec;
+    ASSERT_TRUE(s->Load(Oid(0), &rec).ok());
+    EXPECT_EQ(rec, test::Rec(0, {}, "crashed root"));
+    check(s.get(), "recovered after a crash, open");
+    ASSERT_TRUE(s->Close().ok());
+    check(nullptr, "recovered after a crash, closed");
+  }
+  CommandResult r = RunCommand("verify " + home);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+}
+
+// And as it grows, session by session, to where FootprintTest (4 MB of
+// records, tests/core/clean_open_test.cc) takes over: every session's
+// reopen (a recovery whenever the home's shape changed), open and closed.
+TEST(Footprint, ASmallHomeGrowingToFourMegabytesStaysWithinTheBound) {
+  test::KeptOnFailureTempDir dir;
+  const std::string home = dir.Sub("home");
+  std::vector<uint64_t> all;
+  const std::string payload(280, 'p');
+  for (int session = 0; session < 12; ++session) {
+    auto s = test::OpenBdb(home, UserOptions());
+    ASSERT_TRUE(s);
+    if (session == 0) {
+      Oid root;
+      ASSERT_TRUE(s->NewOid(&root).ok());
+      ASSERT_EQ(root.value(), 0u);
+    }
+    // ~340 KB of records a session, in commits of 100.
+    for (int c = 0; c < 10; ++c) {
+      CommitBatch batch;
+      for (int i = 0; i < 100; ++i) {
+        Oid o;
+        ASSERT_TRUE(s->NewOid(&o).ok());
+        all.push_back(o.value());
+        ASSERT_TRUE(batch.Add(o, test::Rec(o.value(), {}, payload)).ok());
+      }
+      ASSERT_TRUE(batch.Add(Oid(0), test::Rec(0, all, "root")).ok());
+      Status st = s->Commit(batch);
+      ASSERT_TRUE(st.ok()) << st.ToString();
+    }
+    StorageStats st;
+    ASSERT_TRUE(s->GetStats(&st).ok());
+    const uint64_t bound = 2 * st.record_bytes + (16u << 20);
+    const auto open = AllocatedByFile(home);
+    EXPECT_LE(Total(open), bound) << "session " << session << ", open, records " << st.record_bytes
+                                  << ":\n"
+                                  << Describe(open);
+    ASSERT_TRUE(s->Close().ok());
+    const auto closed = AllocatedByFile(home);
+    EXPECT_LE(Total(closed), bound)
+        << "session " << session << ", closed, records " << st.record_bytes << ":\n"
+        << Describe(closed);
+    std::printf("session %d: records %llu B, open %llu B, closed %llu B, bound %llu B\n", session,
+                static_cast<unsigned long long>(st.record_bytes),
+                static_cast<unsigned long long>(Total(open)),
+                static_cast<unsigned long long>(Total(closed)),
+                static_cast<unsigned long long>(bound));
+  }
+}
+
+// The small regions of a tiny home must still take a large commit:
+// 100,000 records (each referring to the one before, so the reference
+// counts are written too) in one commit into a fresh home, then read back
+// after a reopen.  Berkeley DB's lock table lives in the main region and
+// its cache in the mpool region, both sized at open: too little room fails
+// the commit ("Cannot allocate memory": out of locks).  A commit locks
+// about one page per 3.5 KB it writes: 7,400 locks for records of 200 B,
+// 20,800 for 600 B (of the 28,000 a home's main region has room for).
+void CommitHundredThousandIntoAFreshHome(size_t payload) {
+  test::KeptOnFailureTempDir dir;
+  const std::string home = dir.Sub("home");
+  constexpr int kRecords = 100000;
+  std::vector<uint64_t> oids;
+  {
+    auto s = test::OpenBdb(home, UserOptions());
+    ASSERT_TRUE(s);
+    Oid root;  // the first oid is the root's
+    ASSERT_TRUE(s->NewOid(&root).ok());
+    ASSERT_EQ(root.value(), 0u);
+    CommitBatch batch;
+    uint64_t prev = 0;
+    for (int i = 0; i < kRecords; ++i) {
+      Oid o;
+      ASSERT_TRUE(s->NewOid(&o).ok());
+      std::vector<uint64_t> refs;
+      if (prev != 0) refs.push_back(prev);
+      ASSERT_TRUE(batch.Add(o, test::Rec(o.value(), refs, std::string(payload, 'x'))).ok());
+      oids.push_back(o.value());
+      prev = o.value();
+    }
+    ASSERT_TRUE(batch.Add(Oid(0), test::Rec(0, {prev}, "root")).ok());
+    Status st = s->Commit(batch);
+    ASSERT_TRUE(st.ok()) << payload << " B records: " << st.ToString();
+    ASSERT_TRUE(s->Close().ok());
+  }
+  auto s = test::OpenBdb(home, UserOptions());
+  ASSERT_TRUE(s);
+  StorageStats st;
+  ASSERT_TRUE(s->GetStats(&st).ok());
+  EXPECT_EQ(st.object_count, static_cast<uint64_t>(kRecords) + 1);
+  for (size_t i = 0; i < oids.size(); i += 9973) {
+    std::string rec;
+    ASSERT_TRUE(s->Load(Oid(oids[i]), &rec).ok()) << oids[i];
+    std::vector<uint64_t> refs;
+    if (i > 0) refs.push_back(oids[i - 1]);
+    EXPECT_EQ(rec, test::Rec(oids[i], refs, std::string(payload, 'x'))) << oids[i];
+  }
+  ASSERT_TRUE(s->Close().ok());
+}
+
+TEST(Footprint, AHundredThousandRecordCommitIntoAFreshHome) {
+  CommitHundredThousandIntoAFreshHome(200);
+}
+
+TEST(Footprint, AHundredThousandRecordCommitOfLargerRecordsIntoAFreshHome) {
+  CommitHundredThousandIntoAFreshHome(600);
+}
+
 }  // namespace
 }  // namespace durus::gctest
