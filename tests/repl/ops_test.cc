@@ -8,7 +8,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 
 #include "bdb/call_deadline.h"
@@ -112,10 +114,15 @@ TEST(StatusFile, ReplicationLinesRoundTrip) {
 TEST(CallDeadline, InterruptsABlockedRead) {
   int fds[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-  std::thread watchdog([fd = fds[1]] {
-    std::this_thread::sleep_for(std::chrono::seconds(20));
-    char c = 'x';
-    (void)!write(fd, &c, 1);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> l(mu);
+    if (!cv.wait_for(l, std::chrono::seconds(20), [&] { return done; })) {
+      char c = 'x';
+      (void)!send(fds[1], &c, 1, MSG_NOSIGNAL);  // unblocks a read the deadline missed
+    }
   });
   auto t0 = std::chrono::steady_clock::now();
   ssize_t n = 0;
@@ -128,11 +135,15 @@ TEST(CallDeadline, InterruptsABlockedRead) {
     err = errno;
   }
   double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  {
+    std::lock_guard<std::mutex> l(mu);
+    done = true;
+  }
+  cv.notify_all();
+  watchdog.join();
   EXPECT_EQ(n, -1);
   EXPECT_EQ(err, EINTR);
   EXPECT_LT(waited, 19.0);  // interrupted, not unblocked by the watchdog
-  shutdown(fds[1], SHUT_RDWR);
-  watchdog.join();
   close(fds[0]);
   close(fds[1]);
 }
