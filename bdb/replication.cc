@@ -197,8 +197,10 @@ Status ReplicationSiteRefusal(const std::string& home) {
 
 namespace {
 // DURUS_BDB_REPL_VERBOSE=1: Berkeley DB's own account of elections and
-// connections, on stderr (the server's log stream).  For diagnosing a
-// group that does not elect; the tests' harness shows it on a failure.
+// failed connections, on stderr (the server's log stream); =2 adds
+// repmgr's other messages (heartbeats, an acknowledgement per commit).
+// For diagnosing a group that does not elect; the tests' harness sets 1
+// and shows the site logs on a failure.
 void PrintReplicationMessage(const DbEnv*, const char* msg) {
   fprintf(stderr, "bdb-repl: %s\n", msg);
 }
@@ -207,11 +209,11 @@ void PrintReplicationMessage(const DbEnv*, const char* msg) {
 Status ReplicationState::Configure(DbEnv* env) {
   const ReplicationOptions& o = options_;
   env->set_app_private(this);
-  if (const char* v = getenv("DURUS_BDB_REPL_VERBOSE"); v != nullptr && strcmp(v, "1") == 0) {
+  if (const char* v = getenv("DURUS_BDB_REPL_VERBOSE"); v != nullptr && v[0] >= '1') {
     env->set_msgcall(&PrintReplicationMessage);
     env->set_verbose(DB_VERB_REP_ELECT, 1);
     env->set_verbose(DB_VERB_REPMGR_CONNFAIL, 1);
-    env->set_verbose(DB_VERB_REPMGR_MISC, 1);
+    if (v[0] >= '2') env->set_verbose(DB_VERB_REPMGR_MISC, 1);
   }
   int ret = env->set_event_notify(&ReplicationState::OnEvent);
   if (ret == 0) ret = env->rep_set_priority(o.priority);

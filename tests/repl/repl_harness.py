@@ -16,6 +16,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 import server_harness  # noqa: E402
 from server_harness import DURUS_BDB, ServerProcess, ServerTestCase  # noqa: E402,F401
 
+# Berkeley DB's election and connection-failure messages in every site's
+# log (shown when a test fails): what a group that did not elect was doing.
+os.environ.setdefault('DURUS_BDB_REPL_VERBOSE', '1')
+
 
 def free_ports(n):
     """n distinct ports the kernel had free a moment ago."""
