@@ -79,12 +79,17 @@ EnvShape ShapeFor(const std::string& home, const BdbOptions& options) {
   // leaves; a cache above the home's size buys nothing), at most cache_mb,
   // rounded up to 4 MiB so that a growing home changes shape -- and pays a
   // recovery at its next open -- rarely; below 4 MiB of database files
-  // (whose half fits in it) 2 MiB: its region file, allocated up front, is
-  // what keeps a small home within the footprint bound (env_shape.h).  A
-  // new home gets it too: its first session loading a lot is not slowed
-  // (a 100,000-record commit took the same 0.7-0.8 s with 1, 2, 4 and
-  // 16 MiB; random loads of the 30 MB it made ran at 0.74x of a 16 MiB
-  // cache until the next open sizes the cache to the home).
+  // (whose half fits in it) 2 MiB.  Its region file is about 1.3x the
+  // cache, allocated up front: 2.6 MB for 2 MiB, where the 16 MiB a new
+  // home was once given took 20 MB and kept a home with a root and a few
+  // objects at ~31 MB, twice the footprint bound of 2 x records + 16 MiB
+  // (bench/README.md, "Footprint (issue 14)").  A new home's first session
+  // that loads a lot is not slowed by it (a 100,000-record commit took the
+  // same 0.7-0.8 s with 1, 2, 4 and 16 MiB; random loads of the 30 MB it
+  // made in that session ran at 0.74x of a 16 MiB cache), and its next
+  // open sizes the cache to what it holds.  Not grown while open:
+  // DbEnv::set_cachesize on an open environment adds cache regions, which
+  // the commit path would have to trigger and allocate as it goes.
   // An opener that sets cache_mb itself (an explicit option, not the
   // default, the environment's or the home's kept value: those are
   // maxima) gets exactly that: it knows what the session will do (a bulk

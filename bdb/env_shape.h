@@ -6,9 +6,9 @@
 //
 // Sizes (doc/options.md, doc/reliability.md):
 //   cache      half the home's database files, rounded up to 4 MiB, at
-//              most `cache_mb`; 2 MiB below 4 MiB of database files (a new
-//              home included); exactly `cache_mb` if the opener set it
-//              explicitly;
+//              least 4 MiB, at most `cache_mb`; 16 MiB (at most cache_mb)
+//              for a new home (under 1 MiB); exactly `cache_mb` if the
+//              opener set it explicitly;
 //   log file   `log_file_mb` if set (explicitly, DURUS_BDB_LOG_FILE_MB or
 //              the home's options); else 2 MiB below 64 MiB of database
 //              files, 4 MiB below 256 MiB, 16 MiB below 1 GiB, 32 MiB
@@ -29,32 +29,6 @@
 // mapping.  On a full disk that touch is a SIGBUS.  Allocated up front, a
 // full disk is an error at open instead, and the maxima above keep what is
 // allocated proportionate to the home.
-//
-// A small home's footprint (issue 14: at most 2 x its record bytes +
-// 16 MiB on disk, open and closed).  What is allocated up front is the
-// main region (9 MiB: 2.5 MiB of log buffer, transactions and lockers, and
-// the room for 28,000 page locks), the mutexes (1.1-1.2 MB), the cache's
-// region (about 1.3x the cache) and the log file (2 MiB once a recovery
-// zero-filled it).  With 2 MiB of cache below 4 MiB of database files a
-// home with a root and a few objects takes 13.3 MB (15.3 MB after a
-// crash's recovery), within the bound at every size up to where the cache
-// steps to 4 MiB (tests/gc/gc_footprint_test.cc); the 16 MiB cache a new
-// home was given took 32-34 MB.  Measured and not chosen:
-//  - fewer page locks for a small home: a 100,000-record commit into a new
-//    home locks about one page per 3.5 KB it writes (7,400 locks for
-//    records of 200 B, 20,800 for 600 B, and 28,000 do not take 900 B):
-//    the room must stay;
-//  - removing the region files at the clean close of a small home (the
-//    next open would create them without recovery, which Berkeley DB
-//    allows after a clean close): at most 2.1 MB at rest (the log file)
-//    instead of 13.3, but every open creates the regions again (4-8 ms
-//    instead of a 0.1 ms join, raw), and a backup waiting on the join
-//    lock at the close would find no environment to join;
-//  - a cache grown while open (DbEnv::set_cachesize up to set_cache_max):
-//    it adds cache regions, each to be allocated as it appears, from the
-//    commit path; a first session that loads a lot does not need it (a
-//    100,000-record commit took 0.7-0.8 s with 1, 2, 4 or 16 MiB) and the
-//    next open sizes the cache to the home.
 //
 // The clean marker, HOME/durus-bdb.clean (text; doc/on-disk-format.md):
 // written by BdbStorage::Close after its final checkpoint, a successful

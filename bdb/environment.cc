@@ -269,7 +269,7 @@ Status CloseEnvironment(const std::string& home, const BdbOptions& options, cons
   if (ShapeFor(home, options).Text() == info.shape.Text()) {
     WriteCleanMarker(home, info.shape);
   } else {
-    // The home outgrew (or shrank below) its regions: the next open
+    // The home outgrew (or, new, undershot) its regions: the next open
     // recovers into regions of its new shape anyway, so these need not
     // take disk space until then.  (Berkeley DB removes them only if no
     // process is attached.)

@@ -316,10 +316,9 @@ TEST(Footprint, AnInterruptedTrimLeavesAHomeThatOpens) {
 // Issue 14's bound for a tiny home: a fresh home holding a root and a few
 // objects takes at most 2 x its record bytes + 16 MiB on disk, while open
 // and at rest, through the sessions a user runs (create, reopen, a crash).
-// It took 32.5-34.5 MB before: a 9 MiB main region (room for 28,000 page
-// locks), a 21 MB mpool region for the 16 MiB cache a new home got, 2 MB of
-// mutexes and the log (2 MiB once a recovery zero-filled it); with a 2 MiB
-// cache 13.3 MB, 15.3 MB after the crash (bdb/env_shape.h).
+// It took ~31 MB before: a 9 MiB main region (room for 28,000 page locks),
+// a 20 MiB mpool region for the 16 MiB cache a new home got, 1.2 MiB of
+// mutexes and a 2 MiB log.
 TEST(Footprint, ATinyHomeStaysWithinTwiceItsRecordsPlus16MiB) {
   test::KeptOnFailureTempDir dir;
   const std::string home = dir.Sub("home");
