@@ -76,26 +76,18 @@ EnvShape ShapeFor(const std::string& home, const BdbOptions& options) {
   EnvShape s;
   const uint64_t data = HomeDataBytes(home);
   // The cache: half the home (its inner pages and the hot half of its
-  // leaves; a cache above the home's size buys nothing), at most cache_mb,
-  // rounded up to 4 MiB so that a growing home changes shape -- and pays a
-  // recovery at its next open -- rarely; below 4 MiB of database files
-  // (whose half fits in it) 2 MiB.  Its region file is about 1.3x the
-  // cache, allocated up front: 2.6 MB for 2 MiB, where the 16 MiB a new
-  // home was once given took 20 MB and kept a home with a root and a few
-  // objects at ~31 MB, twice the footprint bound of 2 x records + 16 MiB
-  // (bench/README.md, "Footprint (issue 14)").  A new home's first session
-  // that loads a lot is not slowed by it (a 100,000-record commit took the
-  // same 0.7-0.8 s with 1, 2, 4 and 16 MiB; random loads of the 30 MB it
-  // made in that session ran at 0.74x of a 16 MiB cache), and its next
-  // open sizes the cache to what it holds.  Not grown while open:
-  // DbEnv::set_cachesize on an open environment adds cache regions, which
-  // the commit path would have to trigger and allocate as it goes.
+  // leaves; a cache above the home's size buys nothing), at least 4 MiB,
+  // at most cache_mb, rounded to 4 MiB so that a growing home changes shape
+  // -- and pays a recovery at its next open -- rarely.  A new home (under
+  // 1 MiB) is given 16 MiB: nothing is known of it yet, and a first session
+  // that loads it should not crawl; its first clean close drops those
+  // regions (CloseEnvironment), so at rest it is sized to what it holds.
   // An opener that sets cache_mb itself (an explicit option, not the
   // default, the environment's or the home's kept value: those are
   // maxima) gets exactly that: it knows what the session will do (a bulk
   // load into a new home, a benchmark).
   const uint64_t limit = std::max<uint64_t>(uint64_t{options.cache_mb} * kMiB, 1 * kMiB);
-  const uint64_t want = data < 4 * kMiB ? 2 * kMiB : RoundUp(data / 2, 4 * kMiB);
+  const uint64_t want = data < kMiB ? 16 * kMiB : std::max(4 * kMiB, RoundUp(data / 2, 4 * kMiB));
   s.cache_bytes = options.cache_mb.set() ? limit : std::min(limit, want);
   // The log file: set, or by the home's size.  Recovery zero-fills the
   // current log file to its full size, so a small home should not pay

@@ -135,7 +135,7 @@ TEST_F(CleanOpenTest, ACrashAfterAJoinedOpenLeavesNoMarkerAndTheNextOpenRecovers
 TEST_F(CleanOpenTest, OtherRegionOptionsRecoverWithTheDataIntact) {
   Remember(home_, link_);
   BdbOptions o = Opts();
-  o.cache_mb = 8;  // the home's cache would be 2 MiB: another shape
+  o.cache_mb = 2;  // the home's cache would be 4 MiB: another shape
   auto s = test::OpenBdb(home_, o);
   ASSERT_TRUE(s);
   EXPECT_FALSE(JoinedSince(home_, link_)) << "joined regions of another shape";
