@@ -313,5 +313,63 @@ TEST(Footprint, AnInterruptedTrimLeavesAHomeThatOpens) {
   check("log removed, regions kept");
 }
 
+// A new home's regions must take a large commit (the lock room is sized
+// at open, to the home): 100,000 records (each referring to the one before, so the reference
+// counts are written too) in one commit into a fresh home, then read back
+// after a reopen.  Berkeley DB's lock table lives in the main region and
+// its cache in the mpool region, both sized at open: too little room fails
+// the commit ("Cannot allocate memory": out of locks).  A commit locks
+// about one page per 3.5 KB it writes: 7,400 locks for records of 200 B,
+// 20,800 for 600 B (of the 28,000 a home's main region has room for).
+void CommitHundredThousandIntoAFreshHome(size_t payload) {
+  test::KeptOnFailureTempDir dir;
+  const std::string home = dir.Sub("home");
+  constexpr int kRecords = 100000;
+  std::vector<uint64_t> oids;
+  {
+    auto s = test::OpenBdb(home, UserOptions());
+    ASSERT_TRUE(s);
+    Oid root;  // the first oid is the root's
+    ASSERT_TRUE(s->NewOid(&root).ok());
+    ASSERT_EQ(root.value(), 0u);
+    CommitBatch batch;
+    uint64_t prev = 0;
+    for (int i = 0; i < kRecords; ++i) {
+      Oid o;
+      ASSERT_TRUE(s->NewOid(&o).ok());
+      std::vector<uint64_t> refs;
+      if (prev != 0) refs.push_back(prev);
+      ASSERT_TRUE(batch.Add(o, test::Rec(o.value(), refs, std::string(payload, 'x'))).ok());
+      oids.push_back(o.value());
+      prev = o.value();
+    }
+    ASSERT_TRUE(batch.Add(Oid(0), test::Rec(0, {prev}, "root")).ok());
+    Status st = s->Commit(batch);
+    ASSERT_TRUE(st.ok()) << payload << " B records: " << st.ToString();
+    ASSERT_TRUE(s->Close().ok());
+  }
+  auto s = test::OpenBdb(home, UserOptions());
+  ASSERT_TRUE(s);
+  StorageStats st;
+  ASSERT_TRUE(s->GetStats(&st).ok());
+  EXPECT_EQ(st.object_count, static_cast<uint64_t>(kRecords) + 1);
+  for (size_t i = 0; i < oids.size(); i += 9973) {
+    std::string rec;
+    ASSERT_TRUE(s->Load(Oid(oids[i]), &rec).ok()) << oids[i];
+    std::vector<uint64_t> refs;
+    if (i > 0) refs.push_back(oids[i - 1]);
+    EXPECT_EQ(rec, test::Rec(oids[i], refs, std::string(payload, 'x'))) << oids[i];
+  }
+  ASSERT_TRUE(s->Close().ok());
+}
+
+TEST(Footprint, AHundredThousandRecordCommitIntoAFreshHome) {
+  CommitHundredThousandIntoAFreshHome(200);
+}
+
+TEST(Footprint, AHundredThousandRecordCommitOfLargerRecordsIntoAFreshHome) {
+  CommitHundredThousandIntoAFreshHome(600);
+}
+
 }  // namespace
 }  // namespace durus::gctest
