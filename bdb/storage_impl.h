@@ -43,13 +43,13 @@
 
 namespace durus::bdb {
 
-// Garbage collection sees it only as a GcStore (private base: gc_store()).
 // meta.db reads shared by the replication files (bdb/storage_repl.cc):
 // the master's Durus address as it wrote it ("" if unknown; replicated,
 // so a replica knows it), and one 8-byte counter.
 std::string MasterDurusAddress(Db* meta);
 Status ReadCounter(Db* meta, const char* name, uint64_t* out);
 
+// Garbage collection sees it only as a GcStore (private base: gc_store()).
 class BdbStorage : public BdbHandle, private GcStore {
  public:
   BdbStorage(std::string home, BdbOptions options);

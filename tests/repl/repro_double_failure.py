@@ -41,13 +41,8 @@ class DoubleFailure(FailoverTest):
     def test_second_kill_soon_after_a_rejoin(self):
         # REPRO_CACHE_MB=2: the small cache with which the loss was seen.
         cache = os.environ.get('REPRO_CACHE_MB')
-        sites = self.start_group(extra=['--cache-mb', cache] if cache else [])
-        master = self.wait_master(sites)
-        names = ['c%d' % i for i in range(4)]
-        self.make_trees(master, names)
-        self.start_clients(sites, names)
-        logs = [log for _, log, _ in self.clients]
-        self.wait_commit_after(logs, 0)
+        sites, master, names, logs = self.start_committing_group(
+            extra=['--cache-mb', cache] if cache else [])
         for round_, delay in enumerate([0.0, 0.3, 0.6, 0.9, 1.2, 1.5, 0.1, 0.5, 1.0, 2.0]):
             new = self.kill_and_elect(sites, master)
             self.wait_commit_after(logs, time.time())

@@ -186,19 +186,25 @@ class FailoverTest(GroupTestCase):
             timeout, '\n'.join('--- site %d\n%s' % (s.port, s.log()[-3000:])
                                for s in self.sites)))
 
-    def test_kill_loop(self):
-        # 4 client processes commit (ack quorum, write_nosync); the master
-        # is SIGKILLed 10 times.  After each kill a new master acknowledges
-        # commits and holds every value acknowledged so far; the killed
-        # site restarts and rejoins as a replica.  At the end every home
-        # verifies clean.
-        sites = self.start_group()
+    def start_committing_group(self, extra=()):
+        """A 3-site group, a tree per client and 4 committing client
+        processes, one commit acknowledged: (sites, master, names, logs)."""
+        sites = self.start_group(extra=extra)
         master = self.wait_master(sites)
         names = ['c%d' % i for i in range(4)]
         self.make_trees(master, names)
         self.start_clients(sites, names)
         logs = [log for _, log, _ in self.clients]
         self.wait_commit_after(logs, 0)
+        return sites, master, names, logs
+
+    def test_kill_loop(self):
+        # 4 client processes commit (ack quorum, write_nosync); the master
+        # is SIGKILLed 10 times.  After each kill a new master acknowledges
+        # commits and holds every value acknowledged so far; the killed
+        # site restarts and rejoins as a replica.  At the end every home
+        # verifies clean.
+        sites, master, names, logs = self.start_committing_group()
         failovers = []
         for round_ in range(10):
             marks = [s.mark() for s in sites]
