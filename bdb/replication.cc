@@ -290,8 +290,25 @@ Status ReplicationState::Start(DbEnv* env) {
   // A site not yet in the group's membership database joins through a
   // helper; when none can take it right now (two sites joining at once)
   // repmgr_start says DB_REP_UNAVAIL: try again (gotcha 2).
+  //
+  // One message thread.  Berkeley DB 5.3 applies the membership lists a
+  // master broadcasts (one when a site is being added, one when it is
+  // present) in whichever message thread takes each, and checks a list's
+  // version before taking its lock: two threads can apply them out of
+  // order.  A replica then keeps the newest version number with the older
+  // list, holds the new site as "provisional", and rejects its connections
+  // for good ("rejecting connection from unknown or provisional site");
+  // when the master dies the two replicas never hear each other's votes
+  // and no master is ever elected (seen under TSan and ASan in CI:
+  // doc/replication.md, "Membership lists applied out of order").  With
+  // one thread the lists are applied in the order they came.  Acks
+  // (REPMGR_PERMLSN) are read by repmgr's select thread and elections run
+  // in their own thread; other sites' votes do go through the message
+  // thread, so a replica busy applying the log answers an election later,
+  // never not at all.
+  constexpr int kMessageThreads = 1;
   int ret;
-  while ((ret = env->repmgr_start(3, DB_REP_ELECTION)) == DB_REP_UNAVAIL &&
+  while ((ret = env->repmgr_start(kMessageThreads, DB_REP_ELECTION)) == DB_REP_UNAVAIL &&
          Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }

@@ -101,6 +101,7 @@ class GroupTestCase(ServerTestCase):
             # One after the other: two sites joining at once may be refused
             # for a while (doc/replication-plan.md, gotcha 2).
             site.start()
+        wait_connected(self.sites)
         return self.sites
 
     def wait_master(self, sites, start_marks=None, timeout=60):
@@ -118,6 +119,60 @@ class GroupTestCase(ServerTestCase):
         raise AssertionError('no master within %ss:\n%s' % (
             timeout, '\n'.join('--- site %d\n%s%s' % (s.port, s.log(), thread_stacks(s))
                                 for s in sites)))
+
+
+def peer_states(site):
+    """{replication site: 'connected' | 'disconnected'} from the running
+    site's status file (bdb/status_file.h: "repl_peer HOST:PORT STATE")."""
+    states = {}
+    try:
+        with open(os.path.join(site.home, 'durus-bdb.status')) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 3 and parts[0] == 'repl_peer':
+                    states[parts[1]] = parts[2]
+    except OSError:
+        pass
+    return states
+
+
+def rejections(site):
+    """Berkeley DB's "rejecting connection" lines from the site's
+    diagnostic files (__db.rep.diag*), the last few."""
+    import glob
+    lines = []
+    for path in sorted(glob.glob(os.path.join(site.home, '__db.rep.diag*'))):
+        try:
+            with open(path, errors='replace') as f:
+                lines += [l.rstrip() for l in f if 'rejecting connection' in l]
+        except OSError:
+            pass
+    return lines[-3:]
+
+
+def wait_connected(sites, timeout=30):
+    """Every live site of `sites` sees every other one connected.  A group
+    whose members do not all reach each other cannot elect when its
+    master dies (two replicas that refuse each other never hear each
+    other's votes): doc/replication.md, "Membership lists applied out of
+    order".  Fails, naming the pairs, if that is not so within timeout."""
+    live = [s for s in sites if s.alive()]
+    want = {s: set('127.0.0.1:%d' % o.repl_port for o in live if o is not s) for s in live}
+    deadline = time.time() + timeout
+    while True:
+        missing = []
+        for s in live:
+            st = peer_states(s)
+            missing += ['%d -> %s (%s)' % (s.repl_port, p, st.get(p, 'unknown'))
+                        for p in sorted(want[s]) if st.get(p) != 'connected']
+        if not missing:
+            return
+        if time.time() > deadline:
+            raise AssertionError('replication sites not all connected after %ss: %s\n%s' % (
+                timeout, ', '.join(missing),
+                '\n'.join('--- site %d: %s' % (s.repl_port, '\n'.join(rejections(s)) or '-')
+                          for s in live)))
+        time.sleep(0.1)
 
 
 def stop_process(proc, timeout=30):

@@ -16,7 +16,7 @@ import sys
 import time
 import unittest
 
-from repl_harness import DURUS_BDB, GroupTestCase
+from repl_harness import DURUS_BDB, GroupTestCase, stop_process
 from server_harness import child_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -300,7 +300,10 @@ class FailoverTest(GroupTestCase):
 
         marks = [s.mark() for s in sites]
         stopped_at = time.time()
-        a.proc.send_signal(signal.SIGSTOP)
+        # Every thread of a stopped before the commit below is sent: a
+        # bare SIGSTOP returned while a still ran, and it acknowledged the
+        # commit 'queued on the stopped master' (2026-12-08, 1 run of 7).
+        stop_process(a.proc)
         outcome = {}
 
         def commit_on_stopped_master():
@@ -472,7 +475,7 @@ class FailoverTest(GroupTestCase):
                     pass
         mark = a.mark()
         for s in (b, c):
-            s.proc.send_signal(signal.SIGSTOP)
+            stop_process(s.proc)
         try:
             deadline = time.time() + 30
             while True:

@@ -14,7 +14,7 @@ import subprocess
 import time
 import unittest
 
-from repl_harness import DURUS_BDB, GroupTestCase, Site, free_ports
+from repl_harness import DURUS_BDB, GroupTestCase, Site, free_ports, thread_stacks
 
 N_OBJECTS = 10000
 
@@ -32,9 +32,11 @@ def stat_json(home):
     return json.loads(out)
 
 
-def wait_stat(home, predicate, what, timeout=60):
+def wait_stat(home, predicate, what, timeout=60, site=None):
     """`durus-bdb stat --json` of `home` until predicate(its replication
-    object) holds; returns that object."""
+    object) holds; returns that object.  On a timeout the failure carries
+    `site`'s thread stacks when given (a replica whose lag never reached 0
+    under TSan, 2026-12-08: what were its message threads doing?)."""
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:
@@ -45,7 +47,8 @@ def wait_stat(home, predicate, what, timeout=60):
         if isinstance(last, dict) and predicate(last):
             return last
         time.sleep(0.1)
-    raise AssertionError('%s: stat never showed %s; last: %r' % (home, what, last))
+    raise AssertionError('%s: stat never showed %s; last: %r%s' % (
+        home, what, last, '' if site is None else '\n' + site.log() + thread_stacks(site)))
 
 
 def read_root(site, key):
@@ -152,7 +155,7 @@ class MembershipTest(GroupTestCase):
         self.assertEqual((r['lag_bytes'], r['lag_seconds']), (0, 0))
         # stat on a replica: the master by both addresses, lag 0 once caught up.
         r = wait_stat(b.home, lambda r: r['lag_known'] and r['lag_bytes'] == 0 and
-                      r['lag_seconds'] == 0 and r['in_sync'], 'lag 0')
+                      r['lag_seconds'] == 0 and r['in_sync'], 'lag 0', site=b)
         self.assertEqual(r['role'], 'replica')
         self.assertEqual(r['master_site'], site(a))
         self.assertEqual(r['master_durus'], '127.0.0.1:%d' % a.port)
