@@ -45,7 +45,8 @@ def _open(address):
 class HeldCommit:
     """Replaces storage.end (Durus's ClientStorage) by one that stops
     between the server's invalidation list and the commit data until
-    `go` is set; `listed` is set once the list is read."""
+    `go` is set; `listed` is set once the list is read (or the server
+    refused the commit before it)."""
 
     def __init__(self, storage):
         self.storage = storage
@@ -59,10 +60,12 @@ class HeldCommit:
         from durus.utils import (as_bytes, int4_to_str, join_bytes, read, read_int4, write,
                                  write_int4_str)
         st = self.storage
-        write(st.s, 'C')
-        n = read_int4(st.s)
-        oids = split_oids(read(st.s, n * 8)) if n else []
-        self.listed.set()
+        try:
+            write(st.s, 'C')
+            n = read_int4(st.s)
+            oids = split_oids(read(st.s, n * 8)) if n else []
+        finally:
+            self.listed.set()  # or refused before the list
         self.go.wait(120)
         if oids and handle_invalidations is not None:
             handle_invalidations(oids)
@@ -133,7 +136,7 @@ class CommitAcrossPromotionTest(GroupTestCase):
                     h.outcome.append('refused: %r' % e)
             h.thread = threading.Thread(target=commit, daemon=True)
             h.thread.start()
-            self.assertTrue(h.listed.wait(60), 'no invalidation list from %d' % r.port)
+            self.assertTrue(h.listed.wait(60), 'no answer to C from %d' % r.port)
             held[r] = h
 
         # The master changes v: acknowledged (quorum: one replica has it).
