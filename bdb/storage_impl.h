@@ -69,6 +69,7 @@ class BdbStorage : public BdbHandle, private GcStore {
   Status Collect(bool cycles, CollectReport* report) override;
   Status StartPack() override;
   std::string ReplicationSummary() override;
+  Status CheckWritable(const std::string& what) override;
   std::vector<Oid> ReplicatedChanges() override;
   bool ReplicatedChangesPending() override;
   uint64_t ReplicatedGaps() override { return replicated_gaps_.load(); }

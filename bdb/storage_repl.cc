@@ -351,6 +351,13 @@ bool BdbStorage::ReplicatedChangesPending() {
   return pending || !s.ok();  // a failure: let the reader retry
 }
 
+Status BdbStorage::CheckWritable(const std::string& what) {
+  if (repl_ == nullptr) return Status::OK();
+  std::shared_lock<std::shared_mutex> open(close_mu_);
+  DURUS_RETURN_IF_ERROR(CheckOpen());
+  return repl_->IsMaster() ? Status::OK() : NotMaster(what);
+}
+
 std::string BdbStorage::ReplicationSummary() {
   if (repl_ == nullptr) return "";
   // Not from the atomics before close_mu_ (tried 2026-12-07): the line

@@ -174,6 +174,16 @@ class Storage {
   // a replication group, else one line for logs and status: "role master"
   // or "role replica, master HOST:PORT".
   virtual std::string ReplicationSummary() { return ""; }
+  // Replication: OK on the master (and on a storage that is not a site),
+  // else the ReadOnly status a write on this site gets ("... refused: this
+  // server is a replica ...; the master is ...").  The server asks before
+  // it validates a commit: a commit validated on a replica and applied
+  // after that replica's promotion would overwrite what the previous
+  // master committed meanwhile (doc/replication.md).
+  virtual Status CheckWritable(const std::string& what) {
+    (void)what;
+    return Status::OK();
+  }
   // Replication, on a replica: the oids of the commits applied here since
   // the last call (the master's commit journal, bdb/journal.h), for the
   // server to put into its clients' invalid sets; empty elsewhere.

@@ -169,6 +169,10 @@ class ServerImpl : public ConnectionHandler {
   // has moved its position, the oids may not be in the sets yet): a load
   // that finds nothing pending but one under way waits for it (table mu_).
   std::atomic<int> replicated_publishing_{0};
+  // Replication: publications that put replicated oids into the sets.  A
+  // commit validated (its list drained) before one of them may not have
+  // seen a commit of another master (ContinueCommit).
+  std::atomic<uint64_t> replicated_published_{0};
   // The storage is a site of a replication group (set by Start, before
   // any thread runs; read-only after).
   bool replicated_ = false;

@@ -73,6 +73,9 @@ struct Client : Connection {
   // the table; once the storage's count is past it, the client may hold
   // versions whose invalidations were trimmed away: it is dropped.
   uint64_t repl_gaps = 0;
+  // Replication: replicated_published_ when this client's commit list was
+  // drained (PrepareCommitList).
+  uint64_t repl_published_at_list = 0;
 
  private:
   InvalidationTable* const table_;

@@ -271,7 +271,14 @@ void ServerImpl::CatchUpReplicated() {
   if (!replicated_) return;
   if (storage_->ReplicatedChangesPending()) {
     replicated_publishing_.fetch_add(1);
-    table_.PublishReplicated([this] { return storage_->ReplicatedChanges(); });
+    table_.PublishReplicated([this] {
+      std::vector<Oid> oids = storage_->ReplicatedChanges();
+      // Counted under the table's lock, with the oids: a commit list
+      // drained before this publication sees the count move
+      // (ContinueCommit).
+      if (!oids.empty()) replicated_published_.fetch_add(1);
+      return oids;
+    });
     replicated_publishing_.fetch_sub(1);
   } else if (replicated_publishing_.load() > 0) {
     // Another thread's publication is under way: the storage's position

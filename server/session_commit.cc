@@ -45,6 +45,18 @@ double MillisSince(Clock::time_point t0) {
 
 Outcome ServerImpl::HandleCommit(Client* c) {
   c->commit_t0 = Clock::now();
+  // Replication: a commit is validated (its list) and applied on the
+  // master.  Validated on a replica and applied after that replica's
+  // promotion, it would overwrite the commits of the previous master that
+  // reached this site meanwhile (doc/replication.md, "Not done yet").
+  if (replicated_) {
+    // The storage's own refusal, before the token and the list.
+    const Status st = storage_->CheckWritable("a write");
+    if (!st.ok()) {
+      Drop(c, LogLevel::kWarn, "commit failed: " + st.ToString() + " (nothing stored)");
+      return Outcome::kDropped;
+    }
+  }
   // Set before the line can see `c` (TryAcquire's lock orders it for the
   // granter).
   c->phase = CommitPhase::kQueued;
@@ -62,6 +74,13 @@ Outcome ServerImpl::HandleCommit(Client* c) {
 void ServerImpl::PrepareCommitList(Client* c) {
   // Validating its next commit, which may write the same oids again.
   leases_.Pin(c->id);
+  if (replicated_) {
+    // Everything replicated so far into the list; a publication after
+    // the count refuses the commit (ContinueCommit), needlessly when it
+    // lands between the count and the drain (rare: a promotion's tail).
+    CatchUpReplicated();
+    c->repl_published_at_list = replicated_published_.load();
+  }
   const std::vector<Oid> invalid = DrainInvalid(c);
   c->n_invalid = invalid.size();
   c->reply.clear();
@@ -145,8 +164,17 @@ bool ServerImpl::ContinueCommit(Client* c) {
   std::vector<Oid> oids;  // published, hence in flight until Commit returns
   oids.reserve(batch.size());
   for (const auto& e : batch.entries()) oids.push_back(e.oid);
+  // Replication: commits of another master reach the invalid sets without
+  // the token (a replica's publication; a demotion and a promotion since
+  // the list).  One that reached them since this client's list makes the
+  // commit as suspect as a grace's: refused if its set is not empty.
+  bool raced = optimistic;
+  if (replicated_) {
+    CatchUpReplicated();
+    raced = raced || replicated_published_.load() != c->repl_published_at_list;
+  }
   Oid stolen;
-  const InvalidationTable::Publication p = table_.Publish(c->member, oids, optimistic, &stolen);
+  const InvalidationTable::Publication p = table_.Publish(c->member, oids, raced, &stolen);
   if (p == InvalidationTable::Publication::kPublished) leases_.Hold(c->id, oids);
   // Later committers may validate now: they have seen our oids.
   ReleaseToken(c);

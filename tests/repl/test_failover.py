@@ -16,7 +16,7 @@ import sys
 import time
 import unittest
 
-from repl_harness import DURUS_BDB, GroupTestCase, stop_process
+from repl_harness import DURUS_BDB, GroupTestCase, stop_process, thread_stacks
 from server_harness import child_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -183,7 +183,7 @@ class FailoverTest(GroupTestCase):
                 return min(times)
             time.sleep(0.02)
         raise AssertionError('no commit acknowledged within %ss after the kill:\n%s' % (
-            timeout, '\n'.join('--- site %d\n%s' % (s.port, s.log()[-3000:])
+            timeout, '\n'.join('--- site %d\n%s%s' % (s.port, s.log()[-3000:], thread_stacks(s))
                                for s in self.sites)))
 
     def start_committing_group(self, extra=()):
