@@ -291,22 +291,12 @@ Status ReplicationState::Start(DbEnv* env) {
   // helper; when none can take it right now (two sites joining at once)
   // repmgr_start says DB_REP_UNAVAIL: try again (gotcha 2).
   //
-  // One message thread.  Berkeley DB 5.3 applies the membership lists a
-  // master broadcasts (one when a site is being added, one when it is
-  // present) in whichever message thread takes each, and checks a list's
-  // version before taking its lock: two threads can apply them out of
-  // order.  A replica then keeps the newest version number with the older
-  // list, holds the new site as "provisional", and rejects its connections
-  // for good ("rejecting connection from unknown or provisional site");
-  // when the master dies the two replicas never hear each other's votes
-  // and no master is ever elected (seen under TSan and ASan in CI:
-  // doc/replication.md, "Membership lists applied out of order").  With
-  // one thread the lists are applied in the order they came.  Acks
-  // (REPMGR_PERMLSN) are read by repmgr's select thread and elections run
-  // in their own thread; other sites' votes do go through the message
-  // thread, so a replica busy applying the log answers an election later,
-  // never not at all.
-  constexpr int kMessageThreads = 1;
+  // Three message threads.  (One was tried, 2026-12-08, against the
+  // membership race of doc/replication.md, "Membership lists applied out
+  // of order": Berkeley DB 5.3.28 runs two all the same when elections
+  // are on -- counted with gdb -- so the race stays and the site loses a
+  // thread that answers votes while another applies the log.)
+  constexpr int kMessageThreads = 3;
   int ret;
   while ((ret = env->repmgr_start(kMessageThreads, DB_REP_ELECTION)) == DB_REP_UNAVAIL &&
          Clock::now() < deadline) {

@@ -16,7 +16,7 @@ import sys
 import time
 import unittest
 
-from repl_harness import DURUS_BDB, GroupTestCase, stop_process, thread_stacks
+from repl_harness import DURUS_BDB, GroupTestCase, ask_info, stop_process, thread_stacks
 from server_harness import child_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -404,24 +404,40 @@ class FailoverTest(GroupTestCase):
             reader_st.close()
         except Exception:
             pass
-        # A demoted master refuses commits.
-        mark = a.mark()
-        st3, conn3 = _open(a.client_address())
-        conn3.get_root()['x'] = 'refused'
-        with self.assertRaises(Exception):
-            conn3.commit()
-        self.assertIsNotNone(a.wait_log(r'refused: this server is a replica', timeout=30,
-                                        start=mark), a.log())
+        # A demoted master refuses commits -- unless Berkeley DB already
+        # elected it again: the demoted master calls an election (its
+        # DUPMASTER), and once it has caught up it wins on its priority
+        # (seen 2026-12-08, 1 run of 5; its log shows no role line then,
+        # both changes fell between two polls).  Its info answer says which.
+        if ask_info(a)['role'] == 'replica':
+            mark = a.mark()
+            st3, conn3 = _open(a.client_address())
+            conn3.get_root()['x'] = 'refused'
+            try:
+                conn3.commit()
+                refused = False
+            except Exception:
+                refused = True
+            if not refused:
+                self.assertEqual(ask_info(a)['role'], 'master',
+                                 'a replica acknowledged a commit\n' + a.log())
+            else:
+                self.assertIsNotNone(a.wait_log(r'refused: this server is a replica',
+                                                timeout=30, start=mark), a.log())
 
         # Promoted again in the same process: kill the new master; the old
-        # one has the highest priority.
-        marks = [s.mark() for s in sites]
-        new.proc.send_signal(signal.SIGKILL)
-        new.proc.wait()
-        rest = [s for s in sites if s is not new]
-        again = self.wait_master(rest, start_marks=[marks[sites.index(s)] for s in rest])
-        print('promoted after the kill: %s' % ('the old master again' if again is a else
-                                              'the other replica'))
+        # one has the highest priority.  (Or it was elected again already.)
+        if ask_info(a)['role'] == 'master':
+            again = a
+            print('promoted again: the old master, by an election of its own')
+        else:
+            marks = [s.mark() for s in sites]
+            new.proc.send_signal(signal.SIGKILL)
+            new.proc.wait()
+            rest = [s for s in sites if s is not new]
+            again = self.wait_master(rest, start_marks=[marks[sites.index(s)] for s in rest])
+            print('promoted after the kill: %s' % ('the old master again' if again is a else
+                                                  'the other replica'))
         deadline = time.time() + 60
         while True:
             try:
