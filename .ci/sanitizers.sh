@@ -101,13 +101,23 @@ if [[ $which == tsan || $which == all ]]; then
         -DDURUS_SANITIZE=thread -DDURUS_BUILD_BENCH=OFF "${san_opt[@]}" ${DURUS_CMAKE_ARGS:-} >/dev/null
   cmake --build "$dir" -j"$jobs" --target concurrency_test server_test invalidation_table_test durus-bdb
   t1=$(now)
-  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/.ci/tsan-suppressions.txt"
+  tsan_base="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/.ci/tsan-suppressions.txt"
+  export TSAN_OPTIONS="$tsan_base"
   # The storage's concurrency test, the in-process server tests (parallel
-  # loads, commits, the collector), the Python concurrency/isolation test
-  # and the replication group tests (repmgr's threads calling our event
-  # callback, elections, failover) against the instrumented server binary.
+  # loads, commits, the collector) and the Python concurrency/isolation
+  # test, with TSan's lock-order (deadlock) detector ...
   ctest --test-dir "$dir" -j2 --timeout 600 --output-on-failure \
-       -R '^(Concurrency|Server|InvalidationTable|server_test_concurrency|repl_test_)'
+       -R '^(Concurrency|Server|InvalidationTable|server_test_concurrency)'
+  # ... and the replication group tests (repmgr's threads calling our
+  # event callback, elections, failover) against the instrumented server
+  # binary, without it: in a replication site the detector's graph of
+  # Berkeley DB's region mutexes grows until one thread searches it for
+  # seconds ("too long mutex cycle found") while every other thread spins
+  # on its lock (gdb: __sanitizer::DD::MutexAfterLock); the kill loop's new
+  # master then acknowledged nothing for 60 s (2 runs of 12, 2026-12-08).
+  # Our own locks' order is checked by the tests above.
+  TSAN_OPTIONS="$tsan_base:detect_deadlocks=0" \
+  ctest --test-dir "$dir" -j2 --timeout 600 --output-on-failure -R '^repl_test_'
   echo "sanitizers: tsan build $((t1 - t0)) s, tests $(($(now) - t1)) s (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 fi
 

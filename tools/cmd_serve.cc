@@ -59,10 +59,15 @@ Status ParseAmount(const std::string& flag, const std::string& text, const Unit*
 }
 
 std::atomic<srv::Server*> g_server{nullptr};
-volatile sig_atomic_t g_signalled = 0;
+// Atomic, not volatile sig_atomic_t: the handler may run on any thread
+// (Berkeley DB's threads do not block the signal), and the main thread
+// reads it (TSan reported the volatile, 2026-12-08).  A lock-free atomic
+// is async-signal-safe.
+std::atomic<int> g_signalled{0};
+static_assert(std::atomic<int>::is_always_lock_free);
 
 void OnSignal(int) {
-  g_signalled = 1;
+  g_signalled.store(1);
   srv::Server* s = g_server.load();
   if (s != nullptr) s->SignalStop();  // async-signal-safe (an eventfd write)
 }
@@ -304,7 +309,7 @@ int Serve(const std::vector<std::string>& args) {
     }
     g_server.store(&server);
     // A signal, or a removal from the group, before the server was reachable.
-    if (g_signalled || repl_stopping.load()) server.SignalStop();
+    if (g_signalled.load() != 0 || repl_stopping.load()) server.SignalStop();
     // systemd (Type=notify): clients can connect from now on.  Without
     // $NOTIFY_SOCKET nothing is sent; a failed send is logged, not fatal.
     if (!durus::util::sdnotify::Ready("serving " + (memory ? std::string("memory") : home) +
