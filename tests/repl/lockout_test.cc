@@ -46,6 +46,9 @@ class LockoutTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(dir), nullptr);
     dir_ = dir;
     env_ = std::make_unique<DbEnv>(DB_CXX_NO_EXCEPTIONS);
+    // As the storage's environments: Berkeley DB's messages ("Operation
+    // locked out", on every refused call) are kept, not printed.
+    env_->set_errcall(&DbErrorCallback);
     ASSERT_EQ(env_->rep_set_transport(1, &DropMessage), 0);
     // As every replication site is configured (bdb/replication.cc).
     ASSERT_EQ(FailFastOnLockouts(env_.get()), 0);
