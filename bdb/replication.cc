@@ -20,6 +20,7 @@
 
 #include "bdb/call_deadline.h"
 #include "bdb/handles.h"
+#include "bdb/retry.h"
 
 namespace durus {
 
@@ -243,6 +244,11 @@ Status ReplicationState::Configure(DbEnv* env) {
   // Internal init (a full copy) for a fresh or too-far-behind site: the
   // default, said here because joining depends on it.
   if (ret == 0) ret = env->rep_set_config(DB_REP_CONF_AUTOINIT, 1);
+  // Calls made while Berkeley DB locks the API out (a sync with a new
+  // master, a role change) fail at once with DB_REP_LOCKOUT instead of
+  // sleeping in 5 s steps; we wait for the lockout ourselves, briefly
+  // (bdb/retry.h, "Replication lockouts").
+  if (ret == 0) ret = FailFastOnLockouts(env);
   // With two sites a lone survivor electing itself would be a split brain.
   if (ret == 0 && o.peers.size() == 1) ret = env->rep_set_config(DB_REPMGR_CONF_2SITE_STRICT, 1);
   // Replicas ask the master for its log's end over a message channel

@@ -9,24 +9,28 @@
 
 #include "bdb/environment.h"
 #include "bdb/journal.h"
+#include "bdb/retry.h"
 #include "bdb/schema.h"
 #include "bdb/storage_impl.h"
 #include "engine/record.h"
 
 namespace durus::bdb {
 
+// Both read through a cursor (GetNoWait, bdb/retry.h): a DB->get without
+// a transaction during a lockout -- a replica refusing a commit while it
+// syncs, a new master's first commit -- slept 5 s in Berkeley DB.
 std::string MasterDurusAddress(Db* meta) {
   if (meta == nullptr) return "";
   Dbt key = InDbt(kMetaReplMasterDurus, strlen(kMetaReplMasterDurus));
   std::string value;
-  return GetInto(meta, nullptr, &key, &value, 0) == 0 ? value : "";
+  return GetNoWait(meta, &key, &value) == 0 ? value : "";  // locked out: not named
 }
 
 Status ReadCounter(Db* meta, const char* name, uint64_t* out) {
   Dbt key = InDbt(name, strlen(name));
   std::string v;
-  int ret = GetInto(meta, nullptr, &key, &v, 0);
-  if (ret != 0) return FromDb(ret, std::string("reading meta ") + name);
+  DURUS_RETURN_IF_ERROR(ThroughLockouts(
+      [&] { return FromDb(GetNoWait(meta, &key, &v), std::string("reading meta ") + name); }));
   if (v.size() != 8) return Status::Corruption(std::string("meta ") + name + " is not 8 bytes");
   *out = GetU64(v.data());
   return Status::OK();
@@ -86,7 +90,8 @@ Status BdbStorage::ReplicationBeforeWriteLocked() {
   unacknowledged_.clear();
   NoteAcknowledged();  // a new master starts unfenced
   if (journal_ != nullptr) {
-    DURUS_RETURN_IF_ERROR(LastJournalSeq(journal_.get(), &journal_seq_));
+    DURUS_RETURN_IF_ERROR(
+        ThroughLockouts([&] { return LastJournalSeq(journal_.get(), &journal_seq_); }));
     // Entries applied while a replica are still published to this
     // server's clients (ReplicatedChanges); later ones are its own.
     promoted_tail_ = journal_seq_;
