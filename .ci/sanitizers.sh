@@ -55,7 +55,7 @@ for t in record_test contract_test refcount_test model_test crash_test durabilit
          durus_crash_loop durus_check_store fault_test durus_fault_server backup_join_test \
          salvage_test damage_test disk_test pitr_test gc_verify_damage_test \
          corruption_matrix_test util_test sd_notify_test home_options_test http_monitor_test \
-         clean_open_test gc_footprint_test repl_journal_test repl_info_test repl_follower_test repl_ops_test; do
+         clean_open_test gc_footprint_test repl_journal_test repl_info_test repl_follower_test repl_ops_test repl_lockout_test; do
   targets+=("$t")
 done
 existing_targets() {  # dir -> the targets above that this tree defines
