@@ -51,12 +51,16 @@ class SiteCrashOpenTest(GroupTestCase):
         self.assertGreater(size, 8 * 4096)
         os.truncate(records, size - 4096)
         # Every repmgr message on the site's stderr (bdb/replication.cc).
+        verbose = os.environ.get('DURUS_BDB_REPL_VERBOSE')
         os.environ['DURUS_BDB_REPL_VERBOSE'] = '2'
         try:
             with self.assertRaises(AssertionError):
                 site.start(timeout=60)
         finally:
-            os.environ['DURUS_BDB_REPL_VERBOSE'] = '1'
+            if verbose is None:
+                del os.environ['DURUS_BDB_REPL_VERBOSE']
+            else:
+                os.environ['DURUS_BDB_REPL_VERBOSE'] = verbose
         log = site.log()  # the new process's
         lines = log.splitlines()
         # Configuring the site (before the environment opens) says
