@@ -111,7 +111,10 @@ class BdbStorage : public BdbHandle, private GcStore {
   Status TransactLocked(const char* what, uint32_t commit_flags, const TxnBody& body) override;
   Status SetCountersLocked(const MetaCounters& counters) override;
 
-  Status OpenEnv();
+  // Recovery (or joining a clean close's regions), the verification of
+  // `short_files` (ShortFiles, taken before recovery; *damaged when it
+  // fails), then replication.
+  Status OpenEnv(const std::vector<const char*>& short_files, bool* damaged);
   // Reads the log before recovery runs and refuses or repairs what
   // recovery would get wrong (bdb/log_check.h).
   Status CheckLogBeforeRecovery();

@@ -170,12 +170,12 @@ Status BdbStorage::Open() {
   // VerifyShortFilesAfterRecovery).
   std::vector<const char*> short_files;
   if (s.ok() && previous_holder_crashed_ && !snapshot_) short_files = ShortFiles();
-  if (s.ok()) s = OpenEnv();
+  bool damaged = false;  // the verification's verdict, reported as it is
+  if (s.ok()) s = OpenEnv(short_files, &damaged);
   if (s.ok()) s = OpenDatabases();
   if (s.ok()) s = LoadMeta();
   if (s.ok() && repl_ != nullptr) s = OpenJournal();  // replication: bdb/journal.h
-  if (!s.ok()) s = ExplainLogEndingEarly(s);
-  if (s.ok()) s = VerifyShortFilesAfterRecovery(short_files);
+  if (!s.ok() && !damaged) s = ExplainLogEndingEarly(s);
   // A new home keeps the mode its creator asked for; later explicit
   // options apply to their open only.
   if (s.ok() && creating && !options_.readonly) s = RecordCreationOptions(home_, given);
@@ -233,7 +233,7 @@ Status BdbStorage::VerifyShortFilesAfterRecovery(const std::vector<const char*>&
   return Status::OK();
 }
 
-Status BdbStorage::OpenEnv() {
+Status BdbStorage::OpenEnv(const std::vector<const char*>& short_files, bool* damaged) {
   if (snapshot_) return OpenReadOnlySnapshot(home_, options_, &env_);
   const auto start = std::chrono::steady_clock::now();
   // A holder that died after writing the clean marker (bdb/env_shape.h)
@@ -246,6 +246,19 @@ Status BdbStorage::OpenEnv() {
     repl_ = std::make_unique<ReplicationState>(options_.replication, options_.durability);
   }
   Status s = OpenEnvironment(home_, options_, &env_, &env_info_, repl_.get());
+  // Between recovery and repmgr_start: the verification reads the files
+  // from disk through a private cache, so they must hold what recovery
+  // left and nothing else.  Once a site is started, repmgr's threads
+  // apply the master's log (after rolling back to where the logs agree)
+  // while the cache writes pages out in no particular order: a split
+  // page on disk before its new page reads as "invalid next_pgno", a
+  // meta page before the page it counts as "last_pgno is not correct"
+  // (both seen in the kill loop, on homes that verify clean once the
+  // cache is written out).  And a damaged site must not join its group.
+  if (s.ok()) {
+    s = VerifyShortFilesAfterRecovery(short_files);
+    *damaged = !s.ok();
+  }
   if (s.ok() && repl_ != nullptr) s = repl_->Start(env_.get());
   recovery_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
