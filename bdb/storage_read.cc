@@ -22,6 +22,22 @@
 
 namespace durus::bdb {
 
+namespace {
+
+// One get of `oid` from `db` with the read retry policy; on a replication
+// site through a cursor (GetNoWait: a lockout fails at once, never with
+// DB->get's 5 s sleep).  Returns Berkeley DB's code.
+int GetByOid(Db* db, bool site, Oid oid, std::string* out) {
+  char k[8];
+  oid.ToBytes(k);
+  Dbt key = InDbt(k, 8);
+  return RetryDb(
+      [&] { return site ? GetNoWait(db, &key, out) : GetInto(db, nullptr, &key, out, 0); },
+      kReadAttempts);
+}
+
+}  // namespace
+
 Status BdbStorage::Load(Oid oid, std::string* record) {
   // A master cut off from its group refuses reads (its data may be stale).
   if (repl_ != nullptr) DURUS_RETURN_IF_ERROR(FenceReads());
@@ -30,15 +46,7 @@ Status BdbStorage::Load(Oid oid, std::string* record) {
     return WithLiveHandles([&](bool* dead) {
       std::shared_lock<std::shared_mutex> open(close_mu_);
       DURUS_RETURN_IF_ERROR(CheckOpen());
-      char k[8];
-      oid.ToBytes(k);
-      Dbt key = InDbt(k, 8);
-      int ret = RetryDb(
-          [&] {
-            return site ? GetNoWait(records_.get(), &key, record)
-                        : GetInto(records_.get(), nullptr, &key, record, 0);
-          },
-          kReadAttempts);
+      const int ret = GetByOid(records_.get(), site, oid, record);
       if (ret == DB_NOTFOUND) {
         return Status::NotFound("no record for oid " + OidToString(oid), {oid});
       }
@@ -103,16 +111,8 @@ Status BdbStorage::GetRefCount(Oid oid, uint64_t* count) {
     return WithLiveHandles([&](bool* dead) {
       std::shared_lock<std::shared_mutex> open(close_mu_);
       DURUS_RETURN_IF_ERROR(CheckOpen());
-      char k[8];
-      oid.ToBytes(k);
-      Dbt key = InDbt(k, 8);
       std::string v;
-      int ret = RetryDb(
-          [&] {
-            return site ? GetNoWait(refcounts_.get(), &key, &v)
-                        : GetInto(refcounts_.get(), nullptr, &key, &v, 0);
-          },
-          kReadAttempts);
+      const int ret = GetByOid(refcounts_.get(), site, oid, &v);
       if (ret == DB_NOTFOUND)
         return Status::NotFound("no count for oid " + OidToString(oid), {oid});
       *dead = IsHandleDead(ret);
